@@ -1,0 +1,64 @@
+"""Command line: ``python -m d2l_compiler build [options]``.
+
+Exit status: 0 success, 1 a region or the site build failed, 2 bad invocation.
+Errors are one line (plus, for a failing region, its traceback tail and a log path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2, no usage dump
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m d2l_compiler", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="run the pages' regions, record them, build the site")
+    build.add_argument("--config", default="mkdocs.yml", help="MkDocs config (default: mkdocs.yml)")
+    build.add_argument("--site-dir", default="site", help="where the site goes (default: site)")
+    build.add_argument("--no-site", action="store_true", help="run and record only")
+    build.add_argument("--only", metavar="PAGE", help="run one page (e.g. compilers.md)")
+    build.add_argument("--force", action="store_true", help="re-run pages even if unchanged")
+    build.add_argument("--timeout", type=float, default=None,
+                       help="seconds a page may run before it is killed (default: 900)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    from .build.engine import DEFAULT_TIMEOUT, BuildOptions, build_site, execute
+    from .build.errors import BuildError, UsageError
+    from .build.project import find_project
+
+    try:
+        project = find_project(args.config)
+        if args.timeout is not None and args.timeout <= 0:
+            raise UsageError("--timeout must be positive")
+        options = BuildOptions(only=args.only, force=args.force,
+                               timeout=args.timeout or DEFAULT_TIMEOUT)
+        summary = execute(project, options)
+        print(f"regions: {len(summary.ran)} page(s) run, {len(summary.cached)} cached, "
+              f"{summary.seconds:.1f} s; record: {project.record_path}")
+        if not args.no_site:
+            site = Path(args.site_dir)
+            build_site(project, site if site.is_absolute() else project.root / site)
+            print(f"site: {project.root / args.site_dir if not site.is_absolute() else site}")
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Runs inside the subprocess: executes one page's regions in one namespace, in order.
+
+Reads a job (JSON) and appends one JSON line per event to the result file, flushing each,
+so that whatever happened before a crash survives it. Stdout is captured per region;
+warnings are recorded (always, even those Python hides by default, such as TorchScript's
+DeprecationWarning); the JSON-ready values each region binds are kept for the pages to cite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+_MAX_STR = 2000
+_MAX_LIST = 1000
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-ready copy of a value worth citing, or None for everything else."""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_STR else None
+    if isinstance(value, list | tuple) and 0 < len(value) <= _MAX_LIST and all(
+            isinstance(v, bool | int | float) for v in value):
+        return list(value)
+    to_record = getattr(type(value), "to_record", None)
+    if callable(to_record):
+        return value.to_record()
+    return None
+
+
+def _exposed(namespace: dict, before: dict[str, int]) -> dict[str, Any]:
+    values = {}
+    for name, value in namespace.items():
+        if name.startswith("_") or before.get(name) == id(value):
+            continue
+        data = _jsonable(value)
+        if data is not None:
+            values[name] = data
+    return values
+
+
+def _warning_list(caught: list[warnings.WarningMessage]) -> list[dict[str, Any]]:
+    unique = {}
+    for w in caught:
+        entry = {"category": w.category.__name__, "message": str(w.message),
+                 "where": f"{w.filename}:{w.lineno}"}
+        unique.setdefault(json.dumps(entry, sort_keys=True), entry)
+    return list(unique.values())
+
+
+def _failing_line(exc: BaseException, filename: str) -> int | None:
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == filename:
+            line = lineno  # the innermost frame inside the region's own file
+    return line
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def provenance() -> dict[str, Any]:
+    """Where the regions ran: read after they ran, so torch is described only if they used it."""
+    info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
+                            "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
+                            "device": os.environ.get("D2L_DEVICE", "cpu")}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["torch"] = torch.__version__
+        info["threads"] = torch.get_num_threads()
+        if info["device"] == "cuda" and torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def run(job: dict, emit) -> None:
+    root = job["root"]
+    sys.path.insert(0, root)  # `import snippets.x` works as it does from the project root
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    for region in job["regions"]:
+        filename = str(Path(root, region["path"]))
+        # pad with blank lines so tracebacks carry the snippet file's real line numbers
+        code = compile("\n" * (region["first_line"] - 1) + region["code"], filename, "exec")
+        before = {name: id(value) for name, value in namespace.items()}
+        stdout = io.StringIO()
+        event: dict[str, Any] = {"event": "region", "id": region["id"]}
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(stdout):
+            warnings.simplefilter("always")
+            try:
+                exec(code, namespace)
+                event["status"] = "ok"
+            except BaseException as exc:  # noqa: BLE001 - SystemExit and Ctrl-C are failures too
+                event["status"] = "error"
+                event["error"] = {
+                    "type": type(exc).__name__, "message": str(exc)[:_MAX_STR],
+                    "line": _failing_line(exc, filename),
+                    "traceback": "".join(traceback.format_exception(exc))[-20000:]}
+        event.update(duration=time.perf_counter() - start, stdout=stdout.getvalue(),
+                     warnings=_warning_list(caught), values=_exposed(namespace, before))
+        emit(event)
+        if event["status"] != "ok":
+            return
+    emit({"event": "done", "provenance": provenance()})
+
+
+def main() -> None:
+    job_file, result_file = sys.argv[1:3]
+    job = json.loads(Path(job_file).read_text(encoding="utf-8"))
+    with open(result_file, "a", encoding="utf-8") as out:
+        def emit(event: dict) -> None:
+            out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            out.flush()
+        run(job, emit)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Orchestration: discover -> key -> run what changed -> record -> strict MkDocs build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..device import DeviceUnavailable, device_kind
+from . import key, record
+from .discover import discover
+from .errors import BuildError, UsageError
+from .project import Project
+from .runner import PageRun, run_page
+
+DEFAULT_TIMEOUT = 900.0
+
+
+@dataclass
+class BuildOptions:
+    """What ``python -m d2l_compiler build`` was asked to do."""
+
+    site_dir: Path | None = None  # None: run and record only
+    only: str | None = None
+    force: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass
+class BuildSummary:
+    """Counts and timings of one build, for the terminal and for tests."""
+
+    ran: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _resolve_device() -> str:
+    try:
+        return device_kind()
+    except DeviceUnavailable as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _regions(results: list[dict], includes) -> list[dict[str, Any]]:
+    """One entry per include: what the region is now, plus what its run produced."""
+    by_id = {r["id"]: r for r in results}
+    entries = []
+    for inc in includes:
+        entry = {k: v for k, v in by_id.get(inc.region.id, {}).items() if k != "event"}
+        entry.update(id=inc.region.id, section=inc.region.section, path=inc.region.path,
+                     line=inc.region.first_line, md_line=inc.md_line,
+                     source_sha=inc.region.source_sha, executed=inc.region.executed)
+        entries.append(entry)
+    return entries
+
+
+def _page_entry(run: PageRun, page_key: str, inputs: dict, includes) -> dict[str, Any]:
+    regions = _regions(run.regions, includes)
+    return {"key": page_key, "inputs": inputs, "provenance": run.provenance,
+            "duration": run.duration, "executed_at": record.utc_now(), "regions": regions}
+
+
+def execute(project: Project, options: BuildOptions,
+            log: Callable[[str], None] = print) -> BuildSummary:
+    """Run every page whose key changed (all with ``force``) and write the build record."""
+    start = time.perf_counter()
+    device = _resolve_device()  # before anything runs: a missing GPU is a usage error
+    pages = discover(project, options.only)
+    previous = record.load_record(project.record_path) or {}
+    old_pages = previous.get("pages", {})
+    summary = BuildSummary()
+    new_pages: dict[str, Any] = {}
+    if options.only is not None:  # keep the other pages' still-valid results
+        new_pages.update({p: e for p, e in old_pages.items() if p not in pages})
+    for page, includes in pages.items():
+        executed = [inc.region for inc in includes if inc.region.executed]
+        page_key, inputs = key.page_key(project.root, executed, device)
+        cached = old_pages.get(page)
+        if cached and cached.get("key") == page_key and not options.force:
+            # the key covers executed code only: refresh what the page merely shows
+            new_pages[page] = {**cached, "regions": _regions(cached["regions"], includes)}
+            summary.cached.append(page)
+            log(f"cached  {page}")
+            continue
+        log(f"running {page} ({len(executed)} regions) ...")
+        run = run_page(project.root, page, includes, device=device, timeout=options.timeout,
+                       log_dir=project.state_dir / "logs")
+        if run.status != "ok":
+            raise BuildError(f"{run.failure}\nfull log: {run.log}\n"
+                             f"build failed: {page} was not recorded; nothing was published")
+        new_pages[page] = _page_entry(run, page_key, inputs, includes)
+        summary.ran.append(page)
+        log(f"ran     {page} in {run.duration:.1f} s")
+    provenance = {"device": device, "git_commit": record.git_commit(project.root),
+                  "date_utc": record.utc_now(), "python": sys.version.split()[0]}
+    record.write_json_atomic(project.record_path, {
+        "format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages})
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def build_site(project: Project, site_dir: Path) -> None:
+    """``mkdocs build --strict`` into a temporary directory, swapped in only on success."""
+    site_dir = site_dir.resolve()
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".site-", dir=site_dir.parent))
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "D2L_RECORD": str(project.record_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+         "-f", str(project.config_file), "-d", str(staging)],
+        cwd=project.root, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        tail = "\n".join((proc.stderr + proc.stdout).strip().splitlines()[-20:])
+        raise BuildError(f"mkdocs build --strict failed; {site_dir} left unchanged:\n{tail}")
+    old = site_dir.with_name(site_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if site_dir.exists():
+        site_dir.rename(old)
+    staging.rename(site_dir)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,110 @@
+"""The content key of a page's execution: everything that can change its outputs, nothing else.
+
+Inputs: the code of the regions it runs; the source of every project module those regions
+import, followed transitively by static analysis (never by importing); the installed version
+of each third-party distribution they import, read from package metadata; the Python version,
+the device kind and the record format. Prose around the regions is not an input.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import platform
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from .discover import Region
+
+RECORD_FORMAT = 1
+
+
+def _imported_names(source: str, module: str | None = None, is_package: bool = False) -> set[str]:
+    """Absolute dotted names imported anywhere in ``source`` (inside functions too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level and module is not None:
+                parts = module.split(".")
+                anchor = parts if is_package else parts[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            names.add(base)
+            # `from pkg import sub` may name a submodule: keep both candidates
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return {n for n in names if n}
+
+
+def _project_file(root: Path, dotted: str) -> tuple[Path, bool] | None:
+    base = root.joinpath(*dotted.split("."))
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py", True
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py"), False
+    return None
+
+
+@lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def _distribution_versions(top_level: str) -> list[str]:
+    versions = []
+    for dist in sorted(set(_distributions().get(top_level, []))):
+        try:
+            versions.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist}==missing")
+    return versions or [f"{top_level}==not-installed"]
+
+
+def dependencies(root: Path, regions: list[Region]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Project files (path -> sha256) and third-party packages (name -> versions) the regions use."""
+    files: dict[str, str] = {}
+    packages: dict[str, list[str]] = {}
+    pending = [(name, None) for r in regions for name in _imported_names(r.code)]
+    seen: set[str] = set()
+    while pending:
+        dotted, _ = pending.pop()
+        if dotted in seen:
+            continue
+        seen.add(dotted)
+        top = dotted.split(".")[0]
+        if top in sys.stdlib_module_names or top == "__future__":
+            continue
+        # a package's submodule import also runs every parent package's __init__
+        parents = [".".join(dotted.split(".")[:i]) for i in range(1, dotted.count(".") + 1)]
+        pending.extend((p, None) for p in parents)
+        found = _project_file(root, dotted)
+        if found is None:
+            if _project_file(root, top) is None:
+                packages[top] = _distribution_versions(top)
+            continue
+        file, is_package = found
+        rel = file.relative_to(root).as_posix()
+        source = file.read_text(encoding="utf-8")
+        files[rel] = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        pending.extend((n, None) for n in _imported_names(source, dotted, is_package))
+    return dict(sorted(files.items())), dict(sorted(packages.items()))
+
+
+def page_key(root: Path, regions: list[Region], device: str) -> tuple[str, dict]:
+    """The key of a page's execution and the inputs it was computed from (for reports)."""
+    files, packages = dependencies(root, regions)
+    inputs = {
+        "format": RECORD_FORMAT,
+        "regions": {r.id: r.source_sha for r in regions},
+        "files": files,
+        "packages": packages,
+        "python": platform.python_version(),
+        "device": device,
+    }
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest(), inputs

@@ -1,0 +1,132 @@
+"""Turn a page's Markdown plus its recorded results into the Markdown MkDocs renders.
+
+Pure functions over the record, no MkDocs import (the hook is a thin adapter), so that the
+site could move to another generator. Three things happen to a page:
+
+* after each code fence that includes an executed region, its recorded output (and any
+  warnings it raised) is inserted as a text block: fenced, hence HTML-escaped;
+* ``{{ d2l:... }}`` tokens in prose are replaced by recorded values or sentences built from
+  them (see ``TOKEN_HELP``); an unknown token is an error, never left as text;
+* a provenance stamp goes under the page's first heading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..claims import compare
+
+TOKEN_HELP = ("{{ d2l:SECTION.name[.field] | FORMAT }}, {{ d2l:compare SECTION.a SECTION.b }}, "
+              "{{ d2l:stamp }}")
+
+_TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.+?)\s*\}\}")
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
+_INCLUDE = re.compile(r"""^[ \t]*-+8<-+[ \t]+(["'])(?P<target>.+?)\1[ \t]*$""")
+_HEADING = re.compile(r"^#\s+\S")
+
+
+class RenderError(ValueError):
+    """The page cannot be rendered honestly from the record (missing, stale, unknown token)."""
+
+
+def stamp(provenance: Mapping[str, Any], executed_at: str) -> str:
+    """One line saying where and when a page's code ran."""
+    device = provenance.get("device", "?")
+    hardware = provenance.get("gpu") if device == "cuda" else provenance.get("cpu")
+    parts = [f"设备 {device}" + (f"（{hardware}）" if hardware else "")]
+    if "torch" in provenance:
+        parts.append(f"PyTorch {provenance['torch']}，{provenance.get('threads', '?')} 个线程")
+    parts.append(f"Python {provenance.get('python', '?')}")
+    parts.append(f"执行于 {executed_at}")
+    return "本页代码由构建实际运行：" + "；".join(parts) + "。"
+
+
+def _fence_for(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _text_block(text: str, title: str, indent: str) -> list[str]:
+    fence = _fence_for(text)
+    lines = [f'{indent}{fence} {{ .text .d2l-output title="{title}" }}']
+    lines += [f"{indent}{line}" if line else "" for line in text.rstrip("\n").split("\n")]
+    return [*lines, f"{indent}{fence}"]
+
+
+def output_blocks(region: Mapping[str, Any], indent: str = "") -> list[str]:
+    """The Markdown shown under an executed region's code: its output and its warnings."""
+    lines: list[str] = []
+    if region.get("stdout"):
+        lines += ["", *_text_block(region["stdout"], f"输出（用时 {region['duration']:.3f} 秒）", indent)]
+    warnings = region.get("warnings") or []
+    if warnings:
+        text = "\n".join(f"{w['category']}: {w['message']}" for w in warnings)
+        lines += ["", *_text_block(text, "运行时警告（构建时捕获）", indent)]
+    return lines
+
+
+def _lookup(regions: Mapping[str, Mapping], ref: str) -> Any:
+    section, _, path = ref.partition(".")
+    if section not in regions:
+        raise RenderError(f"no region {section!r} on this page (token {ref!r})")
+    value: Any = regions[section].get("values", {})
+    for part in path.split(".") if path else []:
+        if not isinstance(value, Mapping) or part not in value:
+            raise RenderError(f"region {section!r} recorded no value {path!r} (token {ref!r})")
+        value = value[part]
+    return value
+
+
+def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str) -> str:
+    words = body.split()
+    if words == ["stamp"]:
+        return page_stamp
+    if words[0] == "compare":
+        if len(words) != 3:
+            raise RenderError(f"'compare' takes two values: {{{{ d2l:{body} }}}}")
+        return compare(_lookup(regions, words[1]), _lookup(regions, words[2]))
+    ref, _, fmt = body.partition("|")
+    value = _lookup(regions, ref.strip())
+    if isinstance(value, Mapping | list):
+        raise RenderError(f"token {ref.strip()!r} is a structure, not a value; name a field")
+    try:
+        return format(value, fmt.strip())
+    except (ValueError, TypeError) as exc:
+        raise RenderError(f"cannot format {ref.strip()!r} with {fmt.strip()!r}: {exc}") from None
+
+
+def render_page(markdown: str, entry: Mapping[str, Any] | None) -> str:
+    """The page with outputs, values and stamp filled in from its record ``entry``."""
+    regions_by_id = {r["id"]: r for r in (entry or {}).get("regions", [])}
+    regions = {r["section"]: r for r in regions_by_id.values()}
+    executed = any(r.get("executed") for r in regions_by_id.values())
+    page_stamp = stamp(entry["provenance"], entry["executed_at"]) if executed else ""
+    out: list[str] = []
+    fence: str | None = None
+    pending: list[str] = []
+    stamped = not executed
+    for line in markdown.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None and match:
+            fence, indent = match["fence"], match["indent"]
+        elif fence is not None and match and line.strip() == fence:
+            out.append(line)
+            out += pending
+            fence, pending = None, []
+            continue
+        include = _INCLUDE.match(line) if fence is not None else None
+        if include:
+            region = regions_by_id.get(include["target"])
+            if region is None:
+                raise RenderError(f"the record has no region {include['target']!r}: rebuild")
+            if region.get("executed"):
+                pending = output_blocks(region, indent)
+        if fence is None:
+            line = _TOKEN.sub(lambda m: _replace_token(m["body"], regions, page_stamp), line)
+        out.append(line)
+        if not stamped and _HEADING.match(line):
+            out += ["", f'<p class="d2l-stamp">{page_stamp}</p>', ""]
+            stamped = True
+    return "\n".join(out)

@@ -1,0 +1,65 @@
+"""MkDocs hook: fill pages from the build record. Reads the record only; never runs code.
+
+Registered in mkdocs.yml under ``hooks:``. It refuses to render a page whose recorded
+results are missing or stale (the code or a module it imports changed since they ran),
+so a bare ``mkdocs build`` can never publish outdated output.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+
+from d2l_compiler.build import key
+from d2l_compiler.build.discover import read_region
+from d2l_compiler.build.errors import BuildError
+from d2l_compiler.build.record import load_record
+from d2l_compiler.build.render import RenderError, render_page
+
+_HINT = "run `python -m d2l_compiler build` (or `nox -s docs`)"
+_state: dict = {}
+
+
+def on_config(config, **_):
+    root = Path(config.config_file_path).parent
+    path = Path(os.environ.get("D2L_RECORD") or root / ".d2l" / "record.json")
+    record = load_record(path)
+    if record is None:
+        raise PluginError(f"no build record at {path}: {_HINT}")
+    _state.update(root=root, path=path, record=record)
+    return config
+
+
+def _check_fresh(page: str, entry: dict) -> None:
+    root = _state["root"]
+    executed = []
+    for region in entry["regions"]:
+        current = read_region(root, region["id"])
+        if current.source_sha != region["source_sha"]:
+            raise RenderError(f"{region['id']} changed since it ran")
+        if region.get("executed"):
+            executed.append(current)
+    if executed:
+        device = entry["inputs"]["device"]
+        if key.page_key(root, executed, device)[0] != entry["key"]:
+            raise RenderError("a module or package that its code imports changed since it ran")
+
+
+def on_page_markdown(markdown, page, **_):
+    name = page.file.src_uri
+    entry = _state["record"]["pages"].get(name)
+    try:
+        if entry is not None:
+            _check_fresh(name, entry)
+        return render_page(markdown, entry)
+    except (RenderError, BuildError, OSError) as exc:
+        raise PluginError(f"docs/{name}: {exc}; {_HINT}") from None
+
+
+def on_files(files, config, **_):
+    # the raw record, downloadable from the site (and a valid link target for --strict)
+    files.append(File.generated(config, "d2l-record.json", abs_src_path=str(_state["path"])))
+    return files

@@ -1,0 +1,67 @@
+"""The chapter's model and the save-and-measure helper. torch is imported on first use."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+# --8<-- [start:get_net]
+def get_net():
+    """The chapter's MLP: 512 -> 256 -> 128 -> 2 with ReLU between the layers."""
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(512, 256), nn.ReLU(),
+                         nn.Linear(256, 128), nn.ReLU(),
+                         nn.Linear(128, 2))
+# --8<-- [end:get_net]
+
+
+def human_size(num_bytes: int) -> str:
+    """Binary-prefixed size as ``ls -lh`` prints it, e.g. ``651.6 KiB``."""
+    if num_bytes < 0:
+        raise ValueError("a size cannot be negative")
+    size = float(num_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{num_bytes} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """What :func:`save_module` measured: where the file is, its size, whether it reloads equal."""
+
+    path: str
+    size_bytes: int
+    reload_equal: bool
+
+    @property
+    def size_human(self) -> str:
+        """The size with a binary prefix (KiB, MiB)."""
+        return human_size(self.size_bytes)
+
+    def __str__(self) -> str:
+        return (f"{self.path}: {self.size_bytes} 字节 ({self.size_human}), "
+                f"重新加载后输出一致: {self.reload_equal}")
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready data (read by the build engine)."""
+        return {"type": "saved_model", "path": self.path, "size_bytes": self.size_bytes,
+                "size_human": self.size_human, "reload_equal": self.reload_equal}
+
+
+# --8<-- [start:save_module]
+def save_module(module, path: str | os.PathLike, example) -> SavedModel:
+    """Save a TorchScript module, measure the file, load it back and compare outputs."""
+    import torch
+
+    module.save(str(path))  # parameters and the compiled program in one file
+    loaded = torch.jit.load(str(path), map_location=example.device)
+    with torch.no_grad():
+        equal = torch.allclose(module(example), loaded(example))
+    return SavedModel(str(path), Path(path).stat().st_size, bool(equal))
+# --8<-- [end:save_module]

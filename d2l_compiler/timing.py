@@ -1,0 +1,132 @@
+"""Wall-clock timing: the book's ``Timer`` and ``Benchmark``, plus repeated measurement.
+
+Nothing here imports torch. When torch is already imported and CUDA has been initialised,
+the clock is read only after ``torch.cuda.synchronize()``: GPU kernels run asynchronously,
+so without it a timer measures how fast work was *queued*, not how fast it ran.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def synchronize() -> None:
+    """Wait for pending CUDA work, if torch is loaded and CUDA is in use; otherwise do nothing."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+class Timer:
+    """Record running times; ``start`` on creation, ``stop`` returns the seconds since."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.start()
+
+    def start(self) -> None:
+        """Start (or restart) the clock."""
+        synchronize()
+        self._tik = time.perf_counter()
+
+    def stop(self) -> float:
+        """Stop the clock, remember the interval and return it in seconds."""
+        synchronize()
+        self.times.append(time.perf_counter() - self._tik)
+        return self.times[-1]
+
+    def sum(self) -> float:
+        """Total of all recorded intervals, in seconds."""
+        return sum(self.times)
+
+    def avg(self) -> float:
+        """Mean recorded interval, in seconds."""
+        return self.sum() / len(self.times)
+
+
+# --8<-- [start:benchmark]
+class Benchmark:
+    """Time the ``with`` block and print ``<description>: <seconds> sec``."""
+
+    def __init__(self, description: str = "Done") -> None:
+        self.description = description
+        self.seconds: float | None = None  # kept for later use, not only printed
+
+    def __enter__(self) -> Benchmark:
+        self.timer = Timer()  # Timer synchronises CUDA before reading the clock
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.seconds = self.timer.stop()
+        print(f"{self.description}: {self.seconds:.4f} sec")
+# --8<-- [end:benchmark]
+
+    def to_record(self) -> dict[str, Any]:
+        """The measurement as JSON-ready data (read by the build engine)."""
+        return {"type": "benchmark", "description": self.description, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Repeated timings of the same work, in seconds per repetition."""
+
+    description: str
+    seconds: tuple[float, ...]
+    number: int = 1  # calls per repetition
+    warmup: int = 0  # untimed repetitions run first
+    quantiles: tuple[float, float, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.seconds:
+            raise ValueError("Samples needs at least one timing")
+        data = sorted(self.seconds)
+        q = statistics.quantiles(data, n=4, method="inclusive") if len(data) > 1 else [data[0]] * 3
+        object.__setattr__(self, "quantiles", (q[0], q[1], q[2]))
+
+    @property
+    def median(self) -> float:
+        """Median seconds per repetition."""
+        return self.quantiles[1]
+
+    @property
+    def iqr(self) -> float:
+        """Interquartile range (q3 - q1), the spread we report."""
+        return self.quantiles[2] - self.quantiles[0]
+
+    def __str__(self) -> str:
+        q1, med, q3 = self.quantiles
+        return (f"{self.description}: 中位数 {med:.4f} sec "
+                f"(四分位 {q1:.4f}–{q3:.4f}, {len(self.seconds)} 次 × {self.number} 次调用)")
+
+    def to_record(self) -> dict[str, Any]:
+        """The samples and their summary as JSON-ready data."""
+        q1, med, q3 = self.quantiles
+        return {"type": "samples", "description": self.description, "seconds": list(self.seconds),
+                "number": self.number, "warmup": self.warmup, "median": med, "q1": q1, "q3": q3,
+                "iqr": q3 - q1, "min": min(self.seconds), "max": max(self.seconds)}
+
+
+def measure_many(work: Mapping[str, Callable[[], object]], *, number: int = 1000,
+                 repeats: int = 7, warmup: int = 1) -> dict[str, Samples]:
+    """Time each callable ``number`` times per repetition, ``repeats`` times.
+
+    Repetitions are interleaved (A, B, A, B, ...) so that a slow spell of a shared machine
+    hits every candidate alike instead of biasing whichever ran during it.
+    """
+    if number < 1 or repeats < 1 or warmup < 0:
+        raise ValueError("number and repeats must be >= 1, warmup >= 0")
+    timings: dict[str, list[float]] = {name: [] for name in work}
+    for round_ in range(warmup + repeats):
+        for name, fn in work.items():
+            timer = Timer()
+            for _ in range(number):
+                fn()
+            elapsed = timer.stop()
+            if round_ >= warmup:
+                timings[name].append(elapsed)
+    return {name: Samples(name, tuple(ts), number, warmup) for name, ts in timings.items()}

@@ -1,0 +1,64 @@
+"""混合式编程 with PyTorch: an imperative model turned into a TorchScript graph."""
+
+# --8<-- [start:net]
+import torch
+
+from d2l_compiler import device, get_net
+
+torch.manual_seed(0)
+net = get_net().to(device())
+x = torch.randn(1, 512, device=device())
+print(net(x))
+# --8<-- [end:net]
+
+# --8<-- [start:script]
+import torch
+
+from d2l_compiler import device, get_net
+
+torch.manual_seed(0)
+net = get_net().to(device())
+x = torch.randn(1, 512, device=device())
+scripted_net = torch.jit.script(net)  # deprecated in current PyTorch, still works
+print(scripted_net(x))
+outputs_equal = torch.allclose(net(x), scripted_net(x))
+print('输出相同:', outputs_equal)
+# --8<-- [end:script]
+
+# --8<-- [start:benchmark]
+import torch
+
+from d2l_compiler import Benchmark, device, get_net
+
+torch.manual_seed(0)
+net = get_net().to(device())
+x = torch.randn(1, 512, device=device())
+scripted_net = torch.jit.script(net)
+
+with Benchmark('无torchscript') as eager_once:
+    for _ in range(1000):
+        net(x)
+
+with Benchmark('有torchscript') as scripted_once:
+    for _ in range(1000):
+        scripted_net(x)
+# --8<-- [end:benchmark]
+
+# --8<-- [start:benchmark_repeated]
+import torch
+
+from d2l_compiler import device, get_net, measure_many
+
+torch.manual_seed(0)
+net = get_net().to(device())
+x = torch.randn(1, 512, device=device())
+scripted_net = torch.jit.script(net)
+
+# 7 rounds after 1 warm-up round, interleaved: A, B, A, B, ...
+timings = measure_many({'无torchscript': lambda: net(x),
+                        '有torchscript': lambda: scripted_net(x)},
+                       number=1000, repeats=7, warmup=1)
+eager, scripted = timings['无torchscript'], timings['有torchscript']
+print(eager)
+print(scripted)
+# --8<-- [end:benchmark_repeated]
