@@ -1,0 +1,49 @@
+"""Sessions: ``nox -s docs`` (run every region, build the site), ``nox -s tests``, ``nox -s serve``.
+
+PyTorch comes from ``D2L_TORCH_SPEC`` (default ``torch==2.13.0``, a CPU build). A GPU user
+installs a CUDA build instead, e.g.
+``D2L_TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" nox -s docs``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True  # reinstalling torch each run costs a minute
+nox.options.sessions = ["tests"]
+
+TORCH_SPEC = os.environ.get("D2L_TORCH_SPEC", "torch==2.13.0")
+QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}
+
+
+def _install(session: nox.Session, extras: str) -> None:
+    session.install(*shlex.split(TORCH_SPEC), "numpy")
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Run every region the pages include (CPU, or GPU if present), then ``mkdocs build --strict``."""
+    _install(session, "docs")
+    session.run("python", "-m", "d2l_compiler", "build", *session.posargs, env=QUIET_MKDOCS)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, including the code blocks of README.md (pytest-codeblocks)."""
+    _install(session, "docs,test")
+    session.run("pytest", *(session.posargs or ["tests", "--codeblocks", "README.md"]),
+                env=QUIET_MKDOCS)
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Live preview on http://127.0.0.1:8000 (re-run ``nox -s docs`` after changing code)."""
+    _install(session, "docs")
+    session.run("python", "-m", "d2l_compiler", "build", "--no-site", env=QUIET_MKDOCS)
+    session.run("mkdocs", "serve", "--dev-addr", "127.0.0.1:8000", *session.posargs,
+                env=QUIET_MKDOCS)
