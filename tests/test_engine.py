@@ -1,0 +1,178 @@
+"""The build engine on tiny fixture sites: real subprocesses, real MkDocs, nothing mocked."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+PAGE = """\
+# Demo
+
+```python
+--8<-- "snippets/demo.py:hello"
+```
+
+The answer is {{ d2l:answer.answer }} and pi is {{ d2l:answer.pi | .2f }}.
+
+```python
+--8<-- "snippets/demo.py:answer"
+```
+"""
+
+DEMO = """\
+# --8<-- [start:hello]
+print("hello <script>alert(1)</script>")
+# --8<-- [end:hello]
+
+# --8<-- [start:answer]
+answer = 6 * 7
+pi = 3.14159
+print(answer)
+# --8<-- [end:answer]
+"""
+
+
+def _tree_hash(path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
+def _demo_site(site):
+    site.write("docs/index.md", PAGE)
+    site.write("snippets/demo.py", DEMO)
+    return site
+
+
+def test_record_has_outputs_values_and_provenance(site):
+    result = _demo_site(site).build()
+    assert result.code == 0, result.stderr
+    record = site.record()
+    assert set(record["provenance"]) >= {"device", "git_commit", "date_utc", "python"}
+    page = record["pages"]["index.md"]
+    assert set(page["provenance"]) >= {"device", "python", "cpu", "platform"}
+    hello, answer = page["regions"]
+    assert hello["status"] == "ok" and hello["stdout"] == "hello <script>alert(1)</script>\n"
+    assert answer["values"] == {"answer": 42, "pi": 3.14159}
+    assert answer["duration"] >= 0 and answer["line"] == 6 and answer["md_line"] == 10
+    html = site.html()
+    assert "The answer is 42 and pi is 3.14." in html
+    assert "<script>alert(1)</script>" not in html  # outputs are escaped text, not markup
+    assert "alert(1)" in html
+
+
+def test_second_build_runs_nothing_and_prose_edit_runs_nothing(site):
+    _demo_site(site).build()
+    again = site.build()
+    assert again.code == 0 and "0 page(s) run, 1 cached" in again.stdout
+    site.write("docs/index.md", PAGE.replace("# Demo", "# Demo, reworded"))
+    assert "0 page(s) run, 1 cached" in site.build().stdout
+    site.write("snippets/demo.py", DEMO.replace("6 * 7", "7 * 6"))
+    assert "1 page(s) run, 0 cached" in site.build().stdout
+
+
+def test_imported_project_module_is_part_of_the_key(site):
+    site.write("docs/index.md", '```python\n--8<-- "snippets/uses.py:r"\n```\n')
+    site.write("snippets/uses.py", "# --8<-- [start:r]\nfrom snippets.helper import K\nprint(K)\n# --8<-- [end:r]\n")
+    site.write("snippets/__init__.py", "")
+    site.write("snippets/helper.py", "K = 1\n")
+    assert site.build().code == 0
+    assert "0 page(s) run" in site.build().stdout
+    site.write("snippets/helper.py", "K = 2\n")
+    rebuilt = site.build()
+    assert "1 page(s) run" in rebuilt.stdout
+    assert site.record()["pages"]["index.md"]["regions"][0]["stdout"] == "2\n"
+
+
+def test_missing_region_names_the_page(site):
+    site.write("docs/index.md", 'x\n\n```python\n--8<-- "snippets/demo.py:nope"\n```\n')
+    site.write("snippets/demo.py", DEMO)
+    result = site.build()
+    assert result.code == 2
+    assert result.stderr.strip().count("\n") == 0  # one line
+    assert "docs/index.md:4" in result.stderr and "'nope'" in result.stderr
+
+
+def test_raising_region_reports_page_and_snippet_line(site):
+    site.write("docs/index.md", '```python\n--8<-- "snippets/bad.py:boom"\n```\n\n'
+               '```python\n--8<-- "snippets/bad.py:later"\n```\n')
+    site.write("snippets/bad.py", "# --8<-- [start:boom]\nx = 1\ny = x / 0\n# --8<-- [end:boom]\n"
+               "# --8<-- [start:later]\nprint('never')\n# --8<-- [end:later]\n")
+    result = site.build()
+    assert result.code == 1
+    first = result.stderr.splitlines()[0]
+    assert "docs/index.md:2" in first and "'boom'" in first
+    assert "snippets/bad.py:3" in first and "ZeroDivisionError" in first
+    assert "full log:" in result.stderr
+    assert not (site.root / ".d2l" / "record.json").exists()  # nothing partial is recorded
+
+
+def test_hanging_region_is_killed_at_the_timeout(site):
+    site.write("docs/index.md", '```python\n--8<-- "snippets/hang.py:hang"\n```\n')
+    site.write("snippets/hang.py", "# --8<-- [start:hang]\nimport time\ntime.sleep(600)\n"
+               "# --8<-- [end:hang]\n")
+    result = site.build("--timeout", "2")
+    assert result.code == 1
+    assert "timed out after 2 s" in result.stderr and "'hang'" in result.stderr
+
+
+def test_exit_inside_a_region_is_a_failure(site):
+    site.write("docs/index.md", '```python\n--8<-- "snippets/quit.py:quit"\n```\n')
+    site.write("snippets/quit.py", "# --8<-- [start:quit]\nimport sys\nsys.exit(0)\n"
+               "# --8<-- [end:quit]\n")
+    result = site.build()
+    assert result.code == 1 and "SystemExit" in result.stderr
+
+
+def test_cuda_without_gpu_is_one_line_exit_2(site):
+    _demo_site(site)
+    result = site.build(env={"D2L_DEVICE": "cuda"})
+    probe = "import torch; print(torch.cuda.is_available())"
+    has_gpu = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                             text=True).stdout.strip() == "True"
+    if has_gpu:
+        assert result.code == 0
+        return
+    assert result.code == 2
+    assert result.stderr.strip() == ("error: D2L_DEVICE=cuda but no CUDA device is available "
+                                     "(set D2L_DEVICE=cpu or auto)")
+    assert not (site.root / ".d2l").exists()  # nothing ran
+
+
+def test_bad_invocations_are_one_line(site, tmp_path):
+    _demo_site(site)
+    unknown = site.build("--only", "missing.md")
+    assert unknown.code == 2 and unknown.stderr.startswith("error: --only missing.md")
+    no_config = site.build("--config", str(tmp_path / "nowhere.yml"))
+    assert no_config.code == 2 and "no MkDocs config" in no_config.stderr
+    bad_flag = site.build("--frobnicate")
+    assert bad_flag.code == 2 and len(bad_flag.stderr.strip().splitlines()) == 1
+
+
+def test_stale_record_is_refused_by_bare_mkdocs(site):
+    _demo_site(site).build()
+    site.write("snippets/demo.py", DEMO.replace("6 * 7", "6 * 8"))
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q"],
+                          cwd=site.root, capture_output=True, text=True,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert proc.returncode != 0
+    assert "docs/index.md" in proc.stderr and "changed since it ran" in proc.stderr
+
+
+def test_failed_build_leaves_published_site_untouched(site):
+    _demo_site(site).build()
+    before = _tree_hash(site.root / "site")
+    site.write("docs/index.md", PAGE + "\n{{ d2l:answer.no_such_value }}\n")
+    result = site.build()
+    assert result.code == 1 and "no_such_value" in result.stderr
+    assert _tree_hash(site.root / "site") == before
+
+
+def test_unknown_token_fails_the_build(site):
+    _demo_site(site)
+    site.write("docs/index.md", PAGE + "\n{{ d2l:nowhere.value }}\n")
+    result = site.build()
+    assert result.code == 1 and "no region 'nowhere'" in result.stderr

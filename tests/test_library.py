@@ -1,0 +1,105 @@
+"""The helpers readers import: timing, device selection, model, save helper, cheap import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import d2l_compiler
+from d2l_compiler import (Benchmark, DeviceUnavailable, Samples, Timer, device, device_kind,
+                          get_net, human_size, measure_many, save_module)
+
+
+def test_import_does_not_import_torch():
+    code = "import sys, d2l_compiler, d2l_compiler.build.engine; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_public_names_resolve():
+    for name in d2l_compiler.__all__:
+        assert getattr(d2l_compiler, name) is not None
+
+
+def test_benchmark_prints_and_stores_seconds(capsys):
+    with Benchmark("sum") as bench:
+        sum(range(10_000))
+    printed = capsys.readouterr().out
+    assert bench.seconds is not None and bench.seconds > 0
+    assert printed == f"sum: {bench.seconds:.4f} sec\n"
+    assert bench.to_record()["seconds"] == bench.seconds
+
+
+def test_timer_accumulates():
+    timer = Timer()
+    first = timer.stop()
+    timer.start()
+    second = timer.stop()
+    assert timer.times == [first, second]
+    assert timer.sum() == pytest.approx(first + second)
+    assert timer.avg() == pytest.approx((first + second) / 2)
+
+
+def test_samples_quartiles():
+    samples = Samples("x", (5.0, 1.0, 3.0, 2.0, 4.0))
+    assert samples.quantiles == (2.0, 3.0, 4.0)
+    assert samples.median == 3.0 and samples.iqr == 2.0
+    record = samples.to_record()
+    assert (record["min"], record["max"], record["median"]) == (1.0, 5.0, 3.0)
+    with pytest.raises(ValueError):
+        Samples("empty", ())
+
+
+def test_measure_many_interleaves_and_counts():
+    calls: list[str] = []
+    result = measure_many({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                          number=2, repeats=3, warmup=1)
+    assert calls == ["a", "a", "b", "b"] * 4  # warm-up round included, rounds alternate
+    assert [len(result[k].seconds) for k in "ab"] == [3, 3]
+    with pytest.raises(ValueError):
+        measure_many({"a": lambda: None}, repeats=0)
+
+
+@pytest.mark.parametrize(("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"),
+                                           (667186, "651.5 KiB"), (5 * 2**20, "5.0 MiB")])
+def test_human_size(size, text):
+    assert human_size(size) == text
+
+
+def test_device_cpu(monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    assert device_kind() == "cpu" and device() == torch.device("cpu")
+
+
+def test_device_rejects_unknown_value(monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "tpu")
+    with pytest.raises(DeviceUnavailable, match="not one of"):
+        device_kind()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_device_cuda_without_gpu_is_an_error(monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cuda")
+    with pytest.raises(DeviceUnavailable, match="no CUDA device"):
+        device_kind()
+    monkeypatch.setenv("D2L_DEVICE", "auto")
+    assert device_kind() == "cpu"
+
+
+def test_get_net_shape():
+    torch.manual_seed(0)
+    net = get_net()
+    assert [p.shape[0] for p in net.parameters() if p.dim() == 2] == [256, 128, 2]
+    assert net(torch.randn(3, 512)).shape == (3, 2)
+
+
+def test_save_module_reloads_equal(tmp_path):
+    torch.manual_seed(0)
+    scripted = torch.jit.script(get_net())
+    saved = save_module(scripted, tmp_path / "mlp.pt", torch.randn(1, 512))
+    assert saved.reload_equal is True
+    assert saved.size_bytes == (tmp_path / "mlp.pt").stat().st_size > 0
+    assert saved.to_record()["size_human"] == human_size(saved.size_bytes)

@@ -1,0 +1,85 @@
+"""The real chapter, built from scratch: every region's code and recorded output is on the page."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from conftest import read_record
+
+
+def _page(chapter, name: str) -> str:
+    return (chapter / "site" / name / "index.html").read_text(encoding="utf-8")
+
+
+def _text(fragment: str) -> str:
+    """Visible text of highlighted HTML: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def test_every_region_code_and_output_is_rendered(chapter):
+    record = read_record(chapter)
+    page = _text(_page(chapter, "compilers"))
+    regions = record["pages"]["compilers.md"]["regions"]
+    assert len([r for r in regions if r["executed"]]) == 8
+    for region in regions:
+        code = (chapter / region["path"]).read_text(encoding="utf-8")
+        first_code_line = code.splitlines()[region["line"] - 1].strip()
+        assert first_code_line in page, region["id"]
+        if region["executed"]:
+            assert region["status"] == "ok"
+            for line in region["stdout"].splitlines():
+                assert line.strip() in page, (region["id"], line)
+
+
+def test_demos_print_what_the_chapter_claims(chapter):
+    regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
+    assert regions["fancy_func"]["stdout"] == "10\n"
+    assert regions["symbolic"]["stdout"].endswith("\n10\n")
+    assert regions["script"]["values"]["outputs_equal"] is True
+    saved = regions["save"]["values"]["saved"]
+    assert saved["size_bytes"] > 100_000 and saved["reload_equal"] is True
+    warnings = [w["message"] for w in regions["script"]["warnings"]]
+    assert any("torch.jit.script` is deprecated" in m for m in warnings)
+
+
+def test_prose_values_come_from_the_record(chapter):
+    regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
+    page = _text(_page(chapter, "compilers"))
+    saved = regions["save"]["values"]["saved"]
+    assert f"有 {saved['size_bytes']} 字节（约 {saved['size_human']}）" in page
+    eager_once = regions["benchmark"]["values"]["eager_once"]["seconds"]
+    assert f"用了 {eager_once:.4f} 秒" in page
+    eager = regions["benchmark_repeated"]["values"]["eager"]
+    assert f"{eager['median']:.4f} 秒" in page  # cited by the generated sentence
+    assert "{{" not in page and "d2l:" not in page
+
+
+def test_verdict_sentence_matches_the_numbers(chapter):
+    regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
+    values = regions["benchmark_repeated"]["values"]
+    eager, scripted = values["eager"], values["scripted"]
+    page = _text(_page(chapter, "compilers"))
+    if scripted["q3"] < eager["q1"]:
+        assert "“有torchscript”更快" in page
+    elif eager["q3"] < scripted["q1"]:
+        assert "“无torchscript”更快" in page
+    else:
+        assert "测量波动之内" in page
+
+
+def test_provenance_stamp_and_downloadable_record(chapter):
+    record = read_record(chapter)
+    prov = record["pages"]["compilers.md"]["provenance"]
+    page = _text(_page(chapter, "compilers"))
+    assert f"PyTorch {prov['torch']}" in page and f"设备 {prov['device']}" in page
+    published = json.loads((chapter / "site" / "d2l-record.json").read_text(encoding="utf-8"))
+    assert published == record
+
+
+def test_deprecation_is_stated_and_the_warning_shown(chapter):
+    page = _text(_page(chapter, "compilers"))
+    assert "TorchScript 已被弃用" in page
+    assert "torch.compile" in page and "torch.export" in page
+    assert "DeprecationWarning: `torch.jit.script` is deprecated" in page
