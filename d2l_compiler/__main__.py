@@ -26,24 +26,27 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-site", action="store_true", help="run and record only")
     build.add_argument("--only", metavar="PAGE", help="run one page (e.g. compilers.md)")
     build.add_argument("--force", action="store_true", help="re-run pages even if unchanged")
-    build.add_argument("--timeout", type=float, default=None,
+    build.add_argument("--timeout", type=float, default=900.0,
                        help="seconds a page may run before it is killed (default: 900)")
+    build.add_argument("--memory-limit", type=int, default=None, metavar="MIB",
+                       help="address-space limit per page process, in MiB (default: none)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
-    from .build.engine import DEFAULT_TIMEOUT, BuildOptions, build_site, execute
+    from .build.engine import BuildOptions, build_site, execute
     from .build.errors import BuildError, UsageError
     from .build.project import find_project
+    from .build.runner import Limits
 
     try:
         project = find_project(args.config)
-        if args.timeout is not None and args.timeout <= 0:
-            raise UsageError("--timeout must be positive")
+        if args.timeout <= 0 or (args.memory_limit is not None and args.memory_limit <= 0):
+            raise UsageError("--timeout and --memory-limit must be positive")
         options = BuildOptions(only=args.only, force=args.force,
-                               timeout=args.timeout or DEFAULT_TIMEOUT)
+                               limits=Limits(args.timeout, args.memory_limit))
         summary = execute(project, options)
         print(f"regions: {len(summary.ran)} page(s) run, {len(summary.cached)} cached, "
               f"{summary.seconds:.1f} s; record: {project.record_path}")

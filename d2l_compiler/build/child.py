@@ -89,35 +89,95 @@ def provenance() -> dict[str, Any]:
     return info
 
 
-def run(job: dict, emit) -> None:
+class OutputLimitExceeded(BaseException):
+    """Raised by the captured stdout when a region prints more than the cap (not catchable
+    by a region's ``except Exception``)."""
+
+
+class _CappedOutput(io.StringIO):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        room = self.limit - self.size
+        if len(text) > room:
+            super().write(text[:max(room, 0)])
+            self.size = self.limit
+            raise OutputLimitExceeded(f"the region printed more than {self.limit} characters")
+        self.size += len(text)
+        return super().write(text)
+
+
+def _fault(exc: BaseException) -> str:
+    if isinstance(exc, OutputLimitExceeded):
+        return "output-limit"
+    if isinstance(exc, MemoryError):
+        return "out-of-memory"
+    if isinstance(exc, SystemExit):
+        return "exit"
+    return "exception"
+
+
+def _shown_traceback(exc: BaseException, filename: str, shown_as: str) -> str:
+    """The traceback a reader should see: the region's own frames, with its relative path."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    lines = ["Traceback (most recent call last):"]
+    for frame in frames:
+        lines.append(f'  File "{shown_as}", line {frame.lineno}')
+        if frame.line:
+            lines.append(f"    {frame.line}")
+    lines += [line.rstrip("\n") for line in traceback.format_exception_only(exc)]
+    return "\n".join(lines) + "\n"
+
+
+def _run_region(region: dict, namespace: dict, root: str, output_limit: int) -> dict[str, Any]:
+    filename = str(Path(root, region["path"]))
+    # pad with blank lines so tracebacks carry the snippet file's real line numbers
+    code = compile("\n" * (region["first_line"] - 1) + region["code"], filename, "exec")
+    before = {name: id(value) for name, value in namespace.items()}
+    stdout = _CappedOutput(output_limit)
+    event: dict[str, Any] = {"event": "region", "id": region["id"], "status": "ok"}
+    expect = region.get("expect")
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(stdout):
+        warnings.simplefilter("always")
+        try:
+            exec(code, namespace)
+            if expect:
+                event["status"] = "error"
+                event["error"] = {"fault": "did-not-raise", "type": "DidNotRaise", "line": None,
+                                  "message": f"expected {expect}, but the region completed",
+                                  "traceback": ""}
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and Ctrl-C are failures too
+            if expect and expect in {cls.__name__ for cls in type(exc).__mro__}:
+                event["raised"] = _shown_traceback(exc, filename, region["path"])
+            else:
+                event["status"] = "error"
+                event["error"] = {
+                    "fault": _fault(exc), "type": type(exc).__name__,
+                    "message": str(exc)[:_MAX_STR], "line": _failing_line(exc, filename),
+                    "traceback": "".join(traceback.format_exception(exc))[-20000:]}
+    text = stdout.getvalue()
+    if stdout.size >= output_limit:
+        text += f"\n[输出过长，已在 {output_limit} 个字符处截断]\n"
+    event.update(duration=time.perf_counter() - start, stdout=text,
+                 warnings=_warning_list(caught), values=_exposed(namespace, before))
+    return event
+
+
+def run(job: dict, emit) -> bool:
     root = job["root"]
     sys.path.insert(0, root)  # `import snippets.x` works as it does from the project root
     namespace: dict[str, Any] = {"__name__": "__main__"}
     for region in job["regions"]:
-        filename = str(Path(root, region["path"]))
-        # pad with blank lines so tracebacks carry the snippet file's real line numbers
-        code = compile("\n" * (region["first_line"] - 1) + region["code"], filename, "exec")
-        before = {name: id(value) for name, value in namespace.items()}
-        stdout = io.StringIO()
-        event: dict[str, Any] = {"event": "region", "id": region["id"]}
-        start = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(stdout):
-            warnings.simplefilter("always")
-            try:
-                exec(code, namespace)
-                event["status"] = "ok"
-            except BaseException as exc:  # noqa: BLE001 - SystemExit and Ctrl-C are failures too
-                event["status"] = "error"
-                event["error"] = {
-                    "type": type(exc).__name__, "message": str(exc)[:_MAX_STR],
-                    "line": _failing_line(exc, filename),
-                    "traceback": "".join(traceback.format_exception(exc))[-20000:]}
-        event.update(duration=time.perf_counter() - start, stdout=stdout.getvalue(),
-                     warnings=_warning_list(caught), values=_exposed(namespace, before))
+        event = _run_region(region, namespace, root, job.get("output_limit", 1_000_000))
         emit(event)
         if event["status"] != "ok":
-            return
+            return False
     emit({"event": "done", "provenance": provenance()})
+    return True
 
 
 def main() -> None:
@@ -127,7 +187,8 @@ def main() -> None:
         def emit(event: dict) -> None:
             out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
             out.flush()
-        run(job, emit)
+        ok = run(job, emit)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ EXECUTED_PREFIX = "snippets/"
 # `--8<-- "path:section"` on a line of its own (pymdownx's inline form); `;` escapes it.
 _INCLUDE = re.compile(r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<target>.+?)(?P=q)[ \t]*$""")
 _BLOCK_INCLUDE = re.compile(r"^[ \t]*-+8<-+[ \t]*$")
+# first line of a region that is meant to fail, e.g. `# raises: ZeroDivisionError`
+_EXPECT = re.compile(r"^\s*#\s*raises:\s*(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*$")
 _MARKER = re.compile(r"-+8<-+[ \t]+\[[ \t]*(?P<kind>start|end)[ \t]*:[ \t]*(?P<name>[A-Za-z][-_0-9A-Za-z]*)[ \t]*\]")
 
 
@@ -38,6 +40,15 @@ class Region:
     @property
     def executed(self) -> bool:
         return self.path.startswith(EXECUTED_PREFIX)
+
+    @property
+    def expect_raises(self) -> str | None:
+        """Exception class name a teaching region declares it raises (``# raises: Name``)."""
+        for line in self.code.splitlines():
+            if line.strip():
+                match = _EXPECT.match(line)
+                return match["name"] if match else None
+        return None
 
     @property
     def source_sha(self) -> str:

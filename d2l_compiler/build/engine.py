@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,19 +19,18 @@ from . import key, record
 from .discover import discover
 from .errors import BuildError, UsageError
 from .project import Project
-from .runner import PageRun, run_page
+from .runner import Limits, run_page
+from .store import Store
 
-DEFAULT_TIMEOUT = 900.0
 
 
 @dataclass
 class BuildOptions:
     """What ``python -m d2l_compiler build`` was asked to do."""
 
-    site_dir: Path | None = None  # None: run and record only
     only: str | None = None
     force: bool = False
-    timeout: float = DEFAULT_TIMEOUT
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
@@ -48,6 +49,19 @@ def _resolve_device() -> str:
         raise UsageError(str(exc)) from None
 
 
+@contextmanager
+def _exclusive(project: Project, log: Callable[[str], None]):
+    """One build at a time per project: a second one waits instead of racing the first."""
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(project.state_dir / "lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("waiting for another build of this project to finish ...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _regions(results: list[dict], includes) -> list[dict[str, Any]]:
     """One entry per include: what the region is now, plus what its run produced."""
     by_id = {r["id"]: r for r in results}
@@ -61,47 +75,46 @@ def _regions(results: list[dict], includes) -> list[dict[str, Any]]:
     return entries
 
 
-def _page_entry(run: PageRun, page_key: str, inputs: dict, includes) -> dict[str, Any]:
-    regions = _regions(run.regions, includes)
-    return {"key": page_key, "inputs": inputs, "provenance": run.provenance,
-            "duration": run.duration, "executed_at": record.utc_now(), "regions": regions}
-
-
 def execute(project: Project, options: BuildOptions,
             log: Callable[[str], None] = print) -> BuildSummary:
-    """Run every page whose key changed (all with ``force``) and write the build record."""
+    """Run every page whose key has no stored result (all with ``force``); write the record."""
     start = time.perf_counter()
     device = _resolve_device()  # before anything runs: a missing GPU is a usage error
     pages = discover(project, options.only)
-    previous = record.load_record(project.record_path) or {}
-    old_pages = previous.get("pages", {})
-    summary = BuildSummary()
-    new_pages: dict[str, Any] = {}
-    if options.only is not None:  # keep the other pages' still-valid results
-        new_pages.update({p: e for p, e in old_pages.items() if p not in pages})
-    for page, includes in pages.items():
-        executed = [inc.region for inc in includes if inc.region.executed]
-        page_key, inputs = key.page_key(project.root, executed, device)
-        cached = old_pages.get(page)
-        if cached and cached.get("key") == page_key and not options.force:
-            # the key covers executed code only: refresh what the page merely shows
-            new_pages[page] = {**cached, "regions": _regions(cached["regions"], includes)}
-            summary.cached.append(page)
-            log(f"cached  {page}")
-            continue
-        log(f"running {page} ({len(executed)} regions) ...")
-        run = run_page(project.root, page, includes, device=device, timeout=options.timeout,
-                       log_dir=project.state_dir / "logs")
-        if run.status != "ok":
-            raise BuildError(f"{run.failure}\nfull log: {run.log}\n"
-                             f"build failed: {page} was not recorded; nothing was published")
-        new_pages[page] = _page_entry(run, page_key, inputs, includes)
-        summary.ran.append(page)
-        log(f"ran     {page} in {run.duration:.1f} s")
-    provenance = {"device": device, "git_commit": record.git_commit(project.root),
-                  "date_utc": record.utc_now(), "python": sys.version.split()[0]}
-    record.write_json_atomic(project.record_path, {
-        "format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages})
+    with _exclusive(project, log):
+        store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
+        previous = record.load_record(project.record_path) or {}
+        summary = BuildSummary()
+        new_pages: dict[str, Any] = {}
+        if options.only is not None:  # keep the other pages' results
+            new_pages.update({p: e for p, e in previous.get("pages", {}).items() if p not in pages})
+        for page, includes in pages.items():
+            executed = [inc.region for inc in includes if inc.region.executed]
+            page_key, inputs = key.page_key(project.root, executed, device)
+            stored = None if options.force else store.get(page_key)
+            if stored is not None:
+                summary.cached.append(page)
+                log(f"cached  {page}")
+            else:
+                log(f"running {page} ({len(executed)} regions) ...")
+                run = run_page(project.root, page, includes, device=device,
+                               limits=options.limits, log_dir=project.state_dir / "logs")
+                if run.status != "ok":
+                    raise BuildError(f"{run.failure}\nfull log: {run.log}\n"
+                                     f"build failed: {page} was not recorded; nothing was published")
+                stored = {"key": page_key, "inputs": inputs, "provenance": run.provenance,
+                          "duration": run.duration, "peak_mb": run.peak_mb,
+                          "executed_at": record.utc_now(), "regions": run.regions}
+                store.put(page_key, stored)  # kept even if a later page fails
+                summary.ran.append(page)
+                log(f"ran     {page} in {run.duration:.1f} s")
+            # the key covers executed code only: what the page merely shows is refreshed
+            new_pages[page] = {**stored, "regions": _regions(stored["regions"], includes)}
+        provenance = {"device": device, "git_commit": record.git_commit(project.root),
+                      "date_utc": record.utc_now(), "python": sys.version.split()[0]}
+        record.write_json_atomic(project.record_path, {
+            "format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages})
+        store.keep_only(entry["key"] for entry in new_pages.values())
     summary.seconds = time.perf_counter() - start
     return summary
 

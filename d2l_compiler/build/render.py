@@ -60,6 +60,8 @@ def output_blocks(region: Mapping[str, Any], indent: str = "") -> list[str]:
     lines: list[str] = []
     if region.get("stdout"):
         lines += ["", *_text_block(region["stdout"], f"输出（用时 {region['duration']:.3f} 秒）", indent)]
+    if region.get("raised"):
+        lines += ["", *_text_block(region["raised"], "异常（本段代码有意引发）", indent)]
     warnings = region.get("warnings") or []
     if warnings:
         text = "\n".join(f"{w['category']}: {w['message']}" for w in warnings)

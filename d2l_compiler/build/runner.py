@@ -1,9 +1,16 @@
-"""Run one page's executed regions in a fresh Python subprocess, with a timeout."""
+"""Run one page's executed regions in a fresh Python subprocess, and classify any failure.
+
+Fault classes: ``exception`` (a region raised), ``exit`` (``sys.exit`` or a non-zero exit),
+``crash`` (killed by a signal), ``out-of-memory`` (``MemoryError`` under the memory limit),
+``output-limit`` (a region printed more than the cap), ``timeout`` (the page overran).
+"""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -15,7 +22,19 @@ from typing import Any
 
 from .discover import Include
 
-GRACE_SECONDS = 3.0
+GRACE_SECONDS = 2.0
+POLL_SECONDS = 0.01
+OUTPUT_LIMIT = 1_000_000  # characters of stdout kept per region
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one page's subprocess."""
+
+    timeout: float = 900.0
+    memory_mb: int | None = None  # address-space limit (RLIMIT_AS); None: unlimited
+    output_chars: int = OUTPUT_LIMIT
 
 
 @dataclass
@@ -27,35 +46,62 @@ class PageRun:
     regions: list[dict[str, Any]]
     provenance: dict[str, Any] = field(default_factory=dict)
     duration: float = 0.0
-    failure: str = ""  # a few lines for the terminal, naming page, region and file:line
+    peak_mb: float = 0.0
+    failure: str = ""  # a few lines for the terminal
     log: str = ""
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """TERM the whole process group (grandchildren too), then KILL what is left."""
-    for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, None)):
+def _child_setup(memory_mb: int | None):
+    def setup() -> None:
+        # die with the engine, even if it is SIGKILLed (Linux; elsewhere a no-op)
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            if sig == signal.SIGTERM:
-                os.killpg(proc.pid, signal.SIGKILL)  # reap stragglers in the group
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+        if memory_mb is not None:
+            limit = memory_mb * 2**20
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return setup
 
 
-def _describe_exit(code: int) -> str:
+def _signal_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _wait(proc: subprocess.Popen, deadline: float | None) -> tuple[int | None, float]:
+    """Exit code (None on timeout) and peak RSS in MiB, reaped with wait4 for the rusage."""
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_maxrss / 1024
+        if deadline is not None and time.monotonic() >= deadline:
+            return None, 0.0
+        time.sleep(POLL_SECONDS)
+
+
+def _stop(proc: subprocess.Popen) -> tuple[int, float]:
+    """TERM the whole process group, KILL it after a grace period; reap the child."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    code, peak = _wait(proc, time.monotonic() + GRACE_SECONDS)
+    _signal_group(proc.pid, signal.SIGKILL)  # stragglers, or a child that ignored TERM
+    if code is None:
+        code, peak = _wait(proc, None)
+    return code, peak
+
+
+def describe_exit(code: int) -> str:
+    """``exit status 3`` or ``signal SIGSEGV``."""
     if code < 0:
         try:
-            return f"killed by signal {signal.Signals(-code).name}"
+            return f"signal {signal.Signals(-code).name}"
         except ValueError:
-            return f"killed by signal {-code}"
-    return f"exited with status {code}"
+            return f"signal {-code}"
+    return f"exit status {code}"
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -63,16 +109,27 @@ def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def run_page(root: Path, page: str, includes: list[Include], *, device: str,
-             timeout: float, log_dir: Path) -> PageRun:
-    """Execute ``includes`` (the executed ones, in order) of ``page`` in a subprocess."""
+def _classify(failed: dict | None, code: int | None, timed_out: bool) -> str:
+    if timed_out:
+        return "timeout"
+    if failed is not None:
+        return failed["error"]["fault"]
+    if code is not None and code < 0:
+        return "crash"
+    return "exit"
+
+
+def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
+             log_dir: Path) -> PageRun:
+    """Execute the executed regions of ``page`` in order, in one fresh subprocess."""
     executed = [inc for inc in includes if inc.region.executed]
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / (page.replace("/", "__") + ".log")
-    job = {"root": str(root), "regions": [
-        {"id": inc.region.id, "path": inc.region.path, "first_line": inc.region.first_line,
-         "code": inc.region.code} for inc in executed]}
-    start = time.perf_counter()
+    job = {"root": str(root), "output_limit": limits.output_chars,
+           "memory_mb": limits.memory_mb, "regions": [
+               {"id": inc.region.id, "path": inc.region.path, "first_line": inc.region.first_line,
+                "code": inc.region.code, "expect": inc.region.expect_raises} for inc in executed]}
+    start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="d2l-page-") as work:
         job_file, result_file = Path(work, "job.json"), Path(work, "result.jsonl")
         job_file.write_text(json.dumps(job), encoding="utf-8")
@@ -84,39 +141,65 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str,
             proc = subprocess.Popen(
                 [sys.executable, "-m", "d2l_compiler.build.child", str(job_file), str(result_file)],
                 cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
-                stderr=subprocess.STDOUT, start_new_session=True)
-            timed_out = False
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_child_setup(limits.memory_mb))
             try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _kill_group(proc)  # also ends any process a region left behind
+                code, peak = _wait(proc, start + limits.timeout)
+                timed_out = code is None
+                if timed_out:
+                    code, peak = _stop(proc)
+                else:
+                    _signal_group(proc.pid, signal.SIGKILL)  # anything a region left behind
+            except BaseException:  # Ctrl-C or an engine error: never leave children behind
+                _stop(proc)
+                raise
         events = [json.loads(line) for line in result_file.read_text(encoding="utf-8").splitlines()
                   if line.strip()] if result_file.exists() else []
-    duration = time.perf_counter() - start
-    regions = [e for e in events if e["event"] == "region"]
+    run = PageRun(page, "ok", [e for e in events if e["event"] == "region"],
+                  duration=time.monotonic() - start, peak_mb=peak, log=str(log))
     done = next((e for e in events if e["event"] == "done"), None)
-    run = PageRun(page, "ok", regions, (done or {}).get("provenance", {}), duration, log=str(log))
-    by_id = {inc.region.id: inc for inc in executed}
-    failed = next((r for r in regions if r["status"] != "ok"), None)
-    if failed is not None:
-        inc = by_id[failed["id"]]
-        err = failed["error"]
-        line = err["line"] or inc.region.first_line
-        run.failure = (f"{inc.where}: region {inc.region.section!r} failed at "
-                       f"{inc.region.path}:{line}: {err['type']}: {err['message']}\n"
-                       f"{err['traceback'].rstrip()}")
-    elif done is None:
-        pending = executed[len(regions)] if len(regions) < len(executed) else executed[-1]
-        cause = (f"timed out after {timeout:g} s" if timed_out
-                 else _describe_exit(proc.returncode))
-        run.failure = (f"{pending.where}: region {pending.region.section!r} "
-                       f"({pending.region.path}:{pending.region.first_line}) {cause}\n"
-                       f"{_tail(log)}")
-    if run.failure:
-        run.status = "failed"
-        ran = {r["id"] for r in regions}
-        run.regions += [{"id": inc.region.id, "status": "not run"} for inc in executed
-                        if inc.region.id not in ran]
+    run.provenance = (done or {}).get("provenance", {})
+    failed = next((r for r in run.regions if r["status"] != "ok"), None)
+    if failed is None and done is not None and code == 0 and not timed_out:
+        return run
+    run.status = "failed"
+    ran = {r["id"] for r in run.regions}
+    culprit = next((inc for inc in executed if inc.region.id == (failed or {}).get("id")), None)
+    culprit = culprit or next((inc for inc in executed if inc.region.id not in ran), executed[-1])
+    not_run = [inc.region.section for inc in executed
+               if inc.region.id not in ran and inc is not culprit]
+    run.regions += [{"id": inc.region.id, "status": "not run"} for inc in executed
+                    if inc.region.id not in ran]
+    run.failure = _report(culprit, failed, _classify(failed, code, timed_out), code, limits,
+                          run, not_run, _tail(log))
+    with open(log, "a", encoding="utf-8") as log_file:
+        log_file.write("\n--- engine report ---\n" + run.failure + "\n")
+        if failed is not None:
+            log_file.write(failed["error"]["traceback"])
     return run
+
+
+def _report(inc: Include, failed: dict | None, fault: str, code: int | None, limits: Limits,
+            run: PageRun, not_run: list[str], tail: str) -> str:
+    region = inc.region
+    line = region.first_line
+    headline = fault
+    if failed is not None:
+        err = failed["error"]
+        line = err["line"] or line
+        headline = f"{fault}: {err['type']}: {err['message']}"
+    elif fault == "timeout":
+        headline = f"timeout after {limits.timeout:g} s"
+    details = [f"at {region.path}:{line}", describe_exit(code) if code is not None else "",
+               f"{run.duration:.2f} s elapsed", f"peak memory {run.peak_mb:.0f} MiB"]
+    if fault == "out-of-memory" and limits.memory_mb:
+        details.append(f"memory limit {limits.memory_mb} MiB")
+    lines = [f"{inc.where}: region {region.section!r} failed: {headline}",
+             "  " + " · ".join(d for d in details if d)]
+    if not_run:
+        lines.append(f"  not run: {', '.join(not_run)}")
+    if failed is not None:
+        tail = "\n".join(failed["error"]["traceback"].rstrip().splitlines()[-20:])
+    if tail.strip():
+        lines += ["  --- last lines ---", *("  " + t for t in tail.splitlines())]
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Content-addressed store of page results: one directory per key, verified on every read.
+
+Layout: ``<store>/<key>/entry.json`` (the page's recorded results) and ``meta.json``
+(record format and the SHA-256 of ``entry.json``). An entry is written into a temporary
+directory and renamed into place, so a reader sees a whole entry or none. A corrupt entry
+(truncated, edited, half-merged) fails its checksum and is discarded with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from .key import RECORD_FORMAT
+
+
+class Store:
+    """Page results keyed by :func:`d2l_compiler.build.key.page_key`."""
+
+    def __init__(self, path: Path, warn: Callable[[str], None]) -> None:
+        self.path = path
+        self.warn = warn
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry stored under ``key``, or None (missing, or corrupt and now discarded)."""
+        folder = self.path / key
+        if not folder.exists():
+            return None
+        try:
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            payload = (folder / "entry.json").read_bytes()
+            if meta.get("format") != RECORD_FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}, expected {RECORD_FORMAT}")
+            if hashlib.sha256(payload).hexdigest() != meta.get("sha256"):
+                raise ValueError("checksum mismatch")
+            return json.loads(payload)
+        except (OSError, ValueError, AttributeError) as exc:
+            self.warn(f"warning: discarding corrupt store entry {folder} ({exc}); re-running")
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        """Store ``entry`` under ``key`` atomically (an existing entry is replaced whole)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(entry, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=self.path))
+        try:
+            for name, data in (("entry.json", payload), ("meta.json", json.dumps(
+                    {"format": RECORD_FORMAT, "sha256": hashlib.sha256(payload).hexdigest()}
+                    ).encode())):
+                with open(staging / name, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+            target = self.path / key
+            if target.exists():
+                shutil.rmtree(target)
+            os.rename(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def keep_only(self, keys: Iterable[str]) -> list[str]:
+        """Delete every entry (and stray temporary directory) whose key is not in ``keys``."""
+        wanted = set(keys)
+        removed = []
+        for folder in self.path.iterdir() if self.path.is_dir() else ():
+            if folder.name not in wanted:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        return removed
