@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
-    from .build.engine import BuildOptions, build_site, execute
+    from .build.engine import BuildOptions, build
     from .build.errors import BuildError, UsageError
     from .build.project import find_project
     from .build.runner import Limits
@@ -47,13 +46,12 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--timeout and --memory-limit must be positive")
         options = BuildOptions(only=args.only, force=args.force,
                                limits=Limits(args.timeout, args.memory_limit))
-        summary = execute(project, options)
+        site = None if args.no_site else project.root / args.site_dir  # absolute stays absolute
+        summary = build(project, options, site)
         print(f"regions: {len(summary.ran)} page(s) run, {len(summary.cached)} cached, "
               f"{summary.seconds:.1f} s; record: {project.record_path}")
-        if not args.no_site:
-            site = Path(args.site_dir)
-            build_site(project, site if site.is_absolute() else project.root / site)
-            print(f"site: {project.root / args.site_dir if not site.is_absolute() else site}")
+        if site is not None:
+            print(f"site: {site}")
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

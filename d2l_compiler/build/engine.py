@@ -75,46 +75,62 @@ def _regions(results: list[dict], includes) -> list[dict[str, Any]]:
     return entries
 
 
-def execute(project: Project, options: BuildOptions,
-            log: Callable[[str], None] = print) -> BuildSummary:
-    """Run every page whose key has no stored result (all with ``force``); write the record."""
-    start = time.perf_counter()
+def _say(message: str) -> None:
+    print(message, flush=True)  # flushed: a killed build still shows what it finished
+
+
+def build(project: Project, options: BuildOptions, site_dir: Path | None,
+          log: Callable[[str], None] = _say) -> BuildSummary:
+    """Run what changed, write the record, then (unless ``site_dir`` is None) build the site.
+
+    The whole build holds the project's lock, so concurrent builds queue instead of racing.
+    """
     device = _resolve_device()  # before anything runs: a missing GPU is a usage error
     pages = discover(project, options.only)
     with _exclusive(project, log):
-        store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
-        previous = record.load_record(project.record_path) or {}
-        summary = BuildSummary()
-        new_pages: dict[str, Any] = {}
-        if options.only is not None:  # keep the other pages' results
-            new_pages.update({p: e for p, e in previous.get("pages", {}).items() if p not in pages})
-        for page, includes in pages.items():
-            executed = [inc.region for inc in includes if inc.region.executed]
-            page_key, inputs = key.page_key(project.root, executed, device)
-            stored = None if options.force else store.get(page_key)
-            if stored is not None:
-                summary.cached.append(page)
-                log(f"cached  {page}")
-            else:
-                log(f"running {page} ({len(executed)} regions) ...")
-                run = run_page(project.root, page, includes, device=device,
-                               limits=options.limits, log_dir=project.state_dir / "logs")
-                if run.status != "ok":
-                    raise BuildError(f"{run.failure}\nfull log: {run.log}\n"
-                                     f"build failed: {page} was not recorded; nothing was published")
-                stored = {"key": page_key, "inputs": inputs, "provenance": run.provenance,
-                          "duration": run.duration, "peak_mb": run.peak_mb,
-                          "executed_at": record.utc_now(), "regions": run.regions}
-                store.put(page_key, stored)  # kept even if a later page fails
-                summary.ran.append(page)
-                log(f"ran     {page} in {run.duration:.1f} s")
-            # the key covers executed code only: what the page merely shows is refreshed
-            new_pages[page] = {**stored, "regions": _regions(stored["regions"], includes)}
-        provenance = {"device": device, "git_commit": record.git_commit(project.root),
-                      "date_utc": record.utc_now(), "python": sys.version.split()[0]}
-        record.write_json_atomic(project.record_path, {
-            "format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages})
-        store.keep_only(entry["key"] for entry in new_pages.values())
+        summary = _execute(project, options, device, pages, log)
+        if site_dir is not None:
+            build_site(project, site_dir)
+    return summary
+
+
+def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
+             log: Callable[[str], None]) -> BuildSummary:
+    """Run every page whose key has no stored result (all with ``force``); write the record."""
+    start = time.perf_counter()
+    store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
+    previous = record.load_record(project.record_path) or {}
+    summary = BuildSummary()
+    new_pages: dict[str, Any] = {}
+    if options.only is not None:  # keep the other pages' results
+        new_pages.update({p: e for p, e in previous.get("pages", {}).items() if p not in pages})
+    for page, includes in pages.items():
+        executed = [inc.region for inc in includes if inc.region.executed]
+        page_key, inputs = key.page_key(project.root, executed, device)
+        stored = None if options.force else store.get(page_key)
+        if stored is not None:
+            summary.cached.append(page)
+            log(f"cached  {page}")
+        else:
+            log(f"running {page} ({len(executed)} regions) ...")
+            run = run_page(project.root, page, includes, device=device,
+                           limits=options.limits, log_dir=project.state_dir / "logs")
+            if run.status != "ok":
+                raise BuildError(f"{run.failure}\nfull log: {run.log}\n"
+                                 f"build failed: {page} was not recorded; nothing was published")
+            stored = {"key": page_key, "inputs": inputs, "provenance": run.provenance,
+                      "duration": run.duration, "peak_mb": run.peak_mb,
+                      "executed_at": record.utc_now(), "regions": run.regions}
+            store.put(page_key, stored)  # kept even if a later page fails
+            summary.ran.append(page)
+            log(f"ran     {page} in {run.duration:.1f} s")
+        # the key covers executed code only: what the page merely shows is refreshed
+        new_pages[page] = {**stored, "regions": _regions(stored["regions"], includes)}
+    provenance = {"device": device, "git_commit": record.git_commit(project.root),
+                  "date_utc": record.utc_now(), "python": sys.version.split()[0]}
+    record.write_json_atomic(project.record_path, {
+        "format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages})
+    store.keep_only(entry["key"] for entry in new_pages.values())
     summary.seconds = time.perf_counter() - start
     return summary
 
