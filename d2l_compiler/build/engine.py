@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -135,20 +135,47 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     return summary
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname}: {record.getMessage()}")
+
+
 def build_site(project: Project, site_dir: Path) -> None:
-    """``mkdocs build --strict`` into a temporary directory, swapped in only on success."""
+    """``mkdocs build --strict`` into a temporary directory, swapped in only on success.
+
+    MkDocs runs in this process (a second interpreter would cost more than a warm build's
+    whole engine work); its warnings are collected and shown only if the build fails.
+    """
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+    from mkdocs.commands.build import build as mkdocs_build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
     site_dir = site_dir.resolve()
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=site_dir.parent))
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "D2L_RECORD": str(project.record_path)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
-         "-f", str(project.config_file), "-d", str(staging)],
-        cwd=project.root, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
+    logger, collect = logging.getLogger("mkdocs"), _Collect()
+    logger.addHandler(collect)
+    saved_env, saved_cwd = os.environ.get("D2L_RECORD"), Path.cwd()
+    os.environ["D2L_RECORD"] = str(project.record_path)
+    try:
+        os.chdir(project.root)  # relative paths in mkdocs.yml (e.g. jieba's dictionary)
+        mkdocs_build(load_config(str(project.config_file), site_dir=str(staging), strict=True))
+    except (MkDocsException, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        tail = "\n".join((proc.stderr + proc.stdout).strip().splitlines()[-20:])
-        raise BuildError(f"mkdocs build --strict failed; {site_dir} left unchanged:\n{tail}")
+        detail = "\n".join([*collect.lines[-20:], str(exc)])
+        raise BuildError(f"mkdocs build --strict failed; {site_dir} left unchanged:\n{detail}") from None
+    finally:
+        os.chdir(saved_cwd)
+        logger.removeHandler(collect)
+        if saved_env is None:
+            os.environ.pop("D2L_RECORD", None)
+        else:
+            os.environ["D2L_RECORD"] = saved_env
     old = site_dir.with_name(site_dir.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if site_dir.exists():

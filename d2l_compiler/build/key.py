@@ -56,7 +56,11 @@ def _distributions() -> dict[str, list[str]]:
 
 
 def _distribution_versions(top_level: str) -> list[str]:
-    versions = []
+    try:  # fast path: the distribution is named like its module (torch, numpy, jieba)
+        return [f"{top_level}=={metadata.version(top_level)}"]
+    except metadata.PackageNotFoundError:
+        pass
+    versions = []  # slow path (scans every installed distribution): yaml -> PyYAML
     for dist in sorted(set(_distributions().get(top_level, []))):
         try:
             versions.append(f"{dist}=={metadata.version(dist)}")
