@@ -29,7 +29,23 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds a page may run before it is killed (default: 900)")
     build.add_argument("--memory-limit", type=int, default=None, metavar="MIB",
                        help="address-space limit per page process, in MiB (default: none)")
+    check = sub.add_parser("check", help="run nothing; fail if stored results are stale")
+    check.add_argument("--config", default="mkdocs.yml", help="MkDocs config (default: mkdocs.yml)")
     return parser
+
+
+def _check(config: str) -> int:
+    from .build.check import check
+    from .build.project import find_project
+
+    stale = 0
+    for page, reasons in check(find_project(config)).items():
+        print(f"{'stale' if reasons else 'fresh'}  {page}" + (f": {'; '.join(reasons)}" if reasons else ""))
+        stale += bool(reasons)
+    if stale:
+        print(f"error: {stale} page(s) have stale results: run `python -m d2l_compiler build`",
+              file=sys.stderr)
+    return 1 if stale else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from .build.runner import Limits
 
     try:
+        if args.command == "check":
+            return _check(args.config)
         project = find_project(args.config)
         if args.timeout <= 0 or (args.memory_limit is not None and args.memory_limit <= 0):
             raise UsageError("--timeout and --memory-limit must be positive")
@@ -48,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                                limits=Limits(args.timeout, args.memory_limit))
         site = None if args.no_site else project.root / args.site_dir  # absolute stays absolute
         summary = build(project, options, site)
-        print(f"regions: {len(summary.ran)} page(s) run, {len(summary.cached)} cached, "
-              f"{summary.seconds:.1f} s; record: {project.record_path}")
+        print(f"{summary}; record: {project.record_path}")
         if site is not None:
             print(f"site: {site}")
     except BuildError as exc:

@@ -67,11 +67,11 @@ def test_record_has_outputs_values_and_provenance(site):
 def test_second_build_runs_nothing_and_prose_edit_runs_nothing(site):
     _demo_site(site).build()
     again = site.build()
-    assert again.code == 0 and "0 page(s) run, 1 cached" in again.stdout
+    assert again.code == 0 and "pages: 0 run, 1 cached" in again.stdout
     site.write("docs/index.md", PAGE.replace("# Demo", "# Demo, reworded"))
-    assert "0 page(s) run, 1 cached" in site.build().stdout
+    assert "pages: 0 run, 1 cached" in site.build().stdout
     site.write("snippets/demo.py", DEMO.replace("6 * 7", "7 * 6"))
-    assert "1 page(s) run, 0 cached" in site.build().stdout
+    assert "pages: 1 run, 0 cached" in site.build().stdout
 
 
 def test_imported_project_module_is_part_of_the_key(site):
@@ -80,10 +80,10 @@ def test_imported_project_module_is_part_of_the_key(site):
     site.write("snippets/__init__.py", "")
     site.write("snippets/helper.py", "K = 1\n")
     assert site.build().code == 0
-    assert "0 page(s) run" in site.build().stdout
+    assert "pages: 0 run" in site.build().stdout
     site.write("snippets/helper.py", "K = 2\n")
     rebuilt = site.build()
-    assert "1 page(s) run" in rebuilt.stdout
+    assert "pages: 1 run" in rebuilt.stdout
     assert site.record()["pages"]["index.md"]["regions"][0]["stdout"] == "2\n"
 
 

@@ -134,7 +134,7 @@ def test_corrupt_store_entry_is_rerun(site, how):
     result = site.build()
     assert result.code == 0, result.stderr
     assert f"discarding corrupt store entry {entry}" in result.stderr
-    assert "1 page(s) run" in result.stdout
+    assert "pages: 1 run" in result.stdout
     assert _normalised_site(site) == clean
 
 

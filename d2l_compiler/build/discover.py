@@ -21,6 +21,8 @@ _INCLUDE = re.compile(r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<target
 _BLOCK_INCLUDE = re.compile(r"^[ \t]*-+8<-+[ \t]*$")
 # first line of a region that is meant to fail, e.g. `# raises: ZeroDivisionError`
 _EXPECT = re.compile(r"^\s*#\s*raises:\s*(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*$")
+# a data file a region reads, so that editing it re-runs the page: `# reads: data/x.csv`
+_READS = re.compile(r"^\s*#\s*reads:\s*(?P<path>\S.*?)\s*$")
 _MARKER = re.compile(r"-+8<-+[ \t]+\[[ \t]*(?P<kind>start|end)[ \t]*:[ \t]*(?P<name>[A-Za-z][-_0-9A-Za-z]*)[ \t]*\]")
 
 
@@ -49,6 +51,11 @@ class Region:
                 match = _EXPECT.match(line)
                 return match["name"] if match else None
         return None
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Data files the region declares it reads (``# reads: path``, relative to the root)."""
+        return tuple(m["path"].strip() for m in map(_READS.match, self.code.splitlines()) if m)
 
     @property
     def source_sha(self) -> str:

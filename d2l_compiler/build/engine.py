@@ -19,6 +19,7 @@ from . import key, record
 from .discover import discover
 from .errors import BuildError, UsageError
 from .project import Project
+from .progress import PlainProgress, make_progress
 from .runner import Limits, run_page
 from .store import Store
 
@@ -39,7 +40,12 @@ class BuildSummary:
 
     ran: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return (f"pages: {len(self.ran)} run, {len(self.cached)} cached, "
+                f"{len(self.failed)} failed, {self.seconds:.1f} s")
 
 
 def _resolve_device() -> str:
@@ -50,14 +56,14 @@ def _resolve_device() -> str:
 
 
 @contextmanager
-def _exclusive(project: Project, log: Callable[[str], None]):
+def _exclusive(project: Project, progress: PlainProgress):
     """One build at a time per project: a second one waits instead of racing the first."""
     project.state_dir.mkdir(parents=True, exist_ok=True)
     with open(project.state_dir / "lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log("waiting for another build of this project to finish ...")
+            progress.say("waiting for another build of this project to finish ...")
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -75,32 +81,37 @@ def _regions(results: list[dict], includes) -> list[dict[str, Any]]:
     return entries
 
 
-def _say(message: str) -> None:
-    print(message, flush=True)  # flushed: a killed build still shows what it finished
-
-
 def build(project: Project, options: BuildOptions, site_dir: Path | None,
-          log: Callable[[str], None] = _say) -> BuildSummary:
+          progress: PlainProgress | None = None) -> BuildSummary:
     """Run what changed, write the record, then (unless ``site_dir`` is None) build the site.
 
     The whole build holds the project's lock, so concurrent builds queue instead of racing.
+    Every page is attempted; if any fails, the record and the site are left as they were
+    (pages that succeeded are kept in the store, so the next build does not redo them).
     """
     device = _resolve_device()  # before anything runs: a missing GPU is a usage error
     pages = discover(project, options.only)
-    with _exclusive(project, log):
-        summary = _execute(project, options, device, pages, log)
-        if site_dir is not None:
-            build_site(project, site_dir)
+    progress = progress or make_progress()
+    try:
+        with _exclusive(project, progress):
+            summary, failures = _execute(project, options, device, pages, progress)
+            if failures:
+                raise BuildError("\n".join(failures) + f"\nbuild failed ({summary}): "
+                                 "the record and the site were left unchanged")
+            if site_dir is not None:
+                build_site(project, site_dir)
+    finally:
+        progress.close()
     return summary
 
 
 def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
-             log: Callable[[str], None]) -> BuildSummary:
+             progress: PlainProgress) -> tuple[BuildSummary, list[str]]:
     """Run every page whose key has no stored result (all with ``force``); write the record."""
     start = time.perf_counter()
     store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
     previous = record.load_record(project.record_path) or {}
-    summary = BuildSummary()
+    summary, failures = BuildSummary(), []
     new_pages: dict[str, Any] = {}
     if options.only is not None:  # keep the other pages' results
         new_pages.update({p: e for p, e in previous.get("pages", {}).items() if p not in pages})
@@ -110,29 +121,36 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         stored = None if options.force else store.get(page_key)
         if stored is not None:
             summary.cached.append(page)
-            log(f"cached  {page}")
+            progress.cached(page)
         else:
-            log(f"running {page} ({len(executed)} regions) ...")
-            run = run_page(project.root, page, includes, device=device,
-                           limits=options.limits, log_dir=project.state_dir / "logs")
+            progress.started(page, len(executed))
+            run = run_page(project.root, page, includes, device=device, limits=options.limits,
+                           log_dir=project.state_dir / "logs",
+                           on_event=lambda event, page=page: progress.region(page, event))
+            progress.finished(page, run.status == "ok", run.duration)
             if run.status != "ok":
-                raise BuildError(f"{run.failure}\nfull log: {run.log}\n"
-                                 f"build failed: {page} was not recorded; nothing was published")
+                summary.failed.append(page)
+                failures.append(f"{run.failure}\nfull log: {run.log}")
+                continue
             stored = {"key": page_key, "inputs": inputs, "provenance": run.provenance,
                       "duration": run.duration, "peak_mb": run.peak_mb,
                       "executed_at": record.utc_now(), "regions": run.regions}
             store.put(page_key, stored)  # kept even if a later page fails
             summary.ran.append(page)
-            log(f"ran     {page} in {run.duration:.1f} s")
         # the key covers executed code only: what the page merely shows is refreshed
-        new_pages[page] = {**stored, "regions": _regions(stored["regions"], includes)}
+        new_pages[page] = {**stored, "regions": _regions(stored["regions"], includes),
+                           "ran": page in summary.ran}
+    summary.seconds = time.perf_counter() - start
+    if failures:
+        return summary, failures
     provenance = {"device": device, "git_commit": record.git_commit(project.root),
-                  "date_utc": record.utc_now(), "python": sys.version.split()[0]}
+                  "date_utc": record.utc_now(), "python": sys.version.split()[0],
+                  "summary": {"ran": summary.ran, "cached": summary.cached,
+                              "seconds": round(summary.seconds, 3)}}
     record.write_json_atomic(project.record_path, {
         "format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages})
     store.keep_only(entry["key"] for entry in new_pages.values())
-    summary.seconds = time.perf_counter() - start
-    return summary
+    return summary, []
 
 
 class _Collect(logging.Handler):

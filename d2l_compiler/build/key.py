@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .discover import Region
+from .errors import UsageError
 
 RECORD_FORMAT = 1
 
@@ -99,10 +100,23 @@ def dependencies(root: Path, regions: list[Region]) -> tuple[dict[str, str], dic
     return dict(sorted(files.items())), dict(sorted(packages.items()))
 
 
+def data_files(root: Path, regions: list[Region]) -> dict[str, str]:
+    """SHA-256 of each data file the regions declare with ``# reads: path``."""
+    digests = {}
+    for region in regions:
+        for rel in region.reads:
+            file = root / rel
+            if not file.is_file():
+                raise UsageError(f"{region.id} declares '# reads: {rel}', which does not exist")
+            digests[Path(rel).as_posix()] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return dict(sorted(digests.items()))
+
+
 def page_key(root: Path, regions: list[Region], device: str) -> tuple[str, dict]:
     """The key of a page's execution and the inputs it was computed from (for reports)."""
     files, packages = dependencies(root, regions)
     inputs = {
+        "data": data_files(root, regions),
         "format": RECORD_FORMAT,
         "regions": {r.id: r.source_sha for r in regions},
         "files": files,

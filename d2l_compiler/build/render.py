@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..claims import compare
+from .report import report_markdown
 
 TOKEN_HELP = ("{{ d2l:SECTION.name[.field] | FORMAT }}, {{ d2l:compare SECTION.a SECTION.b }}, "
-              "{{ d2l:stamp }}")
+              "{{ d2l:stamp }}, {{ d2l:report }}")
 
 _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.+?)\s*\}\}")
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
@@ -81,10 +82,17 @@ def _lookup(regions: Mapping[str, Mapping], ref: str) -> Any:
     return value
 
 
-def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str) -> str:
+def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str,
+                   record: Mapping[str, Any] | None) -> str:
     words = body.split()
     if words == ["stamp"]:
+        if not page_stamp:
+            raise RenderError("{{ d2l:stamp }} on a page that runs no code")
         return page_stamp
+    if words == ["report"]:
+        if record is None:
+            raise RenderError("{{ d2l:report }} needs the whole build record")
+        return report_markdown(record)
     if words[0] == "compare":
         if len(words) != 3:
             raise RenderError(f"'compare' takes two values: {{{{ d2l:{body} }}}}")
@@ -99,8 +107,12 @@ def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str) -
         raise RenderError(f"cannot format {ref.strip()!r} with {fmt.strip()!r}: {exc}") from None
 
 
-def render_page(markdown: str, entry: Mapping[str, Any] | None) -> str:
-    """The page with outputs, values and stamp filled in from its record ``entry``."""
+def render_page(markdown: str, entry: Mapping[str, Any] | None,
+                record: Mapping[str, Any] | None = None) -> str:
+    """The page with outputs, values and stamp filled in from its record ``entry``.
+
+    ``record`` (the whole build record) is needed only by ``{{ d2l:report }}``.
+    """
     regions_by_id = {r["id"]: r for r in (entry or {}).get("regions", [])}
     regions = {r["section"]: r for r in regions_by_id.values()}
     executed = any(r.get("executed") for r in regions_by_id.values())
@@ -126,7 +138,8 @@ def render_page(markdown: str, entry: Mapping[str, Any] | None) -> str:
             if region.get("executed"):
                 pending = output_blocks(region, indent)
         if fence is None:
-            line = _TOKEN.sub(lambda m: _replace_token(m["body"], regions, page_stamp), line)
+            line = _TOKEN.sub(lambda m: _replace_token(m["body"], regions, page_stamp, record),
+                              line)
         out.append(line)
         if not stamped and _HEADING.match(line):
             out += ["", f'<p class="d2l-stamp">{page_stamp}</p>', ""]

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,8 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
-def _wait(proc: subprocess.Popen, deadline: float | None) -> tuple[int | None, float]:
+def _wait(proc: subprocess.Popen, deadline: float | None,
+          tick: Callable[[], None] = lambda: None) -> tuple[int | None, float]:
     """Exit code (None on timeout) and peak RSS in MiB, reaped with wait4 for the rusage."""
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
@@ -81,7 +83,27 @@ def _wait(proc: subprocess.Popen, deadline: float | None) -> tuple[int | None, f
             return proc.returncode, usage.ru_maxrss / 1024
         if deadline is not None and time.monotonic() >= deadline:
             return None, 0.0
+        tick()
         time.sleep(POLL_SECONDS)
+
+
+class _Follow:
+    """Reads the events a child appended since last time (to report progress live)."""
+
+    def __init__(self, path: Path, on_event: Callable[[dict], None]) -> None:
+        self.path, self.on_event, self.offset, self.ticks = path, on_event, 0, 0
+
+    def __call__(self) -> None:
+        self.ticks += 1
+        if self.ticks % 10 or not self.path.exists():  # every ~0.1 s is plenty
+            return
+        with open(self.path, "rb") as events:
+            events.seek(self.offset)
+            data = events.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            self.on_event(json.loads(line))
 
 
 def _stop(proc: subprocess.Popen) -> tuple[int, float]:
@@ -120,7 +142,7 @@ def _classify(failed: dict | None, code: int | None, timed_out: bool) -> str:
 
 
 def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
-             log_dir: Path) -> PageRun:
+             log_dir: Path, on_event: Callable[[dict], None] = lambda event: None) -> PageRun:
     """Execute the executed regions of ``page`` in order, in one fresh subprocess."""
     executed = [inc for inc in includes if inc.region.executed]
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +166,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
                 stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=_child_setup(limits.memory_mb))
             try:
-                code, peak = _wait(proc, start + limits.timeout)
+                code, peak = _wait(proc, start + limits.timeout, _Follow(result_file, on_event))
                 timed_out = code is None
                 if timed_out:
                     code, peak = _stop(proc)

@@ -1,0 +1,75 @@
+"""Progress while pages run: a live rich display on a terminal, one plain line per step elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+
+class PlainProgress:
+    """One flushed line per page event: readable in CI logs, survives a killed build."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def say(self, message: str) -> None:
+        print(message, file=self.stream, flush=True)
+
+    def cached(self, page: str) -> None:
+        self.say(f"cached  {page}")
+
+    def started(self, page: str, regions: int) -> None:
+        self.say(f"running {page} ({regions} regions) ...")
+
+    def region(self, page: str, event: dict[str, Any]) -> None:
+        """A region finished (plain output stays one line per page)."""
+
+    def finished(self, page: str, ok: bool, seconds: float) -> None:
+        self.say(f"{'ran    ' if ok else 'FAILED '} {page} in {seconds:.1f} s")
+
+    def close(self) -> None:
+        """Nothing to tear down."""
+
+
+class RichProgress(PlainProgress):
+    """A progress bar per running page, advancing as each region finishes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                             TextColumn("{task.completed}/{task.total} regions"),
+                             TimeElapsedColumn(), transient=False)
+        self._bar.start()
+        self._tasks: dict[str, Any] = {}
+
+    def say(self, message: str) -> None:
+        self._bar.console.print(message, markup=False, highlight=False)
+
+    def started(self, page: str, regions: int) -> None:
+        self._tasks[page] = self._bar.add_task(page, total=regions)
+
+    def region(self, page: str, event: dict[str, Any]) -> None:
+        if event.get("event") == "region":
+            self._bar.update(self._tasks[page], advance=1,
+                             description=f"{page} · {event['id'].rpartition(':')[2]}")
+
+    def finished(self, page: str, ok: bool, seconds: float) -> None:
+        self._bar.update(self._tasks[page], description=f"{page} {'✓' if ok else '✗'}")
+        super().finished(page, ok, seconds)
+
+    def close(self) -> None:
+        self._bar.stop()
+
+
+def make_progress() -> PlainProgress:
+    """Rich on an interactive terminal (unless CI is set), plain lines otherwise."""
+    import os
+
+    if sys.stdout.isatty() and not os.environ.get("CI"):
+        try:
+            return RichProgress()
+        except ImportError:
+            pass
+    return PlainProgress()
