@@ -47,3 +47,10 @@ def serve(session: nox.Session) -> None:
     session.run("python", "-m", "d2l_compiler", "build", "--no-site", env=QUIET_MKDOCS)
     session.run("mkdocs", "serve", "--dev-addr", "127.0.0.1:8000", *session.posargs,
                 env=QUIET_MKDOCS)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: print tables, write JSON reports under .d2l/bench/ (targets live here, not in tests)."""
+    _install(session, "docs")
+    session.run("python", "-m", "benchmarks.build_speed", *session.posargs, env=QUIET_MKDOCS)

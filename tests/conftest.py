@@ -41,7 +41,7 @@ def chapter(tmp_path_factory) -> Path:
     """A copy of this project, built from scratch (regions run, strict MkDocs build)."""
     copy = tmp_path_factory.mktemp("chapter") / "project"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
-        ".git", ".nox", "site", ".d2l", "__pycache__", "*.egg-info", ".cache", ".pytest_cache"))
+        ".git", ".nox", "site", ".d2l", "generated", "__pycache__", "*.egg-info", ".cache", ".pytest_cache"))
     result = run_cli("build", cwd=copy)
     assert result.code == 0, result.stderr
     return copy
@@ -74,6 +74,9 @@ class FixtureSite:
 
     def build(self, *args: str, env: dict | None = None) -> Result:
         return run_cli("build", *args, cwd=self.root, env=env)
+
+    def run(self, *args: str, env: dict | None = None) -> Result:
+        return run_cli(*args, cwd=self.root, env=env)
 
     def record(self) -> dict:
         return read_record(self.root)

@@ -83,3 +83,26 @@ def test_deprecation_is_stated_and_the_warning_shown(chapter):
     assert "TorchScript 已被弃用" in page
     assert "torch.compile" in page and "torch.export" in page
     assert "DeprecationWarning: `torch.jit.script` is deprecated" in page
+
+
+def test_notebook_matches_record_and_runs_top_to_bottom(chapter, tmp_path):
+    import nbclient
+    import nbformat
+
+    record = read_record(chapter)
+    published = chapter / "site" / "generated" / "compilers" / "compilers.ipynb"
+    nb = nbformat.read(published, as_version=4)
+    nbformat.validate(nb)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    executed = [r for r in record["pages"]["compilers.md"]["regions"] if r["executed"]]
+    assert [c.metadata["d2l_region"] for c in code_cells] == [r["id"] for r in executed]
+    assert code_cells[0].outputs[0]["text"] == "10\n"  # recorded output, stored in the file
+    html = _page(chapter, "generated/compilers")
+    assert "compilers.ipynb" in html and "下载 notebook" in html
+
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError if any cell fails
+    fresh = [c for c in nb.cells if c.cell_type == "code"]
+    assert "".join(o.get("text", "") for o in fresh[0].outputs) == "10\n"
+    assert "输出相同: True" in "".join(o.get("text", "") for o in fresh[4].outputs)

@@ -19,6 +19,7 @@ from . import key, record
 from .discover import discover
 from .errors import BuildError, UsageError
 from .project import Project
+from .notebook import write_notebooks
 from .progress import PlainProgress, make_progress
 from .runner import Limits, run_page
 from .store import Store
@@ -147,9 +148,13 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                   "date_utc": record.utc_now(), "python": sys.version.split()[0],
                   "summary": {"ran": summary.ran, "cached": summary.cached,
                               "seconds": round(summary.seconds, 3)}}
-    record.write_json_atomic(project.record_path, {
-        "format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages})
+    full = {"format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages}
+    record.write_json_atomic(project.record_path, full)
     store.keep_only(entry["key"] for entry in new_pages.values())
+    write_notebooks(project.docs_dir, full, {
+        page: ((project.docs_dir / page).read_text(encoding="utf-8"),
+               {inc.region.id: inc.region.code for inc in includes})
+        for page, includes in pages.items()})
     return summary, []
 
 

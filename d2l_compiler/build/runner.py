@@ -158,7 +158,8 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
         run_dir = Path(work, "cwd")
         run_dir.mkdir()  # regions that write files (a saved model) write them here
         env = {**os.environ, "D2L_DEVICE": device, "PYTHONHASHSEED": "0",
-               "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(root)}
+               "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         with open(log, "w", encoding="utf-8") as log_file:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "d2l_compiler.build.child", str(job_file), str(result_file)],

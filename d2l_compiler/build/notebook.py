@@ -1,0 +1,109 @@
+"""An executed Jupyter notebook of a page, built from its regions and their recorded outputs.
+
+Nothing is executed here: code cells hold the regions' code, outputs come from the record,
+and the prose between them is the page's own Markdown with its values filled in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .render import render_page
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_INCLUDE = re.compile(r"""^[ \t]*-+8<-+[ \t]+(["'])(?P<target>.+?)\1[ \t]*$""")
+NOTEBOOK_DIR = "generated"
+
+
+def _lines(text: str) -> list[str]:
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _markdown_cell(text: str) -> dict[str, Any]:
+    return {"cell_type": "markdown", "metadata": {}, "source": _lines(text.strip("\n"))}
+
+
+def _code_cell(region: Mapping[str, Any], count: int) -> dict[str, Any]:
+    outputs = []
+    if region.get("stdout"):
+        outputs.append({"output_type": "stream", "name": "stdout", "text": _lines(region["stdout"])})
+    if region.get("raised"):
+        outputs.append({"output_type": "stream", "name": "stderr", "text": _lines(region["raised"])})
+    return {"cell_type": "code", "execution_count": count, "metadata": {"d2l_region": region["id"]},
+            "outputs": outputs, "source": _lines(region["code"].rstrip("\n"))}
+
+
+def _chunks(markdown: str) -> list[tuple[str, str]]:
+    """Split a page into ("markdown", text) and ("include", target) pieces, in order."""
+    chunks: list[tuple[str, str]] = []
+    prose: list[str] = []
+    fence_lines: list[str] = []
+    fence = None
+    for line in markdown.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None and match:
+            fence, fence_lines = match.group(1), [line]
+            continue
+        if fence is not None:
+            fence_lines.append(line)
+            if match and line.strip() == fence:
+                targets = [m["target"] for m in map(_INCLUDE.match, fence_lines) if m]
+                if targets:
+                    chunks.append(("markdown", "\n".join(prose)))
+                    chunks += [("include", t) for t in targets]
+                    prose = []
+                else:
+                    prose += fence_lines
+                fence = None
+            continue
+        prose.append(line)
+    chunks.append(("markdown", "\n".join(prose)))
+    return chunks
+
+
+def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, Any],
+                  code_of: Mapping[str, str]) -> dict[str, Any]:
+    """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code."""
+    regions = {r["id"]: {**r, "code": code_of[r["id"]]} for r in entry["regions"]}
+    cells, count = [], 0
+    for kind, payload in _chunks(markdown):
+        if kind == "markdown":
+            text = render_page(payload, entry, record) if payload.strip() else ""
+            if text.strip():
+                cells.append(_markdown_cell(text))
+        elif regions[payload].get("executed"):
+            count += 1
+            cells.append(_code_cell(regions[payload], count))
+        else:  # library code the page shows but does not run: show it as text
+            cells.append(_markdown_cell(f"```python\n{regions[payload]['code']}```"))
+    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+        "d2l": {"executed_at": entry["executed_at"], "provenance": entry["provenance"]}}}
+
+
+def write_notebooks(docs_dir: Path, record: Mapping[str, Any],
+                    sources: Mapping[str, tuple[str, Mapping[str, str]]]) -> list[Path]:
+    """Write ``<docs>/generated/<page>.ipynb`` for each page with executed code.
+
+    ``sources`` maps a page to (its Markdown, its region code by id). A file is rewritten
+    only when its content changes, so live preview does not loop.
+    """
+    written = []
+    for page, (markdown, code_of) in sources.items():
+        entry = record["pages"][page]
+        if not any(r.get("executed") for r in entry["regions"]):
+            continue
+        target = docs_dir / NOTEBOOK_DIR / Path(page).with_suffix(".ipynb")
+        text = json.dumps(page_notebook(markdown, entry, record, code_of), ensure_ascii=False,
+                          indent=1) + "\n"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written

@@ -1,0 +1,179 @@
+"""The content key and the cache: everything that can change an output re-runs, nothing else."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import FixtureSite
+from d2l_compiler.build import engine, key
+from d2l_compiler.build.discover import Region
+from d2l_compiler.build.engine import BuildOptions
+from d2l_compiler.build.project import find_project
+
+
+def _region(code: str, path: str = "snippets/a.py", section: str = "r") -> Region:
+    return Region(path, section, 2, code)
+
+
+def test_key_is_stable_and_sensitive(tmp_path):
+    (tmp_path / "data.txt").write_text("1")
+    base = [_region("x = 1\n")]
+    assert key.page_key(tmp_path, base, "cpu") == key.page_key(tmp_path, base, "cpu")
+    first = key.page_key(tmp_path, base, "cpu")[0]
+    assert key.page_key(tmp_path, [_region("x = 2\n")], "cpu")[0] != first
+    assert key.page_key(tmp_path, base, "cuda")[0] != first
+    reads = [_region("# reads: data.txt\nx = 1\n")]
+    with_data = key.page_key(tmp_path, reads, "cpu")[0]
+    (tmp_path / "data.txt").write_text("2")
+    assert key.page_key(tmp_path, reads, "cpu")[0] != with_data
+
+
+def test_key_follows_project_imports_statically(tmp_path):
+    pkg = tmp_path / "lib"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .inner import f\n")
+    (pkg / "inner.py").write_text("import json\ndef f():\n    import numpy\n")
+    (pkg / "unused.py").write_text("")
+    files, packages = key.dependencies(tmp_path, [_region("from lib import f\n")])
+    assert sorted(files) == ["lib/__init__.py", "lib/inner.py"]
+    assert list(packages) == ["numpy"]  # json is stdlib; numpy found inside a function
+    before = key.page_key(tmp_path, [_region("from lib import f\n")], "cpu")[0]
+    (pkg / "unused.py").write_text("x = 1\n")
+    assert key.page_key(tmp_path, [_region("from lib import f\n")], "cpu")[0] == before
+    (pkg / "inner.py").write_text("def f():\n    return 2\n")
+    assert key.page_key(tmp_path, [_region("from lib import f\n")], "cpu")[0] != before
+
+
+def test_missing_data_file_is_a_usage_error(tmp_path):
+    with pytest.raises(Exception, match="declares '# reads: nope.csv'"):
+        key.page_key(tmp_path, [_region("# reads: nope.csv\n")], "cpu")
+
+
+def _fake_distribution(root: Path, version: str) -> Path:
+    site = root / "fake-site"
+    (site / "fakepkg").mkdir(parents=True, exist_ok=True)
+    (site / "fakepkg" / "__init__.py").write_text("VALUE = 1\n")
+    for old in site.glob("fakepkg-*.dist-info"):
+        for f in old.iterdir():
+            f.unlink()
+        old.rmdir()
+    info = site / f"fakepkg-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: fakepkg\nVersion: {version}\n")
+    (info / "top_level.txt").write_text("fakepkg\n")
+    return site
+
+
+def _four_pages(site: FixtureSite) -> dict:
+    site.write("snippets/__init__.py", "")
+    site.write("snippets/helper.py", "K = 1\n")
+    site.write("data/values.txt", "7\n")
+    bodies = {
+        "helper": "from snippets.helper import K\nprint(K)",
+        "data": "# reads: data/values.txt\nprint(open('../../../data/values.txt').read() if False else 'd')",
+        "package": "import fakepkg\nprint(fakepkg.VALUE)",
+        "plain": "print('plain')",
+    }
+    for name, body in bodies.items():
+        site.write(f"docs/{name}.md", f'# {name}\n\nText.\n\n```python\n--8<-- "snippets/page_{name}.py:r"\n```\n')
+        site.write(f"snippets/page_{name}.py", f"# --8<-- [start:r]\n{body}\n# --8<-- [end:r]\n")
+    return bodies
+
+
+def _ran(result) -> set[str]:
+    """Pages a successful build ran (a failed build fails the test, not silently "nothing")."""
+    assert result.code == 0, result.stderr
+    return {line.split()[1] for line in result.stdout.splitlines() if line.startswith("ran ")}
+
+
+def test_only_affected_pages_rerun(site, tmp_path):
+    _four_pages(site)
+    env = {"PYTHONPATH": str(_fake_distribution(tmp_path, "1.0"))}
+    first = site.build("--no-site", env=env)
+    assert _ran(first) == {"helper.md", "data.md", "package.md", "plain.md"}
+    assert _ran(site.build("--no-site", env=env)) == set()
+
+    site.write("docs/plain.md", "# plain\n\nOther words.\n\n```python\n--8<-- \"snippets/page_plain.py:r\"\n```\n")
+    assert _ran(site.build("--no-site", env=env)) == set()  # prose only
+
+    site.write("snippets/helper.py", "K = 2\n")
+    assert _ran(site.build("--no-site", env=env)) == {"helper.md"}
+
+    site.write("data/values.txt", "8\n")
+    assert _ran(site.build("--no-site", env=env)) == {"data.md"}
+
+    _fake_distribution(tmp_path, "2.0")
+    assert _ran(site.build("--no-site", env=env)) == {"package.md"}
+
+    site.write("snippets/page_plain.py", "# --8<-- [start:r]\nprint('plain!')\n# --8<-- [end:r]\n")
+    assert _ran(site.build("--no-site", env=env)) == {"plain.md"}
+
+    assert _ran(site.build("--no-site", "--only", "plain.md", "--force", env=env)) == {"plain.md"}
+    assert _ran(site.build("--no-site", "--force", env=env)) == {
+        "helper.md", "data.md", "package.md", "plain.md"}
+
+
+def test_failed_page_is_not_cached(site):
+    site.write("docs/index.md", '```python\n--8<-- "snippets/s.py:r"\n```\n')
+    site.write("snippets/s.py", "# --8<-- [start:r]\nraise ValueError('x')\n# --8<-- [end:r]\n")
+    assert site.build("--no-site").code == 1
+    again = site.build("--no-site")
+    assert again.code == 1 and "running index.md" in again.stdout  # ran again, not cached
+
+
+def test_second_build_never_calls_the_runner(site, monkeypatch):
+    site.write("docs/index.md", '```python\n--8<-- "snippets/s.py:r"\n```\n')
+    site.write("snippets/s.py", "# --8<-- [start:r]\nprint(1)\n# --8<-- [end:r]\n")
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = find_project(site.root / "mkdocs.yml")
+    engine.build(project, BuildOptions(), None)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the runner was called on a warm build")
+
+    monkeypatch.setattr(engine, "run_page", refuse)
+    summary = engine.build(project, BuildOptions(), site.root / "site")
+    assert summary.ran == [] and summary.cached == ["index.md"]
+
+
+def test_warm_build_imports_no_torch(site):
+    site.write("docs/index.md", '# T\n\n```python\n--8<-- "snippets/s.py:r"\n```\n')
+    site.write("snippets/s.py", "# --8<-- [start:r]\nimport torch\nprint(torch.ones(1))\n"
+                                "# --8<-- [end:r]\n")
+    assert site.build().code == 0
+    probe = textwrap.dedent("""\
+        import sys
+        from d2l_compiler.__main__ import main
+        code = main(["build"])
+        print(code, "torch" in sys.modules)
+        """)
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=site.root, capture_output=True,
+                          text=True, env={**__import__("os").environ, "D2L_DEVICE": "auto"})
+    assert proc.stdout.strip().splitlines()[-1] == "0 False", proc.stderr
+
+
+def test_check_reports_stale_pages_and_why(site, tmp_path):
+    _four_pages(site)
+    env = {"PYTHONPATH": str(_fake_distribution(tmp_path, "1.0"))}
+    assert site.build("--no-site", env=env).code == 0
+    fresh = site.run("check", env=env)
+    assert fresh.code == 0 and fresh.stdout.count("fresh ") == 4
+    site.write("snippets/helper.py", "K = 3\n")
+    _fake_distribution(tmp_path, "1.1")
+    stale = site.run("check", env=env)
+    assert stale.code == 1
+    assert "stale  helper.md: module snippets/helper.py changed" in stale.stdout
+    assert "stale  package.md: package fakepkg==1.0 -> fakepkg==1.1" in stale.stdout
+    assert "fresh  plain.md" in stale.stdout
+    assert "2 page(s) have stale results" in stale.stderr
+
+
+def test_check_without_record_is_a_usage_error(site):
+    site.write("docs/index.md", "# nothing\n")
+    result = site.run("check")
+    assert result.code == 2 and "no build record" in result.stderr
