@@ -6,6 +6,7 @@ Run with ``nox -s bench`` (or ``python -m benchmarks.build_speed [REPEATS]``).
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +26,7 @@ def run(repeats: int) -> dict:
         project = scratch_copy(Path(tmp) / "project")
         record_env = {"D2L_RECORD": str(project / ".d2l" / "record.json")}
         chapter, snippet = project / "docs" / "compilers.md", project / "snippets" / "imperative.py"
-        names = ("bare", "cold", "first_after_cold", "warm", "prose", "code")
+        names = ("bare", "bare_new_notebook", "cold", "first_after_cold", "warm", "prose", "code")
         cases: dict[str, list[float]] = {k: [] for k in names}
         for i in range(repeats):
             cases["cold"].append(timed([*BUILD, "--force"], project))
@@ -33,6 +34,9 @@ def run(repeats: int) -> dict:
             cases["first_after_cold"].append(timed(BUILD, project))
             cases["bare"].append(timed(BARE, project, record_env))
             cases["warm"].append(timed(BUILD, project))
+            # what bare MkDocs pays when the notebook changed (as after a prose edit)
+            shutil.rmtree(project / ".cache" / "mkdocs-jupyter", ignore_errors=True)
+            cases["bare_new_notebook"].append(timed(BARE, project, record_env))
             _append(chapter, f"\n另一句说明（{i}）。\n")
             cases["prose"].append(timed(BUILD, project))
             text = snippet.read_text(encoding="utf-8")
