@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from .claims import compare, verdict
 from .device import DeviceUnavailable, device, device_kind
+from .measure import PathsReport, compare_paths, measure_call
 from .models import SavedModel, get_net, human_size, save_module
+from .paths import PATHS, make_path
 from .timing import Benchmark, Samples, Timer, measure_many
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Benchmark", "DeviceUnavailable", "Samples", "SavedModel", "Timer", "compare", "device",
-    "device_kind", "get_net", "human_size", "measure_many", "save_module", "verdict",
+    "PATHS", "Benchmark", "DeviceUnavailable", "PathsReport", "Samples", "SavedModel", "Timer",
+    "compare", "compare_paths", "device", "device_kind", "get_net", "human_size", "make_path",
+    "measure_call", "measure_many", "save_module", "verdict",
 ]

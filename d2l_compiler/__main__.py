@@ -29,6 +29,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds a page may run before it is killed (default: 900)")
     build.add_argument("--memory-limit", type=int, default=None, metavar="MIB",
                        help="address-space limit per page process, in MiB (default: none)")
+    bench = sub.add_parser("bench-chapter", help="the chapter's measurement on this machine, "
+                                                 "beside a published build's numbers")
+    bench.add_argument("--published", metavar="PATH_OR_URL",
+                       help="a build record (d2l-record.json) to compare with")
+    bench.add_argument("--quick", action="store_true", help="short smoke measurement")
+    bench.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 256], metavar="N")
+    bench.add_argument("--paths", nargs="+", metavar="PATH",
+                       help="which paths to measure (default: all; eager is always included)")
     check = sub.add_parser("check", help="run nothing; fail if stored results are stale")
     check.add_argument("--config", default="mkdocs.yml", help="MkDocs config (default: mkdocs.yml)")
     return parser
@@ -48,6 +56,26 @@ def _check(config: str) -> int:
     return 1 if stale else 0
 
 
+def _bench_chapter(args: argparse.Namespace) -> int:
+    from .bench_chapter import PublishedError, run
+    from .build.errors import UsageError
+    from .device import DeviceUnavailable
+
+    from .paths import PATHS
+
+    if any(n < 1 for n in args.batch_sizes):
+        raise UsageError("--batch-sizes must be positive")
+    unknown = sorted(set(args.paths or []) - set(PATHS))
+    if unknown:
+        raise UsageError(f"unknown path(s) {', '.join(unknown)}; choose from {', '.join(PATHS)}")
+    paths = [p for p in PATHS if p == "eager" or p in (args.paths or PATHS)]
+    try:
+        print(run(args.published, args.quick, args.batch_sizes, paths))
+    except (PublishedError, DeviceUnavailable) as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -59,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args.config)
+        if args.command == "bench-chapter":
+            return _bench_chapter(args)
         project = find_project(args.config)
         if args.timeout <= 0 or (args.memory_limit is not None and args.memory_limit <= 0):
             raise UsageError("--timeout and --memory-limit must be positive")

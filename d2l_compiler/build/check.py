@@ -32,7 +32,7 @@ def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
                + _changed("module", old.get("files", {}), new["files"])
                + _changed("data file", old.get("data", {}), new["data"])
                + _changed("package", old.get("packages", {}), new["packages"]))
-    for scalar in ("python", "device", "format"):
+    for scalar in ("python", "device", "format", "env"):
         if old.get(scalar) != new[scalar]:
             reasons.append(f"{scalar} {old.get(scalar)} -> {new[scalar]}")
     return reasons

@@ -19,6 +19,7 @@ from . import key, record
 from .discover import discover
 from .errors import BuildError, UsageError
 from .project import Project
+from .charts import write_charts
 from .notebook import write_notebooks
 from .progress import PlainProgress, make_progress
 from .runner import Limits, run_page
@@ -151,6 +152,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     full = {"format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages}
     record.write_json_atomic(project.record_path, full)
     store.keep_only(entry["key"] for entry in new_pages.values())
+    write_charts(project.docs_dir, full)
     write_notebooks(project.docs_dir, full, {
         page: ((project.docs_dir / page).read_text(encoding="utf-8"),
                {inc.region.id: inc.region.code for inc in includes})

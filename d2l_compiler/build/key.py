@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import platform
 import sys
 from functools import lru_cache
@@ -21,6 +22,8 @@ from .discover import Region
 from .errors import UsageError
 
 RECORD_FORMAT = 1
+# environment variables that change what regions print (D2L_DEVICE enters as the device)
+OUTPUT_ENV = ("D2L_BENCH_QUICK",)
 
 
 def _imported_names(source: str, module: str | None = None, is_package: bool = False) -> set[str]:
@@ -123,6 +126,7 @@ def page_key(root: Path, regions: list[Region], device: str) -> tuple[str, dict]
         "packages": packages,
         "python": platform.python_version(),
         "device": device,
+        "env": {name: os.environ.get(name, "") for name in OUTPUT_ENV},
     }
     canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest(), inputs

@@ -81,6 +81,8 @@ def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, 
             cells.append(_code_cell(regions[payload], count))
         else:  # library code the page shows but does not run: show it as text
             cells.append(_markdown_cell(f"```python\n{regions[payload]['code']}```"))
+    for number, cell in enumerate(cells):
+        cell["id"] = f"cell-{number}"  # nbformat 4.5 requires ids; deterministic ones diff well
     return {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},

@@ -17,10 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..claims import compare
+from . import tables
 from .report import report_markdown
 
 TOKEN_HELP = ("{{ d2l:SECTION.name[.field] | FORMAT }}, {{ d2l:compare SECTION.a SECTION.b }}, "
-              "{{ d2l:stamp }}, {{ d2l:report }}")
+              "{{ d2l:stamp }}, {{ d2l:report }}, {{ d2l:claim LEFT VERB RIGHT | text }}, "
+              "{{ d2l:paths_table|paths_files|paths_summary VALUE BATCH }}, {{ d2l:paths_chart|paths_provenance VALUE }}")
 
 _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.+?)\s*\}\}")
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
@@ -82,8 +84,52 @@ def _lookup(regions: Mapping[str, Mapping], ref: str) -> Any:
     return value
 
 
+_PATHS_TOKENS = ("paths_table", "paths_files", "paths_summary", "paths_chart", "paths_provenance")
+
+
+def _paths_token(words: list[str], regions: Mapping[str, Mapping], entry: Mapping[str, Any],
+                 record: Mapping[str, Any] | None) -> str:
+    kind = words[0]
+    wanted = 3 if kind in ("paths_table", "paths_files", "paths_summary") else 2
+    if len(words) != wanted:
+        raise RenderError(f"'{kind}' takes {'a value and a batch size' if wanted == 3 else 'a value'}")
+    paths = _lookup(regions, words[1])
+    if not isinstance(paths, Mapping) or paths.get("type") != "paths":
+        raise RenderError(f"{words[1]!r} is not a compare_paths result")
+    try:
+        if kind == "paths_table":
+            return tables.paths_table(paths, words[2])
+        if kind == "paths_files":
+            return tables.paths_files(paths, words[2])
+        if kind == "paths_summary":
+            return tables.paths_summary(paths, words[2])
+        if kind == "paths_provenance":
+            return tables.paths_provenance(paths, entry, record)
+    except ValueError as exc:
+        raise RenderError(str(exc)) from None
+    return (f"![各条路径每次调用的时间：中位数，误差线为四分位区间]"
+            f"({tables.CHART_DIR}/{tables.chart_name(paths)})")
+
+
+def _claim(body: str, regions: Mapping[str, Mapping]) -> str:
+    """``claim LEFT VERB RIGHT | text``: the text, if the record agrees with it."""
+    spec, sep, text = body.partition("|")
+    words = spec.split()
+    if len(words) != 4 or not sep or not text.strip():
+        raise RenderError("a claim reads {{ d2l:claim LEFT VERB RIGHT | 文字 }}")
+    _, left, verb, right = words
+    try:
+        problem = tables.check_claim(_lookup(regions, left), verb, _lookup(regions, right))
+    except ValueError as exc:
+        raise RenderError(f"claim {spec.strip()!r}: {exc}") from None
+    if problem is not None:
+        raise RenderError(f"the claim “{text.strip()}” ({left} {verb} {right}) contradicts "
+                          f"the record, {problem}")
+    return text.strip()
+
+
 def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str,
-                   record: Mapping[str, Any] | None) -> str:
+                   record: Mapping[str, Any] | None, entry: Mapping[str, Any]) -> str:
     words = body.split()
     if words == ["stamp"]:
         if not page_stamp:
@@ -97,6 +143,10 @@ def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str,
         if len(words) != 3:
             raise RenderError(f"'compare' takes two values: {{{{ d2l:{body} }}}}")
         return compare(_lookup(regions, words[1]), _lookup(regions, words[2]))
+    if words[0] == "claim":
+        return _claim(body, regions)
+    if words[0] in _PATHS_TOKENS:
+        return _paths_token(words, regions, entry, record)
     ref, _, fmt = body.partition("|")
     value = _lookup(regions, ref.strip())
     if isinstance(value, Mapping | list):
@@ -138,8 +188,8 @@ def render_page(markdown: str, entry: Mapping[str, Any] | None,
             if region.get("executed"):
                 pending = output_blocks(region, indent)
         if fence is None:
-            line = _TOKEN.sub(lambda m: _replace_token(m["body"], regions, page_stamp, record),
-                              line)
+            line = _TOKEN.sub(
+                lambda m: _replace_token(m["body"], regions, page_stamp, record, entry or {}), line)
         out.append(line)
         if not stamped and _HEADING.match(line):
             out += ["", f'<p class="d2l-stamp">{page_stamp}</p>', ""]

@@ -1,0 +1,116 @@
+"""Markdown generated from a ``compare_paths`` record: tables, summary sentences, checked claims.
+
+Every comparative word here is derived from the numbers with the rule of
+:func:`d2l_compiler.claims.verdict` (interquartile ranges must not overlap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..claims import verdict
+from ..models import human_size
+from ..paths import PATHS
+
+CHART_DIR = "generated"
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f}"
+
+
+def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """The results at one batch size, in the chapter's path order (the record sorts keys)."""
+    try:
+        results = paths["batches"][batch]
+    except (KeyError, TypeError):
+        raise ValueError(f"no measurements for batch size {batch!r} "
+                         f"(have: {', '.join(paths.get('batches', {}))})") from None
+    rank = {name: i for i, name in enumerate(PATHS)}
+    return sorted(results.items(), key=lambda item: rank.get(item[0], len(rank)))
+
+
+def paths_table(paths: Mapping[str, Any], batch: str) -> str:
+    """One row per path: compile time, per-call median and IQR, speed-up with its range."""
+    rows = ["| 路径 | 编译（秒） | 每次调用：中位数（四分位区间），微秒 | 相对 eager 的加速比 | 与 eager 相比 |",
+            "|---|---:|---:|---:|---|"]
+    words = {"faster": "更快", "slower": "更慢", "within noise": "波动之内"}
+    for name, r in _batch(paths, batch):
+        s = r["samples"]
+        compile_time = "—" if name == "eager" else f"{r['compile_seconds']:.2f}"
+        speed = ("1（基准）" if name == "eager" else
+                 f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）")
+        rows.append(f"| {r['label']} | {compile_time} | {_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}） | "
+                    f"{speed} | {'—' if name == 'eager' else words[r['vs_eager']]} |")
+    return "\n".join(rows)
+
+
+def paths_files(paths: Mapping[str, Any], batch: str) -> str:
+    """The files each path saved at one batch size: kind, size, reloads equal."""
+    names = {"state_dict": "`state_dict`（`torch.save`）", "torchscript": "TorchScript（`.save`）",
+             "export": "`torch.export.save`（`.pt2`）", "aoti_package": "AOTInductor 包（`.pt2`）"}
+    rows = ["| 路径 | 格式 | 大小（字节） | 大小 | 重新加载后输出一致 |", "|---|---|---:|---:|---|"]
+    for name, r in _batch(paths, batch):
+        for a in r["artifacts"]:
+            rows.append(f"| {r['label']} | {names.get(a['kind'], a['kind'])} | {a['size_bytes']} | "
+                        f"{human_size(a['size_bytes'])} | {'是' if a['reload_equal'] else '**否**'} |")
+    return "\n".join(rows)
+
+
+def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
+    """Sentences: which paths beat eager, which lost, which are within noise; the fastest."""
+    results = _batch(paths, batch)
+    groups: dict[str, list[str]] = {"faster": [], "slower": [], "within noise": []}
+    for name, r in results:
+        if name != "eager":
+            groups[r["vs_eager"]].append(f"{r['label']}（{r['speedup']:.2f}×）")
+    parts = []
+    if groups["faster"]:
+        parts.append("比 eager 快的有 " + "、".join(groups["faster"]))
+    if groups["slower"]:
+        parts.append("比 eager 慢的有 " + "、".join(groups["slower"]))
+    if groups["within noise"]:
+        parts.append("与 eager 的差别在测量波动之内的有 " + "、".join(groups["within noise"]))
+    ranked = sorted(results, key=lambda item: item[1]["samples"]["median"])
+    (best, best_r), (second, second_r) = ranked[0], ranked[1]
+    tie = verdict(best_r["samples"], second_r["samples"]) == "within noise"
+    lead = (f"中位数最小的是 {best_r['label']}（{_us(best_r['samples']['median'])} 微秒），"
+            + (f"但它与 {second_r['label']} 的差别在测量波动之内" if tie
+               else f"并且明显快于第二名 {second_r['label']}"))
+    return f"批量为 {batch} 时，" + "；".join(parts) + f"。{lead}。"
+
+
+def paths_provenance(paths: Mapping[str, Any], entry: Mapping[str, Any],
+                     record: Mapping[str, Any] | None) -> str:
+    """Where these numbers come from: device, CPU/GPU model, torch, threads, date, commit."""
+    prov = entry.get("provenance", {})
+    hardware = paths.get("gpu") if paths.get("device") == "cuda" else prov.get("cpu")
+    commit = (record or {}).get("provenance", {}).get("git_commit", "unknown")
+    quick = "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试" if paths.get("quick") else ""
+    return (f"测量环境：设备 {paths.get('device')}（{hardware}），PyTorch {paths.get('torch')}，"
+            f"{paths.get('threads')} 个线程，执行于 {entry.get('executed_at')}，提交 `{commit}`{quick}。")
+
+
+def chart_name(paths: Mapping[str, Any]) -> str:
+    """The chart's file name: a hash of its data, so an unchanged record means an unchanged file."""
+    data = json.dumps(paths["batches"], sort_keys=True).encode("utf-8")
+    return f"paths-{hashlib.sha256(data).hexdigest()[:16]}.svg"
+
+
+CLAIM_VERBS = ("faster", "slower", "within-noise", ">", "<")
+
+
+def check_claim(left: Any, verb: str, right: Any) -> str | None:
+    """None if the claim holds, else what was measured instead."""
+    if verb in (">", "<"):
+        if not all(isinstance(v, int | float) for v in (left, right)):
+            raise ValueError(f"'{verb}' compares two numbers")
+        holds = left > right if verb == ">" else left < right
+        return None if holds else f"measured {left:.4g} vs {right:.4g}"
+    if verb not in CLAIM_VERBS:
+        raise ValueError(f"unknown claim verb {verb!r} (use one of {', '.join(CLAIM_VERBS)})")
+    measured = verdict(left, right)
+    return None if measured == verb.replace("-", " ") else f"measured: {measured}"

@@ -1,0 +1,161 @@
+"""Careful timing with ``torch.utils.benchmark``: warm-up, many samples, median and IQR,
+and the comparison of every compile path at several batch sizes.
+
+``D2L_BENCH_QUICK=1`` shortens every measurement (for tests); the numbers are then only
+smoke, and the report says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .claims import verdict
+from .models import human_size
+from .paths import LABELS, PATHS, TOLERANCE, Artifact, check_artifacts, make_path
+from .timing import Samples, synchronize
+
+
+def quick_mode() -> bool:
+    """True when ``D2L_BENCH_QUICK`` asks for short smoke measurements."""
+    return os.environ.get("D2L_BENCH_QUICK", "") not in ("", "0")
+
+
+def measure_call(fn: Callable[[Any], Any], x: Any, description: str,
+                 min_run_time: float | None = None) -> Samples:
+    """Per-call seconds of ``fn(x)``, from ``torch.utils.benchmark``'s ``blocked_autorange``.
+
+    It warms up, picks a block size so that one sample is long enough to time reliably,
+    synchronises CUDA, and uses the same thread count as the rest of the program.
+    """
+    import torch
+    from torch.utils import benchmark
+
+    if min_run_time is None:
+        min_run_time = 0.05 if quick_mode() else 1.0
+    timer = benchmark.Timer("fn(x)", globals={"fn": fn, "x": x},
+                            num_threads=torch.get_num_threads(), description=description)
+    with torch.no_grad():
+        result = timer.blocked_autorange(min_run_time=min_run_time)
+    return Samples(description, tuple(result.times), result.number_per_run, warmup=1)
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """One path at one batch size."""
+
+    name: str
+    compile_seconds: float  # conversion plus the first call (what a user waits for)
+    samples: Samples
+    outputs_equal: bool
+    max_abs_diff: float
+    artifacts: tuple[Artifact, ...]
+
+    def to_record(self, eager: Samples) -> dict[str, Any]:
+        q1, med, q3 = self.samples.quantiles
+        e1, emed, e3 = eager.quantiles
+        return {"label": LABELS[self.name], "compile_seconds": self.compile_seconds,
+                "samples": self.samples.to_record(), "speedup": emed / med,
+                "speedup_low": e1 / q3, "speedup_high": e3 / q1,
+                "vs_eager": verdict(self.samples.to_record(), eager.to_record()),
+                "outputs_equal": self.outputs_equal, "max_abs_diff": self.max_abs_diff,
+                "artifacts": [a.to_record() for a in self.artifacts]}
+
+
+@dataclass
+class PathsReport:
+    """Every path at every batch size, plus what produced the numbers."""
+
+    results: dict[int, dict[str, PathResult]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready data (read by the build engine, the page tables and the chart)."""
+        batches = {}
+        for batch, paths in self.results.items():
+            eager = paths["eager"].samples
+            batches[str(batch)] = {name: r.to_record(eager) for name, r in paths.items()}
+        return {"type": "paths", **self.provenance, "batches": batches}
+
+    def __str__(self) -> str:
+        lines = []
+        for batch, paths in self.results.items():
+            eager = paths["eager"].samples
+            lines.append(f"批量 {batch}：每次调用的时间（微秒），{self.provenance['threads']} 个线程")
+            lines.append(f"{'路径':<12}{'编译(秒)':>9}{'中位数':>10}{'四分位区间':>18}{'加速比':>8}  保存的文件")
+            for name, r in paths.items():
+                q1, med, q3 = r.samples.quantiles
+                files = ", ".join(f"{a.kind} {human_size(a.size_bytes)}" for a in r.artifacts)
+                lines.append(f"{name:<14}{r.compile_seconds:>9.2f}{med * 1e6:>10.1f}"
+                             f"{f'{q1 * 1e6:.1f}–{q3 * 1e6:.1f}':>18}"
+                             f"{eager.median / med:>8.2f}  {files or '—'}")
+            lines.append("")
+        return "\n".join(lines).rstrip()
+
+
+@contextlib.contextmanager
+def _cold_compiler(enabled: bool):
+    """Disable TorchInductor's on-disk caches, so compile times are those of a first run."""
+    import torch
+
+    if not enabled:
+        yield
+        return
+    with torch._inductor.config.patch(force_disable_caches=True):
+        yield
+
+
+def _environment(device: Any) -> dict[str, Any]:
+    import torch
+
+    info = {"device": device.type, "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "quick": quick_mode()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
+                  paths: Sequence[str] = PATHS, seed: int = 0) -> PathsReport:
+    """Build every path of ``net`` at every batch size, check it, time it.
+
+    For each batch size and path: the outputs are compared with eager (``torch.allclose``)
+    before any timing, the files the path saves are reloaded and compared too, the compile
+    time is measured from a cold compiler, and the per-call time by :func:`measure_call`.
+    """
+    import torch
+
+    device = next(net.parameters()).device
+    net = net.eval()
+    report = PathsReport(provenance=_environment(device))
+    generator = torch.Generator().manual_seed(seed)
+    with tempfile.TemporaryDirectory(prefix="d2l-paths-") as workdir, torch.no_grad():
+        for batch in batch_sizes:
+            x = torch.randn(batch, 512, generator=generator).to(device)
+            reference = net(x)
+            results: dict[str, PathResult] = {}
+            for name in paths:
+                torch._dynamo.reset()  # every torch.compile starts from scratch
+                with _cold_compiler(not quick_mode()):
+                    synchronize()
+                    start = time.perf_counter()
+                    runnable, files = make_path(name, net, x, workdir)
+                    output = runnable(x)
+                    synchronize()
+                    compile_seconds = time.perf_counter() - start
+                diff = (output - reference).abs().max().item()
+                equal = bool(torch.allclose(output, reference, **TOLERANCE))
+                if not equal:
+                    raise AssertionError(f"{name} at batch {batch}: outputs differ from eager "
+                                         f"(max abs diff {diff:.3g}); refusing to time it")
+                results[name] = PathResult(
+                    name, 0.0 if name == "eager" else compile_seconds,
+                    measure_call(runnable, x, LABELS[name]), equal, diff,
+                    tuple(check_artifacts(files, x, reference)))
+            report.results[batch] = results
+    return report

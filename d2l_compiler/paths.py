@@ -1,0 +1,101 @@
+"""The ways to run the chapter's model: eager, TorchScript (three variants), torch.compile
+(two modes) and torch.export + AOTInductor; with the file each one saves, reloaded and checked.
+
+torch is imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PATHS = ("eager", "script", "frozen", "trace", "compile", "compile_max", "export_aoti")
+LABELS = {
+    "eager": "eager（命令式）",
+    "script": "torch.jit.script",
+    "frozen": "script + freeze + optimize_for_inference",
+    "trace": "torch.jit.trace",
+    "compile": "torch.compile",
+    "compile_max": "torch.compile（max-autotune-no-cudagraphs）",
+    "export_aoti": "torch.export + AOTInductor",
+}
+TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # compiled kernels may sum in another order
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file a path saved: what it is, where, how big, and whether it reloads equal."""
+
+    kind: str
+    file: str
+    size_bytes: int
+    reload_equal: bool
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"kind": self.kind, "file": Path(self.file).name, "size_bytes": self.size_bytes,
+                "reload_equal": self.reload_equal}
+
+
+# --8<-- [start:make_path]
+def make_path(name, net, x, workdir):
+    """Turn the eager ``net`` into path ``name``; return it and the files it saved."""
+    import torch
+
+    workdir = Path(workdir)
+    if name == "eager":
+        torch.save(net.state_dict(), workdir / "mlp_state_dict.pt")
+        return net, {"state_dict": workdir / "mlp_state_dict.pt"}
+    if name in ("script", "frozen", "trace"):
+        if name == "trace":
+            module = torch.jit.trace(net, x)  # records the ops that this input exercises
+        else:
+            module = torch.jit.script(net)  # compiles the Python source of forward()
+        if name == "frozen":  # parameters become constants; then inference-only rewrites
+            module = torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
+        module.save(str(workdir / f"mlp_{name}.pt"))
+        return module, {"torchscript": workdir / f"mlp_{name}.pt"}
+    if name in ("compile", "compile_max"):  # compiles lazily, on the first call
+        mode = "max-autotune-no-cudagraphs" if name == "compile_max" else None
+        return torch.compile(net, mode=mode, dynamic=False), {}
+    if name == "export_aoti":
+        exported = torch.export.export(net, (x,))  # the whole graph, no Python left
+        torch.export.save(exported, str(workdir / "mlp_export.pt2"))
+        package = torch._inductor.aoti_compile_and_package(
+            exported, package_path=str(workdir / "mlp_aoti.pt2"))  # ahead-of-time C++ build
+        return torch._inductor.aoti_load_package(package), {
+            "export": workdir / "mlp_export.pt2", "aoti_package": Path(package)}
+    raise ValueError(f"unknown path {name!r}; choose from {', '.join(PATHS)}")
+# --8<-- [end:make_path]
+
+
+def reload_artifact(kind: str, file: Path, x) -> Any:
+    """Load a saved file back into something callable on ``x``; return its output."""
+    import torch
+
+    from .models import get_net
+
+    if kind == "state_dict":
+        net = get_net().to(x.device)
+        net.load_state_dict(torch.load(file, map_location=x.device))
+        return net.eval()(x)
+    if kind == "torchscript":
+        return torch.jit.load(str(file), map_location=x.device)(x)
+    if kind == "export":
+        return torch.export.load(str(file)).module()(x)
+    if kind == "aoti_package":
+        return torch._inductor.aoti_load_package(str(file))(x)
+    raise ValueError(f"unknown artifact kind {kind!r}")
+
+
+def check_artifacts(files: dict[str, Path], x, reference) -> list[Artifact]:
+    """Reload every saved file and compare its output with ``reference``."""
+    import torch
+
+    artifacts = []
+    for kind, file in files.items():
+        with torch.no_grad():
+            equal = torch.allclose(reload_artifact(kind, file, x), reference, **TOLERANCE)
+        artifacts.append(Artifact(kind, str(file), Path(file).stat().st_size, bool(equal)))
+    return artifacts

@@ -1,0 +1,32 @@
+"""Measuring honestly, and the current compile paths: torch.compile and torch.export."""
+
+# --8<-- [start:seed_vs_careful]
+import torch
+
+from d2l_compiler import Benchmark, device, get_net, measure_call
+
+torch.manual_seed(0)
+net = get_net().to(device()).eval()
+x = torch.randn(1, 512, device=device())
+with torch.no_grad():
+    with Benchmark('Benchmark：1000 次调用') as once:
+        for _ in range(1000):
+            net(x)
+    careful = measure_call(net, x, 'torch.utils.benchmark')
+once_per_call = once.seconds / 1000
+print(f'Benchmark 折合每次调用 {once_per_call * 1e6:.1f} 微秒（1 个样本）')
+print(f'torch.utils.benchmark 中位数 {careful.median * 1e6:.1f} 微秒'
+      f'（{len(careful.seconds)} 个样本，每个样本 {careful.number} 次调用）')
+ratio_to_careful = once_per_call / careful.median
+# --8<-- [end:seed_vs_careful]
+
+# --8<-- [start:compile_paths]
+import torch
+
+from d2l_compiler import compare_paths, device, get_net
+
+torch.manual_seed(0)
+net = get_net().to(device())
+paths = compare_paths(net, batch_sizes=(1, 256))
+print(paths)
+# --8<-- [end:compile_paths]
