@@ -54,3 +54,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: print tables, write JSON reports under .d2l/bench/ (targets live here, not in tests)."""
     _install(session, "docs")
     session.run("python", "-m", "benchmarks.build_speed", *session.posargs, env=QUIET_MKDOCS)
+    session.run("python", "-m", "benchmarks.timing_agreement", *session.posargs)

@@ -7,10 +7,16 @@ smoke, and the report says so.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
+import warnings
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,48 +120,97 @@ def _environment(device: Any) -> dict[str, Any]:
     import torch
 
     info = {"device": device.type, "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "quick": quick_mode()}
+            "quick": quick_mode(), "isolated": True}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def measure_path(name: str, net: Any, x: Any, reference: Any, workdir: str) -> PathResult:
+    """Build one path, check its outputs and files against ``reference``, then time it."""
+    import torch
+
+    with torch.no_grad():
+        with _cold_compiler(not quick_mode()):
+            synchronize()
+            start = time.perf_counter()
+            runnable, files = make_path(name, net, x, workdir)
+            output = runnable(x)
+            synchronize()
+            compile_seconds = time.perf_counter() - start
+        diff = (output - reference).abs().max().item()
+        if not torch.allclose(output, reference, **TOLERANCE):
+            raise AssertionError(f"{name} at batch {x.shape[0]}: outputs differ from eager "
+                                 f"(max abs diff {diff:.3g}); refusing to time it")
+        artifacts = tuple(check_artifacts(files, x, reference))
+    return PathResult(name, 0.0 if name == "eager" else compile_seconds,
+                      measure_call(runnable, x, LABELS[name]), True, diff, artifacts)
+
+
+def _run_isolated(name: str, job_dir: Path) -> PathResult:
+    """``measure_path`` in a fresh interpreter: nothing an earlier path (or an earlier cell of
+    the reader's program) did to TorchScript's or Inductor's process state can leak in."""
+    out = job_dir / f"{name}.json"
+    proc = subprocess.run([sys.executable, "-m", "d2l_compiler.measure", str(job_dir), name],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not out.exists():
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"measuring {name} failed in its worker process:\n{tail}")
+    data = json.loads(out.read_text(encoding="utf-8"))
+    for category, message in data["warnings"]:  # re-raised here, where callers can see them
+        warnings.warn(message, getattr(builtins, category, UserWarning), stacklevel=2)
+    samples = Samples(data["label"], tuple(data["seconds"]), data["number"], warmup=1)
+    artifacts = tuple(Artifact(**a) for a in data["artifacts"])
+    return PathResult(name, data["compile_seconds"], samples, True, data["max_abs_diff"], artifacts)
+
+
+def _worker(job_dir: str, name: str) -> None:
+    import torch
+
+    folder = Path(job_dir)
+    net = torch.load(folder / "net.pt", weights_only=False)
+    x, reference = torch.load(folder / "inputs.pt")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = measure_path(name, net, x, reference, job_dir)
+    unique = sorted({(w.category.__name__, str(w.message)) for w in caught})
+    (folder / f"{name}.json").write_text(json.dumps({
+        "label": LABELS[name], "compile_seconds": result.compile_seconds,
+        "seconds": list(result.samples.seconds), "number": result.samples.number,
+        "max_abs_diff": result.max_abs_diff, "warnings": unique,
+        "artifacts": [{"kind": a.kind, "file": a.file, "size_bytes": a.size_bytes,
+                       "reload_equal": a.reload_equal} for a in result.artifacts]}),
+        encoding="utf-8")
 
 
 def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
                   paths: Sequence[str] = PATHS, seed: int = 0) -> PathsReport:
     """Build every path of ``net`` at every batch size, check it, time it.
 
-    For each batch size and path: the outputs are compared with eager (``torch.allclose``)
-    before any timing, the files the path saves are reloaded and compared too, the compile
-    time is measured from a cold compiler, and the per-call time by :func:`measure_call`.
+    Each (batch size, path) runs in a fresh Python process, so compile times are cold and no
+    path inherits another's state. There, the outputs are compared with eager
+    (``torch.allclose``) before any timing, the files the path saves are reloaded and
+    compared too, and the per-call time is measured by :func:`measure_call`.
     """
     import torch
 
+    unknown = sorted(set(paths) - set(PATHS))
+    if unknown or "eager" not in paths:
+        raise ValueError(f"paths must include 'eager' and come from {', '.join(PATHS)}")
     device = next(net.parameters()).device
     net = net.eval()
     report = PathsReport(provenance=_environment(device))
     generator = torch.Generator().manual_seed(seed)
-    with tempfile.TemporaryDirectory(prefix="d2l-paths-") as workdir, torch.no_grad():
+    with tempfile.TemporaryDirectory(prefix="d2l-paths-") as workdir:
+        torch.save(net, Path(workdir) / "net.pt")
         for batch in batch_sizes:
             x = torch.randn(batch, 512, generator=generator).to(device)
-            reference = net(x)
-            results: dict[str, PathResult] = {}
-            for name in paths:
-                torch._dynamo.reset()  # every torch.compile starts from scratch
-                with _cold_compiler(not quick_mode()):
-                    synchronize()
-                    start = time.perf_counter()
-                    runnable, files = make_path(name, net, x, workdir)
-                    output = runnable(x)
-                    synchronize()
-                    compile_seconds = time.perf_counter() - start
-                diff = (output - reference).abs().max().item()
-                equal = bool(torch.allclose(output, reference, **TOLERANCE))
-                if not equal:
-                    raise AssertionError(f"{name} at batch {batch}: outputs differ from eager "
-                                         f"(max abs diff {diff:.3g}); refusing to time it")
-                results[name] = PathResult(
-                    name, 0.0 if name == "eager" else compile_seconds,
-                    measure_call(runnable, x, LABELS[name]), equal, diff,
-                    tuple(check_artifacts(files, x, reference)))
-            report.results[batch] = results
+            with torch.no_grad():
+                torch.save((x, net(x)), Path(workdir) / "inputs.pt")
+            report.results[batch] = {name: _run_isolated(name, Path(workdir))
+                                     for name in PATHS if name in paths}
     return report
+
+
+if __name__ == "__main__":
+    _worker(*sys.argv[1:3])

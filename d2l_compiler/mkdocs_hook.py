@@ -54,7 +54,7 @@ def on_page_markdown(markdown, page, **_):
     try:
         if entry is not None:
             _check_fresh(name, entry)
-        return render_page(markdown, entry, _state["record"])
+        return render_page(markdown, entry, _state["record"], _state["root"])
     except (RenderError, BuildError, OSError) as exc:
         raise PluginError(f"docs/{name}: {exc}; {_HINT}") from None
 

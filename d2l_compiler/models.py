@@ -55,7 +55,7 @@ class SavedModel:
 
 
 # --8<-- [start:save_module]
-def save_module(module, path: str | os.PathLike, example) -> SavedModel:
+def save_module(module, path: "str | os.PathLike", example) -> "SavedModel":
     """Save a TorchScript module, measure the file, load it back and compare outputs."""
     import torch
 
@@ -63,5 +63,5 @@ def save_module(module, path: str | os.PathLike, example) -> SavedModel:
     loaded = torch.jit.load(str(path), map_location=example.device)
     with torch.no_grad():
         equal = torch.allclose(module(example), loaded(example))
-    return SavedModel(str(path), Path(path).stat().st_size, bool(equal))
+    return SavedModel(str(path), os.path.getsize(path), bool(equal))
 # --8<-- [end:save_module]

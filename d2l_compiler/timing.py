@@ -57,7 +57,7 @@ class Benchmark:
         self.description = description
         self.seconds: float | None = None  # kept for later use, not only printed
 
-    def __enter__(self) -> Benchmark:
+    def __enter__(self) -> "Benchmark":  # quoted: this block also runs on its own
         self.timer = Timer()  # Timer synchronises CUDA before reading the clock
         return self
 

@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Short smoke measurements everywhere in the tests (the docs build measures for real);
+# set before any subprocess starts so that every build and region inherits it.
+os.environ.setdefault("D2L_BENCH_QUICK", "1")
 HOOK = ROOT / "d2l_compiler" / "mkdocs_hook.py"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from d2l_compiler import Samples, compare, verdict
+from conftest import FixtureSite  # noqa: F401 - the `site` fixture
 
 
 def _samples(name: str, *seconds: float) -> dict:
@@ -35,3 +36,53 @@ def test_sentence_within_noise_claims_nothing():
 def test_not_samples_is_an_error():
     with pytest.raises(ValueError, match="not a samples record"):
         verdict({"seconds": 1.0}, _samples("b", 1.0))
+
+
+CLAIM_PAGE = """\
+# Claims
+
+```python
+--8<-- "snippets/c.py:numbers"
+```
+
+{claim}
+"""
+
+NUMBERS = """\
+# --8<-- [start:numbers]
+from d2l_compiler import Samples
+
+quick = Samples("quick", (1.0, 1.1, 1.2))
+slow = Samples("slow", (2.0, 2.1, 2.2))
+noisy = Samples("noisy", (0.5, 1.5, 2.5))
+compile_seconds, script_seconds = 9.0, 0.1
+# --8<-- [end:numbers]
+"""
+
+
+@pytest.mark.parametrize("claim", [
+    "{{ d2l:claim numbers.quick faster numbers.slow | 快的更快 }}",
+    "{{ d2l:claim numbers.slow slower numbers.quick | 慢的更慢 }}",
+    "{{ d2l:claim numbers.noisy within-noise numbers.quick | 差不多 }}",
+    "{{ d2l:claim numbers.compile_seconds > numbers.script_seconds | 编译更久 }}",
+])
+def test_true_claims_render_their_text(site, claim):
+    site.write("docs/index.md", CLAIM_PAGE.format(claim=claim))
+    site.write("snippets/c.py", NUMBERS)
+    result = site.build()
+    assert result.code == 0, result.stderr
+    assert claim.split("| ")[1].removesuffix(" }}") in site.html()
+
+
+@pytest.mark.parametrize(("claim", "measured"), [
+    ("{{ d2l:claim numbers.slow faster numbers.quick | 慢的更快 }}", "measured: slower"),
+    ("{{ d2l:claim numbers.noisy faster numbers.quick | 吵的更快 }}", "measured: within noise"),
+    ("{{ d2l:claim numbers.compile_seconds < numbers.script_seconds | 编译更快 }}", "measured 9 vs 0.1"),
+])
+def test_contradicting_claim_fails_the_build(site, claim, measured):
+    site.write("docs/index.md", CLAIM_PAGE.format(claim=claim))
+    site.write("snippets/c.py", NUMBERS)
+    result = site.build()
+    assert result.code == 1
+    assert "contradicts the record" in result.stderr and measured in result.stderr
+    assert "docs/index.md" in result.stderr

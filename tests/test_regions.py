@@ -84,7 +84,22 @@ def _save(out, ns):
     assert str(saved.size_bytes) in out
 
 
+def _seed_vs_careful(out, ns):
+    assert ns["once"].seconds > 0 and ns["careful"].median > 0
+    assert ns["ratio_to_careful"] == pytest.approx(ns["once_per_call"] / ns["careful"].median)
+    assert "Benchmark 折合每次调用" in out and "torch.utils.benchmark 中位数" in out
+
+
+def _compile_paths(out, ns):
+    record = ns["paths"].to_record()
+    assert sorted(record["batches"]) == ["1", "256"]
+    assert all(r["outputs_equal"] for b in record["batches"].values() for r in b.values())
+    assert out.count("批量 ") == 2 and "export_aoti" in out
+
+
 CHECKS = {
+    "snippets/modern.py:seed_vs_careful": _seed_vs_careful,
+    "snippets/modern.py:compile_paths": _compile_paths,
     "snippets/imperative.py:fancy_func": _fancy_func,
     "snippets/symbolic.py:symbolic": _symbolic,
     "snippets/symbolic.py:constant_folding": _constant_folding,

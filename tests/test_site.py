@@ -22,7 +22,7 @@ def test_every_region_code_and_output_is_rendered(chapter):
     record = read_record(chapter)
     page = _text(_page(chapter, "compilers"))
     regions = record["pages"]["compilers.md"]["regions"]
-    assert len([r for r in regions if r["executed"]]) == 8
+    assert len([r for r in regions if r["executed"]]) == 10
     for region in regions:
         code = (chapter / region["path"]).read_text(encoding="utf-8")
         first_code_line = code.splitlines()[region["line"] - 1].strip()
@@ -106,3 +106,23 @@ def test_notebook_matches_record_and_runs_top_to_bottom(chapter, tmp_path):
     fresh = [c for c in nb.cells if c.cell_type == "code"]
     assert "".join(o.get("text", "") for o in fresh[0].outputs) == "10\n"
     assert "输出相同: True" in "".join(o.get("text", "") for o in fresh[4].outputs)
+
+
+def test_paths_section_is_generated_from_the_record(chapter):
+    record = read_record(chapter)
+    regions = {r["section"]: r for r in record["pages"]["compilers.md"]["regions"]}
+    paths = regions["compile_paths"]["values"]["paths"]
+    page = _text(_page(chapter, "compilers"))
+    for batch in ("1", "256"):
+        for result in paths["batches"][batch].values():
+            s = result["samples"]
+            assert f"{s['median'] * 1e6:.1f}（{s['q1'] * 1e6:.1f}–{s['q3'] * 1e6:.1f}）" in page
+        assert f"批量为 {batch} 时，" in page
+    from d2l_compiler.build.tables import chart_name
+    chart = chart_name(paths)
+    assert chart in _page(chapter, "compilers")
+    svg = (chapter / "site" / "generated" / chart).read_text(encoding="utf-8")
+    assert svg.startswith("<?xml") and "<svg" in svg
+    assert "测量环境：设备 cpu" in page and "快速模式" in page  # tests measure in quick mode
+    warnings = {w["message"] for w in regions["compile_paths"]["warnings"]}
+    assert any("torch.jit.script` is deprecated" in m for m in warnings)

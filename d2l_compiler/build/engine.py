@@ -21,6 +21,7 @@ from .errors import BuildError, UsageError
 from .project import Project
 from .charts import write_charts
 from .notebook import write_notebooks
+from .render import RenderError
 from .progress import PlainProgress, make_progress
 from .runner import Limits, run_page
 from .store import Store
@@ -150,13 +151,16 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                   "summary": {"ran": summary.ran, "cached": summary.cached,
                               "seconds": round(summary.seconds, 3)}}
     full = {"format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages}
+    try:  # derived files first: if a page cannot be rendered, the old record stays
+        write_charts(project.docs_dir, full)
+        write_notebooks(project.docs_dir, full, {
+            page: ((project.docs_dir / page).read_text(encoding="utf-8"),
+                   {inc.region.id: inc.region.code for inc in includes})
+            for page, includes in pages.items()}, project.root)
+    except RenderError as exc:
+        raise BuildError(str(exc)) from None
     record.write_json_atomic(project.record_path, full)
     store.keep_only(entry["key"] for entry in new_pages.values())
-    write_charts(project.docs_dir, full)
-    write_notebooks(project.docs_dir, full, {
-        page: ((project.docs_dir / page).read_text(encoding="utf-8"),
-               {inc.region.id: inc.region.code for inc in includes})
-        for page, includes in pages.items()})
     return summary, []
 
 

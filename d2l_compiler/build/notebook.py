@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .render import render_page
+from .render import RenderError, render_page
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _INCLUDE = re.compile(r"""^[ \t]*-+8<-+[ \t]+(["'])(?P<target>.+?)\1[ \t]*$""")
@@ -67,13 +67,13 @@ def _chunks(markdown: str) -> list[tuple[str, str]]:
 
 
 def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, Any],
-                  code_of: Mapping[str, str]) -> dict[str, Any]:
+                  code_of: Mapping[str, str], root: Path | None = None) -> dict[str, Any]:
     """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code."""
     regions = {r["id"]: {**r, "code": code_of[r["id"]]} for r in entry["regions"]}
     cells, count = [], 0
     for kind, payload in _chunks(markdown):
         if kind == "markdown":
-            text = render_page(payload, entry, record) if payload.strip() else ""
+            text = render_page(payload, entry, record, root) if payload.strip() else ""
             if text.strip():
                 cells.append(_markdown_cell(text))
         elif regions[payload].get("executed"):
@@ -90,7 +90,8 @@ def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, 
 
 
 def write_notebooks(docs_dir: Path, record: Mapping[str, Any],
-                    sources: Mapping[str, tuple[str, Mapping[str, str]]]) -> list[Path]:
+                    sources: Mapping[str, tuple[str, Mapping[str, str]]],
+                    root: Path | None = None) -> list[Path]:
     """Write ``<docs>/generated/<page>.ipynb`` for each page with executed code.
 
     ``sources`` maps a page to (its Markdown, its region code by id). A file is rewritten
@@ -102,8 +103,11 @@ def write_notebooks(docs_dir: Path, record: Mapping[str, Any],
         if not any(r.get("executed") for r in entry["regions"]):
             continue
         target = docs_dir / NOTEBOOK_DIR / Path(page).with_suffix(".ipynb")
-        text = json.dumps(page_notebook(markdown, entry, record, code_of), ensure_ascii=False,
-                          indent=1) + "\n"
+        try:
+            notebook = page_notebook(markdown, entry, record, code_of, root)
+        except RenderError as exc:
+            raise RenderError(f"docs/{page}: {exc}") from None
+        text = json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")

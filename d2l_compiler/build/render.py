@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..claims import compare
 from . import tables
+from .dataflow import DataflowError, dataflow_mermaid
+from .discover import read_region
+from .errors import BuildError
 from .report import report_markdown
 
 TOKEN_HELP = ("{{ d2l:SECTION.name[.field] | FORMAT }}, {{ d2l:compare SECTION.a SECTION.b }}, "
               "{{ d2l:stamp }}, {{ d2l:report }}, {{ d2l:claim LEFT VERB RIGHT | text }}, "
-              "{{ d2l:paths_table|paths_files|paths_summary VALUE BATCH }}, {{ d2l:paths_chart|paths_provenance VALUE }}")
+              "{{ d2l:dataflow FILE:SECTION FUNCTION }}, {{ d2l:paths_table|paths_files|paths_summary VALUE BATCH }}, {{ d2l:paths_chart|paths_provenance VALUE }}")
 
 _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.+?)\s*\}\}")
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
@@ -111,6 +115,17 @@ def _paths_token(words: list[str], regions: Mapping[str, Mapping], entry: Mappin
             f"({tables.CHART_DIR}/{tables.chart_name(paths)})")
 
 
+def _dataflow(words: list[str], root: Path | None) -> str:
+    """``dataflow path.py:section function``: a Mermaid diagram derived from the code."""
+    if len(words) != 3 or root is None:
+        raise RenderError("a diagram reads {{ d2l:dataflow path/to/file.py:section function }}")
+    try:
+        code = read_region(root, words[1]).code
+        return f"```mermaid\n{dataflow_mermaid(code, words[2])}\n```"
+    except (BuildError, DataflowError) as exc:
+        raise RenderError(f"dataflow {words[1]} {words[2]}: {exc}") from None
+
+
 def _claim(body: str, regions: Mapping[str, Mapping]) -> str:
     """``claim LEFT VERB RIGHT | text``: the text, if the record agrees with it."""
     spec, sep, text = body.partition("|")
@@ -129,7 +144,8 @@ def _claim(body: str, regions: Mapping[str, Mapping]) -> str:
 
 
 def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str,
-                   record: Mapping[str, Any] | None, entry: Mapping[str, Any]) -> str:
+                   record: Mapping[str, Any] | None, entry: Mapping[str, Any],
+                   root: Path | None) -> str:
     words = body.split()
     if words == ["stamp"]:
         if not page_stamp:
@@ -145,6 +161,8 @@ def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str,
         return compare(_lookup(regions, words[1]), _lookup(regions, words[2]))
     if words[0] == "claim":
         return _claim(body, regions)
+    if words[0] == "dataflow":
+        return _dataflow(words, root)
     if words[0] in _PATHS_TOKENS:
         return _paths_token(words, regions, entry, record)
     ref, _, fmt = body.partition("|")
@@ -158,10 +176,11 @@ def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str,
 
 
 def render_page(markdown: str, entry: Mapping[str, Any] | None,
-                record: Mapping[str, Any] | None = None) -> str:
+                record: Mapping[str, Any] | None = None, root: Path | None = None) -> str:
     """The page with outputs, values and stamp filled in from its record ``entry``.
 
-    ``record`` (the whole build record) is needed only by ``{{ d2l:report }}``.
+    ``record`` (the whole build record) is needed only by ``{{ d2l:report }}`` and provenance
+    lines; ``root`` (the project root) only by ``{{ d2l:dataflow }}``, which reads source code.
     """
     regions_by_id = {r["id"]: r for r in (entry or {}).get("regions", [])}
     regions = {r["section"]: r for r in regions_by_id.values()}
@@ -189,7 +208,8 @@ def render_page(markdown: str, entry: Mapping[str, Any] | None,
                 pending = output_blocks(region, indent)
         if fence is None:
             line = _TOKEN.sub(
-                lambda m: _replace_token(m["body"], regions, page_stamp, record, entry or {}), line)
+                lambda m: _replace_token(m["body"], regions, page_stamp, record, entry or {}, root),
+                line)
         out.append(line)
         if not stamped and _HEADING.match(line):
             out += ["", f'<p class="d2l-stamp">{page_stamp}</p>', ""]
