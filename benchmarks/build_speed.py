@@ -45,7 +45,7 @@ def run(repeats: int) -> dict:
             cases["code"].append(timed(BUILD, project))
     stats = {name: summary(samples) for name, samples in cases.items()}
     bare = stats["bare"]["median"]
-    for name, data in stats.items():
+    for data in stats.values():
         data["ratio_to_bare"] = data["median"] / bare
     return {"repeats": repeats, "cases": stats}
 

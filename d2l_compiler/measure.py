@@ -93,7 +93,8 @@ class PathsReport:
         for batch, paths in self.results.items():
             eager = paths["eager"].samples
             lines.append(f"批量 {batch}：每次调用的时间（微秒），{self.provenance['threads']} 个线程")
-            lines.append(f"{'路径':<12}{'编译(秒)':>9}{'中位数':>10}{'四分位区间':>18}{'加速比':>8}  保存的文件")
+            lines.append(f"{'路径':<12}{'编译(秒)':>9}{'中位数':>10}{'四分位区间':>18}"
+                         f"{'加速比':>8}  保存的文件")
             for name, r in paths.items():
                 q1, med, q3 = r.samples.quantiles
                 files = ", ".join(f"{a.kind} {human_size(a.size_bytes)}" for a in r.artifacts)

@@ -80,7 +80,8 @@ def _four_pages(site: FixtureSite) -> dict:
         "plain": "print('plain')",
     }
     for name, body in bodies.items():
-        site.write(f"docs/{name}.md", f'# {name}\n\nText.\n\n```python\n--8<-- "snippets/page_{name}.py:r"\n```\n')
+        include = f'--8<-- "snippets/page_{name}.py:r"'
+        site.write(f"docs/{name}.md", f"# {name}\n\nText.\n\n```python\n{include}\n```\n")
         site.write(f"snippets/page_{name}.py", f"# --8<-- [start:r]\n{body}\n# --8<-- [end:r]\n")
     return bodies
 
@@ -98,7 +99,8 @@ def test_only_affected_pages_rerun(site, tmp_path):
     assert _ran(first) == {"helper.md", "data.md", "package.md", "plain.md"}
     assert _ran(site.build("--no-site", env=env)) == set()
 
-    site.write("docs/plain.md", "# plain\n\nOther words.\n\n```python\n--8<-- \"snippets/page_plain.py:r\"\n```\n")
+    site.write("docs/plain.md",
+               "# plain\n\nOther words.\n\n```python\n--8<-- \"snippets/page_plain.py:r\"\n```\n")
     assert _ran(site.build("--no-site", env=env)) == set()  # prose only
 
     site.write("snippets/helper.py", "K = 2\n")

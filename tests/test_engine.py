@@ -76,7 +76,8 @@ def test_second_build_runs_nothing_and_prose_edit_runs_nothing(site):
 
 def test_imported_project_module_is_part_of_the_key(site):
     site.write("docs/index.md", '```python\n--8<-- "snippets/uses.py:r"\n```\n')
-    site.write("snippets/uses.py", "# --8<-- [start:r]\nfrom snippets.helper import K\nprint(K)\n# --8<-- [end:r]\n")
+    site.write("snippets/uses.py",
+               "# --8<-- [start:r]\nfrom snippets.helper import K\nprint(K)\n# --8<-- [end:r]\n")
     site.write("snippets/__init__.py", "")
     site.write("snippets/helper.py", "K = 1\n")
     assert site.build().code == 0

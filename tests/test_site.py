@@ -126,3 +126,10 @@ def test_paths_section_is_generated_from_the_record(chapter):
     assert "测量环境：设备 cpu" in page and "快速模式" in page  # tests measure in quick mode
     warnings = {w["message"] for w in regions["compile_paths"]["warnings"]}
     assert any("torch.jit.script` is deprecated" in m for m in warnings)
+
+
+def test_dataflow_diagram_is_derived_from_fancy_func(chapter):
+    html_text = html.unescape(_page(chapter, "compilers"))
+    for edge in ("a --> call1", "b --> call1", "call1 --> e((e))", "e --> call3", "f --> call3",
+                 "call3 --> g((g))", 'g --> result(["return g"])'):
+        assert edge in html_text, edge

@@ -37,12 +37,12 @@ def draw(paths: Mapping[str, Any], target: Path) -> None:
     plt.rcParams.update({"svg.hashsalt": "d2l", "svg.fonttype": "path", "font.size": 9})
     batches = list(paths["batches"].items())
     fig, axes = plt.subplots(1, len(batches), figsize=(4.2 * len(batches), 3.2), squeeze=False)
-    for ax, (batch, results) in zip(axes[0], batches):
+    for ax, (batch, results) in zip(axes[0], batches, strict=True):
         rank = {name: i for i, name in enumerate(PATHS)}
         names = sorted(results, key=lambda n: rank.get(n, len(rank)))[::-1]
         med = [results[n]["samples"]["median"] * 1e6 for n in names]
-        low = [m - results[n]["samples"]["q1"] * 1e6 for m, n in zip(med, names)]
-        high = [results[n]["samples"]["q3"] * 1e6 - m for m, n in zip(med, names)]
+        low = [m - results[n]["samples"]["q1"] * 1e6 for m, n in zip(med, names, strict=True)]
+        high = [results[n]["samples"]["q3"] * 1e6 - m for m, n in zip(med, names, strict=True)]
         colors = ["#7f7f7f" if n == "eager" else "#3f51b5" for n in names]
         ax.barh([_SHORT.get(n, n) for n in names], med, xerr=[low, high], color=colors,
                 error_kw={"capsize": 3, "elinewidth": 1})

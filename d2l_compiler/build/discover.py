@@ -23,7 +23,8 @@ _BLOCK_INCLUDE = re.compile(r"^[ \t]*-+8<-+[ \t]*$")
 _EXPECT = re.compile(r"^\s*#\s*raises:\s*(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*$")
 # a data file a region reads, so that editing it re-runs the page: `# reads: data/x.csv`
 _READS = re.compile(r"^\s*#\s*reads:\s*(?P<path>\S.*?)\s*$")
-_MARKER = re.compile(r"-+8<-+[ \t]+\[[ \t]*(?P<kind>start|end)[ \t]*:[ \t]*(?P<name>[A-Za-z][-_0-9A-Za-z]*)[ \t]*\]")
+_MARKER = re.compile(r"-+8<-+[ \t]+\[[ \t]*(?P<kind>start|end)[ \t]*:"
+                     r"[ \t]*(?P<name>[A-Za-z][-_0-9A-Za-z]*)[ \t]*\]")
 
 
 @dataclass(frozen=True)

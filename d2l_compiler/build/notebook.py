@@ -6,6 +6,7 @@ and the prose between them is the page's own Markdown with its values filled in.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -17,6 +18,25 @@ from .render import RenderError, render_page
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _INCLUDE = re.compile(r"""^[ \t]*-+8<-+[ \t]+(["'])(?P<target>.+?)\1[ \t]*$""")
 NOTEBOOK_DIR = "generated"
+
+
+_LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)")
+
+
+def _self_contained(markdown: str, page_dir: Path) -> str:
+    """Links relative to the page would break inside a notebook (on the site and once
+    downloaded): local images are embedded as data URIs, other relative links become text."""
+    def fix(match: re.Match) -> str:
+        target = match["target"]
+        if target.startswith(("http://", "https://", "#", "data:", "mailto:")):
+            return match[0]
+        file = page_dir / target.split("#")[0]
+        if match["bang"] and file.is_file():
+            kind = "svg+xml" if file.suffix == ".svg" else file.suffix.lstrip(".")
+            data = base64.b64encode(file.read_bytes()).decode("ascii")
+            return f"![{match['text']}](data:image/{kind};base64,{data})"
+        return match["text"]
+    return _LINK.sub(fix, markdown)
 
 
 def _lines(text: str) -> list[str]:
@@ -67,13 +87,16 @@ def _chunks(markdown: str) -> list[tuple[str, str]]:
 
 
 def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, Any],
-                  code_of: Mapping[str, str], root: Path | None = None) -> dict[str, Any]:
+                  code_of: Mapping[str, str], root: Path | None = None,
+                  page_dir: Path | None = None) -> dict[str, Any]:
     """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code."""
     regions = {r["id"]: {**r, "code": code_of[r["id"]]} for r in entry["regions"]}
     cells, count = [], 0
     for kind, payload in _chunks(markdown):
         if kind == "markdown":
             text = render_page(payload, entry, record, root) if payload.strip() else ""
+            if page_dir is not None:
+                text = _self_contained(text, page_dir)
             if text.strip():
                 cells.append(_markdown_cell(text))
         elif regions[payload].get("executed"):
@@ -104,7 +127,8 @@ def write_notebooks(docs_dir: Path, record: Mapping[str, Any],
             continue
         target = docs_dir / NOTEBOOK_DIR / Path(page).with_suffix(".ipynb")
         try:
-            notebook = page_notebook(markdown, entry, record, code_of, root)
+            notebook = page_notebook(markdown, entry, record, code_of, root,
+                                     (docs_dir / page).parent)
         except RenderError as exc:
             raise RenderError(f"docs/{page}: {exc}") from None
         text = json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"

@@ -6,7 +6,10 @@ site could move to another generator. Three things happen to a page:
 * after each code fence that includes an executed region, its recorded output (and any
   warnings it raised) is inserted as a text block: fenced, hence HTML-escaped;
 * ``{{ d2l:... }}`` tokens in prose are replaced by recorded values or sentences built from
-  them (see ``TOKEN_HELP``); an unknown token is an error, never left as text;
+  them: ``SECTION.name[.field] | FORMAT``, ``compare A B``, ``claim A VERB B | text``,
+  ``stamp``, ``report``, ``dataflow FILE:SECTION FUNCTION``, and ``paths_table``,
+  ``paths_files``, ``paths_summary`` (VALUE BATCH), ``paths_chart``, ``paths_provenance``
+  (VALUE); an unknown or unresolvable token is an error, never left as text;
 * a provenance stamp goes under the page's first heading.
 """
 
@@ -23,10 +26,6 @@ from .dataflow import DataflowError, dataflow_mermaid
 from .discover import read_region
 from .errors import BuildError
 from .report import report_markdown
-
-TOKEN_HELP = ("{{ d2l:SECTION.name[.field] | FORMAT }}, {{ d2l:compare SECTION.a SECTION.b }}, "
-              "{{ d2l:stamp }}, {{ d2l:report }}, {{ d2l:claim LEFT VERB RIGHT | text }}, "
-              "{{ d2l:dataflow FILE:SECTION FUNCTION }}, {{ d2l:paths_table|paths_files|paths_summary VALUE BATCH }}, {{ d2l:paths_chart|paths_provenance VALUE }}")
 
 _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.+?)\s*\}\}")
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")

@@ -35,7 +35,8 @@ def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str,
 
 def paths_table(paths: Mapping[str, Any], batch: str) -> str:
     """One row per path: compile time, per-call median and IQR, speed-up with its range."""
-    rows = ["| 路径 | 编译（秒） | 每次调用：中位数（四分位区间），微秒 | 相对 eager 的加速比 | 与 eager 相比 |",
+    rows = ["| 路径 | 编译（秒） | 每次调用：中位数（四分位区间），微秒 "
+            "| 相对 eager 的加速比 | 与 eager 相比 |",
             "|---|---:|---:|---:|---|"]
     words = {"faster": "更快", "slower": "更慢", "within noise": "波动之内"}
     for name, r in _batch(paths, batch):
@@ -43,7 +44,8 @@ def paths_table(paths: Mapping[str, Any], batch: str) -> str:
         compile_time = "—" if name == "eager" else f"{r['compile_seconds']:.2f}"
         speed = ("1（基准）" if name == "eager" else
                  f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）")
-        rows.append(f"| {r['label']} | {compile_time} | {_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}） | "
+        timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）"
+        rows.append(f"| {r['label']} | {compile_time} | {timing} | "
                     f"{speed} | {'—' if name == 'eager' else words[r['vs_eager']]} |")
     return "\n".join(rows)
 
@@ -53,7 +55,7 @@ def paths_files(paths: Mapping[str, Any], batch: str) -> str:
     names = {"state_dict": "`state_dict`（`torch.save`）", "torchscript": "TorchScript（`.save`）",
              "export": "`torch.export.save`（`.pt2`）", "aoti_package": "AOTInductor 包（`.pt2`）"}
     rows = ["| 路径 | 格式 | 大小（字节） | 大小 | 重新加载后输出一致 |", "|---|---|---:|---:|---|"]
-    for name, r in _batch(paths, batch):
+    for _, r in _batch(paths, batch):
         for a in r["artifacts"]:
             rows.append(f"| {r['label']} | {names.get(a['kind'], a['kind'])} | {a['size_bytes']} | "
                         f"{human_size(a['size_bytes'])} | {'是' if a['reload_equal'] else '**否**'} |")
@@ -75,7 +77,7 @@ def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
     if groups["within noise"]:
         parts.append("与 eager 的差别在测量波动之内的有 " + "、".join(groups["within noise"]))
     ranked = sorted(results, key=lambda item: item[1]["samples"]["median"])
-    (best, best_r), (second, second_r) = ranked[0], ranked[1]
+    (_, best_r), (_, second_r) = ranked[0], ranked[1]
     tie = verdict(best_r["samples"], second_r["samples"]) == "within noise"
     lead = (f"中位数最小的是 {best_r['label']}（{_us(best_r['samples']['median'])} 微秒），"
             + (f"但它与 {second_r['label']} 的差别在测量波动之内" if tie
