@@ -55,3 +55,4 @@ def bench(session: nox.Session) -> None:
     _install(session, "docs")
     session.run("python", "-m", "benchmarks.build_speed", *session.posargs, env=QUIET_MKDOCS)
     session.run("python", "-m", "benchmarks.timing_agreement", *session.posargs)
+    session.run("python", "-m", "benchmarks.faults", *session.posargs)
