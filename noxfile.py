@@ -56,3 +56,10 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.build_speed", *session.posargs, env=QUIET_MKDOCS)
     session.run("python", "-m", "benchmarks.timing_agreement", *session.posargs)
     session.run("python", "-m", "benchmarks.faults", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the package, snippets, tests and benchmarks (rules in pyproject.toml)."""
+    session.install("ruff")
+    session.run("ruff", "check", "d2l_compiler", "snippets", "tests", "benchmarks", "noxfile.py")

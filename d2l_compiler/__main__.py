@@ -60,7 +60,6 @@ def _bench_chapter(args: argparse.Namespace) -> int:
     from .bench_chapter import PublishedError, run
     from .build.errors import UsageError
     from .device import DeviceUnavailable
-
     from .paths import PATHS
 
     if any(n < 1 for n in args.batch_sizes):

@@ -16,9 +16,9 @@ import sys
 import tempfile
 import time
 import warnings
-from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .claims import verdict

@@ -139,3 +139,16 @@ def test_api_page_documents_the_helpers(browser, server):
         assert name in text
     assert "D2L_DEVICE" in text  # a docstring, rendered
     visit.page.close()
+
+
+@pytest.mark.parametrize("path", ["index.html", "compilers/index.html"])
+def test_site_works_from_file_url(browser, chapter, path):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((chapter / "site" / path).as_uri(), wait_until="load")
+    assert page.locator("article h1").first.is_visible()
+    page.wait_for_timeout(500)  # let deferred scripts (Mermaid, search) run
+    assert errors == []
+    page.close()

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from d2l_compiler.build.dataflow import DataflowError, dataflow_mermaid
+from d2l_compiler.build.discover import read_region
 
-FANCY = '''
-def fancy_func(a, b, c, d):
-    e = add(a, b)
-    f = add(c, d)
-    g = add(e, f)
-    return g
-'''
+# the chapter's own function, read as the site reads it
+FANCY = read_region(Path(__file__).resolve().parents[1], "snippets/imperative.py:fancy_func").code
 
 
 def test_fancy_func_edges():

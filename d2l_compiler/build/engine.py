@@ -16,16 +16,15 @@ from typing import Any
 
 from ..device import DeviceUnavailable, device_kind
 from . import key, record
+from .charts import write_charts
 from .discover import discover
 from .errors import BuildError, UsageError
-from .project import Project
-from .charts import write_charts
 from .notebook import write_notebooks
-from .render import RenderError
 from .progress import PlainProgress, make_progress
+from .project import Project
+from .render import RenderError
 from .runner import Limits, run_page
 from .store import Store
-
 
 
 @dataclass
