@@ -7,21 +7,22 @@ import json
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import read_record, run_cli
 from d2l_compiler import PATHS, compare_paths, get_net
 from d2l_compiler.build import tables
 
 
 @pytest.fixture(scope="module")
-def report():
-    torch.manual_seed(0)
-    return compare_paths(get_net(), batch_sizes=(1, 4)).to_record()
+def report(chapter):
+    """The compare_paths result the real chapter build recorded (every path, batch 1 and 256)."""
+    regions = read_record(chapter)["pages"]["compilers.md"]["regions"]
+    return next(r for r in regions if r["section"] == "compile_paths")["values"]["paths"]
 
 
 def test_every_path_matches_eager_at_every_batch(report):
-    assert list(report["batches"]) == ["1", "4"]
+    assert sorted(report["batches"], key=int) == ["1", "256"]
     for batch in report["batches"].values():
-        assert list(batch) == list(PATHS)
+        assert sorted(batch) == sorted(PATHS)
         for name, result in batch.items():
             assert result["outputs_equal"] is True, name
             assert result["max_abs_diff"] < 1e-4, name
@@ -45,6 +46,7 @@ def test_report_is_json_and_consistent(report):
     for result in report["batches"]["1"].values():
         assert result["speedup_low"] <= result["speedup"] <= result["speedup_high"]
     assert report["threads"] == torch.get_num_threads() and report["quick"] is True
+    assert report["isolated"] is True  # every path measured in its own process
 
 
 def test_generated_table_and_summary_follow_the_record(report):
@@ -79,3 +81,10 @@ def test_bench_chapter_bad_input_is_one_line(tmp_path, args, message):
     result = run_cli("bench-chapter", "--quick", *args, cwd=tmp_path)
     assert result.code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_compare_paths_refuses_unknown_paths():
+    with pytest.raises(ValueError, match="must include 'eager'"):
+        compare_paths(get_net(), paths=("script",))
+    with pytest.raises(ValueError, match="must include 'eager'"):
+        compare_paths(get_net(), paths=("eager", "warp"))
