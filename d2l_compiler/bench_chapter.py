@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,20 +69,10 @@ def run(published: str | None, quick: bool, batch_sizes: list[int], paths: list[
         os.environ["D2L_BENCH_QUICK"] = "1"
     import torch
 
-    from .device import device
+    from .device import cpu_name, device
     from .measure import compare_paths
     from .models import get_net
 
     torch.manual_seed(0)
     mine = compare_paths(get_net().to(device()), batch_sizes=batch_sizes, paths=paths).to_record()
-    return side_by_side(mine, _cpu_name(), theirs, their_cpu)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return side_by_side(mine, cpu_name(), theirs, their_cpu)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,17 @@ def device_kind() -> str:
         raise DeviceUnavailable("D2L_DEVICE=cuda but no CUDA device is available "
                                 "(set D2L_DEVICE=cpu or auto)")
     return "cuda" if usable else "cpu"
+
+
+def cpu_name() -> str:
+    """The CPU's model name (for provenance lines), read without importing torch."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def device() -> Any:

@@ -36,6 +36,11 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def pages_ran(stdout: str) -> set[str]:
+    """Pages a build reports it ran (its `ran     PAGE in N s` progress lines)."""
+    return {line.split()[1] for line in stdout.splitlines() if line.startswith("ran ")}
+
+
 def read_record(root: Path) -> dict:
     return json.loads((root / ".d2l" / "record.json").read_text(encoding="utf-8"))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FixtureSite
+from conftest import FixtureSite, pages_ran
 from d2l_compiler.build import engine, key
 from d2l_compiler.build.discover import Region
 from d2l_compiler.build.engine import BuildOptions
@@ -89,7 +89,7 @@ def _four_pages(site: FixtureSite) -> dict:
 def _ran(result) -> set[str]:
     """Pages a successful build ran (a failed build fails the test, not silently "nothing")."""
     assert result.code == 0, result.stderr
-    return {line.split()[1] for line in result.stdout.splitlines() if line.startswith("ran ")}
+    return pages_ran(result.stdout)
 
 
 def test_only_affected_pages_rerun(site, tmp_path):

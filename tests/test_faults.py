@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FixtureSite
+from conftest import FixtureSite, pages_ran
 
 
 def _one_region(site: FixtureSite, body: str, name: str = "r") -> None:
@@ -155,10 +155,10 @@ def test_sigkilled_builds_lose_nothing(site):
         time.sleep(rng.uniform(0.05, 1.5))
         proc.kill()
         out, _ = proc.communicate()
-        finished = {line.split()[1] for line in out.splitlines() if line.startswith("ran ")}
+        finished = pages_ran(out)
         resumed = site.build("--no-site")
         assert resumed.code == 0, resumed.stderr
-        rerun = {line.split()[1] for line in resumed.stdout.splitlines() if line.startswith("ran ")}
+        rerun = pages_ran(resumed.stdout)
         assert not rerun & finished  # what finished before the kill is not run again
         pages = site.record()["pages"]
         assert [pages[f"p{i}.md"]["regions"][0]["stdout"] for i in range(4)] == \

@@ -20,6 +20,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..device import cpu_name
+
 _MAX_STR = 2000
 _MAX_LIST = 1000
 
@@ -67,18 +69,10 @@ def _failing_line(exc: BaseException, filename: str) -> int | None:
     return line
 
 
-def _cpu_name() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def provenance() -> dict[str, Any]:
     """Where the regions ran: read after they ran, so torch is described only if they used it."""
     info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
-                            "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
+                            "cpu": cpu_name(), "cpu_count": os.cpu_count(),
                             "device": os.environ.get("D2L_DEVICE", "cpu")}
     torch = sys.modules.get("torch")
     if torch is not None:

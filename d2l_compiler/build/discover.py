@@ -17,8 +17,10 @@ from .project import Project
 EXECUTED_PREFIX = "snippets/"
 
 # `--8<-- "path:section"` on a line of its own (pymdownx's inline form); `;` escapes it.
-_INCLUDE = re.compile(r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<target>.+?)(?P=q)[ \t]*$""")
+# Shared by everything that reads includes (render, notebook), so they agree on what one is.
+INCLUDE = re.compile(r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<target>.+?)(?P=q)[ \t]*$""")
 _BLOCK_INCLUDE = re.compile(r"^[ \t]*-+8<-+[ \t]*$")
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
 # first line of a region that is meant to fail, e.g. `# raises: ZeroDivisionError`
 _EXPECT = re.compile(r"^\s*#\s*raises:\s*(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*$")
 # a data file a region reads, so that editing it re-runs the page: `# reads: data/x.csv`
@@ -112,7 +114,7 @@ def page_includes(project: Project, page: Path) -> list[Include]:
         where = f"{page_file}:{number}"
         if _BLOCK_INCLUDE.match(line):
             raise UsageError(f"{where}: use the one-line form --8<-- \"path:section\"")
-        match = _INCLUDE.match(line)
+        match = INCLUDE.match(line)
         if not match or match["escape"]:
             continue
         try:

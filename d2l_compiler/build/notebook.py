@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .discover import FENCE, INCLUDE
 from .render import RenderError, render_page
 
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-_INCLUDE = re.compile(r"""^[ \t]*-+8<-+[ \t]+(["'])(?P<target>.+?)\1[ \t]*$""")
 NOTEBOOK_DIR = "generated"
 
 
@@ -65,14 +64,15 @@ def _chunks(markdown: str) -> list[tuple[str, str]]:
     fence_lines: list[str] = []
     fence = None
     for line in markdown.split("\n"):
-        match = _FENCE.match(line)
+        match = FENCE.match(line)
         if fence is None and match:
-            fence, fence_lines = match.group(1), [line]
+            fence, fence_lines = match["fence"], [line]
             continue
         if fence is not None:
             fence_lines.append(line)
             if match and line.strip() == fence:
-                targets = [m["target"] for m in map(_INCLUDE.match, fence_lines) if m]
+                targets = [m["target"] for m in map(INCLUDE.match, fence_lines)
+                           if m and not m["escape"]]
                 if targets:
                     chunks.append(("markdown", "\n".join(prose)))
                     chunks += [("include", t) for t in targets]

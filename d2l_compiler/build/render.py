@@ -23,13 +23,11 @@ from typing import Any
 from ..claims import compare
 from . import tables
 from .dataflow import DataflowError, dataflow_mermaid
-from .discover import read_region
+from .discover import FENCE, INCLUDE, read_region
 from .errors import BuildError
 from .report import report_markdown
 
 _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.+?)\s*\}\}")
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
-_INCLUDE = re.compile(r"""^[ \t]*-+8<-+[ \t]+(["'])(?P<target>.+?)\1[ \t]*$""")
 _HEADING = re.compile(r"^#\s+\S")
 
 
@@ -190,7 +188,7 @@ def render_page(markdown: str, entry: Mapping[str, Any] | None,
     pending: list[str] = []
     stamped = not executed
     for line in markdown.split("\n"):
-        match = _FENCE.match(line)
+        match = FENCE.match(line)
         if fence is None and match:
             fence, indent = match["fence"], match["indent"]
         elif fence is not None and match and line.strip() == fence:
@@ -198,8 +196,8 @@ def render_page(markdown: str, entry: Mapping[str, Any] | None,
             out += pending
             fence, pending = None, []
             continue
-        include = _INCLUDE.match(line) if fence is not None else None
-        if include:
+        include = INCLUDE.match(line) if fence is not None else None
+        if include and not include["escape"]:
             region = regions_by_id.get(include["target"])
             if region is None:
                 raise RenderError(f"the record has no region {include['target']!r}: rebuild")
