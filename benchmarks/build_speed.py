@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import scratch_copy, summary, timed, write_report
+from benchmarks.common import print_summaries, scratch_copy, summary, timed, write_report
 
 BUILD = [sys.executable, "-m", "d2l_compiler", "build"]
 BARE = [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", "bare-site"]
@@ -54,10 +54,7 @@ def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     report = run(repeats)
     print(f"build speed, {repeats} repetitions (seconds; ratio = median / bare mkdocs median)")
-    print(f"{'case':<18}{'median':>9}{'q1':>9}{'q3':>9}{'ratio':>8}")
-    for name, data in report["cases"].items():
-        print(f"{name:<18}{data['median']:>9.3f}{data['q1']:>9.3f}{data['q3']:>9.3f}"
-              f"{data['ratio_to_bare']:>8.2f}")
+    print_summaries(report["cases"], extra=("ratio_to_bare", "ratio"))
     print(f"report: {write_report('build-speed', report)}")
 
 

@@ -40,6 +40,16 @@ def summary(samples: list[float]) -> dict:
     return {"median": q[1], "q1": q[0], "q3": q[2], "samples": samples}
 
 
+def print_summaries(rows: dict[str, dict], extra: tuple[str, str] | None = None) -> None:
+    """One line per case: median, q1, q3 (and optionally one more field, e.g. a ratio)."""
+    width = max(len(name) for name in rows) + 2
+    header = f"{'case':<{width}}{'median':>9}{'q1':>9}{'q3':>9}"
+    print(header + (f"{extra[1]:>8}" if extra else ""))
+    for name, data in rows.items():
+        line = f"{name:<{width}}{data['median']:>9.3f}{data['q1']:>9.3f}{data['q3']:>9.3f}"
+        print(line + (f"{data[extra[0]]:>8.2f}" if extra else ""))
+
+
 def write_report(name: str, data: dict) -> Path:
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     path = REPORT_DIR / f"{name}.json"

@@ -77,10 +77,10 @@ def dependencies(root: Path, regions: list[Region]) -> tuple[dict[str, str], dic
     """Project files (path -> sha256) and third-party packages (name -> versions) the regions use."""
     files: dict[str, str] = {}
     packages: dict[str, list[str]] = {}
-    pending = [(name, None) for r in regions for name in _imported_names(r.code)]
+    pending = [name for r in regions for name in _imported_names(r.code)]
     seen: set[str] = set()
     while pending:
-        dotted, _ = pending.pop()
+        dotted = pending.pop()
         if dotted in seen:
             continue
         seen.add(dotted)
@@ -89,7 +89,7 @@ def dependencies(root: Path, regions: list[Region]) -> tuple[dict[str, str], dic
             continue
         # a package's submodule import also runs every parent package's __init__
         parents = [".".join(dotted.split(".")[:i]) for i in range(1, dotted.count(".") + 1)]
-        pending.extend((p, None) for p in parents)
+        pending.extend(parents)
         found = _project_file(root, dotted)
         if found is None:
             if _project_file(root, top) is None:
@@ -99,7 +99,7 @@ def dependencies(root: Path, regions: list[Region]) -> tuple[dict[str, str], dic
         rel = file.relative_to(root).as_posix()
         source = file.read_text(encoding="utf-8")
         files[rel] = hashlib.sha256(source.encode("utf-8")).hexdigest()
-        pending.extend((n, None) for n in _imported_names(source, dotted, is_package))
+        pending.extend(_imported_names(source, dotted, is_package))
     return dict(sorted(files.items())), dict(sorted(packages.items()))
 
 
