@@ -7,6 +7,8 @@ Errors are one line (plus, for a failing region, its traceback tail and a log pa
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 
 
@@ -75,9 +77,19 @@ def _bench_chapter(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (e.g. a cancelled CI job): unwind, cleaning up, and exit 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     from .build.engine import BuildOptions, build
     from .build.errors import BuildError, UsageError
     from .build.project import find_project
@@ -89,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench-chapter":
             return _bench_chapter(args)
         project = find_project(args.config)
-        if args.timeout <= 0 or (args.memory_limit is not None and args.memory_limit <= 0):
-            raise UsageError("--timeout and --memory-limit must be positive")
+        if not math.isfinite(args.timeout) or args.timeout <= 0 or (
+                args.memory_limit is not None and args.memory_limit <= 0):
+            raise UsageError("--timeout and --memory-limit must be positive finite numbers")
         options = BuildOptions(only=args.only, force=args.force,
                                limits=Limits(args.timeout, args.memory_limit))
         site = None if args.no_site else project.root / args.site_dir  # absolute stays absolute
@@ -101,9 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a full disk, a read-only directory: one line, nothing published
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; the site was left unchanged", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("error: terminated (SIGTERM); cleaned up, the site was left unchanged", file=sys.stderr)
+        return 143
     return 0
 
 

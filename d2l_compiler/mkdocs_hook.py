@@ -1,8 +1,9 @@
 """MkDocs hook: fill pages from the build record. Reads the record only; never runs code.
 
 Registered in mkdocs.yml under ``hooks:``. It refuses to render a page whose recorded
-results are missing or stale (the code or a module it imports changed since they ran),
-so a bare ``mkdocs build`` can never publish outdated output.
+results are missing, stale (the code or a module it imports changed since they ran) or
+tampered with (the page entry no longer matches its digest), so a bare ``mkdocs build``
+can never publish outdated or edited output.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from mkdocs.structure.files import File
 from d2l_compiler.build import key
 from d2l_compiler.build.discover import read_region
 from d2l_compiler.build.errors import BuildError
-from d2l_compiler.build.record import load_record
+from d2l_compiler.build.record import load_record, tampered
 from d2l_compiler.build.render import RenderError, render_page
 
+D2L_RENDERER = True  # the engine refuses a config whose hooks do not include this module
 _HINT = "run `python -m d2l_compiler build` (or `nox -s docs`)"
 _state: dict = {}
 
@@ -26,7 +28,10 @@ _state: dict = {}
 def on_config(config, **_):
     root = Path(config.config_file_path).parent
     path = Path(os.environ.get("D2L_RECORD") or root / ".d2l" / "record.json")
-    record = load_record(path)
+    try:
+        record = load_record(path)
+    except BuildError as exc:
+        raise PluginError(f"{exc}; {_HINT}") from None
     if record is None:
         raise PluginError(f"no build record at {path}: {_HINT}")
     _state.update(root=root, path=path, record=record)
@@ -35,6 +40,8 @@ def on_config(config, **_):
 
 def _check_fresh(page: str, entry: dict) -> None:
     root = _state["root"]
+    if tampered(entry):
+        raise RenderError("its record entry does not match its digest (edited by hand?)")
     executed = []
     for region in entry["regions"]:
         current = read_region(root, region["id"])
@@ -51,12 +58,15 @@ def _check_fresh(page: str, entry: dict) -> None:
 def on_page_markdown(markdown, page, **_):
     name = page.file.src_uri
     entry = _state["record"]["pages"].get(name)
+    page_file = f"{Path(page.file.abs_src_path).relative_to(_state['root']).as_posix()}" \
+        if page.file.abs_src_path else f"docs/{name}"
     try:
         if entry is not None:
             _check_fresh(name, entry)
-        return render_page(markdown, entry, _state["record"], _state["root"])
+        return render_page(markdown, entry, _state["record"], _state["root"], page_file)
     except (RenderError, BuildError, OSError) as exc:
-        raise PluginError(f"docs/{name}: {exc}; {_HINT}") from None
+        message = str(exc) if str(exc).startswith(page_file) else f"{page_file}: {exc}"
+        raise PluginError(f"{message}; {_HINT}") from None
 
 
 def on_files(files, config, **_):

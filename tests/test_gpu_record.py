@@ -10,6 +10,7 @@ import sys
 
 from d2l_compiler.build import key, tables
 from d2l_compiler.build.discover import read_region
+from d2l_compiler.build.record import seal
 
 GPU = "NVIDIA Fixture GPU (test double)"
 
@@ -22,6 +23,7 @@ def _as_if_built_on_a_gpu(site) -> None:
     entry["key"], entry["inputs"] = key.page_key(site.root, regions, "cuda")
     entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128", threads=8)
     record["provenance"]["device"] = "cuda"
+    record["pages"]["index.md"] = seal(entry)  # a GPU build seals its entries like any build
     path.write_text(json.dumps(record), encoding="utf-8")
 
 
@@ -50,4 +52,4 @@ def test_paths_provenance_names_the_gpu():
              "threads": 8, "quick": False, "batches": {}}
     entry = {"provenance": {"cpu": "some CPU"}, "executed_at": "2026-11-25T00:00:00Z"}
     line = tables.paths_provenance(paths, entry, {"provenance": {"git_commit": "abc123"}})
-    assert f"设备 cuda（{GPU}）" in line and "提交 `abc123`" in line and "some CPU" not in line
+    assert f"设备 cuda（{GPU}）" in line and "提交 <code>abc123</code>" in line and "some CPU" not in line

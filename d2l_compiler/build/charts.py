@@ -34,7 +34,9 @@ def draw(paths: Mapping[str, Any], target: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "d2l", "svg.fonttype": "path", "font.size": 9})
+    # recorded strings are drawn as text, never parsed as mathtext
+    plt.rcParams.update({"svg.hashsalt": "d2l", "svg.fonttype": "path", "font.size": 9,
+                         "text.parse_math": False})
     batches = list(paths["batches"].items())
     fig, axes = plt.subplots(1, len(batches), figsize=(4.2 * len(batches), 3.2), squeeze=False)
     for ax, (batch, results) in zip(axes[0], batches, strict=True):

@@ -3,17 +3,23 @@
 Reads a job (JSON) and appends one JSON line per event to the result file, flushing each,
 so that whatever happened before a crash survives it. Stdout is captured per region;
 warnings are recorded (always, even those Python hides by default, such as TorchScript's
-DeprecationWarning); the JSON-ready values each region binds are kept for the pages to cite.
+DeprecationWarning); the JSON-ready values each region binds are kept for the pages to cite,
+within limits (how many, how large), and the record says which were dropped.
+
+Output written by a thread that was already running when a region started (started by an
+earlier region) is kept apart as that region's ``stray`` output, never mixed into its own.
+Every string leaves this process as valid text: lone surrogates become ``\\udcff`` escapes,
+and events are ASCII JSON, so no character (U+2028 included) can split an event line.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import platform
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -24,6 +30,21 @@ from ..device import cpu_name
 
 _MAX_STR = 2000
 _MAX_LIST = 1000
+MAX_VALUES = 200  # values kept per region
+MAX_VALUE_BYTES = 256 * 1024  # JSON size of one value
+MAX_REGION_VALUE_BYTES = 1024 * 1024  # JSON size of all values of one region
+_MAX_DROPPED_NAMES = 20
+
+
+def clean(data: Any) -> Any:
+    """``data`` with every string made encodable (lone surrogates -> backslash escapes)."""
+    if isinstance(data, str):
+        return data.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(data, dict):
+        return {clean(k): clean(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [clean(v) for v in data]
+    return data
 
 
 def _jsonable(value: Any) -> Any:
@@ -41,15 +62,34 @@ def _jsonable(value: Any) -> Any:
     return None
 
 
-def _exposed(namespace: dict, before: dict[str, int]) -> dict[str, Any]:
-    values = {}
+def _exposed(namespace: dict, before: dict[str, int]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The values a region bound (bounded), and what was dropped and why."""
+    values: dict[str, Any] = {}
+    dropped: dict[str, list[str]] = {}
+    total = 0
     for name, value in namespace.items():
         if name.startswith("_") or before.get(name) == id(value):
             continue
-        data = _jsonable(value)
-        if data is not None:
-            values[name] = data
-    return values
+        try:
+            data = clean(_jsonable(value))
+            size = len(json.dumps(data, allow_nan=True)) if data is not None else 0
+        except Exception as exc:  # noqa: BLE001 - a broken to_record() is the value's problem
+            dropped.setdefault(f"to_record() failed: {type(exc).__name__}", []).append(name)
+            continue
+        if data is None:
+            continue
+        reason = (f"more than {MAX_VALUES} values" if len(values) >= MAX_VALUES else
+                  f"larger than {MAX_VALUE_BYTES} bytes" if size > MAX_VALUE_BYTES else
+                  f"over {MAX_REGION_VALUE_BYTES} bytes in all" if total + size > MAX_REGION_VALUE_BYTES
+                  else None)
+        if reason:
+            dropped.setdefault(reason, []).append(name)
+            continue
+        values[name] = data
+        total += size
+    summary = {reason: {"count": len(names), "names": names[:_MAX_DROPPED_NAMES]}
+               for reason, names in dropped.items()}
+    return values, summary
 
 
 def _warning_list(caught: list[warnings.WarningMessage]) -> list[dict[str, Any]]:
@@ -88,20 +128,38 @@ class OutputLimitExceeded(BaseException):
     by a region's ``except Exception``)."""
 
 
-class _CappedOutput(io.StringIO):
+class _RegionStdout(io.TextIOBase):
+    """``sys.stdout`` while regions run: each write goes to the running region's buffer, or to
+    its ``stray`` buffer when the writing thread was started before that region began."""
+
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
-        self.size = 0
+        self._lock = threading.Lock()
+        self.begin()
+
+    def begin(self) -> None:
+        """A region starts: fresh buffers; threads alive now belong to earlier regions."""
+        with self._lock:
+            self.own, self.stray, self.size = io.StringIO(), io.StringIO(), 0
+            self.earlier_threads = {t.ident for t in threading.enumerate()
+                                    if t is not threading.main_thread()}
+
+    def writable(self) -> bool:
+        return True
 
     def write(self, text: str) -> int:
-        room = self.limit - self.size
-        if len(text) > room:
-            super().write(text[:max(room, 0)])
-            self.size = self.limit
-            raise OutputLimitExceeded(f"the region printed more than {self.limit} characters")
-        self.size += len(text)
-        return super().write(text)
+        with self._lock:
+            buffer = self.stray if threading.get_ident() in self.earlier_threads else self.own
+            room = self.limit - self.size
+            if len(text) > room:
+                buffer.write(text[:max(room, 0)])
+                self.size = self.limit
+                if threading.current_thread() is threading.main_thread():
+                    raise OutputLimitExceeded(f"the region printed more than {self.limit} characters")
+                return len(text)  # a thread past the cap is silenced; the region is not blamed
+            self.size += len(text)
+            return buffer.write(text)
 
 
 def _fault(exc: BaseException) -> str:
@@ -126,18 +184,20 @@ def _shown_traceback(exc: BaseException, filename: str, shown_as: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_region(region: dict, namespace: dict, root: str, output_limit: int) -> dict[str, Any]:
+def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout) -> dict[str, Any]:
     filename = str(Path(root, region["path"]))
-    # pad with blank lines so tracebacks carry the snippet file's real line numbers
-    code = compile("\n" * (region["first_line"] - 1) + region["code"], filename, "exec")
     before = {name: id(value) for name, value in namespace.items()}
-    stdout = _CappedOutput(output_limit)
-    event: dict[str, Any] = {"event": "region", "id": region["id"], "status": "ok"}
+    stdout.begin()
+    output_limit = stdout.limit
+    event: dict[str, Any] = {"event": "region", "index": region["index"], "id": region["id"],
+                             "status": "ok"}
     expect = region.get("expect")
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(stdout):
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            # pad with blank lines so tracebacks carry the snippet file's real line numbers
+            code = compile("\n" * (region["first_line"] - 1) + region["code"], filename, "exec")
             exec(code, namespace)
             if expect:
                 event["status"] = "error"
@@ -153,11 +213,18 @@ def _run_region(region: dict, namespace: dict, root: str, output_limit: int) -> 
                     "fault": _fault(exc), "type": type(exc).__name__,
                     "message": str(exc)[:_MAX_STR], "line": _failing_line(exc, filename),
                     "traceback": "".join(traceback.format_exception(exc))[-20000:]}
-    text = stdout.getvalue()
-    if stdout.size >= output_limit:
+    duration = time.perf_counter() - start
+    with stdout._lock:
+        text, stray = stdout.own.getvalue(), stdout.stray.getvalue()
+        truncated = stdout.size >= output_limit
+    if truncated:
         text += f"\n[输出过长，已在 {output_limit} 个字符处截断]\n"
-    event.update(duration=time.perf_counter() - start, stdout=text,
-                 warnings=_warning_list(caught), values=_exposed(namespace, before))
+    values, dropped = _exposed(namespace, before)
+    event.update(duration=duration, stdout=text, warnings=_warning_list(caught), values=values)
+    if stray:
+        event["stray"] = stray
+    if dropped:
+        event["values_dropped"] = dropped
     return event
 
 
@@ -165,11 +232,16 @@ def run(job: dict, emit) -> bool:
     root = job["root"]
     sys.path.insert(0, root)  # `import snippets.x` works as it does from the project root
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    for region in job["regions"]:
-        event = _run_region(region, namespace, root, job.get("output_limit", 1_000_000))
-        emit(event)
-        if event["status"] != "ok":
-            return False
+    stdout = _RegionStdout(job.get("output_limit", 1_000_000))
+    saved, sys.stdout = sys.stdout, stdout
+    try:
+        for region in job["regions"]:
+            event = _run_region(region, namespace, root, stdout)
+            emit(event)
+            if event["status"] != "ok":
+                return False
+    finally:
+        sys.stdout = saved
     emit({"event": "done", "provenance": provenance()})
     return True
 
@@ -177,9 +249,9 @@ def run(job: dict, emit) -> bool:
 def main() -> None:
     job_file, result_file = sys.argv[1:3]
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
-    with open(result_file, "a", encoding="utf-8") as out:
+    with open(result_file, "a", encoding="ascii") as out:
         def emit(event: dict) -> None:
-            out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            out.write(json.dumps(clean(event), ensure_ascii=True, default=str) + "\n")
             out.flush()
         ok = run(job, emit)
     sys.exit(0 if ok else 1)

@@ -2,6 +2,8 @@
 
 Only regions under ``snippets/`` are executed; a page may also include a region of the
 library itself (e.g. ``d2l_compiler/models.py:get_net``) to *show* code without running it.
+Include paths resolve inside the project root (``..`` and symbolic links are followed first,
+then checked), so a page can neither show nor run a file outside the project.
 """
 
 from __future__ import annotations
@@ -12,15 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
+from .page import parse_page
 from .project import Project
 
 EXECUTED_PREFIX = "snippets/"
 
-# `--8<-- "path:section"` on a line of its own (pymdownx's inline form); `;` escapes it.
-# Shared by everything that reads includes (render, notebook), so they agree on what one is.
-INCLUDE = re.compile(r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<target>.+?)(?P=q)[ \t]*$""")
-_BLOCK_INCLUDE = re.compile(r"^[ \t]*-+8<-+[ \t]*$")
-FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
 # first line of a region that is meant to fail, e.g. `# raises: ZeroDivisionError`
 _EXPECT = re.compile(r"^\s*#\s*raises:\s*(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*$")
 # a data file a region reads, so that editing it re-runs the page: `# reads: data/x.csv`
@@ -73,6 +71,7 @@ class Include:
     page_file: str  # relative to the project root, for messages
     md_line: int
     region: Region
+    target: str = ""  # as written in the page
 
     @property
     def where(self) -> str:
@@ -81,13 +80,20 @@ class Include:
 
 def read_region(root: Path, target: str) -> Region:
     """The region ``path:section`` of a file under ``root``; ``UsageError`` if it is not there."""
-    path, sep, section = target.rpartition(":")
-    if not sep or not path or not section:
+    written, sep, section = target.rpartition(":")
+    if not sep or not written or not section:
         raise UsageError(f"include {target!r} names no section (expected 'path/to/file.py:NAME')")
+    path = project_path(root, written)
     file = root / path
     if not file.is_file():
         raise UsageError(f"included file {path} does not exist")
-    lines = file.read_text(encoding="utf-8").splitlines()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"included file {path} is not UTF-8 text") from None
+    # only \n and \r\n end a line of Python source (str.splitlines would also split at
+    # U+2028, form feeds, ... inside string literals)
+    lines = text.replace("\r\n", "\n").split("\n")
     start = end = None
     for number, line in enumerate(lines, 1):
         marker = _MARKER.search(line)
@@ -105,23 +111,38 @@ def read_region(root: Path, target: str) -> Region:
     return Region(path, section, start + 1, "\n".join(body) + "\n")
 
 
-def page_includes(project: Project, page: Path) -> list[Include]:
-    """Every region that ``page`` includes, in page order."""
+def project_path(root: Path, written: str) -> str:
+    """``written`` as a POSIX path relative to ``root``, after resolving ``..`` and links;
+    ``UsageError`` if it is absolute or leads outside the project."""
+    if Path(written).is_absolute() or re.match(r"^[A-Za-z]:[\\/]", written):
+        raise UsageError(f"include path {written!r} is absolute; name a file inside the project")
+    base = root.resolve()
+    resolved = (base / written).resolve()
+    if not resolved.is_relative_to(base):
+        raise UsageError(f"include path {written!r} leads outside the project root")
+    return resolved.relative_to(base).as_posix()
+
+
+def read_page(project: Project, page: Path) -> str:
+    """A page's Markdown; ``UsageError`` if it is not UTF-8 text."""
     file = project.docs_dir / page
-    page_file = file.relative_to(project.root).as_posix()
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{file.relative_to(project.root)}: not UTF-8 text ({exc.reason} "
+                         f"at byte {exc.start})") from None
+
+
+def page_includes(project: Project, page: Path) -> list[Include]:
+    """Every region that ``page`` includes, in page order (twice if it is included twice)."""
+    page_file = (project.docs_dir / page).relative_to(project.root).as_posix()
     includes: list[Include] = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-        where = f"{page_file}:{number}"
-        if _BLOCK_INCLUDE.match(line):
-            raise UsageError(f"{where}: use the one-line form --8<-- \"path:section\"")
-        match = INCLUDE.match(line)
-        if not match or match["escape"]:
-            continue
+    for ref in parse_page(read_page(project, page), page_file).includes:
         try:
-            region = read_region(project.root, match["target"])
+            region = read_region(project.root, ref.target)
         except UsageError as exc:
-            raise UsageError(f"{where}: {exc}") from None
-        includes.append(Include(page.as_posix(), page_file, number, region))
+            raise UsageError(f"{page_file}:{ref.line}: {exc}") from None
+        includes.append(Include(page.as_posix(), page_file, ref.line, region, ref.target))
     return includes
 
 

@@ -17,13 +17,15 @@ from typing import Any
 from ..device import DeviceUnavailable, device_kind
 from . import key, record
 from .charts import write_charts
-from .discover import discover
+from .discover import Include, discover
 from .errors import BuildError, UsageError
 from .notebook import write_notebooks
 from .progress import PlainProgress, make_progress
 from .project import Project
 from .render import RenderError
 from .runner import Limits, run_page
+from .sitedir import check_site_dir, publish
+from .sources import fingerprint, renderer_wired
 from .store import Store
 
 
@@ -70,17 +72,26 @@ def _exclusive(project: Project, progress: PlainProgress):
         yield
 
 
-def _regions(results: list[dict], includes) -> list[dict[str, Any]]:
-    """One entry per include: what the region is now, plus what its run produced."""
-    by_id = {r["id"]: r for r in results}
+def _regions(results: list[dict], includes: list[Include]) -> list[dict[str, Any]]:
+    """One entry per include, in page order: what the region is now, plus what its run
+    produced (the n-th executed include gets the n-th run, so a region included twice
+    shows each run's own output)."""
+    runs = iter(sorted(results, key=lambda r: r["index"]))
     entries = []
     for inc in includes:
-        entry = {k: v for k, v in by_id.get(inc.region.id, {}).items() if k != "event"}
+        run = next(runs) if inc.region.executed else {}
+        entry = {k: v for k, v in run.items() if k not in ("event", "index")}
         entry.update(id=inc.region.id, section=inc.region.section, path=inc.region.path,
-                     line=inc.region.first_line, md_line=inc.md_line,
+                     line=inc.region.first_line, md_line=inc.md_line, target=inc.target,
                      source_sha=inc.region.source_sha, executed=inc.region.executed)
         entries.append(entry)
     return entries
+
+
+def _protected(project: Project, pages: dict[str, list[Include]]) -> list[Path]:
+    """What a site directory must never be or contain."""
+    sources = {project.root / inc.region.path for incs in pages.values() for inc in incs}
+    return [project.root, project.docs_dir, project.state_dir, project.config_file, *sources]
 
 
 def build(project: Project, options: BuildOptions, site_dir: Path | None,
@@ -93,6 +104,9 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     """
     device = _resolve_device()  # before anything runs: a missing GPU is a usage error
     pages = discover(project, options.only)
+    if site_dir is not None:  # refuse before anything runs, so that nothing is touched
+        check_site_dir(site_dir, _protected(project, pages), project.docs_dir)
+        renderer_wired(project)
     progress = progress or make_progress()
     try:
         with _exclusive(project, progress):
@@ -101,7 +115,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
                 raise BuildError("\n".join(failures) + f"\nbuild failed ({summary}): "
                                  "the record and the site were left unchanged")
             if site_dir is not None:
-                build_site(project, site_dir)
+                build_site(project, site_dir, _protected(project, pages))
     finally:
         progress.close()
     return summary
@@ -111,6 +125,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
              progress: PlainProgress) -> tuple[BuildSummary, list[str]]:
     """Run every page whose key has no stored result (all with ``force``); write the record."""
     start = time.perf_counter()
+    sources_before = fingerprint(project, pages)
     store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
     previous = record.load_record(project.record_path) or {}
     summary, failures = BuildSummary(), []
@@ -140,11 +155,15 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             store.put(page_key, stored)  # kept even if a later page fails
             summary.ran.append(page)
         # the key covers executed code only: what the page merely shows is refreshed
-        new_pages[page] = {**stored, "regions": _regions(stored["regions"], includes),
-                           "ran": page in summary.ran}
+        new_pages[page] = record.seal({**stored, "regions": _regions(stored["regions"], includes),
+                                       "ran": page in summary.ran})
     summary.seconds = time.perf_counter() - start
     if failures:
         return summary, failures
+    changed = fingerprint(project, pages).changed_since(sources_before)
+    if changed:
+        return summary, [f"sources changed while the build ran ({', '.join(changed[:5])}): "
+                         "the outputs may not match them; run the build again"]
     provenance = {"device": device, "git_commit": record.git_commit(project.root),
                   "date_utc": record.utc_now(), "python": sys.version.split()[0],
                   "summary": {"ran": summary.ran, "cached": summary.cached,
@@ -172,18 +191,21 @@ class _Collect(logging.Handler):
         self.lines.append(f"{record.levelname}: {record.getMessage()}")
 
 
-def build_site(project: Project, site_dir: Path) -> None:
+def build_site(project: Project, site_dir: Path, protected: list[Path] | None = None) -> None:
     """``mkdocs build --strict`` into a temporary directory, swapped in only on success.
 
     MkDocs runs in this process (a second interpreter would cost more than a warm build's
-    whole engine work); its warnings are collected and shown only if the build fails.
+    whole engine work); its warnings are collected and shown only if the build fails. The
+    site directory is checked (again) just before the swap: see :mod:`.sitedir`.
     """
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
 
-    site_dir = site_dir.resolve()
+    protected = protected if protected is not None else [
+        project.root, project.docs_dir, project.state_dir, project.config_file]
+    site_dir = check_site_dir(site_dir, protected, project.docs_dir)
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=site_dir.parent))
     logger, collect = logging.getLogger("mkdocs"), _Collect()
@@ -192,11 +214,18 @@ def build_site(project: Project, site_dir: Path) -> None:
     os.environ["D2L_RECORD"] = str(project.record_path)
     try:
         os.chdir(project.root)  # relative paths in mkdocs.yml (e.g. jieba's dictionary)
-        mkdocs_build(load_config(str(project.config_file), site_dir=str(staging), strict=True))
+        config = load_config(str(project.config_file), site_dir=str(staging), strict=True)
+        if not any(getattr(hook, "D2L_RENDERER", False) for hook in (config.hooks or {}).values()):
+            raise UsageError(f"{project.config_file.name} does not load the d2l renderer, so "
+                             "no output would be shown: add 'hooks: [d2l_compiler/mkdocs_hook.py]'")
+        mkdocs_build(config)
     except (MkDocsException, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         detail = "\n".join([*collect.lines[-20:], str(exc)])
         raise BuildError(f"mkdocs build --strict failed; {site_dir} left unchanged:\n{detail}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
         os.chdir(saved_cwd)
         logger.removeHandler(collect)
@@ -204,9 +233,4 @@ def build_site(project: Project, site_dir: Path) -> None:
             os.environ.pop("D2L_RECORD", None)
         else:
             os.environ["D2L_RECORD"] = saved_env
-    old = site_dir.with_name(site_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if site_dir.exists():
-        site_dir.rename(old)
-    staging.rename(site_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    publish(staging, check_site_dir(site_dir, protected, project.docs_dir))

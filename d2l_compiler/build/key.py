@@ -21,7 +21,7 @@ from pathlib import Path
 from .discover import Region
 from .errors import UsageError
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2  # 2: regions are an ordered list (one entry per include), entries carry a digest
 # environment variables that change what regions print (D2L_DEVICE enters as the device)
 OUTPUT_ENV = ("D2L_BENCH_QUICK",)
 
@@ -116,12 +116,17 @@ def data_files(root: Path, regions: list[Region]) -> dict[str, str]:
 
 
 def page_key(root: Path, regions: list[Region], device: str) -> tuple[str, dict]:
-    """The key of a page's execution and the inputs it was computed from (for reports)."""
+    """The key of a page's execution and the inputs it was computed from (for reports).
+
+    ``regions`` are the executed regions in the order the page runs them, repeated if the
+    page includes one twice.
+    """
     files, packages = dependencies(root, regions)
     inputs = {
         "data": data_files(root, regions),
         "format": RECORD_FORMAT,
-        "regions": {r.id: r.source_sha for r in regions},
+        # order and repetition are inputs: they change what each region sees when it runs
+        "regions": [[r.id, r.source_sha] for r in regions],
         "files": files,
         "packages": packages,
         "python": platform.python_version(),

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .discover import FENCE, INCLUDE
+from .escape import visible
+from .page import PageSyntaxError, parse_page
 from .render import RenderError, render_page
 
 NOTEBOOK_DIR = "generated"
@@ -50,51 +51,55 @@ def _markdown_cell(text: str) -> dict[str, Any]:
 def _code_cell(region: Mapping[str, Any], count: int) -> dict[str, Any]:
     outputs = []
     if region.get("stdout"):
-        outputs.append({"output_type": "stream", "name": "stdout", "text": _lines(region["stdout"])})
+        outputs.append({"output_type": "stream", "name": "stdout",
+                        "text": _lines(visible(region["stdout"]))})
+    if region.get("stray"):
+        outputs.append({"output_type": "stream", "name": "stderr",
+                        "text": _lines("[其他线程的输出]\n" + visible(region["stray"]))})
     if region.get("raised"):
-        outputs.append({"output_type": "stream", "name": "stderr", "text": _lines(region["raised"])})
+        outputs.append({"output_type": "stream", "name": "stderr",
+                        "text": _lines(visible(region["raised"]))})
     return {"cell_type": "code", "execution_count": count, "metadata": {"d2l_region": region["id"]},
             "outputs": outputs, "source": _lines(region["code"].rstrip("\n"))}
 
 
-def _chunks(markdown: str) -> list[tuple[str, str]]:
-    """Split a page into ("markdown", text) and ("include", target) pieces, in order."""
-    chunks: list[tuple[str, str]] = []
+def _chunks(markdown: str, page_file: str) -> list[tuple[str, Any]]:
+    """Split a page into ("markdown", text) and ("include", n) pieces, in order, where n
+    counts the page's includes (the n-th include is the n-th region entry of the record)."""
+    try:
+        parsed = parse_page(markdown, page_file)
+    except PageSyntaxError as exc:
+        raise RenderError(str(exc)) from None
+    chunks: list[tuple[str, Any]] = []
     prose: list[str] = []
-    fence_lines: list[str] = []
-    fence = None
-    for line in markdown.split("\n"):
-        match = FENCE.match(line)
-        if fence is None and match:
-            fence, fence_lines = match["fence"], [line]
+    count = 0
+    fences = {f.start: f for f in parsed.fences if f.includes}
+    skip_to = 0
+    for number, line in enumerate(parsed.lines, 1):
+        if number <= skip_to:
             continue
-        if fence is not None:
-            fence_lines.append(line)
-            if match and line.strip() == fence:
-                targets = [m["target"] for m in map(INCLUDE.match, fence_lines)
-                           if m and not m["escape"]]
-                if targets:
-                    chunks.append(("markdown", "\n".join(prose)))
-                    chunks += [("include", t) for t in targets]
-                    prose = []
-                else:
-                    prose += fence_lines
-                fence = None
+        fence = fences.get(number)
+        if fence is None:
+            prose.append(line)
             continue
-        prose.append(line)
+        chunks.append(("markdown", "\n".join(prose)))
+        chunks += [("include", count + i) for i in range(len(fence.includes))]
+        count += len(fence.includes)
+        prose, skip_to = [], fence.end
     chunks.append(("markdown", "\n".join(prose)))
     return chunks
 
 
 def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, Any],
                   code_of: Mapping[str, str], root: Path | None = None,
-                  page_dir: Path | None = None) -> dict[str, Any]:
+                  page_dir: Path | None = None, page_file: str = "page") -> dict[str, Any]:
     """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code."""
-    regions = {r["id"]: {**r, "code": code_of[r["id"]]} for r in entry["regions"]}
+    regions = [{**r, "code": code_of[r["id"]]} for r in entry["regions"]]
     cells, count = [], 0
-    for kind, payload in _chunks(markdown):
+    for kind, payload in _chunks(markdown, page_file):
         if kind == "markdown":
-            text = render_page(payload, entry, record, root) if payload.strip() else ""
+            text = render_page(payload, entry, record, root, page_file,
+                               outputs=False) if payload.strip() else ""
             if page_dir is not None:
                 text = _self_contained(text, page_dir)
             if text.strip():
@@ -128,9 +133,9 @@ def write_notebooks(docs_dir: Path, record: Mapping[str, Any],
         target = docs_dir / NOTEBOOK_DIR / Path(page).with_suffix(".ipynb")
         try:
             notebook = page_notebook(markdown, entry, record, code_of, root,
-                                     (docs_dir / page).parent)
+                                     (docs_dir / page).parent, f"docs/{page}")
         except RenderError as exc:
-            raise RenderError(f"docs/{page}: {exc}") from None
+            raise RenderError(str(exc)) from None
         text = json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             target.parent.mkdir(parents=True, exist_ok=True)

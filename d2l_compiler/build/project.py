@@ -29,7 +29,10 @@ class Project:
 
     @property
     def docs_dir(self) -> Path:
-        return self.root / (self.config().get("docs_dir") or "docs")
+        docs = self.config().get("docs_dir") or "docs"
+        if not isinstance(docs, str):
+            raise UsageError(f"{self.config_file}: docs_dir must be a path, not {docs!r}")
+        return self.root / docs
 
     @property
     def state_dir(self) -> Path:
@@ -43,6 +46,9 @@ class Project:
     def config(self) -> dict:
         try:
             data = yaml.load(self.config_file.read_text(encoding="utf-8"), Loader=_TolerantLoader)
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{self.config_file}: not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start})") from None
         except yaml.YAMLError as exc:
             raise UsageError(f"{self.config_file}: not valid YAML ({exc.__class__.__name__})") from None
         if not isinstance(data, dict):

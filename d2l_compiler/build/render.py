@@ -4,13 +4,19 @@ Pure functions over the record, no MkDocs import (the hook is a thin adapter), s
 site could move to another generator. Three things happen to a page:
 
 * after each code fence that includes an executed region, its recorded output (and any
-  warnings it raised) is inserted as a text block: fenced, hence HTML-escaped;
+  warnings it raised) is inserted as a text block: fenced, hence HTML-escaped, with control
+  characters made visible and lines that ``pymdownx.snippets`` would act on escaped;
+  the n-th include of the page shows the n-th recorded run, so a region included twice
+  shows each run's own output;
 * ``{{ d2l:... }}`` tokens in prose are replaced by recorded values or sentences built from
   them: ``SECTION.name[.field] | FORMAT``, ``compare A B``, ``claim A VERB B | text``,
   ``stamp``, ``report``, ``dataflow FILE:SECTION FUNCTION``, and ``paths_table``,
   ``paths_files``, ``paths_summary`` (VALUE BATCH), ``paths_chart``, ``paths_provenance``
   (VALUE); an unknown or unresolvable token is an error, never left as text;
 * a provenance stamp goes under the page's first heading.
+
+Every string that comes from a run (values, labels, warnings, provenance) passes through
+:mod:`.escape` on its way into the page: it is shown, never interpreted.
 """
 
 from __future__ import annotations
@@ -23,12 +29,16 @@ from typing import Any
 from ..claims import compare
 from . import tables
 from .dataflow import DataflowError, dataflow_mermaid
-from .discover import FENCE, INCLUDE, read_region
+from .discover import read_region
 from .errors import BuildError
+from .escape import inline, snippet_safe, visible
+from .page import PageSyntaxError, parse_page
 from .report import report_markdown
 
-_TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.+?)\s*\}\}")
+_TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.*?)\s*\}\}")
 _HEADING = re.compile(r"^#\s+\S")
+_MAX_FORMAT_NUMBER = 200  # widths and precisions in a token's format spec
+_MAX_TOKEN_TEXT = 10_000  # characters one formatted value may produce
 
 
 class RenderError(ValueError):
@@ -44,7 +54,7 @@ def stamp(provenance: Mapping[str, Any], executed_at: str) -> str:
         parts.append(f"PyTorch {provenance['torch']}，{provenance.get('threads', '?')} 个线程")
     parts.append(f"Python {provenance.get('python', '?')}")
     parts.append(f"执行于 {executed_at}")
-    return "本页代码由构建实际运行：" + "；".join(parts) + "。"
+    return inline("本页代码由构建实际运行：" + "；".join(parts) + "。")
 
 
 def _fence_for(text: str) -> str:
@@ -53,9 +63,11 @@ def _fence_for(text: str) -> str:
 
 
 def _text_block(text: str, title: str, indent: str) -> list[str]:
+    text = visible(text)
     fence = _fence_for(text)
-    lines = [f'{indent}{fence} {{ .text .d2l-output title="{title}" }}']
-    lines += [f"{indent}{line}" if line else "" for line in text.rstrip("\n").split("\n")]
+    lines = [f'{indent}{fence} {{ .text .d2l-output title="{inline(title)}" }}']
+    lines += [snippet_safe(f"{indent}{line}") if line else ""
+              for line in text.rstrip("\n").split("\n")]
     return [*lines, f"{indent}{fence}"]
 
 
@@ -64,6 +76,8 @@ def output_blocks(region: Mapping[str, Any], indent: str = "") -> list[str]:
     lines: list[str] = []
     if region.get("stdout"):
         lines += ["", *_text_block(region["stdout"], f"输出（用时 {region['duration']:.3f} 秒）", indent)]
+    if region.get("stray"):
+        lines += ["", *_text_block(region["stray"], "其他线程的输出（由前面代码段启动的线程写出）", indent)]
     if region.get("raised"):
         lines += ["", *_text_block(region["raised"], "异常（本段代码有意引发）", indent)]
     warnings = region.get("warnings") or []
@@ -73,16 +87,56 @@ def output_blocks(region: Mapping[str, Any], indent: str = "") -> list[str]:
     return lines
 
 
-def _lookup(regions: Mapping[str, Mapping], ref: str) -> Any:
+def _by_section(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Section name -> its executed entry; a name two includes share maps to their ids."""
+    regions: dict[str, Any] = {}
+    for entry in entries:
+        if entry.get("executed"):
+            regions.setdefault(entry["section"], []).append(entry)
+    return {name: found[0] if len(found) == 1 else [e["id"] for e in found]
+            for name, found in regions.items()}
+
+
+def _lookup(regions: Mapping[str, Any], ref: str) -> Any:
     section, _, path = ref.partition(".")
     if section not in regions:
         raise RenderError(f"no region {section!r} on this page (token {ref!r})")
+    if isinstance(regions[section], list):
+        raise RenderError(f"token {ref!r} is ambiguous: the page runs more than one region named "
+                          f"{section!r} ({', '.join(regions[section])}); rename one")
     value: Any = regions[section].get("values", {})
-    for part in path.split(".") if path else []:
+    parts = path.split(".") if path else []
+    for number, part in enumerate(parts):
         if not isinstance(value, Mapping) or part not in value:
+            dropped = regions[section].get("values_dropped") or {}
+            why = next((r for r, d in dropped.items() if parts[0] in d.get("names", [])), None)
+            if number == 0 and why:
+                raise RenderError(f"region {section!r} bound {parts[0]!r}, but it was not kept "
+                                  f"({why}) (token {ref!r})")
             raise RenderError(f"region {section!r} recorded no value {path!r} (token {ref!r})")
         value = value[part]
     return value
+
+
+def _inert_samples(samples: Any) -> Any:
+    """A samples record whose description is safe to place in prose."""
+    if isinstance(samples, Mapping) and "description" in samples:
+        return {**samples, "description": inline(samples["description"])}
+    return samples
+
+
+def _format(value: Any, fmt: str, ref: str) -> str:
+    if any(int(n) > _MAX_FORMAT_NUMBER for n in re.findall(r"\d+", fmt)):
+        raise RenderError(f"format {fmt!r} of {ref!r} asks for more than {_MAX_FORMAT_NUMBER} "
+                          "characters or digits")
+    try:
+        text = format(value, fmt)
+    except (ValueError, TypeError) as exc:
+        raise RenderError(f"cannot format {ref!r} with {fmt!r}: {exc}") from None
+    if len(text) > _MAX_TOKEN_TEXT:
+        raise RenderError(f"{ref!r} is {len(text)} characters long; a value cited in prose "
+                          f"is at most {_MAX_TOKEN_TEXT}")
+    return inline(text)
 
 
 _PATHS_TOKENS = ("paths_table", "paths_files", "paths_summary", "paths_chart", "paths_provenance")
@@ -144,6 +198,8 @@ def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str,
                    record: Mapping[str, Any] | None, entry: Mapping[str, Any],
                    root: Path | None) -> str:
     words = body.split()
+    if not words:
+        raise RenderError("an empty {{ d2l: }} token")
     if words == ["stamp"]:
         if not page_stamp:
             raise RenderError("{{ d2l:stamp }} on a page that runs no code")
@@ -155,7 +211,7 @@ def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str,
     if words[0] == "compare":
         if len(words) != 3:
             raise RenderError(f"'compare' takes two values: {{{{ d2l:{body} }}}}")
-        return compare(_lookup(regions, words[1]), _lookup(regions, words[2]))
+        return compare(*(_inert_samples(_lookup(regions, w)) for w in words[1:]))
     if words[0] == "claim":
         return _claim(body, regions)
     if words[0] == "dataflow":
@@ -166,49 +222,58 @@ def _replace_token(body: str, regions: Mapping[str, Mapping], page_stamp: str,
     value = _lookup(regions, ref.strip())
     if isinstance(value, Mapping | list):
         raise RenderError(f"token {ref.strip()!r} is a structure, not a value; name a field")
-    try:
-        return format(value, fmt.strip())
-    except (ValueError, TypeError) as exc:
-        raise RenderError(f"cannot format {ref.strip()!r} with {fmt.strip()!r}: {exc}") from None
+    return _format(value, fmt.strip(), ref.strip())
+
+
+def _included_outputs(fence_includes, runs, page_file: str) -> list[str]:
+    """The output blocks for the includes of one fence, consuming their recorded runs."""
+    lines: list[str] = []
+    for ref in fence_includes:
+        region = next(runs, None)
+        if region is None or region.get("target", region["id"]) != ref.target:
+            raise RenderError(f"{page_file}:{ref.line}: the record has no run for include "
+                              f"{ref.target!r} at this place: rebuild")
+        if region.get("executed"):
+            lines += output_blocks(region, ref.indent)
+    return lines
 
 
 def render_page(markdown: str, entry: Mapping[str, Any] | None,
-                record: Mapping[str, Any] | None = None, root: Path | None = None) -> str:
+                record: Mapping[str, Any] | None = None, root: Path | None = None,
+                page_file: str = "page", outputs: bool = True) -> str:
     """The page with outputs, values and stamp filled in from its record ``entry``.
 
     ``record`` (the whole build record) is needed only by ``{{ d2l:report }}`` and provenance
     lines; ``root`` (the project root) only by ``{{ d2l:dataflow }}``, which reads source code.
+    ``page_file`` names the page in errors (``page_file:line: ...``). With ``outputs=False``
+    (a prose fragment, as the notebook renders) no outputs are placed.
     """
-    regions_by_id = {r["id"]: r for r in (entry or {}).get("regions", [])}
-    regions = {r["section"]: r for r in regions_by_id.values()}
-    executed = any(r.get("executed") for r in regions_by_id.values())
+    try:
+        parsed = parse_page(markdown, page_file)
+    except PageSyntaxError as exc:
+        raise RenderError(str(exc)) from None
+    entries = list((entry or {}).get("regions", []))
+    regions = _by_section(entries)
+    executed = any(r.get("executed") for r in entries)
     page_stamp = stamp(entry["provenance"], entry["executed_at"]) if executed else ""
+    runs = iter(entries)
+    fence_end = {f.end: f for f in parsed.fences}
+    fenced = parsed.fenced_lines()
     out: list[str] = []
-    fence: str | None = None
-    pending: list[str] = []
     stamped = not executed
-    for line in markdown.split("\n"):
-        match = FENCE.match(line)
-        if fence is None and match:
-            fence, indent = match["fence"], match["indent"]
-        elif fence is not None and match and line.strip() == fence:
-            out.append(line)
-            out += pending
-            fence, pending = None, []
-            continue
-        include = INCLUDE.match(line) if fence is not None else None
-        if include and not include["escape"]:
-            region = regions_by_id.get(include["target"])
-            if region is None:
-                raise RenderError(f"the record has no region {include['target']!r}: rebuild")
-            if region.get("executed"):
-                pending = output_blocks(region, indent)
-        if fence is None:
-            line = _TOKEN.sub(
-                lambda m: _replace_token(m["body"], regions, page_stamp, record, entry or {}, root),
-                line)
+    for number, line in enumerate(parsed.lines, 1):
+        if number not in fenced:
+            try:
+                line = _TOKEN.sub(lambda m: _replace_token(
+                    m["body"], regions, page_stamp, record, entry or {}, root), line)
+            except RenderError as exc:
+                raise RenderError(f"{page_file}:{number}: {exc}") from None
         out.append(line)
+        if outputs and number in fence_end:
+            out += _included_outputs(fence_end[number].includes, runs, page_file)
         if not stamped and _HEADING.match(line):
             out += ["", f'<p class="d2l-stamp">{page_stamp}</p>', ""]
             stamped = True
+    if outputs and next(runs, None) is not None:
+        raise RenderError(f"{page_file}: the record has more runs than the page has includes: rebuild")
     return "\n".join(out)

@@ -2,7 +2,11 @@
 
 Fault classes: ``exception`` (a region raised), ``exit`` (``sys.exit`` or a non-zero exit),
 ``crash`` (killed by a signal), ``out-of-memory`` (``MemoryError`` under the memory limit),
-``output-limit`` (a region printed more than the cap), ``timeout`` (the page overran).
+``output-limit`` (a region printed more than the cap, or the process wrote more than the
+descriptor-level cap to stdout/stderr), ``timeout`` (the page overran).
+
+Whatever happens, the page's temporary directory is removed and every process it started
+is killed and reaped before ``run_page`` returns or raises (see :mod:`.procs`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import ctypes
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,12 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .discover import Include
+from .escape import terminal
+from .procs import OutputSink, become_subreaper, descendants, shielded, sweep
 
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.01
 OUTPUT_LIMIT = 1_000_000  # characters of stdout kept per region
+DESCRIPTOR_LIMIT = 32 * 1024 * 1024  # bytes a page's process tree may write to stdout/stderr
 _PR_SET_PDEATHSIG = 1
 
 
@@ -36,6 +45,7 @@ class Limits:
     timeout: float = 900.0
     memory_mb: int | None = None  # address-space limit (RLIMIT_AS); None: unlimited
     output_chars: int = OUTPUT_LIMIT
+    output_bytes: int = DESCRIPTOR_LIMIT
 
 
 @dataclass
@@ -73,18 +83,73 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
-def _wait(proc: subprocess.Popen, deadline: float | None,
-          tick: Callable[[], None] = lambda: None) -> tuple[int | None, float]:
-    """Exit code (None on timeout) and peak RSS in MiB, reaped with wait4 for the rusage."""
+def _reap(pid: int, block: bool) -> tuple[int | None, float]:
+    """Exit code (None if still running) and peak RSS in MiB, via wait4 for the rusage."""
+    try:
+        done, status, usage = os.wait4(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return -signal.SIGKILL, 0.0
+    if not done:
+        return None, 0.0
+    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024
+
+
+@dataclass
+class _Outcome:
+    code: int | None = None
+    peak: float = 0.0
+    timed_out: bool = False
+    flooded: bool = False
+
+
+def _supervise(proc: subprocess.Popen, deadline: float, sink: OutputSink,
+               tick: Callable[[], None]) -> _Outcome:
+    """Pump the child's output into ``sink`` until it exits, overruns, or floods."""
+    fd, open_pipe = proc.stdout.fileno(), True
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage.ru_maxrss / 1024
-        if deadline is not None and time.monotonic() >= deadline:
-            return None, 0.0
+        if open_pipe:
+            open_pipe = sink.drain(fd, POLL_SECONDS)
+        else:
+            time.sleep(POLL_SECONDS)
+        if sink.over_limit:
+            return _Outcome(*_stop(proc, sink), flooded=True)
+        code, peak = _reap(proc.pid, block=False)
+        if code is not None:
+            return _Outcome(code, peak)
+        if time.monotonic() >= deadline:
+            return _Outcome(*_stop(proc, sink), timed_out=True)
         tick()
-        time.sleep(POLL_SECONDS)
+
+
+def _stop(proc: subprocess.Popen, sink: OutputSink | None = None) -> tuple[int, float]:
+    """TERM the whole process group, KILL it after a grace period; reap the child.
+
+    Output written during the grace period is still read (and still counted), so a TERM
+    handler that floods cannot block on a full pipe nor write past the cap unread."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    code, peak = _reap(proc.pid, block=False)
+    while code is None and time.monotonic() < deadline and not (sink and sink.over_limit
+                                                                  and sink.total > 2 * sink.limit):
+        if sink is not None:
+            sink.drain(proc.stdout.fileno(), POLL_SECONDS)
+        else:
+            time.sleep(POLL_SECONDS)
+        code, peak = _reap(proc.pid, block=False)
+    _signal_group(proc.pid, signal.SIGKILL)  # stragglers, or a child that ignored TERM
+    if code is None:
+        code, peak = _reap(proc.pid, block=True)
+    return code, peak
+
+
+def describe_exit(code: int) -> str:
+    """``exit status 3`` or ``signal SIGSEGV``."""
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
 
 
 class _Follow:
@@ -99,46 +164,64 @@ class _Follow:
             return
         with open(self.path, "rb") as events:
             events.seek(self.offset)
-            data = events.read()
+            data = events.read(8 * 1024 * 1024)
         complete = data[: data.rfind(b"\n") + 1]
         self.offset += len(complete)
-        for line in complete.splitlines():
-            self.on_event(json.loads(line))
+        for event in _parse_events(complete):
+            self.on_event(event)
 
 
-def _stop(proc: subprocess.Popen) -> tuple[int, float]:
-    """TERM the whole process group, KILL it after a grace period; reap the child."""
-    _signal_group(proc.pid, signal.SIGTERM)
-    code, peak = _wait(proc, time.monotonic() + GRACE_SECONDS)
-    _signal_group(proc.pid, signal.SIGKILL)  # stragglers, or a child that ignored TERM
-    if code is None:
-        code, peak = _wait(proc, None)
-    return code, peak
-
-
-def describe_exit(code: int) -> str:
-    """``exit status 3`` or ``signal SIGSEGV``."""
-    if code < 0:
+def _parse_events(data: bytes) -> list[dict[str, Any]]:
+    """Events from the child's ASCII JSON lines (only ``\\n`` separates them); a line that is
+    not an event (a region wrote into the file) becomes a ``corrupt`` marker."""
+    events = []
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
         try:
-            return f"signal {signal.Signals(-code).name}"
+            event = json.loads(line)
         except ValueError:
-            return f"signal {-code}"
-    return f"exit status {code}"
+            event = None
+        events.append(event if isinstance(event, dict) and "event" in event else {"event": "corrupt"})
+    return events
 
 
-def _tail(path: Path, lines: int = 20) -> str:
-    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    return "\n".join(text.splitlines()[-lines:])
+def log_name(page: str) -> str:
+    """A page's log file name: injective (``a/b.md`` and ``a__b.md`` never share one)."""
+    return quote(page, safe="") + ".log"
 
 
-def _classify(failed: dict | None, code: int | None, timed_out: bool) -> str:
-    if timed_out:
+def _classify(failed: dict | None, outcome: _Outcome, corrupt: bool) -> str:
+    if outcome.timed_out:
         return "timeout"
+    if outcome.flooded:
+        return "output-limit"
     if failed is not None:
         return failed["error"]["fault"]
-    if code is not None and code < 0:
+    if outcome.code is not None and outcome.code < 0:
         return "crash"
-    return "exit"
+    return "corrupt-result" if corrupt else "exit"
+
+
+def _job(root: Path, executed: list[Include], limits: Limits) -> dict[str, Any]:
+    return {"root": str(root), "output_limit": limits.output_chars,
+            "memory_mb": limits.memory_mb, "regions": [
+                {"index": index, "id": inc.region.id, "path": inc.region.path,
+                 "first_line": inc.region.first_line, "code": inc.region.code,
+                 "expect": inc.region.expect_raises} for index, inc in enumerate(executed)]}
+
+
+def _start(root: Path, work: Path, device: str, limits: Limits) -> subprocess.Popen:
+    run_dir = work / "cwd"
+    run_dir.mkdir()  # regions that write files (a saved model) write them here
+    env = {**os.environ, "D2L_DEVICE": device, "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen(
+        [sys.executable, "-m", "d2l_compiler.build.child", str(work / "job.json"),
+         str(work / "result.jsonl")],
+        cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=_child_setup(limits.memory_mb))
 
 
 def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
@@ -146,59 +229,64 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     """Execute the executed regions of ``page`` in order, in one fresh subprocess."""
     executed = [inc for inc in includes if inc.region.executed]
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / (page.replace("/", "__") + ".log")
-    job = {"root": str(root), "output_limit": limits.output_chars,
-           "memory_mb": limits.memory_mb, "regions": [
-               {"id": inc.region.id, "path": inc.region.path, "first_line": inc.region.first_line,
-                "code": inc.region.code, "expect": inc.region.expect_raises} for inc in executed]}
+    log = log_dir / log_name(page)
+    become_subreaper()
+    keep = descendants()  # what this process had running before the page (left alone)
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="d2l-page-") as work:
-        job_file, result_file = Path(work, "job.json"), Path(work, "result.jsonl")
-        job_file.write_text(json.dumps(job), encoding="utf-8")
-        run_dir = Path(work, "cwd")
-        run_dir.mkdir()  # regions that write files (a saved model) write them here
-        env = {**os.environ, "D2L_DEVICE": device, "PYTHONHASHSEED": "0",
-               "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        with open(log, "w", encoding="utf-8") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "d2l_compiler.build.child", str(job_file), str(result_file)],
-                cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
-                stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_child_setup(limits.memory_mb))
-            try:
-                code, peak = _wait(proc, start + limits.timeout, _Follow(result_file, on_event))
-                timed_out = code is None
-                if timed_out:
-                    code, peak = _stop(proc)
-                else:
-                    _signal_group(proc.pid, signal.SIGKILL)  # anything a region left behind
-            except BaseException:  # Ctrl-C or an engine error: never leave children behind
+    work = Path(tempfile.mkdtemp(prefix="d2l-page-"))
+    proc: subprocess.Popen | None = None
+    sink: OutputSink | None = None
+    try:
+        (work / "job.json").write_text(json.dumps(_job(root, executed, limits)), encoding="utf-8")
+        sink = OutputSink(log, limits.output_bytes)
+        proc = _start(root, work, device, limits)
+        outcome = _supervise(proc, start + limits.timeout, sink,
+                             _Follow(work / "result.jsonl", on_event))
+        proc.returncode = outcome.code
+        _signal_group(proc.pid, signal.SIGKILL)  # anything a region left behind
+        sweep(keep)
+        if not outcome.flooded:
+            sink.drain(proc.stdout.fileno(), 0.2)
+        result = work / "result.jsonl"
+        events = _parse_events(result.read_bytes()) if result.exists() else []
+    finally:  # Ctrl-C, SIGTERM or an engine error: never leave a process or a file behind
+        with shielded():
+            if proc is not None and proc.returncode is None and _reap(proc.pid, False)[0] is None:
                 _stop(proc)
-                raise
-        events = [json.loads(line) for line in result_file.read_text(encoding="utf-8").splitlines()
-                  if line.strip()] if result_file.exists() else []
+            sweep(keep)
+            if proc is not None:
+                proc.stdout.close()
+            if sink is not None:
+                sink.close()
+            shutil.rmtree(work, ignore_errors=True)
+    return _result(page, executed, events, outcome, limits, time.monotonic() - start, log, sink)
+
+
+def _result(page: str, executed: list[Include], events: list[dict], outcome: _Outcome,
+            limits: Limits, duration: float, log: Path, sink: OutputSink) -> PageRun:
+    corrupt = any(e["event"] == "corrupt" for e in events)
     run = PageRun(page, "ok", [e for e in events if e["event"] == "region"],
-                  duration=time.monotonic() - start, peak_mb=peak, log=str(log))
+                  duration=duration, peak_mb=outcome.peak, log=str(log))
     done = next((e for e in events if e["event"] == "done"), None)
     run.provenance = (done or {}).get("provenance", {})
-    failed = next((r for r in run.regions if r["status"] != "ok"), None)
-    if failed is None and done is not None and code == 0 and not timed_out:
+    failed = next((r for r in run.regions if r.get("status") != "ok"), None)
+    if (failed is None and done is not None and outcome.code == 0 and not corrupt
+            and not outcome.timed_out and not outcome.flooded):
         return run
     run.status = "failed"
-    ran = {r["id"] for r in run.regions}
-    culprit = next((inc for inc in executed if inc.region.id == (failed or {}).get("id")), None)
-    culprit = culprit or next((inc for inc in executed if inc.region.id not in ran), executed[-1])
-    not_run = [inc.region.section for inc in executed
-               if inc.region.id not in ran and inc is not culprit]
-    run.regions += [{"id": inc.region.id, "status": "not run"} for inc in executed
-                    if inc.region.id not in ran]
-    run.failure = _report(culprit, failed, _classify(failed, code, timed_out), code, limits,
-                          run, not_run, _tail(log))
+    ran = {r.get("index") for r in run.regions}
+    culprit = executed[failed["index"]] if failed is not None else next(
+        (inc for index, inc in enumerate(executed) if index not in ran), executed[-1])
+    not_run = [inc.region.section for index, inc in enumerate(executed)
+               if index not in ran and inc is not culprit]
+    run.regions += [{"index": index, "id": inc.region.id, "status": "not run"}
+                    for index, inc in enumerate(executed) if index not in ran]
+    run.failure = _report(culprit, failed, _classify(failed, outcome, corrupt), outcome.code,
+                          limits, run, not_run, sink.tail())
     with open(log, "a", encoding="utf-8") as log_file:
         log_file.write("\n--- engine report ---\n" + run.failure + "\n")
         if failed is not None:
-            log_file.write(failed["error"]["traceback"])
+            log_file.write(terminal(failed["error"]["traceback"]))
     return run
 
 
@@ -213,16 +301,21 @@ def _report(inc: Include, failed: dict | None, fault: str, code: int | None, lim
         headline = f"{fault}: {err['type']}: {err['message']}"
     elif fault == "timeout":
         headline = f"timeout after {limits.timeout:g} s"
+    elif fault == "output-limit":
+        headline = (f"output-limit: the page's processes wrote more than {limits.output_bytes} "
+                    "bytes to stdout/stderr")
+    elif fault == "corrupt-result":
+        headline = "corrupt-result: something other than the engine wrote into its result file"
     details = [f"at {region.path}:{line}", describe_exit(code) if code is not None else "",
                f"{run.duration:.2f} s elapsed", f"peak memory {run.peak_mb:.0f} MiB"]
     if fault == "out-of-memory" and limits.memory_mb:
         details.append(f"memory limit {limits.memory_mb} MiB")
-    lines = [f"{inc.where}: region {region.section!r} failed: {headline}",
+    lines = [f"{inc.where}: region {region.section!r} failed: {terminal(headline)}",
              "  " + " · ".join(d for d in details if d)]
     if not_run:
         lines.append(f"  not run: {', '.join(not_run)}")
     if failed is not None:
         tail = "\n".join(failed["error"]["traceback"].rstrip().splitlines()[-20:])
     if tail.strip():
-        lines += ["  --- last lines ---", *("  " + t for t in tail.splitlines())]
+        lines += ["  --- last lines ---", *("  " + t for t in terminal(tail).split("\n")[-20:])]
     return "\n".join(lines)

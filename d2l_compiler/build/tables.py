@@ -14,6 +14,7 @@ from typing import Any
 from ..claims import verdict
 from ..models import human_size
 from ..paths import PATHS
+from .escape import inline
 
 CHART_DIR = "generated"
 
@@ -28,7 +29,7 @@ def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str,
         results = paths["batches"][batch]
     except (KeyError, TypeError):
         raise ValueError(f"no measurements for batch size {batch!r} "
-                         f"(have: {', '.join(paths.get('batches', {}))})") from None
+                         f"(have: {inline(', '.join(paths.get('batches', {})))})") from None
     rank = {name: i for i, name in enumerate(PATHS)}
     return sorted(results.items(), key=lambda item: rank.get(item[0], len(rank)))
 
@@ -45,7 +46,7 @@ def paths_table(paths: Mapping[str, Any], batch: str) -> str:
         speed = ("1（基准）" if name == "eager" else
                  f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）")
         timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）"
-        rows.append(f"| {r['label']} | {compile_time} | {timing} | "
+        rows.append(f"| {inline(r['label'])} | {compile_time} | {timing} | "
                     f"{speed} | {'—' if name == 'eager' else words[r['vs_eager']]} |")
     return "\n".join(rows)
 
@@ -57,7 +58,8 @@ def paths_files(paths: Mapping[str, Any], batch: str) -> str:
     rows = ["| 路径 | 格式 | 大小（字节） | 大小 | 重新加载后输出一致 |", "|---|---|---:|---:|---|"]
     for _, r in _batch(paths, batch):
         for a in r["artifacts"]:
-            rows.append(f"| {r['label']} | {names.get(a['kind'], a['kind'])} | {a['size_bytes']} | "
+            rows.append(f"| {inline(r['label'])} | {names.get(a['kind'], inline(a['kind']))} | "
+                        f"{int(a['size_bytes'])} | "
                         f"{human_size(a['size_bytes'])} | {'是' if a['reload_equal'] else '**否**'} |")
     return "\n".join(rows)
 
@@ -68,7 +70,7 @@ def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
     groups: dict[str, list[str]] = {"faster": [], "slower": [], "within noise": []}
     for name, r in results:
         if name != "eager":
-            groups[r["vs_eager"]].append(f"{r['label']}（{r['speedup']:.2f}×）")
+            groups[r["vs_eager"]].append(f"{inline(r['label'])}（{r['speedup']:.2f}×）")
     parts = []
     if groups["faster"]:
         parts.append("比 eager 快的有 " + "、".join(groups["faster"]))
@@ -79,10 +81,10 @@ def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
     ranked = sorted(results, key=lambda item: item[1]["samples"]["median"])
     (_, best_r), (_, second_r) = ranked[0], ranked[1]
     tie = verdict(best_r["samples"], second_r["samples"]) == "within noise"
-    lead = (f"中位数最小的是 {best_r['label']}（{_us(best_r['samples']['median'])} 微秒），"
-            + (f"但它与 {second_r['label']} 的差别在测量波动之内" if tie
-               else f"并且明显快于第二名 {second_r['label']}"))
-    return f"批量为 {batch} 时，" + "；".join(parts) + f"。{lead}。"
+    best, second = inline(best_r["label"]), inline(second_r["label"])
+    lead = (f"中位数最小的是 {best}（{_us(best_r['samples']['median'])} 微秒），"
+            + (f"但它与 {second} 的差别在测量波动之内" if tie else f"并且明显快于第二名 {second}"))
+    return f"批量为 {inline(batch)} 时，" + "；".join(parts) + f"。{lead}。"
 
 
 def paths_provenance(paths: Mapping[str, Any], entry: Mapping[str, Any],
@@ -92,8 +94,9 @@ def paths_provenance(paths: Mapping[str, Any], entry: Mapping[str, Any],
     hardware = paths.get("gpu") if paths.get("device") == "cuda" else prov.get("cpu")
     commit = (record or {}).get("provenance", {}).get("git_commit", "unknown")
     quick = "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试" if paths.get("quick") else ""
-    return (f"测量环境：设备 {paths.get('device')}（{hardware}），PyTorch {paths.get('torch')}，"
-            f"{paths.get('threads')} 个线程，执行于 {entry.get('executed_at')}，提交 `{commit}`{quick}。")
+    return (inline(f"测量环境：设备 {paths.get('device')}（{hardware}），PyTorch {paths.get('torch')}，"
+                   f"{paths.get('threads')} 个线程，执行于 {entry.get('executed_at')}，提交 ")
+            + f"<code>{inline(commit)}</code>{quick}。")
 
 
 def chart_name(paths: Mapping[str, Any]) -> str:

@@ -1,0 +1,153 @@
+"""Processes a page starts, kept on a leash: bounded output, nothing left behind, no races.
+
+* :class:`OutputSink` reads the child's stdout/stderr pipe (descriptor level: ``os.write``,
+  C extensions and grandchildren included), keeps the head of it in the log and a tail in
+  memory, and reports when the total passes the cap. Memory and disk stay bounded whatever
+  the child writes.
+* :func:`become_subreaper` and :func:`sweep` make sure that nothing a page started survives
+  it: on Linux orphaned descendants (a double-forked daemon in a new session included) are
+  re-parented to the engine, which kills and reaps every one of them.
+* :func:`shielded` holds off Ctrl-C and SIGTERM while cleanup runs, so a second signal
+  cannot interrupt it half-way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_PR_SET_CHILD_SUBREAPER = 36
+LOG_HEAD_BYTES = 1024 * 1024  # of a page's raw output, kept at the start of its log
+TAIL_BYTES = 64 * 1024  # kept in memory for the report and the end of the log
+
+
+class OutputSink:
+    """The page's combined stdout/stderr: the log's head, an in-memory tail, a running total."""
+
+    def __init__(self, log: Path, limit: int) -> None:
+        self.log, self.limit = log, limit
+        self.total = 0
+        self._file = open(log, "wb")  # noqa: SIM115 - closed in close()
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+
+    @property
+    def over_limit(self) -> bool:
+        return self.total > self.limit
+
+    def write(self, data: bytes) -> None:
+        room = LOG_HEAD_BYTES - self.total
+        if room > 0:
+            self._file.write(data[:room])
+        self.total += len(data)
+        self._tail.append(data)
+        self._tail_size += len(data)
+        while self._tail_size - len(self._tail[0]) >= TAIL_BYTES:
+            self._tail_size -= len(self._tail.popleft())
+
+    def drain(self, fd: int, seconds: float) -> bool:
+        """Read what is waiting on ``fd`` for at most ``seconds``; False once it is at EOF."""
+        import select
+
+        deadline = time.monotonic() + seconds
+        while True:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return True
+            data = os.read(fd, 65536)
+            if not data:
+                return False
+            self.write(data)
+            if time.monotonic() >= deadline:
+                return True
+
+    def tail(self) -> str:
+        return b"".join(self._tail)[-TAIL_BYTES:].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self.total > LOG_HEAD_BYTES:
+            self._file.write(f"\n[... {self.total - LOG_HEAD_BYTES} bytes not kept; "
+                             f"the last {TAIL_BYTES // 1024} KiB follow ...]\n".encode())
+            self._file.write(b"".join(self._tail)[-TAIL_BYTES:])
+        self._file.close()
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants this process's children (Linux); False where unsupported."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _parents() -> dict[int, int]:
+    parents = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    return parents
+
+
+def descendants(pid: int | None = None) -> set[int]:
+    """Every live or zombie descendant of ``pid`` (default: this process); empty off Linux."""
+    if not os.path.isdir("/proc"):
+        return set()
+    root = os.getpid() if pid is None else pid
+    children: dict[int, list[int]] = {}
+    for child, parent in _parents().items():
+        children.setdefault(parent, []).append(child)
+    found, queue = set(), [root]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            if child not in found:
+                found.add(child)
+                queue.append(child)
+    return found
+
+
+def sweep(keep: set[int], seconds: float = 5.0) -> list[int]:
+    """Kill and reap every descendant not in ``keep``; the pids that were swept."""
+    swept: list[int] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        strays = descendants() - keep
+        if not strays:
+            break
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in strays:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    swept.append(pid)
+            except ChildProcessError:
+                pass  # not (yet) our child: reaped by its parent or re-parented to us
+        time.sleep(0.01)
+    return swept
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM inside the block (main thread only), restoring them after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
