@@ -63,11 +63,12 @@ def check(project: Project) -> dict[str, list[str]]:
     Keys are recomputed for the device each page was recorded on, so a machine without a GPU
     can vouch for results recorded on one.
     """
+    pages = discover(project)  # a broken config or page is reported before a missing record
     stored = record.load_record(project.record_path)
     if stored is None:
         raise UsageError(f"no build record at {project.record_path}: nothing to check")
     verdicts: dict[str, list[str]] = {}
-    for page, includes in discover(project).items():
+    for page, includes in pages.items():
         executed = [inc.region for inc in includes if inc.region.executed]
         entry = stored["pages"].get(page)
         if not executed:

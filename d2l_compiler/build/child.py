@@ -249,12 +249,28 @@ def run(job: dict, emit) -> bool:
 def main() -> None:
     job_file, result_file = sys.argv[1:3]
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
-    with open(result_file, "a", encoding="ascii") as out:
-        def emit(event: dict) -> None:
+    try:
+        out = open(result_file, "a", encoding="ascii")  # noqa: SIM115 - closed by os._exit
+    except OSError as exc:
+        _cannot_write(exc)
+
+    def emit(event: dict) -> None:
+        try:
             out.write(json.dumps(clean(event), ensure_ascii=True, default=str) + "\n")
             out.flush()
-        ok = run(job, emit)
+        except OSError as exc:  # a full disk: say so in one line, not with a traceback
+            _cannot_write(exc)
+    ok = run(job, emit)
+    out.close()
     sys.exit(0 if ok else 1)
+
+
+EXIT_CANNOT_WRITE = 74  # EX_IOERR
+
+
+def _cannot_write(exc: OSError) -> None:
+    os.write(2, f"d2l: cannot write the result file: {exc.strerror or exc}\n".encode())
+    os._exit(EXIT_CANNOT_WRITE)
 
 
 if __name__ == "__main__":

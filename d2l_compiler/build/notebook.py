@@ -95,6 +95,7 @@ def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, 
                   page_dir: Path | None = None, page_file: str = "page") -> dict[str, Any]:
     """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code."""
     regions = [{**r, "code": code_of[r["id"]]} for r in entry["regions"]]
+    render_page(markdown, entry, record, root, page_file)  # errors name the page's own lines
     cells, count = [], 0
     for kind, payload in _chunks(markdown, page_file):
         if kind == "markdown":

@@ -109,10 +109,11 @@ def _lookup(regions: Mapping[str, Any], ref: str) -> Any:
     for number, part in enumerate(parts):
         if not isinstance(value, Mapping) or part not in value:
             dropped = regions[section].get("values_dropped") or {}
-            why = next((r for r, d in dropped.items() if parts[0] in d.get("names", [])), None)
-            if number == 0 and why:
-                raise RenderError(f"region {section!r} bound {parts[0]!r}, but it was not kept "
-                                  f"({why}) (token {ref!r})")
+            if number == 0 and dropped:
+                count = sum(d.get("count", 0) for d in dropped.values())
+                raise RenderError(f"region {section!r} recorded no value {parts[0]!r}; {count} "
+                                  f"values it bound were not kept ({'; '.join(dropped)}) "
+                                  f"(token {ref!r})")
             raise RenderError(f"region {section!r} recorded no value {path!r} (token {ref!r})")
         value = value[part]
     return value

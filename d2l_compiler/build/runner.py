@@ -175,7 +175,8 @@ def _parse_events(data: bytes) -> list[dict[str, Any]]:
     """Events from the child's ASCII JSON lines (only ``\\n`` separates them); a line that is
     not an event (a region wrote into the file) becomes a ``corrupt`` marker."""
     events = []
-    for line in data.split(b"\n"):
+    lines = data.split(b"\n")
+    for line in lines[:-1] if not data.endswith(b"\n") else lines:  # a cut-off last line: lost
         if not line.strip():
             continue
         try:
