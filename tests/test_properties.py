@@ -118,7 +118,6 @@ def _hostile_paths(text: str) -> dict:
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(ACTIVE)
 def test_no_token_turns_run_data_into_markup(text):
-    from d2l_compiler.build.report import report_markdown
 
     region = {"id": "snippets/s.py:r", "section": "r", "target": "snippets/s.py:r",
               "executed": True, "stdout": text, "duration": 0.0, "status": "ok",
