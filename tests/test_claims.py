@@ -17,6 +17,9 @@ def _samples(name: str, *seconds: float) -> dict:
     ((2.0, 2.1, 2.2, 2.3), (1.0, 1.1, 1.2, 1.3), "slower"),
     ((1.0, 1.5, 2.0, 2.5), (1.2, 1.6, 1.9, 2.4), "within noise"),
     ((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), "within noise"),
+    # medians 1.5 vs 2.0 apart, yet the IQRs overlap: a median-only rule would say "faster"
+    ((1.0, 1.5, 2.2, 3.0), (1.4, 2.0, 2.4, 3.0), "within noise"),
+    ((1.0, 1.0, 1.0), (1.0 + 1e-9, 1.0 + 1e-9, 1.0 + 1e-9), "faster"),  # strict, not <=
 ])
 def test_verdict(a, b, expected):
     assert verdict(_samples("a", *a), _samples("b", *b)) == expected

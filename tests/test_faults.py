@@ -96,11 +96,15 @@ def test_output_flood_is_capped(site):
     assert len(result.stderr) < 20_000  # the terminal gets a tail, not the flood
 
 
-@pytest.mark.parametrize("body", ["import sys\nsys.exit(0)", "raise KeyboardInterrupt"])
-def test_exit_and_interrupt_inside_a_region_fail(site, body):
+@pytest.mark.parametrize(("body", "fault", "line"), [
+    ("import sys\nsys.exit(0)", "failed: exit: SystemExit: 0", 3),
+    ("raise KeyboardInterrupt", "failed: exception: KeyboardInterrupt", 2),
+])
+def test_exit_and_interrupt_inside_a_region_fail(site, body, fault, line):
     _one_region(site, body)
     result = site.build()
-    assert result.code == 1 and "failed:" in result.stderr
+    assert result.code == 1 and fault in result.stderr
+    assert f"at snippets/s.py:{line} ·" in result.stderr
 
 
 def _normalised_site(site: FixtureSite) -> str:
@@ -115,7 +119,14 @@ def _store_entry(site: FixtureSite) -> Path:
     return entry
 
 
+def _edit_output(path: Path) -> None:  # valid JSON, a different output: only the checksum sees it
+    data = json.loads(path.read_text())
+    data["regions"][0]["stdout"] = "edited\n"
+    path.write_text(json.dumps(data))
+
+
 CORRUPTIONS = {
+    "valid JSON, edited": _edit_output,
     "truncated": lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
     "zeroed": lambda p: p.write_bytes(b"\0" * len(p.read_bytes())),
     "flipped": lambda p: p.write_bytes(bytes([p.read_bytes()[0] ^ 1]) + p.read_bytes()[1:]),
@@ -173,9 +184,12 @@ def test_ctrl_c_kills_all_children(site, tmp_path):
 child = subprocess.Popen(["sleep", "600"])
 open({str(pids)!r}, "w").write(f"{{os.getpid()}} {{child.pid}}")
 time.sleep(600)""")
+    # the test runner may have been started with SIGINT ignored (which the build would
+    # inherit); give the build the disposition a terminal gives it
     proc = subprocess.Popen([sys.executable, "-m", "d2l_compiler", "build"], cwd=site.root,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "D2L_DEVICE": "cpu"})
+                            env={**os.environ, "D2L_DEVICE": "cpu"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while not pids.exists() or not pids.read_text():
         assert time.monotonic() < deadline
