@@ -48,7 +48,7 @@ def test_a_region_declared_to_raise_one_class_that_raises_another_fails(site):
 
 
 def test_output_with_backtick_fences_cannot_close_its_block(site):
-    _one_region(site, "print('```')\nprint('<b id=inj>live</b>')\nprint('````x')")
+    _one_region(site, "print('```')\nprint('<b id=inj>live</b>')\nprint('```')")
     assert site.build().code == 0
     page = site.html()
     assert not LIVE.search(page) and "&lt;b id=inj&gt;live&lt;/b&gt;" in page
