@@ -179,3 +179,39 @@ def test_check_without_record_is_a_usage_error(site):
     site.write("docs/index.md", "# nothing\n")
     result = site.run("check")
     assert result.code == 2 and "no build record" in result.stderr
+
+
+FAKE_TORCH = """\
+import os, sys
+with open(os.environ["TORCH_IMPORTS"], "a") as log:
+    log.write(f"{os.getpid()} {' '.join(sys.argv)}\\n")
+__version__ = "0.0-fake"
+class cuda:
+    @staticmethod
+    def is_available():
+        return False
+"""
+
+
+def test_warm_build_on_a_machine_with_a_gpu_driver_never_imports_torch(site, tmp_path):
+    """The device probe runs once, in a subprocess; its answer is cached with the facts it
+    depends on, so a warm build imports torch nowhere (engine, probe or page)."""
+    fake = tmp_path / "fake-torch"
+    (fake / "torch").mkdir(parents=True)
+    (fake / "torch" / "__init__.py").write_text(FAKE_TORCH)
+    driver, imports = tmp_path / "nvidia-version", tmp_path / "imports"
+    driver.write_text("NVRM version: fake 999.0\n")
+    imports.write_text("")
+    site.write("docs/index.md", '# T\n\n```python\n--8<-- "snippets/s.py:r"\n```\n')
+    site.write("snippets/s.py", "# --8<-- [start:r]\nprint('hi')\n# --8<-- [end:r]\n")
+    env = {"D2L_DEVICE": "auto", "D2L_NVIDIA_DRIVER_FILE": str(driver),
+           "PYTHONPATH": str(fake), "TORCH_IMPORTS": str(imports)}
+    cold = site.build(env=env)
+    assert cold.code == 0, cold.stderr
+    probes = imports.read_text().splitlines()
+    assert len(probes) == 1 and " -c" in probes[0]  # the one probe (the page does not import it)
+    warm = site.build(env=env)
+    assert warm.code == 0 and "0 run, 1 cached" in warm.stdout
+    assert imports.read_text().splitlines() == probes  # nothing imported torch again
+    driver.write_text("NVRM version: fake 1000.0\n")  # a new driver: probed again
+    assert site.build(env=env).code == 0 and len(imports.read_text().splitlines()) == 2

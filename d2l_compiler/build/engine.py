@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..device import DeviceUnavailable, device_kind
 from . import key, record
 from .charts import write_charts
+from .device_probe import resolve_device
 from .discover import Include, discover
 from .errors import BuildError, UsageError
 from .notebook import write_notebooks
@@ -50,13 +50,6 @@ class BuildSummary:
     def __str__(self) -> str:
         return (f"pages: {len(self.ran)} run, {len(self.cached)} cached, "
                 f"{len(self.failed)} failed, {self.seconds:.1f} s")
-
-
-def _resolve_device() -> str:
-    try:
-        return device_kind()
-    except DeviceUnavailable as exc:
-        raise UsageError(str(exc)) from None
 
 
 @contextmanager
@@ -102,8 +95,8 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     Every page is attempted; if any fails, the record and the site are left as they were
     (pages that succeeded are kept in the store, so the next build does not redo them).
     """
-    device = _resolve_device()  # before anything runs: a missing GPU is a usage error
     pages = discover(project, options.only)
+    device = resolve_device(project.state_dir)  # before anything runs: no GPU is a usage error
     if site_dir is not None:  # refuse before anything runs, so that nothing is touched
         check_site_dir(site_dir, _protected(project, pages), project.docs_dir)
         renderer_wired(project)
