@@ -45,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(config: str) -> int:
-    from .build.check import check
-    from .build.project import find_project
+    from d2l_compiler.engine.record.freshness import check
+    from d2l_compiler.engine.sources.project import find_project
 
     stale = 0
     for page, reasons in check(find_project(config)).items():
@@ -60,7 +60,7 @@ def _check(config: str) -> int:
 
 def _bench_chapter(args: argparse.Namespace) -> int:
     from .bench_chapter import PublishedError, run
-    from .build.errors import UsageError
+    from d2l_compiler.engine.errors import UsageError
     from .device import DeviceUnavailable
     from .paths import PATHS
 
@@ -90,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
-    from .build.engine import BuildOptions, build
-    from .build.errors import BuildError, UsageError
-    from .build.project import find_project
-    from .build.runner import Limits
+    from d2l_compiler.engine.build import BuildOptions, build
+    from d2l_compiler.engine.errors import BuildError, UsageError
+    from d2l_compiler.engine.sources.project import find_project
+    from d2l_compiler.engine.run.runner import Limits
 
     try:
         if args.command == "check":

@@ -14,11 +14,11 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
-from d2l_compiler.build import key
-from d2l_compiler.build.discover import read_region
-from d2l_compiler.build.errors import BuildError
-from d2l_compiler.build.record import load_record, tampered
-from d2l_compiler.build.render import RenderError, render_page
+from d2l_compiler.engine.sources import key
+from d2l_compiler.engine.sources.discover import read_region
+from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.record.io import load_record, tampered
+from d2l_compiler.engine.render.markdown import RenderError, render_page
 
 D2L_RENDERER = True  # the engine refuses a config whose hooks do not include this module
 _HINT = "run `python -m d2l_compiler build` (or `nox -s docs`)"

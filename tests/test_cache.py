@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from conftest import FixtureSite, pages_ran
-from d2l_compiler.build import engine, key
-from d2l_compiler.build.discover import Region
-from d2l_compiler.build.engine import BuildOptions
-from d2l_compiler.build.project import find_project
+from d2l_compiler.engine import build as engine
+from d2l_compiler.engine.sources import key
+from d2l_compiler.engine.sources.discover import Region
+from d2l_compiler.engine.build import BuildOptions
+from d2l_compiler.engine.sources.project import find_project
 
 
 def _region(code: str, path: str = "snippets/a.py", section: str = "r") -> Region:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from d2l_compiler.build.dataflow import DataflowError, dataflow_mermaid
-from d2l_compiler.build.discover import read_region
+from d2l_compiler.engine.render.dataflow import DataflowError, dataflow_mermaid
+from d2l_compiler.engine.sources.discover import read_region
 
 # the chapter's own function, read as the site reads it
 FANCY = read_region(Path(__file__).resolve().parents[1], "snippets/imperative.py:fancy_func").code

@@ -8,9 +8,10 @@ import os
 import subprocess
 import sys
 
-from d2l_compiler.build import key, tables
-from d2l_compiler.build.discover import read_region
-from d2l_compiler.build.record import seal
+from d2l_compiler.engine.sources import key
+from d2l_compiler.chapter import tables
+from d2l_compiler.engine.sources.discover import read_region
+from d2l_compiler.engine.record.io import seal
 
 GPU = "NVIDIA Fixture GPU (test double)"
 

@@ -14,7 +14,7 @@ from d2l_compiler import (Benchmark, DeviceUnavailable, Samples, Timer, device, 
 
 
 def test_import_does_not_import_torch():
-    code = "import sys, d2l_compiler, d2l_compiler.build.engine; print('torch' in sys.modules)"
+    code = "import sys, d2l_compiler, d2l_compiler.engine.build; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -9,7 +9,7 @@ import torch
 
 from conftest import read_record, run_cli
 from d2l_compiler import PATHS, compare_paths, get_net
-from d2l_compiler.build import tables
+from d2l_compiler.chapter import tables
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from d2l_compiler.build.escape import inline, snippet_safe, visible
-from d2l_compiler.build.page import PageSyntaxError, parse_page
-from d2l_compiler.build.render import RenderError, render_page
+from d2l_compiler.engine.render.escape import inline, snippet_safe, visible
+from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
+from d2l_compiler.engine.render.markdown import RenderError, render_page
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -148,8 +148,8 @@ def test_no_token_turns_run_data_into_markup(text):
 
 
 def test_reordering_or_repeating_regions_changes_the_key(tmp_path):
-    from d2l_compiler.build.discover import Region
-    from d2l_compiler.build.key import page_key
+    from d2l_compiler.engine.sources.discover import Region
+    from d2l_compiler.engine.sources.key import page_key
 
     a, b = (Region("snippets/s.py", name, 1, f"{name} = 1\n") for name in "ab")
     keys = {page_key(tmp_path, regions, "cpu")[0] for regions in ([a, b], [b, a], [a, b, b], [a])}

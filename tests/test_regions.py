@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from d2l_compiler.build.discover import _MARKER, read_region
+from d2l_compiler.engine.sources.discover import _MARKER, read_region
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -118,7 +118,7 @@ def test_paths_section_is_generated_from_the_record(chapter):
             s = result["samples"]
             assert f"{s['median'] * 1e6:.1f}（{s['q1'] * 1e6:.1f}–{s['q3'] * 1e6:.1f}）" in page
         assert f"批量为 {batch} 时，" in page
-    from d2l_compiler.build.tables import chart_name
+    from d2l_compiler.chapter.tables import chart_name
     chart = chart_name(paths)
     assert chart in _page(chapter, "compilers")
     svg = (chapter / "site" / "generated" / chart).read_text(encoding="utf-8")

@@ -18,8 +18,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from .discover import Region
-from .errors import UsageError
+from d2l_compiler.engine.sources.discover import Region
+from d2l_compiler.engine.errors import UsageError
 
 RECORD_FORMAT = 2  # 2: regions are an ordered list (one entry per include), entries carry a digest
 # environment variables that change what regions print (D2L_DEVICE enters as the device)

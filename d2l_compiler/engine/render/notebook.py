@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .escape import visible
-from .page import PageSyntaxError, parse_page
-from .render import RenderError, render_page
+from d2l_compiler.engine.render.escape import visible
+from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
+from d2l_compiler.engine.render.markdown import RenderError, render_page
 
 NOTEBOOK_DIR = "generated"
 

@@ -14,19 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import key, record
-from .charts import write_charts
-from .device_probe import resolve_device
-from .discover import Include, discover
-from .errors import BuildError, UsageError
-from .notebook import write_notebooks
-from .progress import PlainProgress, make_progress
-from .project import Project
-from .render import RenderError
-from .runner import Limits, run_page
-from .sitedir import check_site_dir, publish
-from .sources import fingerprint, renderer_wired
-from .store import Store
+from d2l_compiler.engine.sources import key
+from d2l_compiler.engine.record import io as record
+from d2l_compiler.chapter.charts import write_charts
+from d2l_compiler.engine.run.device import resolve_device
+from d2l_compiler.engine.sources.discover import Include, discover
+from d2l_compiler.engine.errors import BuildError, UsageError
+from d2l_compiler.engine.render.notebook import write_notebooks
+from d2l_compiler.engine.progress import PlainProgress, make_progress
+from d2l_compiler.engine.sources.project import Project
+from d2l_compiler.engine.render.markdown import RenderError
+from d2l_compiler.engine.run.runner import Limits, run_page
+from d2l_compiler.engine.site.sitedir import check_site_dir, publish
+from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
+from d2l_compiler.engine.record.store import Store
 
 
 @dataclass

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
-from .page import parse_page
-from .project import Project
+from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.sources.page import parse_page
+from d2l_compiler.engine.sources.project import Project
 
 EXECUTED_PREFIX = "snippets/"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .escape import inline
+from d2l_compiler.engine.render.escape import inline
 
 
 class _Markup(str):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import UsageError
+from d2l_compiler.engine.errors import UsageError
 
 # `--8<-- "path:section"` on a line of its own (pymdownx's inline form); `;` escapes it.
 INCLUDE = re.compile(r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<target>.+?)(?P=q)[ \t]*$""")

@@ -16,8 +16,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from ..device import CHOICES
-from .errors import UsageError
+from d2l_compiler.device import CHOICES
+from d2l_compiler.engine.errors import UsageError
 
 # where the loaded NVIDIA kernel driver announces itself (overridable, for tests)
 DRIVER_FILE_ENV = "D2L_NVIDIA_DRIVER_FILE"

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .key import RECORD_FORMAT
+from d2l_compiler.engine.sources.key import RECORD_FORMAT
 
 
 class Store:
-    """Page results keyed by :func:`d2l_compiler.build.key.page_key`."""
+    """Page results keyed by :func:`d2l_compiler.engine.sources.key.page_key`."""
 
     def __init__(self, path: Path, warn: Callable[[str], None]) -> None:
         self.path = path

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UsageError
+from d2l_compiler.engine.errors import UsageError
 
 
 class _TolerantLoader(yaml.SafeLoader):

@@ -10,8 +10,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..paths import PATHS
-from .tables import CHART_DIR, chart_name
+from d2l_compiler.paths import PATHS
+from d2l_compiler.chapter.tables import CHART_DIR, chart_name
 
 # ASCII labels: the SVG must not depend on which CJK fonts the build machine has
 _SHORT = {"eager": "eager", "script": "jit.script", "frozen": "script+freeze",

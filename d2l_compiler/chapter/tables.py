@@ -11,10 +11,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..claims import verdict
-from ..models import human_size
-from ..paths import PATHS
-from .escape import inline
+from d2l_compiler.claims import verdict
+from d2l_compiler.models import human_size
+from d2l_compiler.paths import PATHS
+from d2l_compiler.engine.render.escape import inline
 
 CHART_DIR = "generated"
 

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .key import RECORD_FORMAT
+from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.sources.key import RECORD_FORMAT
 
 
 _HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})

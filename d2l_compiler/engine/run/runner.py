@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .discover import Include
-from .escape import terminal
-from .procs import OutputSink, become_subreaper, descendants, shielded, sweep
+from d2l_compiler.engine.sources.discover import Include
+from d2l_compiler.engine.render.escape import terminal
+from d2l_compiler.engine.run.procs import OutputSink, become_subreaper, descendants, shielded, sweep
 
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.01
@@ -218,7 +218,7 @@ def _start(root: Path, work: Path, device: str, limits: Limits) -> subprocess.Po
     env = {**os.environ, "D2L_DEVICE": device, "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen(
-        [sys.executable, "-m", "d2l_compiler.build.child", str(work / "job.json"),
+        [sys.executable, "-m", "d2l_compiler.engine.run.child", str(work / "job.json"),
          str(work / "result.jsonl")],
         cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, start_new_session=True,

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import UsageError
+from d2l_compiler.engine.errors import UsageError
 
 MARK = ".d2l-site"
 _MARK_TEXT = "Built by d2l_compiler: this directory is replaced whole by every build.\n"

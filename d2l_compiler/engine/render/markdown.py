@@ -26,14 +26,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..claims import compare
-from . import tables
-from .dataflow import DataflowError, dataflow_mermaid
-from .discover import read_region
-from .errors import BuildError
-from .escape import inline, snippet_safe, visible
-from .page import PageSyntaxError, parse_page
-from .report import report_markdown
+from d2l_compiler.claims import compare
+from d2l_compiler.chapter import tables
+from d2l_compiler.engine.render.dataflow import DataflowError, dataflow_mermaid
+from d2l_compiler.engine.sources.discover import read_region
+from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.render.escape import inline, snippet_safe, visible
+from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
+from d2l_compiler.engine.render.report import report_markdown
 
 _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.*?)\s*\}\}")
 _HEADING = re.compile(r"^#\s+\S")

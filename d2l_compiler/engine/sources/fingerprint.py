@@ -13,11 +13,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import key
-from .discover import Include
-from .errors import UsageError
-from .notebook import NOTEBOOK_DIR
-from .project import Project
+from d2l_compiler.engine.sources import key
+from d2l_compiler.engine.sources.discover import Include
+from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.render.notebook import NOTEBOOK_DIR
+from d2l_compiler.engine.sources.project import Project
 
 RENDERER_MARK = "D2L_RENDERER"
 

@@ -26,7 +26,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..device import cpu_name
+from d2l_compiler.device import cpu_name
 
 _MAX_STR = 2000
 _MAX_LIST = 1000

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import key, record
-from .discover import discover
-from .errors import UsageError
-from .project import Project
-from .store import Store
+from d2l_compiler.engine.sources import key
+from d2l_compiler.engine.record import io as record
+from d2l_compiler.engine.sources.discover import discover
+from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.sources.project import Project
+from d2l_compiler.engine.record.store import Store
 
 
 def _changed(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
