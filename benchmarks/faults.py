@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, print_summaries, summary, write_report
+from benchmarks.common import print_summaries, summary, write_report
 
 CASES = {
     "segfault": "import ctypes\nctypes.string_at(0)",
@@ -30,7 +30,7 @@ def _site(root: Path, body: str) -> None:
     (root / "docs").mkdir(parents=True)
     (root / "snippets").mkdir()
     (root / "mkdocs.yml").write_text(
-        "site_name: f\nhooks:\n  - " + str(ROOT / "d2l_compiler" / "mkdocs_hook.py") + "\n")
+        "site_name: f\nplugins:\n  - d2l\n")
     (root / "docs" / "index.md").write_text('```python\n--8<-- "snippets/s.py:r"\n```\n')
     (root / "snippets" / "s.py").write_text(f"# --8<-- [start:r]\n{body}\n# --8<-- [end:r]\n")
 

@@ -42,3 +42,23 @@ def compare(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
     return (f"在这次构建中，“{fast}”更快：中位数 {t_fast:.4f} 秒对 {t_slow:.4f} 秒，"
             f"约为后者的 {t_slow / t_fast:.2f} 倍速度，且两者的四分位区间互不重叠，"
             f"差别超出了测量波动。")
+
+
+CLAIM_VERBS = ("faster", "slower", "within-noise", ">", "<")
+
+
+def check_claim(left: Any, verb: str, right: Any) -> str | None:
+    """None if the claim ``left VERB right`` holds, else what was measured instead.
+
+    Verbs: ``faster``/``slower``/``within-noise`` (two samples records, by :func:`verdict`)
+    and ``>``/``<`` (two numbers).
+    """
+    if verb in (">", "<"):
+        if not all(isinstance(v, int | float) for v in (left, right)):
+            raise ValueError(f"'{verb}' compares two numbers")
+        holds = left > right if verb == ">" else left < right
+        return None if holds else f"measured {left:.4g} vs {right:.4g}"
+    if verb not in CLAIM_VERBS:
+        raise ValueError(f"unknown claim verb {verb!r} (use one of {', '.join(CLAIM_VERBS)})")
+    measured = verdict(left, right)
+    return None if measured == verb.replace("-", " ") else f"measured: {measured}"

@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # Short smoke measurements everywhere in the tests (the docs build measures for real);
 # set before any subprocess starts so that every build and region inherits it.
 os.environ.setdefault("D2L_BENCH_QUICK", "1")
-HOOK = ROOT / "d2l_compiler" / "mkdocs_hook.py"
 
 
 @dataclass
@@ -57,13 +56,13 @@ def chapter(tmp_path_factory) -> Path:
 
 
 class FixtureSite:
-    """A tiny MkDocs site on disk using the real hook; write pages and snippets, then build."""
+    """A tiny MkDocs site on disk using the real plugin; write pages and snippets, then build."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "docs").mkdir(parents=True)
         (root / "snippets").mkdir()
-        (root / "mkdocs.yml").write_text(textwrap.dedent(f"""\
+        (root / "mkdocs.yml").write_text(textwrap.dedent("""\
             site_name: fixture
             markdown_extensions:
               - pymdownx.superfences
@@ -71,8 +70,9 @@ class FixtureSite:
               - pymdownx.snippets:
                   base_path: [!relative $config_dir]
                   check_paths: true
-            hooks:
-              - {HOOK}
+            plugins:
+              - d2l:
+                  labels: zh
             """), encoding="utf-8")
 
     def write(self, relative: str, text: str) -> Path:

@@ -163,7 +163,7 @@ def test_stale_record_is_refused_by_bare_mkdocs(site):
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode != 0
     # the region check fired (not the key check that follows it)
-    assert "docs/index.md: snippets/demo.py:answer changed since it ran" in proc.stderr
+    assert "docs/index.md: stale results: snippets/demo.py:answer changed since it ran" in proc.stderr
 
 
 def test_failed_build_leaves_published_site_untouched(site):

@@ -103,19 +103,3 @@ def chart_name(paths: Mapping[str, Any]) -> str:
     """The chart's file name: a hash of its data, so an unchanged record means an unchanged file."""
     data = json.dumps(paths["batches"], sort_keys=True).encode("utf-8")
     return f"paths-{hashlib.sha256(data).hexdigest()[:16]}.svg"
-
-
-CLAIM_VERBS = ("faster", "slower", "within-noise", ">", "<")
-
-
-def check_claim(left: Any, verb: str, right: Any) -> str | None:
-    """None if the claim holds, else what was measured instead."""
-    if verb in (">", "<"):
-        if not all(isinstance(v, int | float) for v in (left, right)):
-            raise ValueError(f"'{verb}' compares two numbers")
-        holds = left > right if verb == ">" else left < right
-        return None if holds else f"measured {left:.4g} vs {right:.4g}"
-    if verb not in CLAIM_VERBS:
-        raise ValueError(f"unknown claim verb {verb!r} (use one of {', '.join(CLAIM_VERBS)})")
-    measured = verdict(left, right)
-    return None if measured == verb.replace("-", " ") else f"measured: {measured}"

@@ -16,14 +16,14 @@ from typing import Any
 
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
-from d2l_compiler.chapter.charts import write_charts
 from d2l_compiler.engine.run.device import resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.render.notebook import write_notebooks
 from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.sources.project import Project
-from d2l_compiler.engine.render.markdown import RenderError
+from d2l_compiler.engine.render.markdown import RenderError, labels_for
+from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.run.runner import Limits, run_page
 from d2l_compiler.engine.site.sitedir import check_site_dir, publish
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
@@ -163,12 +163,15 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                   "summary": {"ran": summary.ran, "cached": summary.cached,
                               "seconds": round(summary.seconds, 3)}}
     full = {"format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages}
+    extensions = extensions_for(project.settings.extensions)
     try:  # derived files first: if a page cannot be rendered, the old record stays
-        write_charts(project.docs_dir, full)
+        for write_derived in extensions.derived:
+            write_derived(project.docs_dir, full)
         write_notebooks(project.docs_dir, full, {
             page: ((project.docs_dir / page).read_text(encoding="utf-8"),
                    {inc.region.id: inc.region.code for inc in includes})
-            for page, includes in pages.items()}, project.root)
+            for page, includes in pages.items()}, project.root, extensions,
+            labels_for(project.settings.labels))
     except RenderError as exc:
         raise BuildError(str(exc)) from None
     record.write_json_atomic(project.record_path, full)
@@ -204,14 +207,11 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=site_dir.parent))
     logger, collect = logging.getLogger("mkdocs"), _Collect()
     logger.addHandler(collect)
-    saved_env, saved_cwd = os.environ.get("D2L_RECORD"), Path.cwd()
-    os.environ["D2L_RECORD"] = str(project.record_path)
     try:
-        os.chdir(project.root)  # relative paths in mkdocs.yml (e.g. jieba's dictionary)
         config = load_config(str(project.config_file), site_dir=str(staging), strict=True)
-        if not any(getattr(hook, "D2L_RENDERER", False) for hook in (config.hooks or {}).values()):
+        if not any(getattr(plugin, "D2L_RENDERER", False) for plugin in config.plugins.values()):
             raise UsageError(f"{project.config_file.name} does not load the d2l renderer, so "
-                             "no output would be shown: add 'hooks: [d2l_compiler/mkdocs_hook.py]'")
+                             "no output would be shown: add 'plugins: [d2l]'")
         mkdocs_build(config)
     except (MkDocsException, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -221,10 +221,5 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
-        os.chdir(saved_cwd)
         logger.removeHandler(collect)
-        if saved_env is None:
-            os.environ.pop("D2L_RECORD", None)
-        else:
-            os.environ["D2L_RECORD"] = saved_env
     publish(staging, check_site_dir(site_dir, protected, project.docs_dir))

@@ -1,4 +1,10 @@
-"""Staleness check without running anything: do the stored results still match their keys?"""
+"""Freshness without running anything: may a page's recorded results still be published?
+
+One rule, :func:`staleness`, used by ``python -m d2l_compiler check`` and by the MkDocs
+plugin before it renders a page: the entry matches its digest, its key matches what the
+page's code, imported modules, data and packages are now (with the reasons in words if
+not), every region it shows is unchanged, and its outputs equal the store's for that key.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from typing import Any
 
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
-from d2l_compiler.engine.sources.discover import discover
+from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.record.store import Store
@@ -23,6 +29,8 @@ def _changed(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[
         elif old[name] != new[name]:
             if kind == "package":
                 reasons.append(f"package {', '.join(old[name])} -> {', '.join(new[name])}")
+            elif kind == "region":
+                reasons.append(f"{name} changed since it ran")
             else:
                 reasons.append(f"{kind} {name} changed")
     return reasons
@@ -58,32 +66,36 @@ def _matches_store(project: Project, entry: Mapping[str, Any]) -> bool:
     return ran == shown
 
 
-def check(project: Project) -> dict[str, list[str]]:
-    """Map each page with executed code to the reasons its stored results are stale ([] = fresh).
+def staleness(project: Project, includes: list[Include], entry: Mapping[str, Any] | None
+              ) -> list[str]:
+    """Why ``entry`` no longer matches the page whose current includes are ``includes``
+    ([] = fresh). Keys are recomputed for the device the entry was recorded on, so a machine
+    without a GPU can vouch for results recorded on one."""
+    if entry is None:
+        return ["never built"]
+    if record.tampered(entry):
+        return ["its record entry does not match its digest (edited by hand?)"]
+    reasons: list[str] = []
+    executed = [inc.region for inc in includes if inc.region.executed]
+    if executed:
+        page_key, inputs = key.page_key(project.root, executed, entry["inputs"]["device"])
+        if page_key != entry["key"]:
+            reasons += explain(entry["inputs"], inputs) or ["key changed"]
+    shown = {r["id"]: r.get("source_sha") for r in entry["regions"] if not r.get("executed")}
+    reasons += [f"{inc.region.id} (shown) changed since the build" for inc in includes
+                if inc.region.id in shown and shown[inc.region.id] != inc.region.source_sha]
+    if not reasons and [r["id"] for r in entry["regions"]] != [inc.region.id for inc in includes]:
+        reasons.append("the page includes other regions than when it was built")
+    if not reasons and not _matches_store(project, entry):
+        reasons.append("its recorded outputs differ from the stored results of that run")
+    return reasons
 
-    Keys are recomputed for the device each page was recorded on, so a machine without a GPU
-    can vouch for results recorded on one.
-    """
+
+def check(project: Project) -> dict[str, list[str]]:
+    """Map each page with executed code to the reasons its stored results are stale ([] = fresh)."""
     pages = discover(project)  # a broken config or page is reported before a missing record
     stored = record.load_record(project.record_path)
     if stored is None:
         raise UsageError(f"no build record at {project.record_path}: nothing to check")
-    verdicts: dict[str, list[str]] = {}
-    for page, includes in pages.items():
-        executed = [inc.region for inc in includes if inc.region.executed]
-        entry = stored["pages"].get(page)
-        if not executed:
-            continue
-        if entry is None:
-            verdicts[page] = ["never built"]
-            continue
-        if record.tampered(entry):
-            verdicts[page] = ["its record entry does not match its digest (edited by hand?)"]
-            continue
-        device = entry["inputs"]["device"]
-        page_key, inputs = key.page_key(project.root, executed, device)
-        verdicts[page] = [] if page_key == entry["key"] else (
-            explain(entry["inputs"], inputs) or ["key changed"])
-        if not verdicts[page] and not _matches_store(project, entry):
-            verdicts[page] = ["its recorded outputs differ from the stored results of that run"]
-    return verdicts
+    return {page: staleness(project, includes, stored["pages"].get(page))
+            for page, includes in pages.items() if any(inc.region.executed for inc in includes)}

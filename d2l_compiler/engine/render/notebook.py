@@ -15,7 +15,8 @@ from typing import Any
 
 from d2l_compiler.engine.render.escape import visible
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
-from d2l_compiler.engine.render.markdown import RenderError, render_page
+from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, render_page
+from d2l_compiler.engine.render.tokens import Extensions
 
 NOTEBOOK_DIR = "generated"
 
@@ -92,15 +93,18 @@ def _chunks(markdown: str, page_file: str) -> list[tuple[str, Any]]:
 
 def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, Any],
                   code_of: Mapping[str, str], root: Path | None = None,
-                  page_dir: Path | None = None, page_file: str = "page") -> dict[str, Any]:
+                  page_dir: Path | None = None, page_file: str = "page",
+                  extensions: Extensions | None = None,
+                  labels: Labels = LABELS["en"]) -> dict[str, Any]:
     """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code."""
     regions = [{**r, "code": code_of[r["id"]]} for r in entry["regions"]]
-    render_page(markdown, entry, record, root, page_file)  # errors name the page's own lines
+    options = {"extensions": extensions, "labels": labels}
+    render_page(markdown, entry, record, root, page_file, **options)  # errors name its own lines
     cells, count = [], 0
     for kind, payload in _chunks(markdown, page_file):
         if kind == "markdown":
-            text = render_page(payload, entry, record, root, page_file,
-                               outputs=False) if payload.strip() else ""
+            text = render_page(payload, entry, record, root, page_file, outputs=False,
+                               **options) if payload.strip() else ""
             if page_dir is not None:
                 text = _self_contained(text, page_dir)
             if text.strip():
@@ -120,7 +124,8 @@ def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, 
 
 def write_notebooks(docs_dir: Path, record: Mapping[str, Any],
                     sources: Mapping[str, tuple[str, Mapping[str, str]]],
-                    root: Path | None = None) -> list[Path]:
+                    root: Path | None = None, extensions: Extensions | None = None,
+                    labels: Labels = LABELS["en"]) -> list[Path]:
     """Write ``<docs>/generated/<page>.ipynb`` for each page with executed code.
 
     ``sources`` maps a page to (its Markdown, its region code by id). A file is rewritten
@@ -134,7 +139,7 @@ def write_notebooks(docs_dir: Path, record: Mapping[str, Any],
         target = docs_dir / NOTEBOOK_DIR / Path(page).with_suffix(".ipynb")
         try:
             notebook = page_notebook(markdown, entry, record, code_of, root,
-                                     (docs_dir / page).parent, f"docs/{page}")
+                                     (docs_dir / page).parent, f"docs/{page}", extensions, labels)
         except RenderError as exc:
             raise RenderError(str(exc)) from None
         text = json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"

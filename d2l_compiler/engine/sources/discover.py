@@ -1,7 +1,8 @@
 """Pages -> the regions they include (pymdownx.snippets syntax) -> the source of each region.
 
-Only regions under ``snippets/`` are executed; a page may also include a region of the
-library itself (e.g. ``d2l_compiler/models.py:get_net``) to *show* code without running it.
+Only regions under the project's executed folders (``snippets/`` unless the plugin's
+``executed`` option says otherwise) are run; a page may also include a region of any other
+file (e.g. ``d2l_compiler/models.py:get_net``) to *show* code without running it.
 Include paths resolve inside the project root (``..`` and symbolic links are followed first,
 then checked), so a page can neither show nor run a file outside the project.
 """
@@ -17,7 +18,7 @@ from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.sources.page import parse_page
 from d2l_compiler.engine.sources.project import Project
 
-EXECUTED_PREFIX = "snippets/"
+DEFAULT_EXECUTED = ("snippets/",)
 
 # first line of a region that is meant to fail, e.g. `# raises: ZeroDivisionError`
 _EXPECT = re.compile(r"^\s*#\s*raises:\s*(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*$")
@@ -35,14 +36,11 @@ class Region:
     section: str
     first_line: int  # 1-based line number of the region's first code line
     code: str
+    executed: bool = True  # under one of the project's executed folders (else only shown)
 
     @property
     def id(self) -> str:
         return f"{self.path}:{self.section}"
-
-    @property
-    def executed(self) -> bool:
-        return self.path.startswith(EXECUTED_PREFIX)
 
     @property
     def expect_raises(self) -> str | None:
@@ -78,7 +76,8 @@ class Include:
         return f"{self.page_file}:{self.md_line}"
 
 
-def read_region(root: Path, target: str) -> Region:
+def read_region(root: Path, target: str,
+                executed_roots: tuple[str, ...] = DEFAULT_EXECUTED) -> Region:
     """The region ``path:section`` of a file under ``root``; ``UsageError`` if it is not there."""
     written, sep, section = target.rpartition(":")
     if not sep or not written or not section:
@@ -108,7 +107,8 @@ def read_region(root: Path, target: str) -> Region:
                          f"(needs '# --8<-- [start:{section}]' and '# --8<-- [end:{section}]')")
     # pymdownx drops every marker line inside a region (nested regions included): so do we.
     body = [line for line in lines[start:end - 1] if not _MARKER.search(line)]
-    return Region(path, section, start + 1, "\n".join(body) + "\n")
+    return Region(path, section, start + 1, "\n".join(body) + "\n",
+                  executed=path.startswith(executed_roots))
 
 
 def project_path(root: Path, written: str) -> str:
@@ -139,7 +139,7 @@ def page_includes(project: Project, page: Path) -> list[Include]:
     includes: list[Include] = []
     for ref in parse_page(read_page(project, page), page_file).includes:
         try:
-            region = read_region(project.root, ref.target)
+            region = read_region(project.root, ref.target, project.settings.executed)
         except UsageError as exc:
             raise UsageError(f"{page_file}:{ref.line}: {exc}") from None
         includes.append(Include(page.as_posix(), page_file, ref.line, region, ref.target))

@@ -19,8 +19,6 @@ from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.render.notebook import NOTEBOOK_DIR
 from d2l_compiler.engine.sources.project import Project
 
-RENDERER_MARK = "D2L_RENDERER"
-
 
 @dataclass(frozen=True)
 class Fingerprint:
@@ -58,11 +56,7 @@ def fingerprint(project: Project, pages: dict[str, list[Include]]) -> Fingerprin
 
 
 def renderer_wired(project: Project) -> None:
-    """``UsageError`` unless the MkDocs config loads a hook that renders recorded outputs."""
-    hooks = project.config().get("hooks") or []
-    for hook in hooks if isinstance(hooks, list) else []:
-        file = project.root / str(hook)
-        if file.is_file() and RENDERER_MARK in file.read_text(encoding="utf-8", errors="replace"):
-            return
-    raise UsageError(f"{project.config_file.name} does not load the d2l renderer, so no output "
-                     "would be shown: add 'hooks: [d2l_compiler/mkdocs_hook.py]'")
+    """``UsageError`` unless the MkDocs config lists the ``d2l`` plugin, which renders outputs."""
+    if not project.uses_plugin:
+        raise UsageError(f"{project.config_file.name} does not load the d2l renderer, so no "
+                         "output would be shown: add 'plugins: [d2l]'")

@@ -1,8 +1,21 @@
-"""Where things are: the MkDocs config, its docs directory, the build record."""
+"""Where things are: the MkDocs config, its docs directory, the build record, and the
+engine's settings, read from the ``d2l`` plugin's options in ``mkdocs.yml``::
+
+    plugins:
+      - d2l:
+          executed: [snippets/]   # regions under these folders run; others are only shown
+          state_dir: .d2l         # the record, the store, the logs
+          record: null            # default: <state_dir>/record.json
+          extensions: null        # entry-point names to load; default: every installed one
+          labels: en              # or zh: the words put around outputs and in the stamp
+
+The engine and the MkDocs plugin both read these through :class:`Project`, so they agree.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -15,6 +28,38 @@ class _TolerantLoader(yaml.SafeLoader):
 
 
 _TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+
+
+PLUGIN_NAME = "d2l"
+LABEL_SETS = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``d2l`` plugin's options (defaults when the config does not list the plugin)."""
+
+    executed: tuple[str, ...] = ("snippets/",)
+    state_dir: str = ".d2l"
+    record: str | None = None
+    extensions: tuple[str, ...] | None = None
+    labels: str = "en"
+
+
+def _plugin_options(config: dict) -> dict | None:
+    """The options given to the ``d2l`` plugin, {} if it is listed bare, None if absent."""
+    plugins = config.get("plugins") or []
+    for item in plugins if isinstance(plugins, list) else [plugins]:
+        if item == PLUGIN_NAME:
+            return {}
+        if isinstance(item, dict) and PLUGIN_NAME in item:
+            return item[PLUGIN_NAME] or {}
+    return None
+
+
+def _strings(value: object, name: str, where: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise UsageError(f"{where}: the d2l plugin's {name!r} must be a list of names")
+    return tuple(value)
 
 
 @dataclass(frozen=True)
@@ -35,15 +80,52 @@ class Project:
         return self.root / docs
 
     @property
+    def uses_plugin(self) -> bool:
+        """Whether ``mkdocs.yml`` lists the ``d2l`` plugin."""
+        return _plugin_options(self.config()) is not None
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The engine's settings from the plugin's options; ``UsageError`` on a bad one."""
+        options = _plugin_options(self.config()) or {}
+        if not isinstance(options, dict):
+            raise UsageError(f"{self.config_file}: the d2l plugin's options must be a mapping")
+        unknown = sorted(set(options) - set(Settings.__dataclass_fields__))
+        if unknown:
+            raise UsageError(f"{self.config_file}: unknown d2l plugin option(s) {', '.join(unknown)}")
+        settings = Settings()
+        if "executed" in options:
+            roots = _strings(options["executed"], "executed", self.config_file)
+            settings = replace(settings, executed=tuple(r.rstrip("/") + "/" for r in roots))
+        if options.get("extensions") is not None:
+            settings = replace(settings, extensions=_strings(options["extensions"], "extensions",
+                                                             self.config_file))
+        for name in ("state_dir", "record", "labels"):
+            value = options.get(name)
+            if value is not None and not isinstance(value, str):
+                raise UsageError(f"{self.config_file}: the d2l plugin's {name!r} must be text")
+            if value is not None:
+                settings = replace(settings, **{name: value})
+        if settings.labels not in LABEL_SETS:
+            raise UsageError(f"{self.config_file}: labels must be one of {', '.join(LABEL_SETS)}")
+        return settings
+
+    @property
     def state_dir(self) -> Path:
-        """Engine state, ignored by git: the record and the per-page logs."""
-        return self.root / ".d2l"
+        """Engine state, ignored by git: the record, the store and the per-page logs."""
+        return self.root / self.settings.state_dir
 
     @property
     def record_path(self) -> Path:
-        return self.state_dir / "record.json"
+        record = self.settings.record
+        return self.root / record if record else self.state_dir / "record.json"
 
     def config(self) -> dict:
+        """The parsed ``mkdocs.yml`` (read once per Project)."""
+        return self._config
+
+    @cached_property
+    def _config(self) -> dict:
         try:
             data = yaml.load(self.config_file.read_text(encoding="utf-8"), Loader=_TolerantLoader)
         except UnicodeDecodeError as exc:

@@ -1,0 +1,78 @@
+"""The generic tokens: ``stamp``, ``report``, ``compare A B``, ``claim A VERB B | text``,
+``dataflow FILE:SECTION FUNCTION``. Registered like any extension (see :mod:`.tokens`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from d2l_compiler.claims import check_claim, compare
+from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.render.dataflow import DataflowError, dataflow_mermaid
+from d2l_compiler.engine.render.escape import inline
+from d2l_compiler.engine.render.report import report_markdown
+from d2l_compiler.engine.render.tokens import Extensions, RenderError, TokenCall
+from d2l_compiler.engine.sources.discover import read_region
+
+
+def _inert_samples(samples: Any) -> Any:
+    """A samples record whose description is safe to place in prose."""
+    if isinstance(samples, Mapping) and "description" in samples:
+        return {**samples, "description": inline(samples["description"])}
+    return samples
+
+
+def stamp(call: TokenCall) -> str:
+    if not call.page.stamp:
+        raise RenderError("{{ d2l:stamp }} on a page that runs no code")
+    return call.page.stamp
+
+
+def report(call: TokenCall) -> str:
+    if call.page.record is None:
+        raise RenderError("{{ d2l:report }} needs the whole build record")
+    return report_markdown(call.page.record)
+
+
+def compare_token(call: TokenCall) -> str:
+    call.expect(3, "compare A B")
+    try:
+        return compare(*(_inert_samples(call.page.lookup(w)) for w in call.words[1:]))
+    except ValueError as exc:
+        raise RenderError(f"compare: {exc}") from None
+
+
+def claim(call: TokenCall) -> str:
+    """``claim LEFT VERB RIGHT | text``: the text, if the record agrees with it."""
+    spec, sep, text = call.body.partition("|")
+    words = spec.split()
+    if len(words) != 4 or not sep or not text.strip():
+        raise RenderError("a claim reads {{ d2l:claim LEFT VERB RIGHT | 文字 }}")
+    _, left, verb, right = words
+    try:
+        problem = check_claim(call.page.lookup(left), verb, call.page.lookup(right))
+    except ValueError as exc:
+        raise RenderError(f"claim {spec.strip()!r}: {exc}") from None
+    if problem is not None:
+        raise RenderError(f"the claim “{text.strip()}” ({left} {verb} {right}) contradicts "
+                          f"the record, {problem}")
+    return text.strip()
+
+
+def dataflow(call: TokenCall) -> str:
+    """``dataflow path.py:section function``: a Mermaid diagram derived from the code."""
+    if len(call.words) != 3 or call.page.root is None:
+        raise RenderError("a diagram reads {{ d2l:dataflow path/to/file.py:section function }}")
+    _, target, function = call.words
+    try:
+        code = read_region(call.page.root, target).code
+        return f"```mermaid\n{dataflow_mermaid(code, function)}\n```"
+    except (BuildError, DataflowError) as exc:
+        raise RenderError(f"dataflow {target} {function}: {exc}") from None
+
+
+def register(ext: Extensions) -> None:
+    """Register the generic tokens."""
+    for name, handler in (("stamp", stamp), ("report", report), ("compare", compare_token),
+                          ("claim", claim), ("dataflow", dataflow)):
+        ext.token(name)(handler)

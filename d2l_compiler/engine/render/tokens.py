@@ -1,0 +1,126 @@
+"""The extension point: ``{{ d2l:NAME ... }}`` tokens and files derived from the record.
+
+A book (or a chapter) adds its own tokens and derived files with one function, named by a
+Python entry point in the group ``d2l_compiler.extensions``::
+
+    [project.entry-points."d2l_compiler.extensions"]
+    mybook = "mybook.d2l:register"
+
+    def register(ext: Extensions) -> None:
+        @ext.token("my_table")
+        def my_table(call: TokenCall) -> str: ...
+        ext.derived.append(write_my_figures)
+
+The engine itself registers the generic tokens (``stamp``, ``report``, ``compare``,
+``claim``, ``dataflow``) the same way, from :mod:`.builtin`. A token that is not registered
+is read as a value reference ``SECTION.name[.field] | FORMAT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from d2l_compiler.engine.errors import UsageError
+
+GROUP = "d2l_compiler.extensions"
+
+
+class RenderError(ValueError):
+    """The page cannot be rendered honestly from the record (missing, stale, unknown token)."""
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What a token may read: the page's recorded regions, its entry, the whole record."""
+
+    regions: Mapping[str, Any]  # section name -> region entry (a list of ids if ambiguous)
+    entry: Mapping[str, Any]
+    record: Mapping[str, Any] | None
+    root: Path | None
+    stamp: str
+
+    def lookup(self, ref: str) -> Any:
+        """The recorded value ``SECTION.name[.field...]``; ``RenderError`` naming what is missing."""
+        section, _, path = ref.partition(".")
+        if section not in self.regions:
+            raise RenderError(f"no region {section!r} on this page (token {ref!r})")
+        found = self.regions[section]
+        if isinstance(found, list):
+            raise RenderError(f"token {ref!r} is ambiguous: the page runs more than one region "
+                              f"named {section!r} ({', '.join(found)}); rename one")
+        value: Any = found.get("values", {})
+        parts = path.split(".") if path else []
+        for number, part in enumerate(parts):
+            if not isinstance(value, Mapping) or part not in value:
+                dropped = found.get("values_dropped") or {}
+                if number == 0 and dropped:
+                    count = sum(d.get("count", 0) for d in dropped.values())
+                    raise RenderError(f"region {section!r} recorded no value {parts[0]!r}; {count} "
+                                      f"values it bound were not kept ({'; '.join(dropped)}) "
+                                      f"(token {ref!r})")
+                raise RenderError(f"region {section!r} recorded no value {path!r} (token {ref!r})")
+            value = value[part]
+        return value
+
+
+@dataclass(frozen=True)
+class TokenCall:
+    """One token as written: its words, its whole body, and the page it is on."""
+
+    words: list[str]
+    body: str
+    page: PageContext
+
+    def expect(self, count: int, usage: str) -> None:
+        """``RenderError`` with ``usage`` unless the token has ``count`` words."""
+        if len(self.words) != count:
+            raise RenderError(f"{self.words[0]!r} reads {{{{ d2l:{usage} }}}}")
+
+
+TokenHandler = Callable[[TokenCall], str]
+# writes files under the docs directory from the whole record; returns what it wrote
+DerivedWriter = Callable[[Path, Mapping[str, Any]], list[Path]]
+
+
+@dataclass
+class Extensions:
+    """The registered tokens and derived-file writers."""
+
+    tokens: dict[str, TokenHandler] = field(default_factory=dict)
+    derived: list[DerivedWriter] = field(default_factory=list)
+
+    def token(self, name: str) -> Callable[[TokenHandler], TokenHandler]:
+        """Decorator: register ``handler`` for ``{{ d2l:NAME ... }}``."""
+        def register(handler: TokenHandler) -> TokenHandler:
+            if name in self.tokens:
+                raise UsageError(f"two extensions register the token {name!r}")
+            self.tokens[name] = handler
+            return handler
+        return register
+
+
+@lru_cache(maxsize=8)
+def load_extensions(names: tuple[str, ...] | None = None) -> Extensions:
+    """The built-in tokens plus the installed extensions (all, or only those ``names``)."""
+    from d2l_compiler.engine.render import builtin
+
+    ext = Extensions()
+    builtin.register(ext)
+    found = {ep.name: ep for ep in metadata.entry_points(group=GROUP)}
+    unknown = sorted(set(names or ()) - set(found))
+    if unknown:
+        raise UsageError(f"unknown d2l extension(s) {', '.join(unknown)}; installed: "
+                         f"{', '.join(sorted(found)) or 'none'}")
+    for name in sorted(found) if names is None else names:
+        found[name].load()(ext)
+    return ext
+
+
+def extensions_for(names: Iterable[str] | None) -> Extensions:
+    """:func:`load_extensions` for a config value (a list of names, or None for all)."""
+    return load_extensions(None if names is None else tuple(names))

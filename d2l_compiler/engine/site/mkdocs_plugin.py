@@ -1,0 +1,85 @@
+"""The MkDocs plugin ``d2l`` (``plugins: - d2l``): fills pages from the build record.
+
+The only module of the engine that imports MkDocs. It never runs code: it loads the record
+once per build, refuses a page whose results are stale or tampered with (the same rule as
+``check``: :func:`~d2l_compiler.engine.record.freshness.staleness`), renders each page with
+:func:`~d2l_compiler.engine.render.markdown.render_page`, and publishes the record as
+``d2l-record.json``. Its options are the engine's settings (see
+:mod:`d2l_compiler.engine.sources.project`); both read them through the same ``Project``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File
+
+from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.record.freshness import staleness
+from d2l_compiler.engine.record.io import load_record
+from d2l_compiler.engine.render.markdown import RenderError, labels_for, render_page
+from d2l_compiler.engine.render.tokens import extensions_for
+from d2l_compiler.engine.sources.discover import page_includes
+from d2l_compiler.engine.sources.project import LABEL_SETS, Project
+
+_HINT = "run `python -m d2l_compiler build` (or `nox -s docs`)"
+
+
+class D2LConfig(base.Config):
+    """Options (validated here; their meaning is documented in ``Project``)."""
+
+    executed = c.ListOfItems(c.Type(str), default=["snippets/"])
+    state_dir = c.Type(str, default=".d2l")
+    record = c.Optional(c.Type(str))
+    extensions = c.Optional(c.ListOfItems(c.Type(str)))
+    labels = c.Choice(LABEL_SETS, default="en")
+
+
+class D2LPlugin(BasePlugin[D2LConfig]):
+    """Renders recorded outputs, values and stamps into the pages."""
+
+    D2L_RENDERER = True  # the engine refuses to build a site without a renderer
+
+    def __init__(self) -> None:
+        self.project: Project | None = None
+        self.record: dict[str, Any] = {}
+
+    def on_config(self, config, **_):
+        self.project = Project(Path(config.config_file_path).resolve())
+        try:
+            record = load_record(self.project.record_path)
+            self.extensions = extensions_for(self.project.settings.extensions)
+            self.labels = labels_for(self.project.settings.labels)
+        except BuildError as exc:
+            raise PluginError(f"{exc}; {_HINT}") from None
+        if record is None:
+            raise PluginError(f"no build record at {self.project.record_path}: {_HINT}")
+        self.record = record
+        return config
+
+    def on_page_markdown(self, markdown, page, **_):
+        project = self.project
+        name = page.file.src_uri
+        page_file = (project.docs_dir / name).relative_to(project.root).as_posix()
+        entry = self.record["pages"].get(name)
+        try:
+            if entry is not None:
+                problems = staleness(project, page_includes(project, Path(name)), entry)
+                if problems:
+                    raise RenderError(f"stale results: {'; '.join(problems)}")
+            return render_page(markdown, entry, self.record, project.root, page_file,
+                               extensions=self.extensions, labels=self.labels)
+        except (RenderError, BuildError, OSError) as exc:
+            message = str(exc) if str(exc).startswith(page_file) else f"{page_file}: {exc}"
+            raise PluginError(f"{message}; {_HINT}") from None
+
+    def on_files(self, files, config, **_):
+        # the record, downloadable from the site (and a valid link target for --strict)
+        files.append(File.generated(config, "d2l-record.json",
+                                    abs_src_path=str(self.project.record_path)))
+        return files
