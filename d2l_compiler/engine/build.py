@@ -207,7 +207,9 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=site_dir.parent))
     logger, collect = logging.getLogger("mkdocs"), _Collect()
     logger.addHandler(collect)
+    saved_cwd = Path.cwd()
     try:
+        os.chdir(project.root)  # relative paths in mkdocs.yml (jieba's dictionary), as for `mkdocs build`
         config = load_config(str(project.config_file), site_dir=str(staging), strict=True)
         if not any(getattr(plugin, "D2L_RENDERER", False) for plugin in config.plugins.values()):
             raise UsageError(f"{project.config_file.name} does not load the d2l renderer, so "
@@ -221,5 +223,6 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
+        os.chdir(saved_cwd)
         logger.removeHandler(collect)
     publish(staging, check_site_dir(site_dir, protected, project.docs_dir))
