@@ -59,6 +59,14 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def zensical(session: nox.Session) -> None:
+    """Build the book with Zensical (MkDocs' successor) and report what renders there."""
+    _install(session, "docs")
+    session.install("zensical")
+    session.run("python", "-m", "benchmarks.zensical", *session.posargs, env=QUIET_MKDOCS)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff over the package, snippets, tests and benchmarks (rules in pyproject.toml)."""
     session.install("ruff")

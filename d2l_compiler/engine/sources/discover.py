@@ -135,9 +135,14 @@ def read_page(project: Project, page: Path) -> str:
 
 def page_includes(project: Project, page: Path) -> list[Include]:
     """Every region that ``page`` includes, in page order (twice if it is included twice)."""
+    return includes_in(project, read_page(project, page), page)
+
+
+def includes_in(project: Project, markdown: str, page: Path) -> list[Include]:
+    """:func:`page_includes` for the text ``markdown`` of ``page``."""
     page_file = (project.docs_dir / page).relative_to(project.root).as_posix()
     includes: list[Include] = []
-    for ref in parse_page(read_page(project, page), page_file).includes:
+    for ref in parse_page(markdown, page_file).includes:
         try:
             region = read_region(project.root, ref.target, project.settings.executed)
         except UsageError as exc:

@@ -1,0 +1,83 @@
+"""The same rendering as a Python-Markdown extension, for hosts that run no MkDocs plugin.
+
+Zensical (the successor of mkdocs-material) reads ``mkdocs.yml`` but ignores ``hooks:`` and
+plugins it does not know, while it passes ``markdown_extensions`` through. This extension
+fills a page from the build record in a preprocessor that runs before ``pymdownx.snippets``::
+
+    markdown_extensions:
+      - d2l_compiler.engine.render.extension:
+          config_file: mkdocs.yml
+
+A Markdown extension is not told which file it renders, so the page's record entry is found
+by its includes: the entry whose regions, in order, are the page's includes (two pages with
+the same includes ran the same code). The freshness rule is the plugin's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import markdown
+from markdown.preprocessors import Preprocessor
+
+from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.record.freshness import staleness
+from d2l_compiler.engine.record.io import load_record
+from d2l_compiler.engine.render.markdown import RenderError, labels_for, render_page
+from d2l_compiler.engine.render.tokens import extensions_for
+from d2l_compiler.engine.sources.page import parse_page
+from d2l_compiler.engine.sources.project import find_project
+
+PRIORITY = 100  # before pymdownx.snippets (32): outputs must be in place when it runs
+
+
+class _Render(Preprocessor):
+    def __init__(self, md: markdown.Markdown, config_file: str) -> None:
+        super().__init__(md)
+        self.project = find_project(config_file)
+        record = load_record(self.project.record_path)
+        if record is None:
+            raise BuildError(f"no build record at {self.project.record_path}: "
+                             "run `python -m d2l_compiler build --no-site` first")
+        self.record: dict[str, Any] = record
+        self.extensions = extensions_for(self.project.settings.extensions)
+        self.labels = labels_for(self.project.settings.labels)
+
+    def _entry(self, text: str) -> tuple[str, dict[str, Any] | None]:
+        targets = [ref.target for ref in parse_page(text, "page").includes]
+        if not targets:
+            return "page", None
+        for name, entry in self.record["pages"].items():
+            if [r.get("target", r["id"]) for r in entry["regions"]] == targets:
+                return name, entry
+        raise RenderError(f"no record entry runs {', '.join(targets)}: rebuild")
+
+    def run(self, lines: list[str]) -> list[str]:
+        from d2l_compiler.engine.sources.discover import includes_in
+
+        text = "\n".join(lines)
+        name, entry = self._entry(text)
+        page_file = f"{self.project.docs_dir.name}/{name}"
+        if entry is not None:
+            problems = staleness(self.project, includes_in(self.project, text, Path(name)), entry)
+            if problems:
+                raise RenderError(f"{page_file}: stale results: {'; '.join(problems)}")
+        return render_page(text, entry, self.record, self.project.root, page_file,
+                           extensions=self.extensions, labels=self.labels).split("\n")
+
+
+class D2LExtension(markdown.Extension):
+    """``markdown_extensions: [d2l_compiler.engine.render.extension]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.config = {"config_file": ["mkdocs.yml", "the MkDocs config of the book"]}
+        super().__init__(**kwargs)
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Markdown's API
+        md.preprocessors.register(_Render(md, self.getConfig("config_file")), "d2l", PRIORITY)
+
+
+def makeExtension(**kwargs: Any) -> D2LExtension:  # noqa: N802 - Markdown's entry point
+    """Python-Markdown's hook for ``markdown_extensions: [d2l_compiler.engine.render.extension]``."""
+    return D2LExtension(**kwargs)
