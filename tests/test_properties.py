@@ -12,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from d2l_compiler.engine.record.io import seal
+from d2l_compiler.engine.record.model import BuildProvenance, PageEntry, Record
 from d2l_compiler.engine.render.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
 from d2l_compiler.engine.render.markdown import RenderError, render_page
@@ -89,10 +91,8 @@ def test_every_include_is_rendered_with_its_output_or_the_page_is_refused(lines)
     raw = [n for n, line in enumerate(parsed.lines, 1) if line.strip() == FRAGMENTS[8]]
     assert sorted(inc.line for inc in parsed.includes) == [n for n in raw if n in fenced]
     assert all(n in fenced for n in raw)  # an include outside a fence would have been refused
-    runs = [{"id": "snippets/s.py:r", "section": "r", "target": "snippets/s.py:r", "executed": True,
-             "stdout": f"OUT{i}\n", "duration": 0.0, "values": {"v": i}}
-            for i in range(len(parsed.includes))]
-    entry = {"regions": runs, "provenance": {"device": "cpu"}, "executed_at": "T"}
+    runs = [_region_json(stdout=f"OUT{i}\n", values={"v": i}) for i in range(len(parsed.includes))]
+    entry = _entry(runs, {"device": "cpu"}, "T")
     try:
         rendered = render_page(page, entry, page_file="docs/p.md")
     except RenderError as exc:  # only a token that names an ambiguous or absent region
@@ -104,6 +104,18 @@ def test_every_include_is_rendered_with_its_output_or_the_page_is_refused(lines)
     outside = [line for n, line in enumerate(rendered.split("\n")) if "{{ d2l:" in line]
     assert len(outside) <= sum(1 for n, line in enumerate(parsed.lines, 1)
                                if n in fenced and "{{ d2l:" in line)
+
+
+def _region_json(**run) -> dict:
+    return {"id": "snippets/s.py:r", "section": "r", "path": "snippets/s.py", "line": 2,
+            "md_line": 4, "target": "snippets/s.py:r", "source_sha": "0" * 64, "executed": True,
+            "status": "ok", "duration": 0.0, **run}
+
+
+def _entry(regions: list[dict], provenance: dict, executed_at: str, **extra) -> PageEntry:
+    data = {"key": "k" * 64, "inputs": {"device": "cpu"}, "provenance": provenance,
+            "executed_at": executed_at, "duration": 0.1, "regions": regions, **extra}
+    return PageEntry.from_json(seal(data), "page")
 
 
 def _hostile_paths(text: str) -> dict:
@@ -119,19 +131,17 @@ def _hostile_paths(text: str) -> dict:
 @given(ACTIVE)
 def test_no_token_turns_run_data_into_markup(text):
 
-    region = {"id": "snippets/s.py:r", "section": "r", "target": "snippets/s.py:r",
-              "executed": True, "stdout": text, "duration": 0.0, "status": "ok",
-              "warnings": [{"category": "UserWarning", "message": text, "where": text}],
-              "values": {"s": text, "paths": _hostile_paths(text),
-                         "a": {"description": text, "median": 1.0, "q1": 0.9, "q3": 1.1},
-                         "b": {"description": text, "median": 2.0, "q1": 1.9, "q3": 2.1}}}
-    entry = {"regions": [region], "provenance": {"device": text, "cpu": text, "torch": text,
-                                                 "threads": text, "python": text},
-             "executed_at": text, "duration": 0.1, "key": "k" * 64, "ran": True,
-             "inputs": {"regions": [[text, "0" * 64]], "files": {text: "0" * 64},
-                        "packages": {text: [text]}, "python": text, "device": text}}
-    record = {"provenance": {"device": text, "git_commit": text, "date_utc": text, "python": text},
-              "pages": {text + ".md": entry}}
+    region = _region_json(
+        stdout=text, warnings=[{"category": "UserWarning", "message": text, "where": text}],
+        values={"s": text, "paths": _hostile_paths(text),
+                "a": {"description": text, "median": 1.0, "q1": 0.9, "q3": 1.1},
+                "b": {"description": text, "median": 2.0, "q1": 1.9, "q3": 2.1}})
+    entry = _entry([region], {"device": text, "cpu": text, "torch": text, "threads": text,
+                              "python": text}, text, ran=True,
+                   inputs={"regions": [[text, "0" * 64]], "files": {text: "0" * 64},
+                           "packages": {text: [text]}, "python": text, "device": text})
+    record = Record(BuildProvenance(text, text, text, text, (text,), (), 1.0),
+                    {text + ".md": entry})
     page = ("# T\n\n```python\n--8<-- \"snippets/s.py:r\"\n```\n\n{{ d2l:stamp }}\n\n"
             "{{ d2l:r.s }} {{ d2l:compare r.a r.b }}\n\n{{ d2l:paths_table r.paths 1 }}\n\n"
             "{{ d2l:paths_files r.paths 1 }}\n\n{{ d2l:paths_summary r.paths 1 }}\n\n"

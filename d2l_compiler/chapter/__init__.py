@@ -35,8 +35,11 @@ def _by_batch(render):
 
 
 def _provenance(call: TokenCall) -> str:
-    return tables.paths_provenance(_paths(call, 2, "paths_provenance VALUE"), call.page.entry,
-                                   call.page.record)
+    paths = _paths(call, 2, "paths_provenance VALUE")
+    entry, record = call.page.entry, call.page.record
+    return tables.paths_provenance(paths, entry.provenance if entry else {},
+                                   entry.executed_at if entry else "?",
+                                   record.provenance.git_commit if record else "unknown")
 
 
 def _chart(call: TokenCall) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from d2l_compiler.engine.record.model import Record
 from d2l_compiler.paths import PATHS
 from d2l_compiler.chapter.tables import CHART_DIR, chart_name
 
@@ -19,10 +20,10 @@ _SHORT = {"eager": "eager", "script": "jit.script", "frozen": "script+freeze",
           "export_aoti": "export+AOTInductor"}
 
 
-def _paths_values(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for entry in record["pages"].values():
-        for region in entry["regions"]:
-            for value in (region.get("values") or {}).values():
+def _paths_values(record: Record) -> Iterator[Mapping[str, Any]]:
+    for entry in record.pages.values():
+        for region in entry.executed:
+            for value in region.run.values.values():
                 if isinstance(value, Mapping) and value.get("type") == "paths":
                     yield value
 
@@ -59,7 +60,7 @@ def draw(paths: Mapping[str, Any], target: Path) -> None:
     tmp.replace(target)
 
 
-def write_charts(docs_dir: Path, record: Mapping[str, Any]) -> list[Path]:
+def write_charts(docs_dir: Path, record: Record) -> list[Path]:
     """Draw every chart the record needs that is not drawn yet; delete charts it no longer needs."""
     folder = docs_dir / CHART_DIR
     wanted = {}

@@ -87,15 +87,13 @@ def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
     return f"批量为 {inline(batch)} 时，" + "；".join(parts) + f"。{lead}。"
 
 
-def paths_provenance(paths: Mapping[str, Any], entry: Mapping[str, Any],
-                     record: Mapping[str, Any] | None) -> str:
+def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], executed_at: str,
+                     commit: str) -> str:
     """Where these numbers come from: device, CPU/GPU model, torch, threads, date, commit."""
-    prov = entry.get("provenance", {})
-    hardware = paths.get("gpu") if paths.get("device") == "cuda" else prov.get("cpu")
-    commit = (record or {}).get("provenance", {}).get("git_commit", "unknown")
+    hardware = paths.get("gpu") if paths.get("device") == "cuda" else provenance.get("cpu")
     quick = "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试" if paths.get("quick") else ""
     return (inline(f"测量环境：设备 {paths.get('device')}（{hardware}），PyTorch {paths.get('torch')}，"
-                   f"{paths.get('threads')} 个线程，执行于 {entry.get('executed_at')}，提交 ")
+                   f"{paths.get('threads')} 个线程，执行于 {executed_at}，提交 ")
             + f"<code>{inline(commit)}</code>{quick}。")
 
 

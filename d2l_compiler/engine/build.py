@@ -12,10 +12,11 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
+from d2l_compiler.engine.record.model import (BuildProvenance, PageEntry, Record, RegionEntry,
+                                              RegionRun, StoredPage)
 from d2l_compiler.engine.run.device import resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import BuildError, UsageError
@@ -25,7 +26,7 @@ from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.render.markdown import RenderError, labels_for
 from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.run.runner import Limits, run_page
-from d2l_compiler.engine.site.sitedir import check_site_dir, publish
+from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
 from d2l_compiler.engine.record.store import Store
 
@@ -66,20 +67,16 @@ def _exclusive(project: Project, progress: PlainProgress):
         yield
 
 
-def _regions(results: list[dict], includes: list[Include]) -> list[dict[str, Any]]:
+def _regions(runs: tuple[RegionRun, ...], includes: list[Include]) -> tuple[RegionEntry, ...]:
     """One entry per include, in page order: what the region is now, plus what its run
     produced (the n-th executed include gets the n-th run, so a region included twice
     shows each run's own output)."""
-    runs = iter(sorted(results, key=lambda r: r["index"]))
-    entries = []
-    for inc in includes:
-        run = next(runs) if inc.region.executed else {}
-        entry = {k: v for k, v in run.items() if k not in ("event", "index")}
-        entry.update(id=inc.region.id, section=inc.region.section, path=inc.region.path,
-                     line=inc.region.first_line, md_line=inc.md_line, target=inc.target,
-                     source_sha=inc.region.source_sha, executed=inc.region.executed)
-        entries.append(entry)
-    return entries
+    ordered = iter(sorted(runs, key=lambda r: r.index))
+    return tuple(RegionEntry(inc.region.id, inc.region.section, inc.region.path,
+                             inc.region.first_line, inc.md_line, inc.target,
+                             inc.region.source_sha, inc.region.executed,
+                             next(ordered) if inc.region.executed else None)
+                 for inc in includes)
 
 
 def _protected(project: Project, pages: dict[str, list[Include]]) -> list[Path]:
@@ -121,11 +118,11 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     start = time.perf_counter()
     sources_before = fingerprint(project, pages)
     store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
-    previous = record.load_record(project.record_path) or {}
+    previous = record.load_record(project.record_path)
     summary, failures = BuildSummary(), []
-    new_pages: dict[str, Any] = {}
-    if options.only is not None:  # keep the other pages' results
-        new_pages.update({p: e for p, e in previous.get("pages", {}).items() if p not in pages})
+    new_pages: dict[str, PageEntry] = {}
+    if options.only is not None and previous is not None:  # keep the other pages' results
+        new_pages.update({p: e for p, e in previous.pages.items() if p not in pages})
     for page, includes in pages.items():
         executed = [inc.region for inc in includes if inc.region.executed]
         page_key, inputs = key.page_key(project.root, executed, device)
@@ -138,19 +135,19 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             run = run_page(project.root, page, includes, device=device, limits=options.limits,
                            log_dir=project.state_dir / "logs",
                            on_event=lambda event, page=page: progress.region(page, event))
-            progress.finished(page, run.status == "ok", run.duration)
-            if run.status != "ok":
+            progress.finished(page, run.ok, run.duration)
+            if not run.ok:
                 summary.failed.append(page)
                 failures.append(f"{run.failure}\nfull log: {run.log}")
                 continue
-            stored = {"key": page_key, "inputs": inputs, "provenance": run.provenance,
-                      "duration": run.duration, "peak_mb": run.peak_mb,
-                      "executed_at": record.utc_now(), "regions": run.regions}
+            stored = StoredPage(page_key, inputs, run.provenance, record.utc_now(), run.duration,
+                                run.peak_mb, tuple(run.regions))
             store.put(page_key, stored)  # kept even if a later page fails
             summary.ran.append(page)
         # the key covers executed code only: what the page merely shows is refreshed
-        new_pages[page] = record.seal({**stored, "regions": _regions(stored["regions"], includes),
-                                       "ran": page in summary.ran})
+        new_pages[page] = PageEntry(stored.key, stored.inputs, stored.provenance,
+                                    stored.executed_at, stored.duration, stored.peak_mb,
+                                    _regions(stored.runs, includes), page in summary.ran).sealed()
     summary.seconds = time.perf_counter() - start
     if failures:
         return summary, failures
@@ -158,11 +155,10 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     if changed:
         return summary, [f"sources changed while the build ran ({', '.join(changed[:5])}): "
                          "the outputs may not match them; run the build again"]
-    provenance = {"device": device, "git_commit": record.git_commit(project.root),
-                  "date_utc": record.utc_now(), "python": sys.version.split()[0],
-                  "summary": {"ran": summary.ran, "cached": summary.cached,
-                              "seconds": round(summary.seconds, 3)}}
-    full = {"format": key.RECORD_FORMAT, "provenance": provenance, "pages": new_pages}
+    provenance = BuildProvenance(device, record.git_commit(project.root), record.utc_now(),
+                                 sys.version.split()[0], tuple(summary.ran),
+                                 tuple(summary.cached), round(summary.seconds, 3))
+    full = Record(provenance, new_pages)
     extensions = extensions_for(project.settings.extensions)
     try:  # derived files first: if a page cannot be rendered, the old record stays
         for write_derived in extensions.derived:
@@ -174,8 +170,8 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             labels_for(project.settings.labels))
     except RenderError as exc:
         raise BuildError(str(exc)) from None
-    record.write_json_atomic(project.record_path, full)
-    store.keep_only(entry["key"] for entry in new_pages.values())
+    record.write_record(project.record_path, full)
+    store.keep_only(entry.key for entry in new_pages.values())
     return summary, []
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from d2l_compiler.engine.record.model import RegionRun
+
 
 class PlainProgress:
     """One flushed line per page event: readable in CI logs, survives a killed build."""
@@ -21,7 +23,7 @@ class PlainProgress:
     def started(self, page: str, regions: int) -> None:
         self.say(f"running {page} ({regions} regions) ...")
 
-    def region(self, page: str, event: dict[str, Any]) -> None:
+    def region(self, page: str, run: RegionRun) -> None:
         """A region finished (plain output stays one line per page)."""
 
     def finished(self, page: str, ok: bool, seconds: float) -> None:
@@ -50,10 +52,9 @@ class RichProgress(PlainProgress):
     def started(self, page: str, regions: int) -> None:
         self._tasks[page] = self._bar.add_task(page, total=regions)
 
-    def region(self, page: str, event: dict[str, Any]) -> None:
-        if event.get("event") == "region":
-            self._bar.update(self._tasks[page], advance=1,
-                             description=f"{page} · {event['id'].rpartition(':')[2]}")
+    def region(self, page: str, run: RegionRun) -> None:
+        self._bar.update(self._tasks[page], advance=1,
+                         description=f"{page} · {run.id.rpartition(':')[2]}")
 
     def finished(self, page: str, ok: bool, seconds: float) -> None:
         self._bar.update(self._tasks[page], description=f"{page} {'✓' if ok else '✗'}")

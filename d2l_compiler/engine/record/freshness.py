@@ -13,6 +13,7 @@ from typing import Any
 
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
+from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.sources.project import Project
@@ -55,19 +56,18 @@ def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 _RUN_FIELDS = ("stdout", "stray", "raised", "warnings", "values", "status")
 
 
-def _matches_store(project: Project, entry: Mapping[str, Any]) -> bool:
+def _matches_store(project: Project, entry: PageEntry) -> bool:
     """Whether the record's outputs equal the store's entry for the same key (True if the
     store does not have it: a record checked out without its store is judged by its digest)."""
-    stored = Store(project.state_dir / "store", warn=lambda _: None).get(entry["key"])
+    stored = Store(project.state_dir / "store", warn=lambda _: None).get(entry.key)
     if stored is None:
         return True
-    ran = [{k: r.get(k) for k in _RUN_FIELDS} for r in stored["regions"]]
-    shown = [{k: r.get(k) for k in _RUN_FIELDS} for r in entry["regions"] if r.get("executed")]
+    ran = [[getattr(r, k) for k in _RUN_FIELDS] for r in sorted(stored.runs, key=lambda r: r.index)]
+    shown = [[getattr(r.run, k) for k in _RUN_FIELDS] for r in entry.executed]
     return ran == shown
 
 
-def staleness(project: Project, includes: list[Include], entry: Mapping[str, Any] | None
-              ) -> list[str]:
+def staleness(project: Project, includes: list[Include], entry: PageEntry | None) -> list[str]:
     """Why ``entry`` no longer matches the page whose current includes are ``includes``
     ([] = fresh). Keys are recomputed for the device the entry was recorded on, so a machine
     without a GPU can vouch for results recorded on one."""
@@ -78,13 +78,13 @@ def staleness(project: Project, includes: list[Include], entry: Mapping[str, Any
     reasons: list[str] = []
     executed = [inc.region for inc in includes if inc.region.executed]
     if executed:
-        page_key, inputs = key.page_key(project.root, executed, entry["inputs"]["device"])
-        if page_key != entry["key"]:
-            reasons += explain(entry["inputs"], inputs) or ["key changed"]
-    shown = {r["id"]: r.get("source_sha") for r in entry["regions"] if not r.get("executed")}
+        page_key, inputs = key.page_key(project.root, executed, entry.inputs["device"])
+        if page_key != entry.key:
+            reasons += explain(entry.inputs, inputs) or ["key changed"]
+    shown = {r.id: r.source_sha for r in entry.regions if not r.executed}
     reasons += [f"{inc.region.id} (shown) changed since the build" for inc in includes
                 if inc.region.id in shown and shown[inc.region.id] != inc.region.source_sha]
-    if not reasons and [r["id"] for r in entry["regions"]] != [inc.region.id for inc in includes]:
+    if not reasons and [r.id for r in entry.regions] != [inc.region.id for inc in includes]:
         reasons.append("the page includes other regions than when it was built")
     if not reasons and not _matches_store(project, entry):
         reasons.append("its recorded outputs differ from the stored results of that run")
@@ -97,5 +97,5 @@ def check(project: Project) -> dict[str, list[str]]:
     stored = record.load_record(project.record_path)
     if stored is None:
         raise UsageError(f"no build record at {project.record_path}: nothing to check")
-    return {page: staleness(project, includes, stored["pages"].get(page))
+    return {page: staleness(project, includes, stored.pages.get(page))
             for page, includes in pages.items() if any(inc.region.executed for inc in includes)}

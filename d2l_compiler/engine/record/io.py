@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.sources.key import RECORD_FORMAT
+from d2l_compiler.engine.record.model import FORMAT, PageEntry, Record, RecordError
 
 
 _HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
-_PAGE_FIELDS = {"key": str, "inputs": dict, "regions": list, "provenance": dict,
-                "executed_at": str, "duration": (int, float), "digest": str}
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -43,52 +41,44 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def entry_digest(entry: dict[str, Any]) -> str:
-    """SHA-256 of a page entry's content (everything but the digest itself)."""
+    """SHA-256 of a page entry's JSON (everything but the digest itself)."""
     body = {k: v for k, v in entry.items() if k != "digest"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
 
 
 def seal(entry: dict[str, Any]) -> dict[str, Any]:
-    """``entry`` with its digest."""
+    """A page entry's JSON with its digest (what :meth:`PageEntry.sealed` writes)."""
     return {**entry, "digest": entry_digest(entry)}
 
 
-def tampered(entry: dict[str, Any]) -> bool:
+def tampered(entry: PageEntry) -> bool:
     """Whether a page entry's content no longer matches its digest."""
-    return entry.get("digest") != entry_digest(entry)
+    return entry.digest != entry_digest(entry.to_json())
 
 
-def _malformed(path: Path, what: str) -> UsageError:
-    return UsageError(f"{path}: malformed build record ({what}); delete it and rebuild")
+def write_record(path: Path, record: Record) -> None:
+    """Write ``record`` atomically (the one place a record is written)."""
+    write_json_atomic(path, record.to_json())
 
 
-def _validate(path: Path, record: Any) -> dict[str, Any] | None:
-    if not isinstance(record, dict):
-        raise _malformed(path, f"a JSON {type(record).__name__}, not an object")
-    if record.get("format") != RECORD_FORMAT:
-        return None  # another format: as if there were none
-    if not isinstance(record.get("provenance"), dict) or not isinstance(record.get("pages"), dict):
-        raise _malformed(path, "no 'provenance' or 'pages' object")
-    for page, entry in record["pages"].items():
-        if not isinstance(entry, dict):
-            raise _malformed(path, f"page {page!r} is not an object")
-        for name, kind in _PAGE_FIELDS.items():
-            if not isinstance(entry.get(name), kind):
-                raise _malformed(path, f"page {page!r} has no valid {name!r}")
-        if not all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in entry["regions"]):
-            raise _malformed(path, f"page {page!r} has a region without an id")
-    return record
-
-
-def load_record(path: Path) -> dict[str, Any] | None:
-    """The record at ``path``, or None if there is none or it is from another format."""
+def load_record(path: Path) -> Record | None:
+    """The record at ``path`` (the one place a record is read), or None if there is none or
+    it is from another format; ``UsageError`` (one line) if it is unreadable or malformed."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: unreadable build record ({exc}); delete it and rebuild") from None
-    return _validate(path, record)
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: malformed build record (a JSON {type(data).__name__}, not an "
+                         "object); delete it and rebuild")
+    if data.get("format") != FORMAT:
+        return None  # another format: as if there were none
+    try:
+        return Record.from_json(data)
+    except RecordError as exc:
+        raise UsageError(f"{path}: malformed build record ({exc}); delete it and rebuild") from None
 
 
 def git_commit(root: Path) -> str:

@@ -15,9 +15,9 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
-from d2l_compiler.engine.sources.key import RECORD_FORMAT
+from d2l_compiler.engine.record.model import FORMAT as RECORD_FORMAT
+from d2l_compiler.engine.record.model import RecordError, StoredPage
 
 
 class Store:
@@ -27,7 +27,7 @@ class Store:
         self.path = path
         self.warn = warn
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> StoredPage | None:
         """The entry stored under ``key``, or None (missing, or corrupt and now discarded)."""
         folder = self.path / key
         if not folder.exists():
@@ -39,16 +39,16 @@ class Store:
                 raise ValueError(f"format {meta.get('format')!r}, expected {RECORD_FORMAT}")
             if hashlib.sha256(payload).hexdigest() != meta.get("sha256"):
                 raise ValueError("checksum mismatch")
-            return json.loads(payload)
-        except (OSError, ValueError, AttributeError) as exc:
+            return StoredPage.from_json(json.loads(payload))
+        except (OSError, ValueError, AttributeError, RecordError) as exc:
             self.warn(f"warning: discarding corrupt store entry {folder} ({exc}); re-running")
             shutil.rmtree(folder, ignore_errors=True)
             return None
 
-    def put(self, key: str, entry: dict[str, Any]) -> None:
+    def put(self, key: str, entry: StoredPage) -> None:
         """Store ``entry`` under ``key`` atomically (an existing entry is replaced whole)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(entry, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        payload = json.dumps(entry.to_json(), ensure_ascii=False, sort_keys=True).encode("utf-8")
         staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=self.path))
         try:
             for name, data in (("entry.json", payload), ("meta.json", json.dumps(

@@ -24,6 +24,7 @@ from markdown.preprocessors import Preprocessor
 from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import load_record
+from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.render.markdown import RenderError, labels_for, render_page
 from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.sources.page import parse_page
@@ -40,16 +41,16 @@ class _Render(Preprocessor):
         if record is None:
             raise BuildError(f"no build record at {self.project.record_path}: "
                              "run `python -m d2l_compiler build --no-site` first")
-        self.record: dict[str, Any] = record
+        self.record = record
         self.extensions = extensions_for(self.project.settings.extensions)
         self.labels = labels_for(self.project.settings.labels)
 
-    def _entry(self, text: str) -> tuple[str, dict[str, Any] | None]:
+    def _entry(self, text: str) -> tuple[str, PageEntry | None]:
         targets = [ref.target for ref in parse_page(text, "page").includes]
         if not targets:
             return "page", None
-        for name, entry in self.record["pages"].items():
-            if [r.get("target", r["id"]) for r in entry["regions"]] == targets:
+        for name, entry in self.record.pages.items():
+            if [r.target for r in entry.regions] == targets:
                 return name, entry
         raise RenderError(f"no record entry runs {', '.join(targets)}: rebuild")
 

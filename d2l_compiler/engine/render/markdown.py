@@ -27,6 +27,7 @@ from typing import Any
 
 __all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "render_page", "stamp"]
 
+from d2l_compiler.engine.record.model import PageEntry, Record, RegionEntry, RegionRun
 from d2l_compiler.engine.render.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.tokens import (Extensions, PageContext, RenderError, TokenCall,
                                                load_extensions)
@@ -98,31 +99,28 @@ def _text_block(text: str, title: str, indent: str) -> list[str]:
     return [*lines, f"{indent}{fence}"]
 
 
-def output_blocks(region: Mapping[str, Any], indent: str = "",
-                  labels: Labels = LABELS["en"]) -> list[str]:
+def output_blocks(run: RegionRun, indent: str = "", labels: Labels = LABELS["en"]) -> list[str]:
     """The Markdown shown under an executed region's code: its output and its warnings."""
     lines: list[str] = []
-    if region.get("stdout"):
-        title = labels.output.format(seconds=region["duration"])
-        lines += ["", *_text_block(region["stdout"], title, indent)]
-    if region.get("stray"):
-        lines += ["", *_text_block(region["stray"], labels.stray, indent)]
-    if region.get("raised"):
-        lines += ["", *_text_block(region["raised"], labels.raised, indent)]
-    warnings = region.get("warnings") or []
-    if warnings:
-        text = "\n".join(f"{w['category']}: {w['message']}" for w in warnings)
+    if run.stdout:
+        lines += ["", *_text_block(run.stdout, labels.output.format(seconds=run.duration), indent)]
+    if run.stray:
+        lines += ["", *_text_block(run.stray, labels.stray, indent)]
+    if run.raised:
+        lines += ["", *_text_block(run.raised, labels.raised, indent)]
+    if run.warnings:
+        text = "\n".join(f"{w.category}: {w.message}" for w in run.warnings)
         lines += ["", *_text_block(text, labels.warnings, indent)]
     return lines
 
 
-def _by_section(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """Section name -> its executed entry; a name two includes share maps to their ids."""
-    regions: dict[str, Any] = {}
+def _by_section(entries: tuple[RegionEntry, ...]) -> dict[str, RegionRun | list[str]]:
+    """Section name -> its run; a name two executed includes share maps to their ids."""
+    regions: dict[str, list[RegionEntry]] = {}
     for entry in entries:
-        if entry.get("executed"):
-            regions.setdefault(entry["section"], []).append(entry)
-    return {name: found[0] if len(found) == 1 else [e["id"] for e in found]
+        if entry.run is not None:
+            regions.setdefault(entry.section, []).append(entry)
+    return {name: found[0].run if len(found) == 1 else [e.id for e in found]
             for name, found in regions.items()}
 
 
@@ -159,16 +157,16 @@ def _included_outputs(fence_includes, runs, page_file: str, labels: Labels) -> l
     lines: list[str] = []
     for ref in fence_includes:
         region = next(runs, None)
-        if region is None or region.get("target", region["id"]) != ref.target:
+        if region is None or region.target != ref.target:
             raise RenderError(f"{page_file}:{ref.line}: the record has no run for include "
                               f"{ref.target!r} at this place: rebuild")
-        if region.get("executed"):
-            lines += output_blocks(region, ref.indent, labels)
+        if region.run is not None:
+            lines += output_blocks(region.run, ref.indent, labels)
     return lines
 
 
-def render_page(markdown: str, entry: Mapping[str, Any] | None,
-                record: Mapping[str, Any] | None = None, root: Path | None = None,
+def render_page(markdown: str, entry: PageEntry | None, record: Record | None = None,
+                root: Path | None = None,
                 page_file: str = "page", outputs: bool = True,
                 extensions: Extensions | None = None, labels: Labels = LABELS["en"]) -> str:
     """The page with outputs, values and stamp filled in from its record ``entry``.
@@ -182,10 +180,10 @@ def render_page(markdown: str, entry: Mapping[str, Any] | None,
         parsed = parse_page(markdown, page_file)
     except PageSyntaxError as exc:
         raise RenderError(str(exc)) from None
-    entries = list((entry or {}).get("regions", []))
-    executed = any(r.get("executed") for r in entries)
-    page_stamp = stamp(entry["provenance"], entry["executed_at"], labels) if executed else ""
-    page = PageContext(_by_section(entries), entry or {}, record, root, page_stamp)
+    entries = entry.regions if entry is not None else ()
+    executed = entry is not None and bool(entry.executed)
+    page_stamp = stamp(entry.provenance, entry.executed_at, labels) if executed else ""
+    page = PageContext(_by_section(entries), entry, record, root, page_stamp)
     extensions = extensions or load_extensions()
     runs = iter(entries)
     fence_end = {f.end: f for f in parsed.fences}

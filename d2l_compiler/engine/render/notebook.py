@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from d2l_compiler.engine.record.model import PageEntry, Record, RegionRun
 from d2l_compiler.engine.render.escape import visible
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
 from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, render_page
@@ -49,19 +50,17 @@ def _markdown_cell(text: str) -> dict[str, Any]:
     return {"cell_type": "markdown", "metadata": {}, "source": _lines(text.strip("\n"))}
 
 
-def _code_cell(region: Mapping[str, Any], count: int) -> dict[str, Any]:
+def _code_cell(run: RegionRun, code: str, count: int) -> dict[str, Any]:
     outputs = []
-    if region.get("stdout"):
-        outputs.append({"output_type": "stream", "name": "stdout",
-                        "text": _lines(visible(region["stdout"]))})
-    if region.get("stray"):
+    if run.stdout:
+        outputs.append({"output_type": "stream", "name": "stdout", "text": _lines(visible(run.stdout))})
+    if run.stray:
         outputs.append({"output_type": "stream", "name": "stderr",
-                        "text": _lines("[其他线程的输出]\n" + visible(region["stray"]))})
-    if region.get("raised"):
-        outputs.append({"output_type": "stream", "name": "stderr",
-                        "text": _lines(visible(region["raised"]))})
-    return {"cell_type": "code", "execution_count": count, "metadata": {"d2l_region": region["id"]},
-            "outputs": outputs, "source": _lines(region["code"].rstrip("\n"))}
+                        "text": _lines("[other threads]\n" + visible(run.stray))})
+    if run.raised:
+        outputs.append({"output_type": "stream", "name": "stderr", "text": _lines(visible(run.raised))})
+    return {"cell_type": "code", "execution_count": count, "metadata": {"d2l_region": run.id},
+            "outputs": outputs, "source": _lines(code.rstrip("\n"))}
 
 
 def _chunks(markdown: str, page_file: str) -> list[tuple[str, Any]]:
@@ -91,13 +90,12 @@ def _chunks(markdown: str, page_file: str) -> list[tuple[str, Any]]:
     return chunks
 
 
-def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, Any],
+def page_notebook(markdown: str, entry: PageEntry, record: Record,
                   code_of: Mapping[str, str], root: Path | None = None,
                   page_dir: Path | None = None, page_file: str = "page",
                   extensions: Extensions | None = None,
                   labels: Labels = LABELS["en"]) -> dict[str, Any]:
     """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code."""
-    regions = [{**r, "code": code_of[r["id"]]} for r in entry["regions"]]
     options = {"extensions": extensions, "labels": labels}
     render_page(markdown, entry, record, root, page_file, **options)  # errors name its own lines
     cells, count = [], 0
@@ -109,20 +107,21 @@ def page_notebook(markdown: str, entry: Mapping[str, Any], record: Mapping[str, 
                 text = _self_contained(text, page_dir)
             if text.strip():
                 cells.append(_markdown_cell(text))
-        elif regions[payload].get("executed"):
+        elif entry.regions[payload].run is not None:
             count += 1
-            cells.append(_code_cell(regions[payload], count))
+            cells.append(_code_cell(entry.regions[payload].run, code_of[entry.regions[payload].id],
+                                    count))
         else:  # library code the page shows but does not run: show it as text
-            cells.append(_markdown_cell(f"```python\n{regions[payload]['code']}```"))
+            cells.append(_markdown_cell(f"```python\n{code_of[entry.regions[payload].id]}```"))
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number}"  # nbformat 4.5 requires ids; deterministic ones diff well
     return {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
-        "d2l": {"executed_at": entry["executed_at"], "provenance": entry["provenance"]}}}
+        "d2l": {"executed_at": entry.executed_at, "provenance": dict(entry.provenance)}}}
 
 
-def write_notebooks(docs_dir: Path, record: Mapping[str, Any],
+def write_notebooks(docs_dir: Path, record: Record,
                     sources: Mapping[str, tuple[str, Mapping[str, str]]],
                     root: Path | None = None, extensions: Extensions | None = None,
                     labels: Labels = LABELS["en"]) -> list[Path]:
@@ -133,8 +132,8 @@ def write_notebooks(docs_dir: Path, record: Mapping[str, Any],
     """
     written = []
     for page, (markdown, code_of) in sources.items():
-        entry = record["pages"][page]
-        if not any(r.get("executed") for r in entry["regions"]):
+        entry = record.pages[page]
+        if not entry.executed:
             continue
         target = docs_dir / NOTEBOOK_DIR / Path(page).with_suffix(".ipynb")
         try:

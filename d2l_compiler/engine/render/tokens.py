@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.record.model import PageEntry, Record, RegionRun
 
 GROUP = "d2l_compiler.extensions"
 
@@ -38,9 +39,9 @@ class RenderError(ValueError):
 class PageContext:
     """What a token may read: the page's recorded regions, its entry, the whole record."""
 
-    regions: Mapping[str, Any]  # section name -> region entry (a list of ids if ambiguous)
-    entry: Mapping[str, Any]
-    record: Mapping[str, Any] | None
+    regions: Mapping[str, RegionRun | list[str]]  # section -> its run (ids if ambiguous)
+    entry: PageEntry | None
+    record: Record | None
     root: Path | None
     stamp: str
 
@@ -53,11 +54,11 @@ class PageContext:
         if isinstance(found, list):
             raise RenderError(f"token {ref!r} is ambiguous: the page runs more than one region "
                               f"named {section!r} ({', '.join(found)}); rename one")
-        value: Any = found.get("values", {})
+        value: Any = found.values
         parts = path.split(".") if path else []
         for number, part in enumerate(parts):
             if not isinstance(value, Mapping) or part not in value:
-                dropped = found.get("values_dropped") or {}
+                dropped = found.values_dropped
                 if number == 0 and dropped:
                     count = sum(d.get("count", 0) for d in dropped.values())
                     raise RenderError(f"region {section!r} recorded no value {parts[0]!r}; {count} "
@@ -84,7 +85,7 @@ class TokenCall:
 
 TokenHandler = Callable[[TokenCall], str]
 # writes files under the docs directory from the whole record; returns what it wrote
-DerivedWriter = Callable[[Path, Mapping[str, Any]], list[Path]]
+DerivedWriter = Callable[[Path, Record], list[Path]]
 
 
 @dataclass

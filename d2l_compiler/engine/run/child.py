@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from d2l_compiler.device import cpu_name
+from d2l_compiler.engine.record.model import CapturedWarning, Fault, RegionError, RegionRun, Status
 
 _MAX_STR = 2000
 _MAX_LIST = 1000
@@ -92,13 +93,12 @@ def _exposed(namespace: dict, before: dict[str, int]) -> tuple[dict[str, Any], d
     return values, summary
 
 
-def _warning_list(caught: list[warnings.WarningMessage]) -> list[dict[str, Any]]:
-    unique = {}
+def _warning_list(caught: list[warnings.WarningMessage]) -> list[CapturedWarning]:
+    unique: dict[CapturedWarning, None] = {}
     for w in caught:
-        entry = {"category": w.category.__name__, "message": str(w.message),
-                 "where": f"{w.filename}:{w.lineno}"}
-        unique.setdefault(json.dumps(entry, sort_keys=True), entry)
-    return list(unique.values())
+        unique.setdefault(CapturedWarning(w.category.__name__, str(w.message),
+                                          f"{w.filename}:{w.lineno}"), None)
+    return list(unique)
 
 
 def _failing_line(exc: BaseException, filename: str) -> int | None:
@@ -162,14 +162,14 @@ class _RegionStdout(io.TextIOBase):
             return buffer.write(text)
 
 
-def _fault(exc: BaseException) -> str:
+def _fault(exc: BaseException) -> Fault:
     if isinstance(exc, OutputLimitExceeded):
-        return "output-limit"
+        return Fault.OUTPUT_LIMIT
     if isinstance(exc, MemoryError):
-        return "out-of-memory"
+        return Fault.OUT_OF_MEMORY
     if isinstance(exc, SystemExit):
-        return "exit"
-    return "exception"
+        return Fault.EXIT
+    return Fault.EXCEPTION
 
 
 def _shown_traceback(exc: BaseException, filename: str, shown_as: str) -> str:
@@ -184,14 +184,13 @@ def _shown_traceback(exc: BaseException, filename: str, shown_as: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout) -> dict[str, Any]:
+def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout) -> RegionRun:
     filename = str(Path(root, region["path"]))
     before = {name: id(value) for name, value in namespace.items()}
     stdout.begin()
-    output_limit = stdout.limit
-    event: dict[str, Any] = {"event": "region", "index": region["index"], "id": region["id"],
-                             "status": "ok"}
     expect = region.get("expect")
+    error: RegionError | None = None
+    raised = ""
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -200,32 +199,25 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout)
             code = compile("\n" * (region["first_line"] - 1) + region["code"], filename, "exec")
             exec(code, namespace)
             if expect:
-                event["status"] = "error"
-                event["error"] = {"fault": "did-not-raise", "type": "DidNotRaise", "line": None,
-                                  "message": f"expected {expect}, but the region completed",
-                                  "traceback": ""}
+                error = RegionError(Fault.DID_NOT_RAISE, "DidNotRaise",
+                                    f"expected {expect}, but the region completed")
         except BaseException as exc:  # noqa: BLE001 - SystemExit and Ctrl-C are failures too
             if expect and expect in {cls.__name__ for cls in type(exc).__mro__}:
-                event["raised"] = _shown_traceback(exc, filename, region["path"])
+                raised = _shown_traceback(exc, filename, region["path"])
             else:
-                event["status"] = "error"
-                event["error"] = {
-                    "fault": _fault(exc), "type": type(exc).__name__,
-                    "message": str(exc)[:_MAX_STR], "line": _failing_line(exc, filename),
-                    "traceback": "".join(traceback.format_exception(exc))[-20000:]}
+                error = RegionError(_fault(exc), type(exc).__name__, str(exc)[:_MAX_STR],
+                                    _failing_line(exc, filename),
+                                    "".join(traceback.format_exception(exc))[-20000:])
     duration = time.perf_counter() - start
     with stdout._lock:
         text, stray = stdout.own.getvalue(), stdout.stray.getvalue()
-        truncated = stdout.size >= output_limit
+        truncated = stdout.size >= stdout.limit
     if truncated:
-        text += f"\n[输出过长，已在 {output_limit} 个字符处截断]\n"
+        text += f"\n[输出过长，已在 {stdout.limit} 个字符处截断]\n"
     values, dropped = _exposed(namespace, before)
-    event.update(duration=duration, stdout=text, warnings=_warning_list(caught), values=values)
-    if stray:
-        event["stray"] = stray
-    if dropped:
-        event["values_dropped"] = dropped
-    return event
+    return RegionRun(region["index"], region["id"], Status.OK if error is None else Status.ERROR,
+                     duration, text, stray, raised, tuple(_warning_list(caught)), values, dropped,
+                     error)
 
 
 def run(job: dict, emit) -> bool:
@@ -236,9 +228,9 @@ def run(job: dict, emit) -> bool:
     saved, sys.stdout = sys.stdout, stdout
     try:
         for region in job["regions"]:
-            event = _run_region(region, namespace, root, stdout)
-            emit(event)
-            if event["status"] != "ok":
+            result = _run_region(region, namespace, root, stdout)
+            emit({"event": "region", "index": result.index, **result.to_json()})
+            if result.status is not Status.OK:
                 return False
     finally:
         sys.stdout = saved

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from d2l_compiler.engine.record.model import Fault, RecordError, RegionRun, Status
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.render.escape import terminal
 from d2l_compiler.engine.run.procs import OutputSink, become_subreaper, descendants, shielded, sweep
@@ -53,8 +54,8 @@ class PageRun:
     """What happened when a page's regions ran."""
 
     page: str
-    status: str  # "ok" or "failed"
-    regions: list[dict[str, Any]]
+    ok: bool
+    regions: list[RegionRun]
     provenance: dict[str, Any] = field(default_factory=dict)
     duration: float = 0.0
     peak_mb: float = 0.0
@@ -155,7 +156,7 @@ def describe_exit(code: int) -> str:
 class _Follow:
     """Reads the events a child appended since last time (to report progress live)."""
 
-    def __init__(self, path: Path, on_event: Callable[[dict], None]) -> None:
+    def __init__(self, path: Path, on_event: Callable[[RegionRun], None]) -> None:
         self.path, self.on_event, self.offset, self.ticks = path, on_event, 0, 0
 
     def __call__(self) -> None:
@@ -168,22 +169,37 @@ class _Follow:
         complete = data[: data.rfind(b"\n") + 1]
         self.offset += len(complete)
         for event in _parse_events(complete):
-            self.on_event(event)
+            if isinstance(event, RegionRun):
+                self.on_event(event)
 
 
-def _parse_events(data: bytes) -> list[dict[str, Any]]:
-    """Events from the child's ASCII JSON lines (only ``\\n`` separates them); a line that is
-    not an event (a region wrote into the file) becomes a ``corrupt`` marker."""
-    events = []
+@dataclass(frozen=True)
+class _Done:
+    provenance: dict[str, Any]
+
+
+_CORRUPT = object()  # a line in the result file that is not an event of ours
+
+
+def _parse_events(data: bytes) -> list[Any]:
+    """The child's events (:class:`RegionRun`, ``_Done``) from its ASCII JSON lines; only
+    ``\\n`` separates them. A line that is not a valid event (a region wrote into the file)
+    becomes ``_CORRUPT``; a cut-off last line (a full disk) is dropped."""
+    events: list[Any] = []
     lines = data.split(b"\n")
-    for line in lines[:-1] if not data.endswith(b"\n") else lines:  # a cut-off last line: lost
+    for line in lines[:-1] if not data.endswith(b"\n") else lines:
         if not line.strip():
             continue
         try:
             event = json.loads(line)
-        except ValueError:
-            event = None
-        events.append(event if isinstance(event, dict) and "event" in event else {"event": "corrupt"})
+            if event.get("event") == "region":
+                events.append(RegionRun.from_json(event, "child event"))
+            elif event.get("event") == "done" and isinstance(event.get("provenance"), dict):
+                events.append(_Done(event["provenance"]))
+            else:
+                events.append(_CORRUPT)
+        except (ValueError, AttributeError, RecordError):
+            events.append(_CORRUPT)
     return events
 
 
@@ -192,16 +208,16 @@ def log_name(page: str) -> str:
     return quote(page, safe="") + ".log"
 
 
-def _classify(failed: dict | None, outcome: _Outcome, corrupt: bool) -> str:
+def _classify(failed: RegionRun | None, outcome: _Outcome, corrupt: bool) -> Fault:
     if outcome.timed_out:
-        return "timeout"
+        return Fault.TIMEOUT
     if outcome.flooded:
-        return "output-limit"
-    if failed is not None:
-        return failed["error"]["fault"]
+        return Fault.OUTPUT_LIMIT
+    if failed is not None and failed.error is not None:
+        return failed.error.fault
     if outcome.code is not None and outcome.code < 0:
-        return "crash"
-    return "corrupt-result" if corrupt else "exit"
+        return Fault.CRASH
+    return Fault.CORRUPT_RESULT if corrupt else Fault.EXIT
 
 
 def _job(root: Path, executed: list[Include], limits: Limits) -> dict[str, Any]:
@@ -226,7 +242,7 @@ def _start(root: Path, work: Path, device: str, limits: Limits) -> subprocess.Po
 
 
 def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
-             log_dir: Path, on_event: Callable[[dict], None] = lambda event: None) -> PageRun:
+             log_dir: Path, on_event: Callable[[RegionRun], None] = lambda run: None) -> PageRun:
     """Execute the executed regions of ``page`` in order, in one fresh subprocess."""
     executed = [inc for inc in includes if inc.region.executed]
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -263,60 +279,60 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     return _result(page, executed, events, outcome, limits, time.monotonic() - start, log, sink)
 
 
-def _result(page: str, executed: list[Include], events: list[dict], outcome: _Outcome,
+def _result(page: str, executed: list[Include], events: list[Any], outcome: _Outcome,
             limits: Limits, duration: float, log: Path, sink: OutputSink) -> PageRun:
-    corrupt = any(e["event"] == "corrupt" for e in events)
-    run = PageRun(page, "ok", [e for e in events if e["event"] == "region"],
+    corrupt = _CORRUPT in events
+    run = PageRun(page, True, [e for e in events if isinstance(e, RegionRun)],
                   duration=duration, peak_mb=outcome.peak, log=str(log))
-    done = next((e for e in events if e["event"] == "done"), None)
-    run.provenance = (done or {}).get("provenance", {})
-    failed = next((r for r in run.regions if r.get("status") != "ok"), None)
+    done = next((e for e in events if isinstance(e, _Done)), None)
+    run.provenance = done.provenance if done is not None else {}
+    failed = next((r for r in run.regions if r.status is not Status.OK), None)
     if (failed is None and done is not None and outcome.code == 0 and not corrupt
             and not outcome.timed_out and not outcome.flooded):
         return run
-    run.status = "failed"
-    ran = {r.get("index") for r in run.regions}
-    culprit = executed[failed["index"]] if failed is not None else next(
-        (inc for index, inc in enumerate(executed) if index not in ran), executed[-1])
+    run.ok = False
+    ran = {r.index for r in run.regions}
+    culprit = executed[failed.index] if failed is not None and 0 <= failed.index < len(executed) \
+        else next((inc for index, inc in enumerate(executed) if index not in ran), executed[-1])
     not_run = [inc.region.section for index, inc in enumerate(executed)
                if index not in ran and inc is not culprit]
-    run.regions += [{"index": index, "id": inc.region.id, "status": "not run"}
+    run.regions += [RegionRun(index, inc.region.id, Status.NOT_RUN)
                     for index, inc in enumerate(executed) if index not in ran]
     run.failure = _report(culprit, failed, _classify(failed, outcome, corrupt), outcome.code,
                           limits, run, not_run, sink.tail())
     with open(log, "a", encoding="utf-8") as log_file:
         log_file.write("\n--- engine report ---\n" + run.failure + "\n")
-        if failed is not None:
-            log_file.write(terminal(failed["error"]["traceback"]))
+        if failed is not None and failed.error is not None:
+            log_file.write(terminal(failed.error.traceback))
     return run
 
 
-def _report(inc: Include, failed: dict | None, fault: str, code: int | None, limits: Limits,
-            run: PageRun, not_run: list[str], tail: str) -> str:
+def _report(inc: Include, failed: RegionRun | None, fault: Fault, code: int | None,
+            limits: Limits, run: PageRun, not_run: list[str], tail: str) -> str:
     region = inc.region
     line = region.first_line
-    headline = fault
-    if failed is not None:
-        err = failed["error"]
-        line = err["line"] or line
-        headline = f"{fault}: {err['type']}: {err['message']}"
-    elif fault == "timeout":
+    headline = fault.value
+    err = failed.error if failed is not None else None
+    if err is not None:
+        line = err.line or line
+        headline = f"{fault.value}: {err.type}: {err.message}"
+    elif fault is Fault.TIMEOUT:
         headline = f"timeout after {limits.timeout:g} s"
-    elif fault == "output-limit":
+    elif fault is Fault.OUTPUT_LIMIT:
         headline = (f"output-limit: the page's processes wrote more than {limits.output_bytes} "
                     "bytes to stdout/stderr")
-    elif fault == "corrupt-result":
+    elif fault is Fault.CORRUPT_RESULT:
         headline = "corrupt-result: something other than the engine wrote into its result file"
     details = [f"at {region.path}:{line}", describe_exit(code) if code is not None else "",
                f"{run.duration:.2f} s elapsed", f"peak memory {run.peak_mb:.0f} MiB"]
-    if fault == "out-of-memory" and limits.memory_mb:
+    if fault is Fault.OUT_OF_MEMORY and limits.memory_mb:
         details.append(f"memory limit {limits.memory_mb} MiB")
     lines = [f"{inc.where}: region {region.section!r} failed: {terminal(headline)}",
              "  " + " · ".join(d for d in details if d)]
     if not_run:
         lines.append(f"  not run: {', '.join(not_run)}")
-    if failed is not None:
-        tail = "\n".join(failed["error"]["traceback"].rstrip().splitlines()[-20:])
+    if err is not None:
+        tail = "\n".join(err.traceback.rstrip().splitlines()[-20:])
     if tail.strip():
         lines += ["  --- last lines ---", *("  " + t for t in terminal(tail).split("\n")[-20:])]
     return "\n".join(lines)

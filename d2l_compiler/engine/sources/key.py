@@ -21,7 +21,7 @@ from pathlib import Path
 from d2l_compiler.engine.sources.discover import Region
 from d2l_compiler.engine.errors import UsageError
 
-RECORD_FORMAT = 2  # 2: regions are an ordered list (one entry per include), entries carry a digest
+from d2l_compiler.engine.record.model import FORMAT as RECORD_FORMAT
 # environment variables that change what regions print (D2L_DEVICE enters as the device)
 OUTPUT_ENV = ("D2L_BENCH_QUICK",)
 

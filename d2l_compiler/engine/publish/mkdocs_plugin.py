@@ -11,7 +11,6 @@ once per build, refuses a page whose results are stale or tampered with (the sam
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from mkdocs.config import base
 from mkdocs.config import config_options as c
@@ -22,6 +21,7 @@ from mkdocs.structure.files import File
 from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import load_record
+from d2l_compiler.engine.record.model import Record
 from d2l_compiler.engine.render.markdown import RenderError, labels_for, render_page
 from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.sources.discover import page_includes
@@ -47,7 +47,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
 
     def __init__(self) -> None:
         self.project: Project | None = None
-        self.record: dict[str, Any] = {}
+        self.record: Record | None = None
 
     def on_config(self, config, **_):
         self.project = Project(Path(config.config_file_path).resolve())
@@ -66,7 +66,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         project = self.project
         name = page.file.src_uri
         page_file = (project.docs_dir / name).relative_to(project.root).as_posix()
-        entry = self.record["pages"].get(name)
+        entry = self.record.pages.get(name)
         try:
             if entry is not None:
                 problems = staleness(project, page_includes(project, Path(name)), entry)

@@ -1,0 +1,318 @@
+"""The build record as typed data: what each region run produced, each page, the whole build.
+
+Frozen dataclasses with one JSON shape (``to_json``) and one validating loader
+(``from_json``, raising :class:`RecordError` that names the offending field), so the record is
+written and read in exactly one place each. Region entries are flat in JSON (the include's
+fields beside its run's), as the published ``d2l-record.json`` has always been; its JSON
+Schema is ``record.schema.json`` beside this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum
+from typing import Any
+
+FORMAT = 2  # 2: regions are an ordered list (one entry per include), entries carry a digest
+
+
+class RecordError(ValueError):
+    """A record (or a child's event) that does not have the documented shape."""
+
+
+class Status(str, Enum):
+    """How a region's run ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    NOT_RUN = "not run"
+
+
+class Fault(str, Enum):
+    """Why a run failed (see :mod:`d2l_compiler.engine.run.runner`)."""
+
+    EXCEPTION = "exception"
+    EXIT = "exit"
+    CRASH = "crash"
+    OUT_OF_MEMORY = "out-of-memory"
+    OUTPUT_LIMIT = "output-limit"
+    TIMEOUT = "timeout"
+    DID_NOT_RAISE = "did-not-raise"
+    CORRUPT_RESULT = "corrupt-result"
+
+
+def _need(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """``data[name]`` if it is of ``kind`` (a bool is not accepted as a number)."""
+    value = data.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise RecordError(f"{where}: {name!r} is missing or not {_kind_name(kind)}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
+
+
+def _mapping(data: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise RecordError(f"{where}: expected an object, got {type(data).__name__}")
+    return data
+
+
+@dataclass(frozen=True)
+class CapturedWarning:
+    """A warning a region raised (recorded even where Python would hide it)."""
+
+    category: str
+    message: str
+    where: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> CapturedWarning:
+        data = _mapping(data, where)
+        return cls(_need(data, "category", str, where), _need(data, "message", str, where),
+                   str(data.get("where", "")))
+
+
+@dataclass(frozen=True)
+class RegionError:
+    """What made a region fail."""
+
+    fault: Fault
+    type: str
+    message: str
+    line: int | None = None
+    traceback: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> RegionError:
+        data = _mapping(data, where)
+        try:
+            fault = Fault(data.get("fault"))
+        except ValueError:
+            raise RecordError(f"{where}: unknown fault {data.get('fault')!r}") from None
+        line = data.get("line")
+        return cls(fault, str(data.get("type", "")), str(data.get("message", "")),
+                   line if isinstance(line, int) else None, str(data.get("traceback", "")))
+
+
+@dataclass(frozen=True)
+class RegionRun:
+    """What one run of one region produced; ``index`` is its place among the page's runs."""
+
+    index: int
+    id: str
+    status: Status = Status.OK
+    duration: float = 0.0
+    stdout: str = ""
+    stray: str = ""
+    raised: str = ""
+    warnings: tuple[CapturedWarning, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)
+    values_dropped: Mapping[str, Any] = field(default_factory=dict)
+    error: RegionError | None = None
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "region run") -> RegionRun:
+        data = _mapping(data, where)
+        try:
+            status = Status(data.get("status", "ok"))
+        except ValueError:
+            raise RecordError(f"{where}: unknown status {data.get('status')!r}") from None
+        warnings = data.get("warnings") or []
+        if not isinstance(warnings, list):
+            raise RecordError(f"{where}: 'warnings' is not a list")
+        error = data.get("error")
+        return cls(
+            index=data["index"] if isinstance(data.get("index"), int) else -1,
+            id=_need(data, "id", str, where), status=status,
+            duration=float(data.get("duration") or 0.0),
+            stdout=str(data.get("stdout") or ""), stray=str(data.get("stray") or ""),
+            raised=str(data.get("raised") or ""),
+            warnings=tuple(CapturedWarning.from_json(w, f"{where} warning") for w in warnings),
+            values=dict(_mapping(data.get("values") or {}, f"{where} values")),
+            values_dropped=dict(_mapping(data.get("values_dropped") or {}, f"{where} dropped")),
+            error=RegionError.from_json(error, f"{where} error") if error is not None else None)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "status": self.status.value,
+                                "duration": self.duration, "stdout": self.stdout,
+                                "warnings": [_plain(w) for w in self.warnings],
+                                "values": dict(self.values)}
+        for name in ("stray", "raised"):
+            if getattr(self, name):
+                data[name] = getattr(self, name)
+        if self.values_dropped:
+            data["values_dropped"] = dict(self.values_dropped)
+        if self.error is not None:
+            data["error"] = _plain(self.error)
+        return data
+
+
+@dataclass(frozen=True)
+class RegionEntry:
+    """One include of a page: which region, where, and (if it is executed) its run."""
+
+    id: str
+    section: str
+    path: str
+    line: int
+    md_line: int
+    target: str
+    source_sha: str
+    executed: bool
+    run: RegionRun | None = None
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> RegionEntry:
+        data = _mapping(data, where)
+        executed = bool(data.get("executed"))
+        return cls(_need(data, "id", str, where), _need(data, "section", str, where),
+                   _need(data, "path", str, where), _need(data, "line", int, where),
+                   _need(data, "md_line", int, where), str(data.get("target") or data["id"]),
+                   _need(data, "source_sha", str, where), executed,
+                   RegionRun.from_json(data, where) if executed else None)
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.run.to_json() if self.run is not None else {}
+        data.update(id=self.id, section=self.section, path=self.path, line=self.line,
+                    md_line=self.md_line, target=self.target, source_sha=self.source_sha,
+                    executed=self.executed)
+        return data
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """A page's run as the store keeps it, under its key (no page layout, no digest)."""
+
+    key: str
+    inputs: Mapping[str, Any]  # the key's inputs, for reports (see sources.key.page_key)
+    provenance: Mapping[str, Any]  # where the regions ran (python, cpu, device, torch, ...)
+    executed_at: str
+    duration: float
+    peak_mb: float
+    runs: tuple[RegionRun, ...]
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "stored page") -> StoredPage:
+        data = _mapping(data, where)
+        runs = _need(data, "regions", list, where)
+        return cls(_need(data, "key", str, where), dict(_need(data, "inputs", Mapping, where)),
+                   dict(_need(data, "provenance", Mapping, where)),
+                   _need(data, "executed_at", str, where),
+                   float(_need(data, "duration", (int, float), where)),
+                   float(data.get("peak_mb") or 0.0),
+                   tuple(RegionRun.from_json(r, f"{where} region {n}") for n, r in enumerate(runs)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "inputs": dict(self.inputs), "provenance": dict(self.provenance),
+                "executed_at": self.executed_at, "duration": self.duration,
+                "peak_mb": self.peak_mb,
+                "regions": [{**r.to_json(), "index": r.index} for r in self.runs]}
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    """A page in the record: its stored run laid out per include, sealed by a digest."""
+
+    key: str
+    inputs: Mapping[str, Any]
+    provenance: Mapping[str, Any]
+    executed_at: str
+    duration: float
+    peak_mb: float
+    regions: tuple[RegionEntry, ...]
+    ran: bool = False
+    digest: str = ""
+
+    @property
+    def executed(self) -> list[RegionEntry]:
+        """The executed includes, in page order."""
+        return [r for r in self.regions if r.executed]
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> PageEntry:
+        data = _mapping(data, where)
+        regions = _need(data, "regions", list, where)
+        return cls(_need(data, "key", str, where), dict(_need(data, "inputs", Mapping, where)),
+                   dict(_need(data, "provenance", Mapping, where)),
+                   _need(data, "executed_at", str, where),
+                   float(_need(data, "duration", (int, float), where)),
+                   float(data.get("peak_mb") or 0.0),
+                   tuple(RegionEntry.from_json(r, f"{where} region {n}")
+                         for n, r in enumerate(regions)),
+                   bool(data.get("ran")), _need(data, "digest", str, where))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "inputs": dict(self.inputs), "provenance": dict(self.provenance),
+                "executed_at": self.executed_at, "duration": self.duration,
+                "peak_mb": self.peak_mb, "regions": [r.to_json() for r in self.regions],
+                "ran": self.ran, "digest": self.digest}
+
+    def sealed(self) -> PageEntry:
+        """This entry with the digest of its content."""
+        from d2l_compiler.engine.record.io import entry_digest
+
+        return replace(self, digest=entry_digest(self.to_json()))
+
+
+@dataclass(frozen=True)
+class BuildProvenance:
+    """Where and when the whole build ran, and what it ran."""
+
+    device: str
+    git_commit: str
+    date_utc: str
+    python: str
+    ran: tuple[str, ...] = ()
+    cached: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: Any) -> BuildProvenance:
+        data = _mapping(data, "provenance")
+        summary = _mapping(data.get("summary") or {}, "provenance summary")
+        return cls(str(data.get("device", "?")), str(data.get("git_commit", "unknown")),
+                   str(data.get("date_utc", "")), str(data.get("python", "")),
+                   tuple(summary.get("ran", ())), tuple(summary.get("cached", ())),
+                   float(summary.get("seconds", 0.0)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"device": self.device, "git_commit": self.git_commit, "date_utc": self.date_utc,
+                "python": self.python, "summary": {"ran": list(self.ran),
+                                                   "cached": list(self.cached),
+                                                   "seconds": self.seconds}}
+
+
+@dataclass(frozen=True)
+class Record:
+    """The whole build record (``.d2l/record.json``, published as ``d2l-record.json``)."""
+
+    provenance: BuildProvenance
+    pages: Mapping[str, PageEntry]
+    format: int = FORMAT
+
+    @classmethod
+    def from_json(cls, data: Any) -> Record:
+        data = _mapping(data, "record")
+        if data.get("format") != FORMAT:
+            raise RecordError(f"format {data.get('format')!r}, expected {FORMAT}")
+        pages = _mapping(_need(data, "pages", Mapping, "record"), "pages")
+        return cls(BuildProvenance.from_json(_need(data, "provenance", Mapping, "record")),
+                   {name: PageEntry.from_json(entry, f"page {name!r}")
+                    for name, entry in pages.items()})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": self.format, "provenance": self.provenance.to_json(),
+                "pages": {name: entry.to_json() for name, entry in self.pages.items()}}
+
+
+def _plain(obj: Any) -> Any:
+    """A dataclass as JSON-ready data (enums by value)."""
+    if isinstance(obj, Enum):
+        return obj.value
+    if hasattr(obj, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    return obj
