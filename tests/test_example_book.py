@@ -31,3 +31,30 @@ def test_example_book_builds_through_the_plugin(tmp_path):
     again = run_cli("build", cwd=book)
     assert "pages: 0 run, 2 cached" in again.stdout
     assert not any(book.rglob("snippets"))
+
+
+def test_published_record_matches_its_json_schema_and_round_trips(tmp_path):
+    """The record a build publishes validates against the documented schema, and the typed
+    model reads and writes it back unchanged."""
+    import json
+
+    import jsonschema
+
+    from d2l_compiler.engine.record.model import Record
+
+    book = tmp_path / "tiny-book"
+    shutil.copytree(BOOK, book, ignore=shutil.ignore_patterns("site", ".d2l"))
+    assert run_cli("build", cwd=book).code == 0
+    published = json.loads((book / "site" / "d2l-record.json").read_text(encoding="utf-8"))
+    schema = json.loads((ROOT / "d2l_compiler" / "engine" / "record" / "record.schema.json")
+                        .read_text(encoding="utf-8"))
+    jsonschema.validate(published, schema)
+    assert Record.from_json(published).to_json() == published
+    broken = json.loads(json.dumps(published))
+    broken["pages"]["index.md"]["regions"][0]["error"] = {"fault": "gremlins"}
+    try:
+        jsonschema.validate(broken, schema)
+    except jsonschema.ValidationError:
+        pass
+    else:
+        raise AssertionError("the schema accepts an unknown fault")

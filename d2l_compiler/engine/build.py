@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import fcntl
-import logging
-import os
-import shutil
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,14 +15,14 @@ from d2l_compiler.engine.record.model import (BuildProvenance, PageEntry, Record
                                               RegionRun, StoredPage)
 from d2l_compiler.engine.run.device import resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
-from d2l_compiler.engine.errors import BuildError, UsageError
+from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.render.notebook import write_notebooks
 from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.render.markdown import RenderError, labels_for
 from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.run.runner import Limits, run_page
-from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
+from d2l_compiler.engine.publish.sitedir import check_site_dir
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
 from d2l_compiler.engine.record.store import Store
 
@@ -106,6 +102,8 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
                 raise BuildError("\n".join(failures) + f"\nbuild failed ({summary}): "
                                  "the record and the site were left unchanged")
             if site_dir is not None:
+                from d2l_compiler.engine.publish.mkdocs_plugin import build_site
+
                 build_site(project, site_dir, _protected(project, pages))
     finally:
         progress.close()
@@ -173,52 +171,3 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     record.write_record(project.record_path, full)
     store.keep_only(entry.key for entry in new_pages.values())
     return summary, []
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.levelname}: {record.getMessage()}")
-
-
-def build_site(project: Project, site_dir: Path, protected: list[Path] | None = None) -> None:
-    """``mkdocs build --strict`` into a temporary directory, swapped in only on success.
-
-    MkDocs runs in this process (a second interpreter would cost more than a warm build's
-    whole engine work); its warnings are collected and shown only if the build fails. The
-    site directory is checked (again) just before the swap: see :mod:`.sitedir`.
-    """
-    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from mkdocs.commands.build import build as mkdocs_build
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import MkDocsException
-
-    protected = protected if protected is not None else [
-        project.root, project.docs_dir, project.state_dir, project.config_file]
-    site_dir = check_site_dir(site_dir, protected, project.docs_dir)
-    site_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".site-", dir=site_dir.parent))
-    logger, collect = logging.getLogger("mkdocs"), _Collect()
-    logger.addHandler(collect)
-    saved_cwd = Path.cwd()
-    try:
-        os.chdir(project.root)  # relative paths in mkdocs.yml (jieba's dictionary), as for `mkdocs build`
-        config = load_config(str(project.config_file), site_dir=str(staging), strict=True)
-        if not any(getattr(plugin, "D2L_RENDERER", False) for plugin in config.plugins.values()):
-            raise UsageError(f"{project.config_file.name} does not load the d2l renderer, so "
-                             "no output would be shown: add 'plugins: [d2l]'")
-        mkdocs_build(config)
-    except (MkDocsException, OSError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        detail = "\n".join([*collect.lines[-20:], str(exc)])
-        raise BuildError(f"mkdocs build --strict failed; {site_dir} left unchanged:\n{detail}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        os.chdir(saved_cwd)
-        logger.removeHandler(collect)
-    publish(staging, check_site_dir(site_dir, protected, project.docs_dir))

@@ -1,4 +1,5 @@
-"""The MkDocs plugin ``d2l`` (``plugins: - d2l``): fills pages from the build record.
+"""The MkDocs plugin ``d2l`` (``plugins: - d2l``): fills pages from the build record; and
+:func:`build_site`, the engine's strict MkDocs build into a staging directory.
 
 The only module of the engine that imports MkDocs. It never runs code: it loads the record
 once per build, refuses a page whose results are stale or tampered with (the same rule as
@@ -10,15 +11,22 @@ once per build, refuses a page whose results are stale or tampered with (the sam
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import tempfile
+
 from pathlib import Path
 
-from mkdocs.config import base
+from mkdocs.commands.build import build as mkdocs_build
+from mkdocs.config import base, load_config
 from mkdocs.config import config_options as c
-from mkdocs.exceptions import PluginError
+from mkdocs.exceptions import MkDocsException, PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File
 
-from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.errors import BuildError, UsageError
+from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
 from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.model import Record
@@ -26,6 +34,8 @@ from d2l_compiler.engine.render.markdown import RenderError, labels_for, render_
 from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.sources.discover import page_includes
 from d2l_compiler.engine.sources.project import LABEL_SETS, Project
+
+os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
 _HINT = "run `python -m d2l_compiler build` (or `nox -s docs`)"
 
@@ -83,3 +93,47 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         files.append(File.generated(config, "d2l-record.json",
                                     abs_src_path=str(self.project.record_path)))
         return files
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname}: {record.getMessage()}")
+
+
+def build_site(project: Project, site_dir: Path, protected: list[Path] | None = None) -> None:
+    """``mkdocs build --strict`` into a temporary directory, swapped in only on success.
+
+    MkDocs runs in this process (a second interpreter would cost more than a warm build's
+    whole engine work); its warnings are collected and shown only if the build fails. The
+    site directory is checked (again) just before the swap: see :mod:`.sitedir`.
+    """
+    protected = protected if protected is not None else [
+        project.root, project.docs_dir, project.state_dir, project.config_file]
+    site_dir = check_site_dir(site_dir, protected, project.docs_dir)
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".site-", dir=site_dir.parent))
+    logger, collect = logging.getLogger("mkdocs"), _Collect()
+    logger.addHandler(collect)
+    saved_cwd = Path.cwd()
+    try:
+        os.chdir(project.root)  # relative paths in mkdocs.yml resolve as for `mkdocs build` there
+        config = load_config(str(project.config_file), site_dir=str(staging), strict=True)
+        if not any(getattr(plugin, "D2L_RENDERER", False) for plugin in config.plugins.values()):
+            raise UsageError(f"{project.config_file.name} does not load the d2l renderer, so "
+                             "no output would be shown: add 'plugins: [d2l]'")
+        mkdocs_build(config)
+    except (MkDocsException, OSError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        detail = "\n".join([*collect.lines[-20:], str(exc)])
+        raise BuildError(f"mkdocs build --strict failed; {site_dir} left unchanged:\n{detail}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        os.chdir(saved_cwd)
+        logger.removeHandler(collect)
+    publish(staging, check_site_dir(site_dir, protected, project.docs_dir))
