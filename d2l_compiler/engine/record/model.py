@@ -183,6 +183,18 @@ class RegionEntry:
         return data
 
 
+def _run_fields(data: Mapping[str, Any], where: str) -> tuple[Any, ...]:
+    """key, inputs, provenance, executed_at, duration, peak_mb: what a page's run shares."""
+    return (_need(data, "key", str, where), dict(_need(data, "inputs", Mapping, where)),
+            dict(_need(data, "provenance", Mapping, where)), _need(data, "executed_at", str, where),
+            float(_need(data, "duration", (int, float), where)), float(data.get("peak_mb") or 0.0))
+
+
+def _run_fields_json(page: StoredPage | PageEntry) -> dict[str, Any]:
+    return {"key": page.key, "inputs": dict(page.inputs), "provenance": dict(page.provenance),
+            "executed_at": page.executed_at, "duration": page.duration, "peak_mb": page.peak_mb}
+
+
 @dataclass(frozen=True)
 class StoredPage:
     """A page's run as the store keeps it, under its key (no page layout, no digest)."""
@@ -199,17 +211,11 @@ class StoredPage:
     def from_json(cls, data: Any, where: str = "stored page") -> StoredPage:
         data = _mapping(data, where)
         runs = _need(data, "regions", list, where)
-        return cls(_need(data, "key", str, where), dict(_need(data, "inputs", Mapping, where)),
-                   dict(_need(data, "provenance", Mapping, where)),
-                   _need(data, "executed_at", str, where),
-                   float(_need(data, "duration", (int, float), where)),
-                   float(data.get("peak_mb") or 0.0),
+        return cls(*_run_fields(data, where),
                    tuple(RegionRun.from_json(r, f"{where} region {n}") for n, r in enumerate(runs)))
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "inputs": dict(self.inputs), "provenance": dict(self.provenance),
-                "executed_at": self.executed_at, "duration": self.duration,
-                "peak_mb": self.peak_mb,
+        return {**_run_fields_json(self),
                 "regions": [{**r.to_json(), "index": r.index} for r in self.runs]}
 
 
@@ -236,19 +242,13 @@ class PageEntry:
     def from_json(cls, data: Any, where: str) -> PageEntry:
         data = _mapping(data, where)
         regions = _need(data, "regions", list, where)
-        return cls(_need(data, "key", str, where), dict(_need(data, "inputs", Mapping, where)),
-                   dict(_need(data, "provenance", Mapping, where)),
-                   _need(data, "executed_at", str, where),
-                   float(_need(data, "duration", (int, float), where)),
-                   float(data.get("peak_mb") or 0.0),
+        return cls(*_run_fields(data, where),
                    tuple(RegionEntry.from_json(r, f"{where} region {n}")
                          for n, r in enumerate(regions)),
                    bool(data.get("ran")), _need(data, "digest", str, where))
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "inputs": dict(self.inputs), "provenance": dict(self.provenance),
-                "executed_at": self.executed_at, "duration": self.duration,
-                "peak_mb": self.peak_mb, "regions": [r.to_json() for r in self.regions],
+        return {**_run_fields_json(self), "regions": [r.to_json() for r in self.regions],
                 "ran": self.ran, "digest": self.digest}
 
     def sealed(self) -> PageEntry:
