@@ -15,18 +15,22 @@ class PlainProgress:
         self.stream = stream or sys.stdout
 
     def say(self, message: str) -> None:
+        """Print one line."""
         print(message, file=self.stream, flush=True)
 
     def cached(self, page: str) -> None:
+        """A page's results came from the store."""
         self.say(f"cached  {page}")
 
     def started(self, page: str, regions: int) -> None:
+        """A page starts running."""
         self.say(f"running {page} ({regions} regions) ...")
 
     def region(self, page: str, run: RegionRun) -> None:
         """A region finished (plain output stays one line per page)."""
 
     def finished(self, page: str, ok: bool, seconds: float) -> None:
+        """A page finished (``ok`` or failed) after ``seconds``."""
         self.say(f"{'ran    ' if ok else 'FAILED '} {page} in {seconds:.1f} s")
 
     def close(self) -> None:
@@ -47,9 +51,11 @@ class RichProgress(PlainProgress):
         self._tasks: dict[str, Any] = {}
 
     def say(self, message: str) -> None:
+        """Print one line."""
         self._bar.console.print(message, markup=False, highlight=False)
 
     def started(self, page: str, regions: int) -> None:
+        """A page starts running."""
         self._tasks[page] = self._bar.add_task(page, total=regions)
 
     def region(self, page: str, run: RegionRun) -> None:
@@ -57,10 +63,12 @@ class RichProgress(PlainProgress):
                          description=f"{page} · {run.id.rpartition(':')[2]}")
 
     def finished(self, page: str, ok: bool, seconds: float) -> None:
+        """A page finished (``ok`` or failed) after ``seconds``."""
         self._bar.update(self._tasks[page], description=f"{page} {'✓' if ok else '✗'}")
         super().finished(page, ok, seconds)
 
     def close(self) -> None:
+        """Stop the live display."""
         self._bar.stop()
 
 

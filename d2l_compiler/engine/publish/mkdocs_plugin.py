@@ -17,13 +17,16 @@ import shutil
 import tempfile
 
 from pathlib import Path
+from typing import Any
 
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import base, load_config
 from mkdocs.config import config_options as c
 from mkdocs.exceptions import MkDocsException, PluginError
 from mkdocs.plugins import BasePlugin
-from mkdocs.structure.files import File
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
@@ -59,7 +62,8 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         self.project: Project | None = None
         self.record: Record | None = None
 
-    def on_config(self, config, **_):
+    def on_config(self, config: MkDocsConfig, **_: Any) -> MkDocsConfig:
+        """Load the record, the extensions and the labels once per build."""
         self.project = Project(Path(config.config_file_path).resolve())
         try:
             record = load_record(self.project.record_path)
@@ -72,7 +76,8 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         self.record = record
         return config
 
-    def on_page_markdown(self, markdown, page, **_):
+    def on_page_markdown(self, markdown: str, page: Page, **_: Any) -> str:
+        """Refuse a stale page; render a fresh one from the record."""
         project = self.project
         name = page.file.src_uri
         page_file = (project.docs_dir / name).relative_to(project.root).as_posix()
@@ -88,8 +93,9 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             message = str(exc) if str(exc).startswith(page_file) else f"{page_file}: {exc}"
             raise PluginError(f"{message}; {_HINT}") from None
 
-    def on_files(self, files, config, **_):
+    def on_files(self, files: Files, config: MkDocsConfig, **_: Any) -> Files:
         # the record, downloadable from the site (and a valid link target for --strict)
+        """Publish the record as ``d2l-record.json``."""
         files.append(File.generated(config, "d2l-record.json",
                                     abs_src_path=str(self.project.record_path)))
         return files

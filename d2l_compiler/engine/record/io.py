@@ -94,4 +94,5 @@ def git_commit(root: Path) -> str:
 
 
 def utc_now() -> str:
+    """The current UTC time, to the second, ISO 8601."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -71,6 +71,7 @@ class CapturedWarning:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> CapturedWarning:
+        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
         data = _mapping(data, where)
         return cls(_need(data, "category", str, where), _need(data, "message", str, where),
                    str(data.get("where", "")))
@@ -88,6 +89,7 @@ class RegionError:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> RegionError:
+        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
         data = _mapping(data, where)
         try:
             fault = Fault(data.get("fault"))
@@ -116,6 +118,7 @@ class RegionRun:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "region run") -> RegionRun:
+        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
         data = _mapping(data, where)
         try:
             status = Status(data.get("status", "ok"))
@@ -137,6 +140,7 @@ class RegionRun:
             error=RegionError.from_json(error, f"{where} error") if error is not None else None)
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON shape written to the record."""
         data: dict[str, Any] = {"id": self.id, "status": self.status.value,
                                 "duration": self.duration, "stdout": self.stdout,
                                 "warnings": [_plain(w) for w in self.warnings],
@@ -167,6 +171,7 @@ class RegionEntry:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> RegionEntry:
+        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
         data = _mapping(data, where)
         executed = bool(data.get("executed"))
         return cls(_need(data, "id", str, where), _need(data, "section", str, where),
@@ -176,6 +181,7 @@ class RegionEntry:
                    RegionRun.from_json(data, where) if executed else None)
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON shape written to the record."""
         data = self.run.to_json() if self.run is not None else {}
         data.update(id=self.id, section=self.section, path=self.path, line=self.line,
                     md_line=self.md_line, target=self.target, source_sha=self.source_sha,
@@ -209,12 +215,14 @@ class StoredPage:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "stored page") -> StoredPage:
+        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
         data = _mapping(data, where)
         runs = _need(data, "regions", list, where)
         return cls(*_run_fields(data, where),
                    tuple(RegionRun.from_json(r, f"{where} region {n}") for n, r in enumerate(runs)))
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON shape written to the record."""
         return {**_run_fields_json(self),
                 "regions": [{**r.to_json(), "index": r.index} for r in self.runs]}
 
@@ -240,6 +248,7 @@ class PageEntry:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> PageEntry:
+        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
         data = _mapping(data, where)
         regions = _need(data, "regions", list, where)
         return cls(*_run_fields(data, where),
@@ -248,6 +257,7 @@ class PageEntry:
                    bool(data.get("ran")), _need(data, "digest", str, where))
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON shape written to the record."""
         return {**_run_fields_json(self), "regions": [r.to_json() for r in self.regions],
                 "ran": self.ran, "digest": self.digest}
 
@@ -272,6 +282,7 @@ class BuildProvenance:
 
     @classmethod
     def from_json(cls, data: Any) -> BuildProvenance:
+        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
         data = _mapping(data, "provenance")
         summary = _mapping(data.get("summary") or {}, "provenance summary")
         return cls(str(data.get("device", "?")), str(data.get("git_commit", "unknown")),
@@ -280,6 +291,7 @@ class BuildProvenance:
                    float(summary.get("seconds", 0.0)))
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON shape written to the record."""
         return {"device": self.device, "git_commit": self.git_commit, "date_utc": self.date_utc,
                 "python": self.python, "summary": {"ran": list(self.ran),
                                                    "cached": list(self.cached),
@@ -296,6 +308,7 @@ class Record:
 
     @classmethod
     def from_json(cls, data: Any) -> Record:
+        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
         data = _mapping(data, "record")
         if data.get("format") != FORMAT:
             raise RecordError(f"format {data.get('format')!r}, expected {FORMAT}")
@@ -305,6 +318,7 @@ class Record:
                     for name, entry in pages.items()})
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON shape written to the record."""
         return {"format": self.format, "provenance": self.provenance.to_json(),
                 "pages": {name: entry.to_json() for name, entry in self.pages.items()}}
 

@@ -23,18 +23,21 @@ def _inert_samples(samples: Any) -> Any:
 
 
 def stamp(call: TokenCall) -> str:
+    """``stamp``: where and when the page's code ran."""
     if not call.page.stamp:
         raise RenderError("{{ d2l:stamp }} on a page that runs no code")
     return call.page.stamp
 
 
 def report(call: TokenCall) -> str:
+    """``report``: the whole build record as tables."""
     if call.page.record is None:
         raise RenderError("{{ d2l:report }} needs the whole build record")
     return report_markdown(call.page.record)
 
 
 def compare_token(call: TokenCall) -> str:
+    """``compare A B``: a sentence read off two timings."""
     call.expect(3, "compare A B")
     try:
         return compare(*(_inert_samples(call.page.lookup(w)) for w in call.words[1:]))

@@ -76,6 +76,7 @@ class D2LExtension(markdown.Extension):
         super().__init__(**kwargs)
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Markdown's API
+        """Register the preprocessor before ``pymdownx.snippets``."""
         md.preprocessors.register(_Render(md, self.getConfig("config_file")), "d2l", PRIORITY)
 
 

@@ -15,6 +15,7 @@ and events are ASCII JSON, so no character (U+2028 included) can split an event 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 import json
 import os
 import platform
@@ -220,7 +221,8 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout)
                      error)
 
 
-def run(job: dict, emit) -> bool:
+def run(job: dict, emit: Callable[[dict], None]) -> bool:
+    """Run the job's regions in order in one namespace; False once one fails."""
     root = job["root"]
     sys.path.insert(0, root)  # `import snippets.x` works as it does from the project root
     namespace: dict[str, Any] = {"__name__": "__main__"}
@@ -239,6 +241,7 @@ def run(job: dict, emit) -> bool:
 
 
 def main() -> None:
+    """``python -m d2l_compiler.engine.run.child JOB RESULT``."""
     job_file, result_file = sys.argv[1:3]
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
     try:

@@ -40,9 +40,11 @@ class OutputSink:
 
     @property
     def over_limit(self) -> bool:
+        """Whether more than the cap has been written."""
         return self.total > self.limit
 
     def write(self, data: bytes) -> None:
+        """Count ``data``; keep it in the log's head and the in-memory tail."""
         room = LOG_HEAD_BYTES - self.total
         if room > 0:
             self._file.write(data[:room])
@@ -69,9 +71,11 @@ class OutputSink:
                 return True
 
     def tail(self) -> str:
+        """The last bytes written, as text."""
         return b"".join(self._tail)[-TAIL_BYTES:].decode("utf-8", "replace")
 
     def close(self) -> None:
+        """Append the kept tail to a truncated log, and close it."""
         if self.total > LOG_HEAD_BYTES:
             self._file.write(f"\n[... {self.total - LOG_HEAD_BYTES} bytes not kept; "
                              f"the last {TAIL_BYTES // 1024} KiB follow ...]\n".encode())

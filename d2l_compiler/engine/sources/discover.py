@@ -40,6 +40,7 @@ class Region:
 
     @property
     def id(self) -> str:
+        """``path:section``."""
         return f"{self.path}:{self.section}"
 
     @property
@@ -58,6 +59,7 @@ class Region:
 
     @property
     def source_sha(self) -> str:
+        """SHA-256 of the region's code."""
         return hashlib.sha256(self.code.encode("utf-8")).hexdigest()
 
 
@@ -73,6 +75,7 @@ class Include:
 
     @property
     def where(self) -> str:
+        """``page_file:line`` for messages."""
         return f"{self.page_file}:{self.md_line}"
 
 

@@ -70,10 +70,12 @@ class Project:
 
     @property
     def root(self) -> Path:
+        """The directory holding the MkDocs config."""
         return self.config_file.parent
 
     @property
     def docs_dir(self) -> Path:
+        """The docs directory (``docs_dir`` of the config)."""
         docs = self.config().get("docs_dir") or "docs"
         if not isinstance(docs, str):
             raise UsageError(f"{self.config_file}: docs_dir must be a path, not {docs!r}")
@@ -117,6 +119,7 @@ class Project:
 
     @property
     def record_path(self) -> Path:
+        """The build record's path."""
         record = self.settings.record
         return self.root / record if record else self.state_dir / "record.json"
 
