@@ -67,7 +67,18 @@ def zensical(session: nox.Session) -> None:
 
 
 @nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of the engine: plant small bugs (cosmic-ray), run the fast tests that
+    execute each one, print the score and every survivor with file:line (``mutation/``).
+    Re-runs only what changed; ``nox -s mutation -- render/escape.py`` runs one module."""
+    _install(session, "docs,test")
+    session.install("cosmic-ray>=8.7", "coverage>=7.10")
+    session.run("python", "-m", "mutation", "--min-score", "90", *session.posargs, env=QUIET_MKDOCS)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff over the package, snippets, tests and benchmarks (rules in pyproject.toml)."""
     session.install("ruff")
-    session.run("ruff", "check", "d2l_compiler", "snippets", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "d2l_compiler", "snippets", "tests", "benchmarks", "mutation",
+                "noxfile.py")

@@ -1,0 +1,53 @@
+"""``python -m mutation [MODULE ...] [--jobs N] [--min-score P]``: mutate the engine's modules,
+run the tests that guard each, print the score and every survivor with file:line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from mutation import execute, report
+from mutation.plan import equivalents, modules
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m mutation", description=__doc__)
+    parser.add_argument("modules", nargs="*", metavar="MODULE",
+                        help="modules relative to d2l_compiler/engine (default: all)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker copies run in parallel (default: the number of cores)")
+    parser.add_argument("--min-score", type=float, default=0.0,
+                        help="exit 1 if the engine's score is below this percentage")
+    args = parser.parse_args(argv)
+    known = modules()
+    unknown = [m for m in args.modules if m not in known]
+    if unknown:
+        parser.error(f"unknown module {unknown[0]!r}; known: {', '.join(known)}")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    started = time.monotonic()
+    done = 0
+
+    def progress(mutant: execute.Mutant, outcome: execute.Outcome) -> None:
+        nonlocal done
+        done += 1
+        print(f"[{done}] {outcome.status:9} {mutant.module}:{mutant.line} "
+              f"{mutant.operator.removeprefix('core/')} ({outcome.seconds:.1f} s)", flush=True)
+
+    results = execute.run(args.modules or modules(), args.jobs, progress)
+    wall = time.monotonic() - started
+    scores = report.score(results, equivalents())
+    report.print_report(scores, wall)
+    print(f"\nJSON: {report.write_json(scores, wall)}")
+    return 0 if report.total(scores) >= args.min_score else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Run mutants in worker copies of the project, remembering results between runs.
+
+Each worker process owns one copy of the project (``.d2l/mutation/copy-N``). First every fast
+test file runs once under coverage.py (subprocesses included) to learn which files execute
+which engine lines. Then, for each mutant, cosmic-ray writes the mutation into the worker's
+copy, runs the test files that execute its line, and restores the file. A mutant on a line no
+test executes survives without running anything. Results are kept in
+``.d2l/mutation/state.json``: a mutant is run again only when its module's source changed or,
+for a survivor, when the tests changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import multiprocessing.pool
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mutation.plan import COVERAGE_BLIND, ENGINE, FAST_TESTS, ROOT, operator_kept
+
+STATE_DIR = ROOT / ".d2l" / "mutation"
+KILLED, SURVIVED, TIMEOUT, INCOMPETENT = "killed", "survived", "timeout", "incompetent"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted bug: an operator applied at one occurrence in one module."""
+
+    module: str  # relative to d2l_compiler/engine
+    operator: str
+    occurrence: int
+    line: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.operator}#{self.occurrence}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the module's tests did with one mutant."""
+
+    status: str  # KILLED, SURVIVED, TIMEOUT or INCOMPETENT
+    seconds: float
+    diff: str
+
+
+def _sha(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def source_sha(module: str) -> str:
+    return _sha([ROOT / ENGINE / module])
+
+
+def tests_sha() -> str:
+    """Everything a test run depends on besides the module under test."""
+    files = [p for p in (ROOT / "tests").rglob("*.py")]
+    files += [p for p in (ROOT / "d2l_compiler").rglob("*.py")]
+    return _sha(files)
+
+
+def mutants_of(module: str) -> list[Mutant]:
+    """Every mutant cosmic-ray would plant in ``module``, minus the operators we do not keep."""
+    from cosmic_ray.commands.init import init
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    with tempfile.TemporaryDirectory() as tmp, use_db(Path(tmp) / "w.sqlite", WorkDB.Mode.create) as db:
+        init([ROOT / ENGINE / module], db, {})
+        specs = [m for item in db.work_items for m in item.mutations]
+    return sorted((Mutant(module, s.operator_name, s.occurrence, s.start_pos[0])
+                   for s in specs if operator_kept(s.operator_name)),
+                  key=lambda m: (m.line, m.operator, m.occurrence))
+
+
+def make_copies(count: int) -> list[Path]:
+    """Fresh copies of the project's files (tracked and not ignored), one per worker."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    copies = []
+    for index in range(count):
+        copy = STATE_DIR / f"copy-{index}"
+        shutil.rmtree(copy, ignore_errors=True)
+        for name in filter(None, listed):
+            if (ROOT / name).is_file():
+                (copy / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, copy / name)
+        copies.append(copy)
+    return copies
+
+
+def test_command(copy: Path, tests: Iterable[str]) -> str:
+    """pytest on the module's tests, importing the copy's code (also in the subprocesses a
+    build starts), stopping at the first failure."""
+    paths = " ".join(str(copy / t) for t in tests)
+    return (f"env PYTHONPATH={copy} PYTHONHASHSEED=0 {sys.executable} -m pytest -x -q "
+            f"-p no:cacheprovider -o addopts= --rootdir={copy} --basetemp={copy}/.pytest-tmp "
+            f"{paths}")
+
+
+_COPY: Path | None = None
+
+
+def _claim_copy(copies: multiprocessing.Queue) -> None:
+    global _COPY
+    _COPY = copies.get()
+    os.chdir(_COPY)
+
+
+def _run_one(task: tuple[Mutant, tuple[str, ...], float]) -> tuple[Mutant, Outcome]:
+    from cosmic_ray.mutating import mutate_and_test
+    from cosmic_ray.work_item import MutationSpec, TestOutcome
+
+    mutant, tests, timeout = task
+    assert _COPY is not None
+    spec = MutationSpec(module_path=_COPY / ENGINE / mutant.module, operator_name=mutant.operator,
+                        occurrence=mutant.occurrence, start_pos=(mutant.line, 0),
+                        end_pos=(mutant.line, 1))
+    started = time.monotonic()
+    result = mutate_and_test([spec], test_command(_COPY, tests), timeout)
+    seconds = time.monotonic() - started
+    if result.test_outcome == TestOutcome.KILLED:
+        status = TIMEOUT if result.output == "timeout" else KILLED
+    elif result.test_outcome == TestOutcome.SURVIVED:
+        status = SURVIVED
+    else:
+        status = INCOMPETENT
+    return mutant, Outcome(status, round(seconds, 2), result.diff or "")
+
+
+def _cover_one(test_file: str) -> tuple[str, float, dict[str, list[int]]]:
+    """Run one test file on unmutated code under coverage: its seconds, and the engine lines
+    it executed (in any process). Exits loudly if the file fails before any mutation."""
+    import coverage
+
+    assert _COPY is not None
+    stem = Path(test_file).stem
+    data_dir = _COPY / ".coverage-data" / stem
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    rc = data_dir / "rc"
+    rc.write_text(f"[run]\nsource = {_COPY / ENGINE}\nparallel = true\n"
+                  f"patch = subprocess\ndata_file = {data_dir / 'data'}\n")
+    blind = " ".join(f"--deselect={t}" for t in COVERAGE_BLIND if t.startswith(test_file + "::"))
+    command = test_command(_COPY, [test_file]).replace(
+        f"{sys.executable} -m pytest", f"{sys.executable} -m coverage run --rcfile={rc} -m pytest")
+    command += " " + blind
+    started = time.monotonic()
+    proc = subprocess.run(command, shell=True, cwd=_COPY, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-15:])
+        raise RuntimeError(f"{test_file} fails before any mutation; fix it first:\n{tail}")
+    cov = coverage.Coverage(config_file=str(rc), data_file=str(data_dir / "data"))
+    cov.combine(data_paths=[str(data_dir)], keep=False)
+    data = cov.get_data()
+    lines = {}
+    for measured in data.measured_files():
+        module = str(Path(measured).relative_to(_COPY / ENGINE))
+        lines[module] = sorted(data.lines(measured) or [])
+    return test_file, seconds, lines
+
+
+class State:
+    """Results by module, with the source and test hashes they were obtained under."""
+
+    path = STATE_DIR / "state.json"
+
+    def __init__(self) -> None:
+        self.data: dict = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def reusable(self, module: str, source: str, tests: str) -> dict[str, Outcome]:
+        """Outcomes still valid: all of them if nothing changed; only the non-survivors if
+        only the tests changed; none if the module's source changed."""
+        entry = self.data.get(module)
+        if not entry or entry["source"] != source:
+            return {}
+        outcomes = {k: Outcome(**v) for k, v in entry["results"].items()}
+        if entry["tests"] == tests:
+            return outcomes
+        return {k: o for k, o in outcomes.items() if o.status != SURVIVED}
+
+    def store(self, module: str, source: str, tests: str, results: dict[str, Outcome]) -> None:
+        self.data[module] = {"source": source, "tests": tests,
+                             "results": {k: asdict(o) for k, o in results.items()}}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.data, indent=1))
+        temporary.replace(self.path)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which fast test files execute each engine line, and how long each file takes."""
+
+    seconds: dict[str, float]
+    lines: dict[str, dict[str, list[int]]]  # test file -> module -> lines
+
+    def tests_for(self, mutant: Mutant) -> tuple[str, ...]:
+        """The test files that execute the mutant's line, quickest to fail first; all of them
+        for a line none executes (a line only a subprocess that cannot save its coverage runs
+        must not pass for untested)."""
+        return tuple(t for t in FAST_TESTS
+                     if mutant.line in self.lines[t].get(mutant.module, ())) or FAST_TESTS
+
+
+def measure_coverage(pool: multiprocessing.pool.Pool, tests: str) -> Coverage:
+    """Coverage of every fast test file, reused while the code and tests are unchanged."""
+    cache = STATE_DIR / "coverage.json"
+    if cache.exists():
+        kept = json.loads(cache.read_text())
+        if kept.get("tests") == tests and set(kept["seconds"]) == set(FAST_TESTS):
+            return Coverage(kept["seconds"], kept["lines"])
+    seconds, lines = {}, {}
+    for test_file, took, covered in pool.imap_unordered(_cover_one, FAST_TESTS):
+        seconds[test_file], lines[test_file] = round(took, 2), covered
+        print(f"coverage: {test_file} ({took:.0f} s)", flush=True)
+    cache.write_text(json.dumps({"tests": tests, "seconds": seconds, "lines": lines}))
+    return Coverage(seconds, lines)
+
+
+def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], None]
+        ) -> dict[str, dict[Mutant, Outcome]]:
+    """Outcome of every kept mutant of ``modules``: reused where still valid, run otherwise."""
+    state = State()
+    tests = tests_sha()
+    planned: dict[str, list[Mutant]] = {m: mutants_of(m) for m in modules}
+    results: dict[str, dict[str, Outcome]] = {}
+    todo: list[Mutant] = []
+    for module, mutants in planned.items():
+        results[module] = state.reusable(module, source_sha(module), tests)
+        todo += [m for m in mutants if m.key not in results[module]]
+    if todo:
+        queue: multiprocessing.Queue = multiprocessing.Queue()
+        for copy in make_copies(jobs):
+            queue.put(copy)
+        with multiprocessing.get_context("fork").Pool(jobs, _claim_copy, (queue,)) as pool:
+            covered = measure_coverage(pool, tests)
+            tasks = []
+            for mutant in todo:
+                selected = covered.tests_for(mutant)
+                tasks.append((mutant, selected, 2 * sum(covered.seconds[t] for t in selected) + 30))
+            for mutant, outcome in pool.imap_unordered(_run_one, tasks):
+                results[mutant.module][mutant.key] = outcome
+                state.store(mutant.module, source_sha(mutant.module), tests, results[mutant.module])
+                on_result(mutant, outcome)
+    for module in modules:  # unchanged modules keep their hashes up to date too
+        state.store(module, source_sha(module), tests, results[module])
+    return {module: {m: results[module][m.key] for m in planned[module]} for module in modules}

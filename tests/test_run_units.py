@@ -1,0 +1,363 @@
+"""The run stage in-process: ``run_page`` with a real child process but no MkDocs, the child's
+own functions, and the process leash. Fast guards for ``nox -s mutation``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from d2l_compiler.engine.record.model import Fault, RegionRun, Status
+from d2l_compiler.engine.run import child, procs, runner
+from d2l_compiler.engine.run.runner import Limits, describe_exit, log_name, run_page
+from d2l_compiler.engine.sources.discover import Include, Region
+
+
+def _includes(*codes: str, executed: bool = True) -> list[Include]:
+    """One include per code string, regions `r0`, `r1`, ... of snippets/a.py, page line 10+i."""
+    line, found = 2, []
+    for number, code in enumerate(codes):
+        region = Region("snippets/a.py", f"r{number}", line, code, executed)
+        found.append(Include("index.md", "docs/index.md", 10 + number, region, f"snippets/a.py:r{number}"))
+        line += code.count("\n") + 3
+    return found
+
+
+def _run(tmp_path, *codes: str, limits: Limits = Limits(timeout=60), **kwargs) -> runner.PageRun:
+    return run_page(tmp_path, "index.md", _includes(*codes), device="cpu", limits=limits,
+                    log_dir=tmp_path / "logs", **kwargs)
+
+
+# --- run_page ---------------------------------------------------------------------------------
+
+def test_a_page_runs_in_order_in_one_namespace(tmp_path):
+    seen: list[RegionRun] = []
+    run = _run(tmp_path, "x = 41\nprint('first')", "import time\ntime.sleep(0.5)\nx += 1\nprint('x is', x)",
+               on_event=seen.append)
+    assert run.ok and run.failure == ""
+    assert [r.stdout for r in run.regions] == ["first\n", "x is 42\n"]
+    assert [r.status for r in run.regions] == [Status.OK, Status.OK]
+    assert dict(run.regions[1].values) == {"x": 42}
+    assert run.provenance["device"] == "cpu" and run.provenance["python"]
+    assert run.duration > 0 and run.peak_mb > 1
+    assert run.log == str(tmp_path / "logs" / "index.md.log")
+    assert seen and seen[0].index == 0 and seen[0].stdout == "first\n"  # streamed while running
+
+
+def test_only_executed_regions_run(tmp_path):
+    shown = _includes("print('shown only')", executed=False)
+    run = run_page(tmp_path, "index.md", shown + _includes("print('ran')"), device="cpu",
+                   limits=Limits(timeout=60), log_dir=tmp_path / "logs")
+    assert run.ok and [r.stdout for r in run.regions] == ["ran\n"]
+
+
+def test_a_raising_region_names_its_line_and_what_did_not_run(tmp_path):
+    run = _run(tmp_path, "print('ok')", "a = 1\nb = 1 / 0", "print('never')")
+    assert not run.ok
+    assert [r.status for r in run.regions] == [Status.OK, Status.ERROR, Status.NOT_RUN]
+    assert run.regions[1].error.fault is Fault.EXCEPTION
+    headline, details, *rest = run.failure.splitlines()
+    assert headline == ("docs/index.md:11: region 'r1' failed: exception: ZeroDivisionError: "
+                        "division by zero")
+    assert details.startswith("  at snippets/a.py:6 · exit status 1 · ")
+    assert "  not run: r2" in rest and "  --- last lines ---" in rest
+    log = (tmp_path / "logs" / "index.md.log").read_text()
+    assert "--- engine report ---" in log and "ZeroDivisionError" in log.split("engine report")[1]
+
+
+def test_exit_status_after_the_regions_finished_is_a_failure(tmp_path):
+    run = _run(tmp_path, "import atexit, os\natexit.register(os._exit, 3)\nprint('done')")
+    assert not run.ok and run.regions[0].status is Status.OK
+    assert "failed: exit" in run.failure and "exit status 3" in run.failure
+
+
+def test_sys_exit_inside_a_region_is_an_exit_fault(tmp_path):
+    run = _run(tmp_path, "import sys\nsys.exit(0)")
+    assert not run.ok and run.regions[0].error.fault is Fault.EXIT
+    assert "failed: exit: SystemExit" in run.failure
+
+
+def test_a_crash_is_reported_with_its_signal(tmp_path):
+    run = _run(tmp_path, "print('before')", "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)",
+               "print('after')")
+    assert not run.ok
+    assert "failed: crash" in run.failure and "signal SIGSEGV" in run.failure
+    assert "docs/index.md:11: region 'r1'" in run.failure  # the region that was running
+    assert "not run: r2" in run.failure and "not run: r1" not in run.failure
+
+
+def test_an_overrunning_page_is_stopped_at_the_timeout(tmp_path):
+    started = time.monotonic()
+    run = _run(tmp_path, "import time\ntime.sleep(60)", limits=Limits(timeout=0.5))
+    assert time.monotonic() - started < 10
+    assert not run.ok and "failed: timeout after 0.5 s" in run.failure
+
+
+def test_a_child_that_ignores_term_is_killed_after_the_grace_period(tmp_path):
+    started = time.monotonic()
+    run = _run(tmp_path, "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                         "print('ready', flush=True)\ntime.sleep(60)", limits=Limits(timeout=0.5))
+    elapsed = time.monotonic() - started
+    assert not run.ok and "timeout" in run.failure and "signal SIGKILL" in run.failure
+    assert runner.GRACE_SECONDS <= elapsed < 10
+
+
+def test_a_descriptor_flood_is_cut_at_the_cap(tmp_path):
+    run = _run(tmp_path, "import os\nwhile True:\n    os.write(1, b'x' * 65536)",
+               limits=Limits(timeout=60, output_bytes=200_000))
+    assert not run.ok
+    assert ("output-limit: the page's processes wrote more than 200000 bytes to stdout/stderr"
+            in run.failure)
+    assert (tmp_path / "logs" / "index.md.log").stat().st_size < procs.LOG_HEAD_BYTES + 200_000
+
+
+def test_printing_past_the_character_cap_is_an_output_limit_fault(tmp_path):
+    run = _run(tmp_path, "print('y' * 5000)", limits=Limits(timeout=60, output_chars=1000))
+    assert not run.ok and run.regions[0].error.fault is Fault.OUTPUT_LIMIT
+    assert run.regions[0].stdout.startswith("y" * 1000)
+    assert "[输出过长，已在 1000 个字符处截断]" in run.regions[0].stdout
+
+
+def test_writing_into_the_result_file_is_a_corrupt_result(tmp_path):
+    run = _run(tmp_path, "open('../result.jsonl', 'a').write('not an event\\n')")
+    assert not run.ok and "corrupt-result" in run.failure
+
+
+def test_memory_limit_gives_out_of_memory(tmp_path):
+    run = _run(tmp_path, "block = bytearray(2 * 1024 ** 3)",
+               limits=Limits(timeout=60, memory_mb=1024))
+    assert not run.ok and run.regions[0].error.fault is Fault.OUT_OF_MEMORY
+    assert "memory limit 1024 MiB" in run.failure
+
+
+def test_declared_exceptions(tmp_path):
+    ok = _run(tmp_path, "# raises: ZeroDivisionError\n1 / 0")
+    assert ok.ok and "ZeroDivisionError" in ok.regions[0].raised
+    assert 'File "snippets/a.py", line 3' in ok.regions[0].raised  # the page's path, real line
+    other = _run(tmp_path, "# raises: ZeroDivisionError\nraise ValueError('no')")
+    assert not other.ok and other.regions[0].error.fault is Fault.EXCEPTION
+    base = _run(tmp_path, "# raises: ArithmeticError\n1 / 0")  # a base class matches too
+    assert base.ok
+    quiet = _run(tmp_path, "# raises: ZeroDivisionError\nx = 1")
+    assert not quiet.ok and quiet.regions[0].error.fault is Fault.DID_NOT_RAISE
+
+
+def test_nothing_a_page_started_outlives_it(tmp_path):
+    code = ("import subprocess, sys\n"
+            "subprocess.Popen([sys.executable, '-c', 'import os, time\\nif os.fork() == 0:\\n"
+            "    os.setsid(); open(\"pid\", \"w\").write(str(os.getpid())); time.sleep(60)'])\n"
+            "import time\ntime.sleep(0.5)")
+    before = procs.descendants()
+    run = _run(tmp_path, code)
+    assert run.ok
+    assert procs.descendants() <= before
+    assert not list(tmp_path.glob("d2l-page-*"))
+
+
+# --- small pure pieces ------------------------------------------------------------------------
+
+def test_describe_exit():
+    assert describe_exit(0) == "exit status 0"
+    assert describe_exit(3) == "exit status 3"
+    assert describe_exit(-signal.SIGSEGV) == "signal SIGSEGV"
+    assert describe_exit(-99) == "signal 99"
+
+
+def test_log_names_are_distinct_for_distinct_pages():
+    assert log_name("a/b.md") == "a%2Fb.md.log"
+    assert log_name("a__b.md") == "a__b.md.log"
+    assert log_name("中.md") != log_name("_.md")
+
+
+def test_events_parse_and_anything_else_is_corrupt():
+    region = json.dumps({"event": "region", **RegionRun(0, "a.py:r", stdout="hi\n").to_json()})
+    done = json.dumps({"event": "done", "provenance": {"python": "3"}})
+    events = runner._parse_events(f"{region}\n\n{done}\n".encode())
+    assert isinstance(events[0], RegionRun) and events[0].stdout == "hi\n"
+    assert events[1] == runner._Done({"python": "3"}) and len(events) == 2
+    cut = runner._parse_events(f"{region}\n{done[:10]}".encode())  # a cut-off last line
+    assert len(cut) == 1 and isinstance(cut[0], RegionRun)
+    for junk in (b"junk\n", b'{"event": "done", "provenance": 1}\n', b'{"event": "other"}\n',
+                 b"[1, 2]\n", b'{"event": "region"}\n'):
+        assert runner._parse_events(junk) == [runner._CORRUPT], junk
+
+
+def test_classify_prefers_the_engine_s_own_observations():
+    error = RegionRun(0, "a", Status.ERROR, error=child.RegionError(Fault.EXCEPTION, "E", "m"))
+    outcome = runner._Outcome
+    assert runner._classify(error, outcome(timed_out=True), False) is Fault.TIMEOUT
+    assert runner._classify(error, outcome(flooded=True), False) is Fault.OUTPUT_LIMIT
+    assert runner._classify(error, outcome(code=1), False) is Fault.EXCEPTION
+    assert runner._classify(None, outcome(code=-11), False) is Fault.CRASH
+    assert runner._classify(None, outcome(code=0), True) is Fault.CORRUPT_RESULT
+    assert runner._classify(None, outcome(code=3), False) is Fault.EXIT
+    assert runner._classify(None, outcome(code=-11), True) is Fault.CRASH
+
+
+def test_the_job_lists_executed_regions_with_their_expectations(tmp_path):
+    includes = _includes("# raises: KeyError\n{}['x']", "y = 2")
+    job = runner._job(tmp_path, includes, Limits(timeout=5, memory_mb=64, output_chars=77))
+    assert job["root"] == str(tmp_path) and job["output_limit"] == 77 and job["memory_mb"] == 64
+    assert [r["index"] for r in job["regions"]] == [0, 1]
+    assert job["regions"][0]["expect"] == "KeyError" and job["regions"][1]["expect"] is None
+    assert job["regions"][1]["first_line"] == includes[1].region.first_line
+
+
+# --- the child ---------------------------------------------------------------------------------
+
+def _child_run(*codes: str, limit: int = 1_000_000) -> tuple[bool, list[dict]]:
+    events: list[dict] = []
+    job = {"root": "/nonexistent", "output_limit": limit, "regions": [
+        {"index": i, "id": f"a.py:r{i}", "path": "a.py", "first_line": 1, "code": code}
+        for i, code in enumerate(codes)]}
+    ok = child.run(job, events.append)
+    return ok, events
+
+
+def test_child_emits_one_event_per_region_then_done():
+    ok, events = _child_run("v = 1", "w = v + 1")
+    assert ok and [e["event"] for e in events] == ["region", "region", "done"]
+    assert events[1]["values"] == {"w": 2}  # only what this region bound
+    assert events[2]["provenance"]["device"]
+
+
+def test_child_stops_at_the_first_failure():
+    ok, events = _child_run("raise KeyError('k')", "print('never')")
+    assert not ok and [e["event"] for e in events] == ["region"]
+    assert events[0]["error"]["type"] == "KeyError" and events[0]["error"]["line"] == 1
+
+
+def test_values_kept_are_bounded_and_drops_are_named():
+    many = "\n".join(f"v{i} = {i}" for i in range(child.MAX_VALUES + 5))
+    ok, events = _child_run(many)
+    assert ok and len(events[0]["values"]) == child.MAX_VALUES
+    dropped = events[0]["values_dropped"][f"more than {child.MAX_VALUES} values"]
+    assert dropped["count"] == 5
+    big = f"s = ['x' * 1999] * 10\nbig = list(range({child._MAX_LIST}))\nhuge = 'y' * 3000"
+    ok, events = _child_run(big)
+    assert "big" in events[0]["values"] and "huge" not in events[0]["values"]
+    assert "s" not in events[0]["values"]  # lists of strings are not citable values
+
+
+def test_jsonable_and_clean():
+    assert child._jsonable(True) is True and child._jsonable(2.5) == 2.5
+    assert child._jsonable("a" * child._MAX_STR) == "a" * child._MAX_STR
+    assert child._jsonable("a" * (child._MAX_STR + 1)) is None
+    assert child._jsonable((1, 2.0, False)) == [1, 2.0, False]
+    assert child._jsonable([]) is None and child._jsonable([1, "x"]) is None
+    assert child._jsonable(list(range(child._MAX_LIST + 1))) is None
+    assert child._jsonable(object()) is None
+
+    class Recorded:
+        def to_record(self):
+            return {"k": 1}
+    assert child._jsonable(Recorded()) == {"k": 1}
+    assert child.clean({"\udcff": ["\udcfe", ("x",)]}) == {"\\udcff": ["\\udcfe", ["x"]]}
+    assert child.clean(3) == 3
+
+
+def test_a_value_whose_to_record_fails_is_dropped_with_the_reason():
+    ok, events = _child_run("class P:\n    def to_record(self, needed):\n        return {}\np = P()")
+    assert ok and "p" not in events[0]["values"]
+    assert events[0]["values_dropped"] == {"to_record() failed: TypeError": {"count": 1, "names": ["p"]}}
+
+
+def test_output_of_an_earlier_thread_is_stray():
+    ok, events = _child_run(
+        "import threading, time\ngo = threading.Event()\n"
+        "def talk():\n    go.wait(5)\n    print('from the thread')\n"
+        "t = threading.Thread(target=talk)\nt.start()",
+        "print('own')\ngo.set()\nt.join()")
+    assert ok and events[1]["stdout"] == "own\n" and events[1]["stray"] == "from the thread\n"
+
+
+def test_warnings_are_recorded_once_each_even_hidden_ones():
+    ok, events = _child_run("import warnings\nfor _ in range(3):\n"
+                            "    warnings.warn('old', DeprecationWarning)\nwarnings.warn('<b>')")
+    assert ok
+    assert [(w["category"], w["message"]) for w in events[0]["warnings"]] == [
+        ("DeprecationWarning", "old"), ("UserWarning", "<b>")]
+
+
+def test_failing_line_is_the_innermost_frame_in_the_region_file():
+    ok, events = _child_run("def f():\n    return 1 / 0\n\nf()")
+    assert events[0]["error"]["line"] == 2
+
+
+# --- the leash ----------------------------------------------------------------------------------
+
+def test_output_sink_keeps_a_bounded_head_and_tail(tmp_path):
+    sink = procs.OutputSink(tmp_path / "log", limit=10)
+    sink.write(b"0123456789")
+    assert not sink.over_limit
+    sink.write(b"x")
+    assert sink.over_limit and sink.total == 11
+    big = procs.OutputSink(tmp_path / "big", limit=10 ** 9)
+    for _ in range(40):
+        big.write(b"y" * 65536)
+    big.write(b"THE END")
+    assert big.tail().endswith("THE END") and len(big.tail()) == procs.TAIL_BYTES
+    big.close()
+    data = (tmp_path / "big").read_bytes()
+    assert data.startswith(b"y" * procs.LOG_HEAD_BYTES)
+    assert b"bytes not kept; the last 64 KiB follow" in data and data.endswith(b"THE END")
+    assert len(data) < procs.LOG_HEAD_BYTES + procs.TAIL_BYTES + 200
+
+
+def test_drain_reads_until_eof(tmp_path):
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"abc")
+    sink = procs.OutputSink(tmp_path / "log", limit=100)
+    assert sink.drain(read_end, 0.05) is True and sink.total == 3
+    os.close(write_end)
+    assert sink.drain(read_end, 0.05) is False
+    os.close(read_end)
+    sink.close()
+    assert (tmp_path / "log").read_bytes() == b"abc"
+
+
+def test_descendants_and_sweep():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert proc.pid in procs.descendants()
+        assert proc.pid in procs.descendants(os.getpid())
+        assert procs.sweep(keep=procs.descendants() - {proc.pid}) == [proc.pid]
+        assert proc.pid not in procs.descendants()
+    finally:
+        proc.kill()
+
+
+def test_shielded_ignores_signals_and_restores_them():
+    def handler(signum, frame):
+        raise AssertionError("not while shielded")
+    saved = signal.signal(signal.SIGTERM, handler)
+    try:
+        with procs.shielded():
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
+def test_shielded_off_the_main_thread_changes_nothing():
+    seen = []
+
+    def look():
+        with procs.shielded():
+            seen.append(signal.getsignal(signal.SIGINT))
+    thread = threading.Thread(target=look)
+    thread.start()
+    thread.join()
+    assert seen == [signal.getsignal(signal.SIGINT)]
+
+
+def test_become_subreaper_on_linux():
+    assert procs.become_subreaper() is sys.platform.startswith("linux")
