@@ -1,0 +1,160 @@
+"""The record stage in-process: the typed model's JSON round trip and validation, the sealed
+record file, the content store. Fast guards for ``nox -s mutation``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.record import io
+from d2l_compiler.engine.record.model import (FORMAT, BuildProvenance, CapturedWarning, Fault,
+                                              PageEntry, Record, RecordError, RegionEntry,
+                                              RegionError, RegionRun, Status, StoredPage)
+from d2l_compiler.engine.record.store import Store
+
+RUN = RegionRun(1, "snippets/a.py:r", Status.ERROR, 0.25, "out\n", "stray\n", "raised\n",
+                (CapturedWarning("UserWarning", "<w>", "a.py:3"),), {"x": 1.5},
+                {"more than 200 values": {"count": 1, "names": ["y"]}},
+                RegionError(Fault.EXCEPTION, "KeyError", "'k'", 4, "Traceback ..."))
+# a record's entries are in page order and do not repeat the run's index
+ENTRY = RegionEntry("snippets/a.py:r", "r", "snippets/a.py", 3, 12, "snippets/a.py:r", "f" * 64,
+                    True, replace(RUN, index=-1))
+SHOWN = RegionEntry("lib/b.py:s", "s", "lib/b.py", 1, 20, "lib/b.py:s", "e" * 64, False, None)
+PAGE = PageEntry("k" * 64, {"modules": {"a": "1"}}, {"device": "cpu"}, "2026-11-30T12:00:00Z",
+                 1.5, 42.0, (ENTRY, SHOWN), True).sealed()
+RECORD = Record(BuildProvenance("cpu", "abc+dirty", "2026-11-30T12:00:00Z", "3.11.7",
+                                ("index.md",), ("other.md",), 2.5), {"index.md": PAGE})
+
+
+def test_the_record_round_trips_through_json():
+    data = json.loads(json.dumps(RECORD.to_json()))
+    assert Record.from_json(data) == RECORD
+    assert data["format"] == FORMAT and data["provenance"]["summary"]["ran"] == ["index.md"]
+    stored = StoredPage(PAGE.key, PAGE.inputs, PAGE.provenance, PAGE.executed_at, PAGE.duration,
+                        PAGE.peak_mb, (RUN,))
+    assert StoredPage.from_json(json.loads(json.dumps(stored.to_json()))) == stored
+
+
+def test_region_runs_write_only_what_they_have():
+    bare = RegionRun(0, "a:r").to_json()
+    assert set(bare) == {"id", "status", "duration", "stdout", "warnings", "values"}
+    assert bare["status"] == "ok"
+    full = RUN.to_json()
+    assert full["stray"] == "stray\n" and full["raised"] == "raised\n"
+    assert full["error"]["fault"] == "exception" and full["values_dropped"]
+    assert RegionRun.from_json({"id": "a:r"}) == RegionRun(-1, "a:r")
+
+
+def test_page_entry_lists_its_executed_regions():
+    assert PAGE.executed == [ENTRY]
+    assert not io.tampered(PAGE)
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.update(format=1),
+    lambda d: d.update(pages=[]),
+    lambda d: d.update(provenance=None),
+    lambda d: d["pages"]["index.md"].update(digest=5),
+    lambda d: d["pages"]["index.md"].update(duration="1"),
+    lambda d: d["pages"]["index.md"].update(duration=True),  # a bool is not a number
+    lambda d: d["pages"]["index.md"].update(regions={}),
+    lambda d: d["pages"]["index.md"].update(inputs=[]),
+    lambda d: d["pages"]["index.md"]["regions"][0].update(status="weird"),
+    lambda d: d["pages"]["index.md"]["regions"][0].update(line="3"),
+    lambda d: d["pages"]["index.md"]["regions"][0].update(warnings={"a": 1}),
+    lambda d: d["pages"]["index.md"]["regions"][0].update(warnings=[{"category": 1}]),
+    lambda d: d["pages"]["index.md"]["regions"][0].update(values=[1]),
+    lambda d: d["pages"]["index.md"]["regions"][0]["error"].update(fault="gone"),
+    lambda d: d["pages"]["index.md"]["regions"][0].update(id=None),
+])
+def test_malformed_records_name_what_is_wrong(change):
+    data = json.loads(json.dumps(RECORD.to_json()))
+    change(data)
+    with pytest.raises(RecordError) as error:
+        Record.from_json(data)
+    assert str(error.value)  # one readable line
+    assert "\n" not in str(error.value)
+
+
+def test_kind_names_in_messages():
+    with pytest.raises(RecordError, match="'duration' is missing or not int or float"):
+        PageEntry.from_json({**PAGE.to_json(), "duration": None}, "page")
+    with pytest.raises(RecordError, match="expected an object, got list"):
+        Record.from_json([1, 2])
+
+
+def test_sealed_records_detect_any_edit():
+    data = PAGE.to_json()
+    assert io.entry_digest(data) == PAGE.digest == io.seal(data)["digest"]
+    edited = PageEntry.from_json({**data, "regions": [
+        {**data["regions"][0], "stdout": "forged\n"}, data["regions"][1]]}, "page")
+    assert io.tampered(edited)
+
+
+def test_the_record_file_is_atomic_html_safe_and_validated(tmp_path):
+    path = tmp_path / "state" / "record.json"
+    io.write_record(path, RECORD)
+    text = path.read_text(encoding="utf-8")
+    assert "<w>" not in text and "\\u003cw\\u003e" in text
+    assert io.load_record(path) == RECORD
+    assert [p.name for p in path.parent.iterdir()] == ["record.json"]  # no temporary left
+    assert io.load_record(tmp_path / "missing.json") is None
+    path.write_text(json.dumps({"format": FORMAT - 1}))
+    assert io.load_record(path) is None  # another format: as if there were none
+    for text, message in (("{", "unreadable"), ("[1, 2]", "a JSON list, not an object"),
+                          (json.dumps({"format": FORMAT, "pages": {}}), "malformed")):
+        path.write_text(text)
+        with pytest.raises(UsageError, match=message):
+            io.load_record(path)
+
+
+def test_an_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "record.json"
+    io.write_json_atomic(path, {"old": True})
+
+    def fail(*args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr("os.replace", fail)
+    with pytest.raises(OSError):
+        io.write_json_atomic(path, {"new": True})
+    assert json.loads(path.read_text()) == {"old": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_git_commit_outside_a_repository(tmp_path):
+    assert io.git_commit(tmp_path) == "unknown"
+    assert len(io.utc_now()) == 20 and io.utc_now().endswith("Z")
+
+
+def test_the_store_verifies_every_read(tmp_path):
+    warnings: list[str] = []
+    store = Store(tmp_path / "store", warnings.append)
+    stored = StoredPage("k1", {}, {}, "t", 1.0, 2.0, (RUN,))
+    assert store.get("k1") is None and warnings == []
+    store.put("k1", stored)
+    store.put("k1", stored)  # replacing an entry is fine
+    assert store.get("k1") == stored
+    entry = tmp_path / "store" / "k1" / "entry.json"
+    data = json.loads(entry.read_text())
+    data["regions"][0]["stdout"] = "forged"
+    entry.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True))
+    assert store.get("k1") is None and "checksum mismatch" in warnings[-1]
+    assert not (tmp_path / "store" / "k1").exists()
+    store.put("k2", stored)
+    meta = tmp_path / "store" / "k2" / "meta.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "format": FORMAT + 1}))
+    assert store.get("k2") is None and f"expected {FORMAT}" in warnings[-1]
+
+
+def test_the_store_keeps_only_what_the_build_used(tmp_path):
+    store = Store(tmp_path / "store", print)
+    assert store.keep_only(["x"]) == []  # no store yet
+    stored = StoredPage("k", {}, {}, "t", 1.0, 2.0, ())
+    for key in ("a", "b", "c"):
+        store.put(key, stored)
+    (tmp_path / "store" / ".stale-tmp").mkdir()
+    assert sorted(store.keep_only(["b"])) == [".stale-tmp", "a", "c"]
+    assert [p.name for p in (tmp_path / "store").iterdir()] == ["b"]

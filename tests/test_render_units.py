@@ -1,0 +1,185 @@
+"""The render stage in-process: outputs under code, tokens, the stamp, the extension point.
+Fast guards for ``nox -s mutation``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.record.model import (BuildProvenance, CapturedWarning, PageEntry,
+                                              Record, RegionEntry, RegionRun)
+from d2l_compiler.engine.render import markdown as md
+from d2l_compiler.engine.render.markdown import RenderError, render_page
+from d2l_compiler.engine.render.tokens import Extensions, PageContext, TokenCall, load_extensions
+
+PAGE = """\
+# Title
+
+```python
+--8<-- "snippets/a.py:one"
+```
+
+Value {{ d2l:one.x }} and {{ d2l:one.t | .2f }} and {{ d2l:one.nested.deep }}.
+"""
+
+
+def _entry(*runs: RegionRun, targets: tuple[str, ...] = ("snippets/a.py:one",),
+           provenance: dict | None = None) -> PageEntry:
+    regions = tuple(RegionEntry(t, t.rpartition(":")[2], t.partition(":")[0], 1, 4, t, "s", True, run)
+                    for t, run in zip(targets, runs))
+    return PageEntry("k", {}, provenance or {"device": "cpu", "cpu": "Fast CPU", "python": "3.11"},
+                     "2026-11-30T12:00:00Z", 1.0, 1.0, regions)
+
+
+ONE = RegionRun(0, "snippets/a.py:one", stdout="hello\n", duration=0.5,
+                values={"x": 3, "t": 1.23456, "nested": {"deep": "<b>"}})
+
+
+def test_outputs_values_and_stamp_are_placed():
+    out = render_page(PAGE, _entry(ONE), page_file="docs/p.md")
+    lines = out.split("\n")
+    assert lines[0] == "# Title"
+    assert lines[1:4] == ["", ('<p class="d2l-stamp">This page's code was run by the build: device cpu '
+                               '(Fast CPU); Python 3.11; run at 2026-11-30T12:00:00Z.</p>'), ""]
+    assert '``` { .text .d2l-output title="Output (0.500 s)" }\nhello\n```' in out
+    assert "Value 3 and 1.23 and &#60;b&#62;." in out
+
+
+def test_stamp_parts():
+    full = md.stamp({"device": "cuda", "gpu": "H200", "cpu": "x", "torch": "2.13", "threads": 4,
+                     "python": "3.11"}, "T", md.LABELS["en"])
+    assert full == ("This page's code was run by the build: device cuda (H200); PyTorch 2.13, "
+                    "4 threads; Python 3.11; run at T.")
+    bare = md.stamp({}, "T")
+    assert bare == "This page's code was run by the build: device ?; Python ?; run at T."
+    zh = md.stamp({"device": "cpu", "python": "3.11"}, "T", md.labels_for("zh"))
+    assert zh == "本页代码由构建实际运行：设备 cpu；Python 3.11；执行于 T。"
+    assert md.stamp({"device": "cpu", "cpu": "<i>"}, "T").count("&#60;i&#62;") == 1
+
+
+def test_output_blocks_cover_every_kind_of_output():
+    run = RegionRun(0, "a:r", stdout="o\n", stray="s\n", raised="r\n", duration=1.0,
+                    warnings=(CapturedWarning("UserWarning", "w1"), CapturedWarning("X", "w2")))
+    blocks = "\n".join(md.output_blocks(run, "  "))
+    for title in ("Output (1.000 s)", md.LABELS["en"].stray, md.LABELS["en"].raised,
+                  md.LABELS["en"].warnings):
+        assert f'title="{title}"' in blocks
+    assert "  UserWarning: w1\n  X: w2" in blocks
+    assert md.output_blocks(RegionRun(0, "a:r")) == []
+
+
+def test_a_fence_is_longer_than_any_backtick_run_in_the_output():
+    assert md._fence_for("plain") == "```"
+    assert md._fence_for("``") == "```"
+    assert md._fence_for("```") == "````"
+    assert md._fence_for("a ````` b ``") == "``````"
+    block = md._text_block("x\n\nsay --8<-- \"f\"\n--8<-- \"mkdocs.yml\"\n", "t", "")
+    assert block[1:5] == ["x", "", 'say --8<-- "f"', ';--8<-- "mkdocs.yml"']
+
+
+@pytest.mark.parametrize("token, message", [
+    ("{{ d2l: }}", "an empty {{ d2l: }} token"),
+    ("{{ d2l:nope.x }}", "no region 'nope' on this page"),
+    ("{{ d2l:one.y }}", "recorded no value 'y'"),
+    ("{{ d2l:one.nested }}", "is a structure, not a value"),
+    ("{{ d2l:one.x | 201d }}", "asks for more than 200"),
+    ("{{ d2l:one.x | q }}", "cannot format 'one.x' with 'q'"),
+    ("{{ d2l:one.nested.deep.deeper }}", "recorded no value 'nested.deep.deeper'"),
+])
+def test_bad_tokens_name_the_line(token, message):
+    with pytest.raises(RenderError) as error:
+        render_page(PAGE.replace("{{ d2l:one.nested.deep }}", token), _entry(ONE), page_file="docs/p.md")
+    assert str(error.value).startswith("docs/p.md:7: ") and message in str(error.value)
+
+
+def test_format_limits():
+    assert md._format(5, "200d", "r") == " " * 199 + "5"
+    with pytest.raises(RenderError, match="at most 10000"):
+        md._format("y" * 10_001, "", "r")
+    assert md._format("y" * 10_000, "", "r") == "y" * 10_000
+
+
+def test_dropped_values_are_explained():
+    run = RegionRun(0, "snippets/a.py:one", values={},
+                    values_dropped={"more than 200 values": {"count": 7, "names": ["x"]}})
+    with pytest.raises(RenderError, match="7 values it bound were not kept"):
+        render_page(PAGE, _entry(run), page_file="docs/p.md")
+
+
+def test_ambiguous_sections_name_both_files():
+    twice = "```python\n--8<-- \"a.py:r\"\n--8<-- \"b.py:r\"\n```\n{{ d2l:r.v }}\n"
+    runs = (RegionRun(0, "a.py:r", values={"v": 1}), RegionRun(1, "b.py:r", values={"v": 2}))
+    with pytest.raises(RenderError, match=r"ambiguous.*\(a.py:r, b.py:r\)"):
+        render_page(twice, _entry(*runs, targets=("a.py:r", "b.py:r")), page_file="p")
+
+
+def test_the_record_must_match_the_page_include_for_include():
+    with pytest.raises(RenderError, match=r"^p:4: the record has no run for include"):
+        render_page(PAGE, _entry(ONE, targets=("snippets/a.py:other",)), page_file="p")
+    extra = _entry(ONE, ONE, targets=("snippets/a.py:one", "snippets/a.py:one"))
+    with pytest.raises(RenderError, match="more runs than the page has includes"):
+        render_page(PAGE.split("Value")[0], extra, page_file="p")
+    assert "hello" not in render_page(PAGE, _entry(ONE), page_file="p", outputs=False)
+
+
+def test_a_page_without_an_executed_region_gets_no_stamp():
+    out = render_page("# T\n\ntext\n", None, page_file="p")
+    assert out == "# T\n\ntext\n"
+    with pytest.raises(RenderError, match="on a page that runs no code"):
+        render_page("# T\n{{ d2l:stamp }}\n", None, page_file="p")
+
+
+def test_tokens_inside_fences_are_left_as_code():
+    text = "```text\n{{ d2l:whatever }}\n```\n"
+    assert render_page(text, None, page_file="p") == text
+
+
+def test_registered_tokens_and_the_extension_point():
+    ext = Extensions()
+
+    @ext.token("shout")
+    def shout(call: TokenCall) -> str:
+        call.expect(2, "shout WORD")
+        return call.words[1].upper()
+    with pytest.raises(UsageError, match="two extensions register the token 'shout'"):
+        ext.token("shout")(shout)
+    assert render_page("{{ d2l:shout hi }}", None, page_file="p", extensions=ext) == "HI"
+    with pytest.raises(RenderError, match=r"'shout' reads \{\{ d2l:shout WORD \}\}"):
+        render_page("{{ d2l:shout }}", None, page_file="p", extensions=ext)
+    builtin = load_extensions(("chapter",))
+    assert {"stamp", "report", "compare", "claim", "dataflow"} <= set(builtin.tokens)
+    with pytest.raises(UsageError, match="unknown d2l extension"):
+        load_extensions(("no-such-extension",))
+
+
+def test_claims_and_comparisons_read_the_record():
+    fast = {"median": 1.0, "q1": 0.9, "q3": 1.1, "description": "<fast>"}
+    slow = {"median": 2.0, "q1": 1.9, "q3": 2.1, "description": "slow"}
+    ctx = PageContext({"r": RegionRun(0, "a:r", values={"f": fast, "s": slow})}, None, None, None, "")
+    ext = load_extensions(())
+    claim = ext.tokens["claim"]
+    assert claim(TokenCall(["claim", "r.f", "faster", "r.s"], "claim r.f faster r.s | 快", ctx)) == "快"
+    with pytest.raises(RenderError, match="contradicts the record"):
+        claim(TokenCall(["claim", "r.s", "faster", "r.f"], "claim r.s faster r.f | 快", ctx))
+    with pytest.raises(RenderError, match="a claim reads"):
+        claim(TokenCall(["claim", "r.f"], "claim r.f", ctx))
+    sentence = ext.tokens["compare"](TokenCall(["compare", "r.f", "r.s"], "compare r.f r.s", ctx))
+    assert "&#60;fast&#62;" in sentence and "<fast>" not in sentence
+    with pytest.raises(RenderError, match="compare A B"):
+        ext.tokens["compare"](TokenCall(["compare", "r.f"], "compare r.f", ctx))
+    with pytest.raises(RenderError, match="needs the whole build record"):
+        ext.tokens["report"](TokenCall(["report"], "report", ctx))
+    with pytest.raises(RenderError, match="a diagram reads"):
+        ext.tokens["dataflow"](TokenCall(["dataflow", "x"], "dataflow x", ctx))
+
+
+def test_the_report_token_renders_the_whole_record(tmp_path: Path):
+    entry = _entry(ONE)
+    inputs = {"regions": [["snippets/a.py:one", "s" * 64]], "files": {}, "packages": {},
+              "python": "3.11", "device": "cpu"}
+    entry = PageEntry(entry.key, inputs, entry.provenance, entry.executed_at, 1.0, 1.0, entry.regions)
+    record = Record(BuildProvenance("cpu", "abc", "T", "3.11"), {"p.md": entry})
+    out = render_page("{{ d2l:report }}", None, record, page_file="p")
+    assert "p.md" in out and "snippets/a.py:one" in out

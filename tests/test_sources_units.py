@@ -1,0 +1,156 @@
+"""The sources stage in-process: the page parser, regions, and the content key. Fast guards
+for ``nox -s mutation``."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.sources import key
+from d2l_compiler.engine.sources.discover import Region
+from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
+
+
+def _page(text: str):
+    return parse_page(textwrap.dedent(text), "docs/p.md")
+
+
+# --- the page parser ---------------------------------------------------------------------------
+
+def test_includes_inside_fences_in_page_order():
+    page = _page("""\
+        # T
+
+        ```python
+        --8<-- "snippets/a.py:one"
+        ```
+
+            ~~~~
+            --8<-- 'snippets/a.py:two'
+            ;--8<-- "snippets/a.py:escaped"
+            ~~~~~
+        """)
+    assert [(f.start, f.end, f.indent) for f in page.fences] == [(3, 5, ""), (7, 10, "    ")]
+    assert [(i.line, i.target, i.indent) for i in page.includes] == [
+        (4, "snippets/a.py:one", ""), (8, "snippets/a.py:two", "    ")]
+    assert page.fenced_lines() == {3, 4, 5, 7, 8, 9, 10}
+    assert page.lines[0] == "# T"
+
+
+def test_a_closing_fence_must_match_the_opening_one():
+    page = _page("""\
+        ````python
+        --8<-- "a.py:r"
+        ```
+        ~~~~
+        `````
+        after
+        """)
+    assert [(f.start, f.end) for f in page.fences] == [(1, 5)]
+    with pytest.raises(PageSyntaxError, match=r"^docs/p.md:1: this code fence is never closed "
+                                              r"\(close it with ~~~\)$"):
+        _page("~~~\n--8<-- \"a.py:r\"\n```\n")
+
+
+def test_inline_backticks_do_not_open_a_fence():
+    page = _page("```not `a fence` here\n```python\n--8<-- \"a.py:r\"\n```\n")
+    assert [(f.start, f.end) for f in page.fences] == [(2, 4)]
+
+
+@pytest.mark.parametrize("text, line, what", [
+    ('text\n--8<-- "a.py:r"\n', 2, "outside a code fence"),
+    ('<!--\n--8<-- "a.py:r"\n-->\n', 2, "inside an HTML comment"),
+    ('<!-- closed -->\n--8<-- "a.py:r"\n', 2, "outside a code fence"),
+    ('<!-- x\n-->\n--8<--\n', 3, "outside a code fence"),
+])
+def test_includes_that_would_run_unseen_are_refused(text, line, what):
+    with pytest.raises(PageSyntaxError, match=f"^docs/p.md:{line}: an include {what}"):
+        parse_page(text, "docs/p.md")
+
+
+def test_the_block_form_of_an_include_is_refused_inside_a_fence():
+    with pytest.raises(PageSyntaxError, match=r"^docs/p.md:2: use the one-line form"):
+        parse_page("```python\n--8<--\na.py:r\n--8<--\n```\n", "docs/p.md")
+
+
+def test_a_fence_inside_a_comment_is_not_a_fence():
+    page = parse_page("<!--\n```python\n-->\ntext\n", "docs/p.md")
+    assert page.fences == ()
+    page = parse_page("<!-- a --> <!-- b -->\n```\ncode\n```\n", "docs/p.md")
+    assert [(f.start, f.end) for f in page.fences] == [(2, 4)]
+
+
+def test_escaped_includes_outside_fences_are_prose():
+    assert parse_page(';--8<-- "a.py:r"\n', "docs/p.md").includes == []
+
+
+# --- regions -------------------------------------------------------------------------------------
+
+def test_region_declarations():
+    region = Region("snippets/a.py", "r", 3, "\n# raises: KeyError\n# reads: data/x.csv \n{}['k']\n")
+    assert region.id == "snippets/a.py:r"
+    assert region.expect_raises == "KeyError"
+    assert region.reads == ("data/x.csv",)
+    assert Region("a", "r", 1, "x = 1\n# raises: KeyError").expect_raises is None  # first line only
+    assert Region("a", "r", 1, "").expect_raises is None
+    assert len(region.source_sha) == 64
+    assert region.source_sha != Region("snippets/a.py", "r", 3, "x").source_sha
+
+
+# --- the key ---------------------------------------------------------------------------------------
+
+def _project(tmp_path):
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "__init__.py").write_text("")
+    (tmp_path / "snippets" / "helper.py").write_text("from . import deep\nimport json\n")
+    (tmp_path / "snippets" / "deep.py").write_text("VALUE = 1\n")
+    (tmp_path / "snippets" / "unused.py").write_text("")
+    (tmp_path / "data.csv").write_text("1,2\n")
+    return tmp_path
+
+
+def test_imported_names_follow_every_form():
+    source = ("import a.b, c\nfrom d import e\nfrom j import *\nfrom . import f\nfrom ..g import h\n"
+              "def inner():\n    import i\n")
+    names = key._imported_names(source, "pkg.sub.mod")
+    assert names == {"a.b", "c", "d", "d.e", "j", "pkg.sub", "pkg.sub.f", "pkg.g", "pkg.g.h", "i"}
+    assert key._imported_names("from . import x", "pkg", is_package=True) == {"pkg", "pkg.x"}
+
+
+def test_dependencies_are_followed_transitively(tmp_path):
+    root = _project(tmp_path)
+    regions = [Region("snippets/a.py", "r", 1, "import snippets.helper\nimport yaml\nimport os")]
+    files, packages = key.dependencies(root, regions)
+    assert set(files) == {"snippets/__init__.py", "snippets/helper.py", "snippets/deep.py"}
+    assert list(packages) == ["yaml"] and packages["yaml"][0].startswith("PyYAML==")
+    assert key._distribution_versions("surely_not_installed_pkg") == [
+        "surely_not_installed_pkg==not-installed"]
+
+
+def test_the_key_changes_with_every_input_and_nothing_else(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    regions = [Region("snippets/a.py", "r", 1, "# reads: data.csv\nimport snippets.helper"),
+               Region("snippets/a.py", "s", 5, "print(1)")]
+    base, inputs = key.page_key(root, regions, "cpu")
+    assert inputs["regions"] == [[r.id, r.source_sha] for r in regions]
+    assert set(inputs["data"]) == {"data.csv"} and inputs["device"] == "cpu"
+    assert key.page_key(root, regions, "cpu")[0] == base  # stable
+    (root / "snippets" / "unused.py").write_text("changed")  # not imported: no change
+    assert key.page_key(root, regions, "cpu")[0] == base
+    changed = [key.page_key(root, regions[::-1], "cpu")[0],
+               key.page_key(root, regions + regions[1:], "cpu")[0],
+               key.page_key(root, regions, "cuda")[0]]
+    (root / "snippets" / "deep.py").write_text("VALUE = 2\n")
+    changed.append(key.page_key(root, regions, "cpu")[0])
+    (root / "data.csv").write_text("3,4\n")
+    changed.append(key.page_key(root, regions, "cpu")[0])
+    monkeypatch.setenv("D2L_BENCH_QUICK", "0")
+    changed.append(key.page_key(root, regions, "cpu")[0])
+    assert len({base, *changed}) == len(changed) + 1
+
+
+def test_a_declared_data_file_must_exist(tmp_path):
+    with pytest.raises(UsageError, match="declares '# reads: nope.csv', which does not exist"):
+        key.data_files(tmp_path, [Region("a.py", "r", 1, "# reads: nope.csv")])
