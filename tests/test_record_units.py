@@ -158,3 +158,22 @@ def test_the_store_keeps_only_what_the_build_used(tmp_path):
     (tmp_path / "store" / ".stale-tmp").mkdir()
     assert sorted(store.keep_only(["b"])) == [".stale-tmp", "a", "c"]
     assert [p.name for p in (tmp_path / "store").iterdir()] == ["b"]
+
+
+def test_staleness_is_explained_in_words():
+    from d2l_compiler.engine.record.freshness import explain
+
+    old = {"regions": [["a.py:r", "1"], ["a.py:s", "2"]], "files": {"m.py": "1", "gone.py": "1"},
+           "data": {"d.csv": "1"}, "packages": {"torch": ["torch==2.12"]}, "python": "3.11",
+           "device": "cpu", "format": 2, "env": {}}
+    new = {**old, "regions": [["a.py:r", "9"], ["a.py:s", "2"]],
+           "files": {"m.py": "2", "new.py": "1"}, "data": {"d.csv": "2"},
+           "packages": {"torch": ["torch==2.13"]}, "device": "cuda"}
+    assert explain(old, old) == []
+    assert explain(old, new) == [
+        "a.py:r changed since it ran", "module gone.py no longer used", "module m.py changed",
+        "module new.py newly used", "data file d.csv changed", "package torch==2.12 -> torch==2.13",
+        "device cpu -> cuda"]
+    swapped = {**old, "regions": old["regions"][::-1]}
+    assert explain(old, swapped) == ["the page runs its regions in another order or number: s → r"]
+    assert explain({}, old)[:1] == ["region a.py:r newly used"]

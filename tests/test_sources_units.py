@@ -154,3 +154,86 @@ def test_the_key_changes_with_every_input_and_nothing_else(tmp_path, monkeypatch
 def test_a_declared_data_file_must_exist(tmp_path):
     with pytest.raises(UsageError, match="declares '# reads: nope.csv', which does not exist"):
         key.data_files(tmp_path, [Region("a.py", "r", 1, "# reads: nope.csv")])
+
+
+# --- the project's settings ------------------------------------------------------------------------
+
+def _config(tmp_path, text: str):
+    from d2l_compiler.engine.sources.project import Project
+
+    path = tmp_path / "mkdocs.yml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return Project(path)
+
+
+def test_settings_from_the_plugin_options(tmp_path):
+    project = _config(tmp_path, """\
+        site_name: x
+        docs_dir: pages
+        markdown_extensions:
+          - pymdownx.snippets:
+              base_path: [!relative $config_dir]
+        plugins:
+          - search
+          - d2l:
+              executed: [code, lib/]
+              state_dir: state
+              labels: zh
+              extensions: [chapter]
+        """)
+    settings = project.settings
+    assert settings.executed == ("code/", "lib/") and settings.labels == "zh"
+    assert settings.extensions == ("chapter",) and settings.record is None
+    assert project.uses_plugin and project.root == tmp_path
+    assert project.docs_dir == tmp_path / "pages" and project.state_dir == tmp_path / "state"
+    assert project.record_path == tmp_path / "state" / "record.json"
+    bare = _config(tmp_path, "plugins:\n  - d2l\n")
+    assert bare.settings.executed == ("snippets/",) and bare.settings.labels == "en"
+    assert bare.docs_dir == tmp_path / "docs" and bare.state_dir == tmp_path / ".d2l"
+    recorded = _config(tmp_path, "plugins:\n  - d2l:\n      record: out/r.json\n")
+    assert recorded.record_path == tmp_path / "out" / "r.json"
+    assert not _config(tmp_path, "site_name: x\n").uses_plugin
+    assert _config(tmp_path, "plugins: d2l\n").uses_plugin
+
+
+@pytest.mark.parametrize("text, message", [
+    ("plugins:\n  - d2l: [1]\n", "options must be a mapping"),
+    ("plugins:\n  - d2l:\n      colour: red\n", "unknown d2l plugin option(s) colour"),
+    ("plugins:\n  - d2l:\n      executed: code\n", "'executed' must be a list of names"),
+    ("plugins:\n  - d2l:\n      executed: ['  ']\n", "'executed' must be a list of names"),
+    ("plugins:\n  - d2l:\n      extensions: [1]\n", "'extensions' must be a list of names"),
+    ("plugins:\n  - d2l:\n      state_dir: 5\n", "'state_dir' must be text"),
+    ("plugins:\n  - d2l:\n      labels: fr\n", "labels must be one of en, zh"),
+])
+def test_bad_settings_are_one_line(tmp_path, text, message):
+    with pytest.raises(UsageError) as error:
+        _config(tmp_path, text).settings
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("docs_dir: 5\n", "docs_dir must be a path, not 5"),
+    ("[1, 2]\n", "expected a mapping at the top level"),
+    ("a: [\n", "not valid YAML"),
+])
+def test_bad_configs_are_one_line(tmp_path, text, message):
+    with pytest.raises(UsageError, match=message):
+        _config(tmp_path, text).docs_dir
+
+
+def test_non_utf8_config_and_missing_docs(tmp_path):
+    from d2l_compiler.engine.sources.project import find_project
+
+    project = _config(tmp_path, "site_name: x\n")
+    with pytest.raises(UsageError, match="does not exist"):
+        project.pages()
+    (tmp_path / "docs" / "sub").mkdir(parents=True)
+    (tmp_path / "docs" / "b.md").write_text("")
+    (tmp_path / "docs" / "sub" / "a.md").write_text("")
+    (tmp_path / "docs" / "c.txt").write_text("")
+    assert [p.as_posix() for p in project.pages()] == ["b.md", "sub/a.md"]
+    (tmp_path / "mkdocs.yml").write_bytes(b"site_name: \xff\n")
+    with pytest.raises(UsageError, match="not UTF-8 text"):
+        find_project(tmp_path / "mkdocs.yml").config()
+    with pytest.raises(UsageError, match="no MkDocs config at"):
+        find_project(tmp_path / "nope.yml")
