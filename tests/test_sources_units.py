@@ -237,3 +237,99 @@ def test_non_utf8_config_and_missing_docs(tmp_path):
         find_project(tmp_path / "mkdocs.yml").config()
     with pytest.raises(UsageError, match="no MkDocs config at"):
         find_project(tmp_path / "nope.yml")
+
+
+# --- discovery --------------------------------------------------------------------------------------
+
+def _site(tmp_path):
+    project = _config(tmp_path, "plugins:\n  - d2l:\n      executed: [code]\n")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "code" / "a.py").write_text(
+        "x = 0\n# --8<-- [start:r]\n# --8<-- [start:inner]\ny = 1\n# --8<-- [end:inner]\n"
+        "z = 2\n# --8<-- [end:r]\n# --8<-- [start:open]\nw = 3\n", encoding="utf-8")
+    (tmp_path / "lib" / "b.py").write_text("# --8<-- [start:s]\nshown = 1\n# --8<-- [end:s]\n")
+    (tmp_path / "docs").mkdir()
+    return project
+
+
+def test_read_region_follows_pymdownx(tmp_path):
+    from d2l_compiler.engine.sources.discover import read_region
+
+    project = _site(tmp_path)
+    region = read_region(tmp_path, "code/a.py:r", project.settings.executed)
+    assert region == Region("code/a.py", "r", 3, "y = 1\nz = 2\n", True)  # nested markers dropped
+    assert read_region(tmp_path, "code/a.py:inner", ("code/",)).code == "y = 1\n"
+    assert read_region(tmp_path, "lib/b.py:s", ("code/",)).executed is False
+    assert read_region(tmp_path, "code/../lib/b.py:s", ("code/",)).path == "lib/b.py"
+    for target, message in (("code/a.py", "names no section"), (":r", "names no section"),
+                            ("code/a.py:", "names no section"),
+                            ("code/a.py:open", "no complete region 'open'"),
+                            ("code/a.py:missing", "no complete region 'missing'"),
+                            ("code/none.py:r", "does not exist"),
+                            ("../outside.py:r", "leads outside the project root"),
+                            ("/etc/passwd:r", "is absolute"), ("C:\\x.py:r", "is absolute")):
+        with pytest.raises(UsageError, match=message):
+            read_region(tmp_path, target)
+    (tmp_path / "code" / "latin.py").write_bytes(b"# \xff\n")
+    with pytest.raises(UsageError, match="not UTF-8 text"):
+        read_region(tmp_path, "code/latin.py:r")
+
+
+def test_region_lines_end_only_at_newlines(tmp_path):
+    from d2l_compiler.engine.sources.discover import read_region
+
+    (tmp_path / "a.py").write_text("# --8<-- [start:r]\r\ns = 'a\u2028b\x0cc'\r\n# --8<-- [end:r]\r\n",
+                                   encoding="utf-8", newline="")
+    assert read_region(tmp_path, "a.py:r").code == "s = 'a\u2028b\x0cc'\n"
+
+
+def test_discover_names_the_page_line_and_keeps_only_pages_with_code(tmp_path):
+    from d2l_compiler.engine.sources.discover import discover
+
+    project = _site(tmp_path)
+    (tmp_path / "docs" / "a.md").write_text('```python\n--8<-- "code/a.py:r"\n--8<-- "lib/b.py:s"\n'
+                                            '--8<-- "code/a.py:r"\n```\n')
+    (tmp_path / "docs" / "prose.md").write_text("# only prose\n")
+    found = discover(project)
+    assert list(found) == ["a.md"]
+    assert [(i.md_line, i.region.section, i.where) for i in found["a.md"]] == [
+        (2, "r", "docs/a.md:2"), (3, "s", "docs/a.md:3"), (4, "r", "docs/a.md:4")]
+    assert list(discover(project, only="docs/a.md")) == ["a.md"]
+    assert discover(project, only="prose.md") == {}
+    with pytest.raises(UsageError, match="--only nope.md: no such page"):
+        discover(project, only="nope.md")
+    (tmp_path / "docs" / "bad.md").write_text('```python\n\n--8<-- "code/a.py:missing"\n```\n')
+    with pytest.raises(UsageError, match=r"^docs/bad.md:3: code/a.py has no complete region"):
+        discover(project)
+    (tmp_path / "docs" / "bad.md").write_bytes(b"\xfe\n")
+    with pytest.raises(UsageError, match=r"^docs/bad.md: not UTF-8 text"):
+        discover(project)
+
+
+def test_fingerprint_sees_every_source_and_only_sources(tmp_path):
+    from d2l_compiler.engine.sources.discover import discover
+    from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
+
+    project = _site(tmp_path)
+    (tmp_path / "code" / "a.py").write_text(
+        "# --8<-- [start:r]\n# reads: data.txt\nimport code.helper\n# --8<-- [end:r]\n")
+    (tmp_path / "code" / "helper.py").write_text("")
+    (tmp_path / "code" / "__init__.py").write_text("")  # a package named like stdlib `code`
+    (tmp_path / "data.txt").write_text("1")
+    (tmp_path / "docs" / "a.md").write_text('```python\n--8<-- "code/a.py:r"\n```\n')
+    (tmp_path / "docs" / "generated").mkdir()
+    pages = discover(project)
+    before = fingerprint(project, pages)
+    assert set(before.digests) == {"docs/a.md", "mkdocs.yml", "code/a.py", "code/helper.py",
+                                   "code/__init__.py", "data.txt"}
+    (tmp_path / "docs" / "generated" / "a.ipynb").write_text("{}")  # generated: not a source
+    assert fingerprint(project, pages).changed_since(before) == []
+    for name in ("code/helper.py", "data.txt", "docs/a.md"):
+        (tmp_path / name).write_text("changed")
+    (tmp_path / "docs" / "new.md").write_text("")
+    assert fingerprint(project, pages).changed_since(before) == [
+        "code/helper.py", "data.txt", "docs/a.md", "docs/new.md"]
+    renderer_wired(project)
+    with pytest.raises(UsageError, match="does not load the d2l renderer"):
+        renderer_wired(_config(tmp_path, "site_name: x\n"))
