@@ -115,6 +115,13 @@ def test_ambiguous_sections_name_both_files():
         render_page(twice, _entry(*runs, targets=("a.py:r", "b.py:r")), page_file="p")
 
 
+def test_a_region_run_twice_is_not_a_name_clash():
+    twice = "```python\n--8<-- \"a.py:r\"\n--8<-- \"a.py:r\"\n```\n{{ d2l:r.v }}\n"
+    runs = (RegionRun(0, "a.py:r", values={"v": 1}), RegionRun(1, "a.py:r", values={"v": 2}))
+    with pytest.raises(RenderError, match=r"the page runs a.py:r 2 times and each run binds"):
+        render_page(twice, _entry(*runs, targets=("a.py:r", "a.py:r")), page_file="p")
+
+
 def test_the_record_must_match_the_page_include_for_include():
     with pytest.raises(RenderError, match=r"^p:4: the record has no run for include"):
         render_page(PAGE, _entry(ONE, targets=("snippets/a.py:other",)), page_file="p")

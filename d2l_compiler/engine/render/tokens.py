@@ -51,9 +51,13 @@ class PageContext:
         if section not in self.regions:
             raise RenderError(f"no region {section!r} on this page (token {ref!r})")
         found = self.regions[section]
+        if isinstance(found, list) and len(set(found)) == 1:
+            raise RenderError(f"token {ref!r} is ambiguous: the page runs {found[0]} "
+                              f"{len(found)} times and each run binds its own values; cite a "
+                              "region the page runs once")
         if isinstance(found, list):
             raise RenderError(f"token {ref!r} is ambiguous: the page runs more than one region "
-                              f"named {section!r} ({', '.join(found)}); rename one")
+                              f"named {section!r} ({', '.join(sorted(set(found)))}); rename one")
         value: Any = found.values
         parts = path.split(".") if path else []
         for number, part in enumerate(parts):
