@@ -237,10 +237,11 @@ def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], No
     state = State()
     tests = tests_sha()
     planned: dict[str, list[Mutant]] = {m: mutants_of(m) for m in modules}
+    sources = {m: source_sha(m) for m in modules}  # the code the copies hold, not later edits
     results: dict[str, dict[str, Outcome]] = {}
     todo: list[Mutant] = []
     for module, mutants in planned.items():
-        results[module] = state.reusable(module, source_sha(module), tests)
+        results[module] = state.reusable(module, sources[module], tests)
         todo += [m for m in mutants if m.key not in results[module]]
     if todo:
         queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -254,8 +255,8 @@ def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], No
                 tasks.append((mutant, selected, 2 * sum(covered.seconds[t] for t in selected) + 30))
             for mutant, outcome in pool.imap_unordered(_run_one, tasks):
                 results[mutant.module][mutant.key] = outcome
-                state.store(mutant.module, source_sha(mutant.module), tests, results[mutant.module])
+                state.store(mutant.module, sources[mutant.module], tests, results[mutant.module])
                 on_result(mutant, outcome)
     for module in modules:  # unchanged modules keep their hashes up to date too
-        state.store(module, source_sha(module), tests, results[module])
+        state.store(module, sources[module], tests, results[module])
     return {module: {m: results[module][m.key] for m in planned[module]} for module in modules}

@@ -36,6 +36,9 @@ def operator_kept(name: str) -> bool:
 # included), in this order: the quickest to fail first.
 FAST_TESTS: tuple[str, ...] = (
     "tests/test_engine_units.py",
+    "tests/test_record_units.py",
+    "tests/test_sources_units.py",
+    "tests/test_render_units.py",
     "tests/test_run_units.py",
     "tests/test_properties.py",
     "tests/test_gpu_record.py",
