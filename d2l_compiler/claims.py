@@ -28,17 +28,27 @@ def verdict(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
     return "within noise"
 
 
-def compare(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
-    """A Chinese sentence saying which of two ``Samples`` records was faster, read off the data."""
+def compare(first: Mapping[str, Any], second: Mapping[str, Any], language: str = "zh") -> str:
+    """A sentence (Chinese, or English with ``language="en"``) saying which of two ``Samples``
+    records was faster, read off the data."""
     name_a, med_a, _, _ = _summary(first)
     name_b, med_b, _, _ = _summary(second)
     outcome = verdict(first, second)
+    english = language == "en"
     if outcome == "within noise":
+        if english:
+            return (f"In this build the interquartile ranges of “{name_a}” (median {med_a:.4f} s) "
+                    f"and “{name_b}” (median {med_b:.4f} s) overlap: the difference is within "
+                    f"the noise, and neither can be called faster.")
         return (f"在这次构建中，“{name_a}”（中位数 {med_a:.4f} 秒）与“{name_b}”"
                 f"（中位数 {med_b:.4f} 秒）的四分位区间相互重叠：差别在测量波动之内，"
                 f"不能说哪一个更快。")
     fast, slow, t_fast, t_slow = ((name_a, name_b, med_a, med_b) if outcome == "faster"
                                   else (name_b, name_a, med_b, med_a))
+    if english:
+        return (f"In this build “{fast}” was faster: median {t_fast:.4f} s against {t_slow:.4f} s, "
+                f"about {t_slow / t_fast:.2f} times the speed, and the interquartile ranges do not "
+                f"overlap, so the difference is beyond the noise.")
     return (f"在这次构建中，“{fast}”更快：中位数 {t_fast:.4f} 秒对 {t_slow:.4f} 秒，"
             f"约为后者的 {t_slow / t_fast:.2f} 倍速度，且两者的四分位区间互不重叠，"
             f"差别超出了测量波动。")

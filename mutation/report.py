@@ -89,7 +89,8 @@ def print_report(scores: list[ModuleScore], wall_seconds: float) -> None:
             print(f"  {ENGINE}/{module}:{m.line}  {m.operator.removeprefix('core/')}  -- {reason}")
 
 
-def write_json(scores: list[ModuleScore], wall_seconds: float, path: Path = STATE_DIR / "report.json") -> Path:
+def write_json(scores: list[ModuleScore], wall_seconds: float,
+               path: Path = STATE_DIR / "report.json") -> Path:
     """The same report as JSON, for tools and for comparing runs."""
     def mutant(module: str, m: Mutant) -> dict:
         return {"where": f"{ENGINE}/{module}:{m.line}", "operator": m.operator,

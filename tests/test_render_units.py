@@ -28,7 +28,7 @@ Value {{ d2l:one.x }} and {{ d2l:one.t | .2f }} and {{ d2l:one.nested.deep }}.
 def _entry(*runs: RegionRun, targets: tuple[str, ...] = ("snippets/a.py:one",),
            provenance: dict | None = None) -> PageEntry:
     regions = tuple(RegionEntry(t, t.rpartition(":")[2], t.partition(":")[0], 1, 4, t, "s", True, run)
-                    for t, run in zip(targets, runs))
+                    for t, run in zip(targets, runs, strict=True))
     return PageEntry("k", {}, provenance or {"device": "cpu", "cpu": "Fast CPU", "python": "3.11"},
                      "2026-11-30T12:00:00Z", 1.0, 1.0, regions)
 
@@ -190,3 +190,16 @@ def test_the_report_token_renders_the_whole_record(tmp_path: Path):
     record = Record(BuildProvenance("cpu", "abc", "T", "3.11"), {"p.md": entry})
     out = render_page("{{ d2l:report }}", None, record, page_file="p")
     assert "p.md" in out and "snippets/a.py:one" in out
+    assert "## Build environment" in out and "构建环境" not in out
+    zh = render_page("{{ d2l:report }}", None, record, page_file="p", labels=md.labels_for("zh"))
+    assert "## 构建环境" in zh and "Build environment" not in zh
+
+
+def test_comparisons_speak_the_book_s_language():
+    fast = {"median": 1.0, "q1": 0.9, "q3": 1.1, "description": "a"}
+    slow = {"median": 2.0, "q1": 1.9, "q3": 2.1, "description": "b"}
+    entry = _entry(RegionRun(0, "snippets/a.py:one", values={"f": fast, "s": slow}))
+    text = "```python\n--8<-- \"snippets/a.py:one\"\n```\n{{ d2l:compare one.f one.s }}\n"
+    assert "In this build “a” was faster" in render_page(text, entry, page_file="p")
+    zh = render_page(text, entry, page_file="p", labels=md.labels_for("zh"))
+    assert "在这次构建中，“a”更快" in zh

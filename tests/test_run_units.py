@@ -11,8 +11,6 @@ import sys
 import threading
 import time
 
-import pytest
-
 from d2l_compiler.engine.record.model import Fault, RegionRun, Status
 from d2l_compiler.engine.run import child, procs, runner
 from d2l_compiler.engine.run.runner import Limits, describe_exit, log_name, run_page
@@ -29,7 +27,10 @@ def _includes(*codes: str, executed: bool = True) -> list[Include]:
     return found
 
 
-def _run(tmp_path, *codes: str, limits: Limits = Limits(timeout=60), **kwargs) -> runner.PageRun:
+QUICK = Limits(timeout=60)
+
+
+def _run(tmp_path, *codes: str, limits: Limits = QUICK, **kwargs) -> runner.PageRun:
     return run_page(tmp_path, "index.md", _includes(*codes), device="cpu", limits=limits,
                     log_dir=tmp_path / "logs", **kwargs)
 

@@ -207,7 +207,7 @@ def test_settings_from_the_plugin_options(tmp_path):
 ])
 def test_bad_settings_are_one_line(tmp_path, text, message):
     with pytest.raises(UsageError) as error:
-        _config(tmp_path, text).settings
+        _ = _config(tmp_path, text).settings
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
@@ -218,7 +218,7 @@ def test_bad_settings_are_one_line(tmp_path, text, message):
 ])
 def test_bad_configs_are_one_line(tmp_path, text, message):
     with pytest.raises(UsageError, match=message):
-        _config(tmp_path, text).docs_dir
+        _ = _config(tmp_path, text).docs_dir
 
 
 def test_non_utf8_config_and_missing_docs(tmp_path):

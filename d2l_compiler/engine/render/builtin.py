@@ -10,7 +10,7 @@ from d2l_compiler.claims import check_claim, compare
 from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.render.dataflow import DataflowError, dataflow_mermaid
 from d2l_compiler.engine.render.escape import inline
-from d2l_compiler.engine.render.report import report_markdown
+from d2l_compiler.engine.render.report import REPORT_LABELS, report_markdown
 from d2l_compiler.engine.render.tokens import Extensions, RenderError, TokenCall
 from d2l_compiler.engine.sources.discover import read_region
 
@@ -33,14 +33,15 @@ def report(call: TokenCall) -> str:
     """``report``: the whole build record as tables."""
     if call.page.record is None:
         raise RenderError("{{ d2l:report }} needs the whole build record")
-    return report_markdown(call.page.record)
+    return report_markdown(call.page.record, REPORT_LABELS[call.page.language])
 
 
 def compare_token(call: TokenCall) -> str:
     """``compare A B``: a sentence read off two timings."""
     call.expect(3, "compare A B")
     try:
-        return compare(*(_inert_samples(call.page.lookup(w)) for w in call.words[1:]))
+        return compare(*(_inert_samples(call.page.lookup(w)) for w in call.words[1:]),
+                       language=call.page.language)
     except ValueError as exc:
         raise RenderError(f"compare: {exc}") from None
 

@@ -54,6 +54,7 @@ class Labels:
     python: str = "Python {python}"
     when: str = "run at {when}"
     separator: str = "; "
+    language: str = "en"  # for the words tokens generate (the report, comparisons)
 
 
 LABELS = {
@@ -62,7 +63,7 @@ LABELS = {
                  raised="异常（本段代码有意引发）", warnings="运行时警告（构建时捕获）",
                  stamp="本页代码由构建实际运行：{parts}。", device="设备 {device}",
                  hardware="（{hardware}）", torch="PyTorch {torch}，{threads} 个线程",
-                 python="Python {python}", when="执行于 {when}", separator="；"),
+                 python="Python {python}", when="执行于 {when}", separator="；", language="zh"),
 }
 
 
@@ -183,7 +184,7 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
     entries = entry.regions if entry is not None else ()
     executed = entry is not None and bool(entry.executed)
     page_stamp = stamp(entry.provenance, entry.executed_at, labels) if executed else ""
-    page = PageContext(_by_section(entries), entry, record, root, page_stamp)
+    page = PageContext(_by_section(entries), entry, record, root, page_stamp, labels.language)
     extensions = extensions or load_extensions()
     runs = iter(entries)
     fence_end = {f.end: f for f in parsed.fences}

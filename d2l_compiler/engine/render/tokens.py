@@ -44,6 +44,7 @@ class PageContext:
     record: Record | None
     root: Path | None
     stamp: str
+    language: str = "en"  # of the words a token generates: "en" or "zh"
 
     def lookup(self, ref: str) -> Any:
         """The recorded value ``SECTION.name[.field...]``; ``RenderError`` naming what is missing."""
