@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import multiprocessing.pool
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -102,12 +103,13 @@ def make_copies(count: int) -> list[Path]:
 
 
 def test_command(copy: Path, tests: Iterable[str]) -> str:
-    """pytest on the module's tests, importing the copy's code (also in the subprocesses a
-    build starts), stopping at the first failure."""
-    paths = " ".join(str(copy / t) for t in tests)
+    """pytest on ``tests`` (node ids or files, relative to the copy), importing the copy's code
+    (also in the subprocesses a build starts), stopping at the first failure."""
+    selected = " ".join(shlex.quote(t) for t in tests)
     return (f"env PYTHONPATH={copy} PYTHONHASHSEED=0 {sys.executable} -m pytest -x -q "
-            f"-p no:cacheprovider -o addopts= --rootdir={copy} --basetemp={copy}/.pytest-tmp "
-            f"{paths}")
+            f"-p no:cacheprovider -o addopts= --rootdir={copy} "
+            f"--basetemp={Path(tempfile.gettempdir()) / 'd2l-mutation' / copy.name} "
+            f"{selected}")
 
 
 _COPY: Path | None = None
@@ -117,6 +119,7 @@ def _claim_copy(copies: multiprocessing.Queue) -> None:
     global _COPY
     _COPY = copies.get()
     os.chdir(_COPY)
+    (Path(tempfile.gettempdir()) / "d2l-mutation").mkdir(exist_ok=True)  # pytest's --basetemp parent
 
 
 def _run_one(task: tuple[Mutant, tuple[str, ...], float]) -> tuple[Mutant, Outcome]:
@@ -140,36 +143,45 @@ def _run_one(task: tuple[Mutant, tuple[str, ...], float]) -> tuple[Mutant, Outco
     return mutant, Outcome(status, round(seconds, 2), result.diff or "")
 
 
-def _cover_one(test_file: str) -> tuple[str, float, dict[str, list[int]]]:
-    """Run one test file on unmutated code under coverage: its seconds, and the engine lines
-    it executed (in any process). Exits loudly if the file fails before any mutation."""
+def _test_of(context: str) -> str:
+    """The node id in a coverage context: ``STATIC|DYNAMIC`` in the pytest process (static
+    ``-``), ``STATIC`` in a subprocess; "" for code run outside any test."""
+    label = context.removeprefix("-|")  # node ids may hold "|" themselves
+    return "" if label in ("", "-") else label
+
+
+def _cover_one(test_file: str) -> tuple[str, float, dict[str, dict[int, list[str]]]]:
+    """Run one test file on unmutated code under coverage: its seconds, and for each engine
+    line it executed (in any process) the node ids of the tests that did ("" where a line ran
+    outside any test, at import). Exits loudly if the file fails before any mutation."""
     import coverage
 
     assert _COPY is not None
-    stem = Path(test_file).stem
-    data_dir = _COPY / ".coverage-data" / stem
+    data_dir = _COPY / ".coverage-data" / Path(test_file).stem
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     rc = data_dir / "rc"
+    # started in every Python process by coverage's .pth; each subprocess reads the context
+    # afresh from the environment, where tests/conftest.py puts the running test's node id
     rc.write_text(f"[run]\nsource = {_COPY / ENGINE}\nparallel = true\n"
-                  f"patch = subprocess\ndata_file = {data_dir / 'data'}\n")
-    blind = " ".join(f"--deselect={t}" for t in COVERAGE_BLIND if t.startswith(test_file + "::"))
-    command = test_command(_COPY, [test_file]).replace(
-        f"{sys.executable} -m pytest", f"{sys.executable} -m coverage run --rcfile={rc} -m pytest")
-    command += " " + blind
+                  f"data_file = {data_dir / 'data'}\ncontext = ${{D2L_COVERAGE_CONTEXT}}\n")
+    blind = [t for t in COVERAGE_BLIND if t.startswith(test_file + "::")]
+    command = (f"env COVERAGE_PROCESS_START={rc} D2L_COVERAGE_CONTEXT=- "
+               + test_command(_COPY, [test_file]) + "".join(f" --deselect={shlex.quote(t)}" for t in blind))
     started = time.monotonic()
     proc = subprocess.run(command, shell=True, cwd=_COPY, capture_output=True, text=True)
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-15:])
         raise RuntimeError(f"{test_file} fails before any mutation; fix it first:\n{tail}")
-    cov = coverage.Coverage(config_file=str(rc), data_file=str(data_dir / "data"))
+    cov = coverage.Coverage(config_file=False, data_file=str(data_dir / "data"))
     cov.combine(data_paths=[str(data_dir)], keep=False)
     data = cov.get_data()
-    lines = {}
+    lines: dict[str, dict[int, list[str]]] = {}
     for measured in data.measured_files():
         module = str(Path(measured).relative_to(_COPY / ENGINE))
-        lines[module] = sorted(data.lines(measured) or [])
+        lines[module] = {n: sorted({_test_of(c) for c in contexts})
+                         for n, contexts in data.contexts_by_lineno(measured).items()}
     return test_file, seconds, lines
 
 
@@ -203,17 +215,26 @@ class State:
 
 @dataclass(frozen=True)
 class Coverage:
-    """Which fast test files execute each engine line, and how long each file takes."""
+    """Which fast tests execute each engine line, and how long each test file takes."""
 
     seconds: dict[str, float]
-    lines: dict[str, dict[str, list[int]]]  # test file -> module -> lines
+    lines: dict[str, dict[str, dict[str, list[str]]]]  # test file -> module -> line -> node ids
 
     def tests_for(self, mutant: Mutant) -> tuple[str, ...]:
-        """The test files that execute the mutant's line, quickest to fail first; all of them
-        for a line none executes (a line only a subprocess that cannot save its coverage runs
-        must not pass for untested)."""
-        return tuple(t for t in FAST_TESTS
-                     if mutant.line in self.lines[t].get(mutant.module, ())) or FAST_TESTS
+        """The tests that execute the mutant's line, quickest to fail first: their node ids,
+        or a whole file where the line also ran outside a test (at import). All fast test
+        files for a line none executes: a line that only a subprocess unable to save its
+        coverage runs must not pass for untested."""
+        selected: list[str] = []
+        for test_file in FAST_TESTS:
+            contexts = self.lines[test_file].get(mutant.module, {}).get(str(mutant.line))
+            if contexts:
+                selected += [test_file] if "" in contexts else contexts
+        return tuple(selected) or FAST_TESTS
+
+    def seconds_for(self, tests: tuple[str, ...]) -> float:
+        """An upper bound on how long ``tests`` take: their files' whole durations."""
+        return sum(self.seconds[f] for f in {t.partition("::")[0] for t in tests})
 
 
 def measure_coverage(pool: multiprocessing.pool.Pool, tests: str) -> Coverage:
@@ -228,7 +249,7 @@ def measure_coverage(pool: multiprocessing.pool.Pool, tests: str) -> Coverage:
         seconds[test_file], lines[test_file] = round(took, 2), covered
         print(f"coverage: {test_file} ({took:.0f} s)", flush=True)
     cache.write_text(json.dumps({"tests": tests, "seconds": seconds, "lines": lines}))
-    return Coverage(seconds, lines)
+    return Coverage(seconds, json.loads(json.dumps(lines)))  # line numbers as JSON keys
 
 
 def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], None]
@@ -252,7 +273,7 @@ def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], No
             tasks = []
             for mutant in todo:
                 selected = covered.tests_for(mutant)
-                tasks.append((mutant, selected, 2 * sum(covered.seconds[t] for t in selected) + 30))
+                tasks.append((mutant, selected, 2 * covered.seconds_for(selected) + 30))
             for mutant, outcome in pool.imap_unordered(_run_one, tasks):
                 results[mutant.module][mutant.key] = outcome
                 state.store(mutant.module, sources[mutant.module], tests, results[mutant.module])

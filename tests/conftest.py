@@ -98,3 +98,23 @@ class FixtureSite:
 @pytest.fixture
 def site(tmp_path) -> FixtureSite:
     return FixtureSite(tmp_path / "site-src")
+
+
+@pytest.fixture(autouse=True)
+def _coverage_context(request):
+    """For ``nox -s mutation``'s coverage run only (``D2L_COVERAGE_CONTEXT`` set): label what a
+    test executes, in this process and in every subprocess it starts, with its node id, so
+    that each mutant runs only the tests that execute its line."""
+    if "D2L_COVERAGE_CONTEXT" not in os.environ:
+        yield
+        return
+    import coverage
+
+    os.environ["D2L_COVERAGE_CONTEXT"] = request.node.nodeid
+    current = coverage.Coverage.current()
+    if current is not None:
+        current.switch_context(request.node.nodeid)
+    yield
+    os.environ["D2L_COVERAGE_CONTEXT"] = "-"
+    if current is not None:
+        current.switch_context("-")

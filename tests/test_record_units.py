@@ -124,7 +124,8 @@ def test_an_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
 
 
-def test_git_commit_outside_a_repository(tmp_path):
+def test_git_commit_outside_a_repository(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     assert io.git_commit(tmp_path) == "unknown"
     assert len(io.utc_now()) == 20 and io.utc_now().endswith("Z")
 
