@@ -203,3 +203,82 @@ def test_comparisons_speak_the_book_s_language():
     assert "In this build “a” was faster" in render_page(text, entry, page_file="p")
     zh = render_page(text, entry, page_file="p", labels=md.labels_for("zh"))
     assert "在这次构建中，“a”更快" in zh
+
+
+# --- the notebook --------------------------------------------------------------------------------
+
+NOTEBOOK_PAGE = """\
+# Title
+
+Intro {{ d2l:one.x }} with [a link](other.md) and [web](https://x.org) and [top](#t).
+
+![chart](chart.svg) ![missing](none.png)
+
+```python
+--8<-- "snippets/a.py:one"
+--8<-- "lib/b.py:shown"
+```
+
+Between.
+
+```text
+not code of ours
+```
+"""
+
+
+def _notebook_entry() -> PageEntry:
+    run = RegionRun(0, "snippets/a.py:one", stdout="hi\x1b[1m\n", stray="t\n", raised="E\n",
+                    values={"x": 7})
+    regions = (RegionEntry("snippets/a.py:one", "one", "snippets/a.py", 1, 8, "snippets/a.py:one",
+                           "s", True, run),
+               RegionEntry("lib/b.py:shown", "shown", "lib/b.py", 1, 9, "lib/b.py:shown", "s",
+                           False, None))
+    return PageEntry("k", {}, {"device": "cpu"}, "T", 1.0, 1.0, regions)
+
+
+def test_a_page_becomes_a_self_contained_notebook(tmp_path):
+    from d2l_compiler.engine.render.notebook import page_notebook
+
+    (tmp_path / "chart.svg").write_text("<svg/>")
+    code = {"snippets/a.py:one": "print('hi')\n", "lib/b.py:shown": "def f():\n    pass\n"}
+    record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
+    book = page_notebook(NOTEBOOK_PAGE, _notebook_entry(), record, code, page_dir=tmp_path,
+                         page_file="docs/p.md")
+    kinds = [c["cell_type"] for c in book["cells"]]
+    assert kinds == ["markdown", "code", "markdown", "markdown"]
+    intro, cell, shown, rest = book["cells"]
+    text = "".join(intro["source"])
+    assert text.startswith("# Title") and "Intro 7 with a link and [web](https://x.org)" in text
+    assert "[top](#t)" in text and "data:image/svg+xml;base64,PHN2Zy8+" in text
+    assert "![missing]" not in text and "missing" in text  # a missing image becomes its text
+    assert cell["source"] == ["print('hi')"] and cell["execution_count"] == 1
+    assert cell["metadata"] == {"d2l_region": "snippets/a.py:one"}
+    assert cell["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": ["hi\n"]},
+        {"output_type": "stream", "name": "stderr", "text": ["[other threads]\n", "t\n"]},
+        {"output_type": "stream", "name": "stderr", "text": ["E\n"]}]
+    assert "".join(shown["source"]) == "```python\ndef f():\n    pass\n```"
+    assert "".join(rest["source"]).startswith("Between.\n\n```text")
+    assert [c["id"] for c in book["cells"]] == ["cell-0", "cell-1", "cell-2", "cell-3"]
+    assert book["nbformat"] == 4 and book["nbformat_minor"] == 5
+    assert book["metadata"]["d2l"] == {"executed_at": "T", "provenance": {"device": "cpu"}}
+
+
+def test_notebooks_are_written_only_for_pages_that_ran_and_only_when_changed(tmp_path):
+    from d2l_compiler.engine.render.notebook import NOTEBOOK_DIR, write_notebooks
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shown_only = PageEntry("k", {}, {}, "T", 0, 0, (_notebook_entry().regions[1],))
+    record = Record(BuildProvenance("cpu", "c", "T", "3"),
+                    {"p.md": _notebook_entry(), "q.md": shown_only})
+    code = {"snippets/a.py:one": "x = 1\n", "lib/b.py:shown": "y = 2\n"}
+    sources = {"p.md": (NOTEBOOK_PAGE, code), "q.md": ("```python\n--8<-- \"lib/b.py:shown\"\n```\n", code)}
+    written = write_notebooks(docs, record, sources)
+    assert written == [docs / NOTEBOOK_DIR / "p.ipynb"]
+    stamp = written[0].stat().st_mtime_ns
+    assert write_notebooks(docs, record, sources) == written
+    assert written[0].stat().st_mtime_ns == stamp  # unchanged: not rewritten (live preview)
+    with pytest.raises(RenderError, match=r"^docs/p.md:3: no region 'nope'"):
+        write_notebooks(docs, record, {"p.md": (NOTEBOOK_PAGE.replace("one.x", "nope.x"), code)})

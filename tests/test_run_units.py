@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from d2l_compiler.engine.record.model import Fault, RegionRun, Status
 from d2l_compiler.engine.run import child, procs, runner
 from d2l_compiler.engine.run.runner import Limits, describe_exit, log_name, run_page
@@ -362,3 +364,78 @@ def test_shielded_off_the_main_thread_changes_nothing():
 
 def test_become_subreaper_on_linux():
     assert procs.become_subreaper() is sys.platform.startswith("linux")
+
+
+# --- the device --------------------------------------------------------------------------------
+
+def test_device_resolution(tmp_path, monkeypatch):
+    from d2l_compiler.engine.errors import UsageError
+    from d2l_compiler.engine.run import device
+
+    probes: list[str] = []
+    monkeypatch.setattr(device, "_probe", lambda: probes.append("probe") or "cuda")
+    driver = tmp_path / "nvidia-version"
+    monkeypatch.setenv(device.DRIVER_FILE_ENV, str(driver))
+    monkeypatch.setenv("D2L_DEVICE", " CPU ")
+    assert device.resolve_device(tmp_path / "state") == "cpu"
+    monkeypatch.setenv("D2L_DEVICE", "")
+    assert device.resolve_device(tmp_path / "state") == "cpu" and probes == []  # no driver
+    monkeypatch.setenv("D2L_DEVICE", "cuda")
+    monkeypatch.setattr(device, "_probe", lambda: "cpu")
+    with pytest.raises(UsageError, match="no CUDA device is available"):
+        device.resolve_device(tmp_path / "state")  # asked for, probed even without a driver
+    assert not (tmp_path / "state" / "device.json").exists()  # no driver: nothing cached
+    monkeypatch.undo()
+    monkeypatch.setattr(device, "_probe", lambda: probes.append("probe") or "cuda")
+    monkeypatch.setenv(device.DRIVER_FILE_ENV, str(driver))
+    driver.write_text("NVRM version: 1")
+    monkeypatch.setenv("D2L_DEVICE", "auto")
+    assert device.resolve_device(tmp_path / "state") == "cuda" and probes == ["probe"]
+    cache = tmp_path / "state" / "device.json"
+    assert json.loads(cache.read_text())["device"] == "cuda"
+    assert device.resolve_device(tmp_path / "state") == "cuda" and probes == ["probe"]  # cached
+    driver.write_text("NVRM version: 2")  # a new driver: ask again
+    assert device.resolve_device(tmp_path / "state") == "cuda" and probes == ["probe", "probe"]
+    cache.write_text("[")  # a corrupt cache costs one probe, no failure
+    assert device.resolve_device(tmp_path / "state") == "cuda" and len(probes) == 3
+    monkeypatch.setenv("D2L_DEVICE", "tpu")
+    with pytest.raises(UsageError, match="D2L_DEVICE='tpu' is not one of"):
+        device.resolve_device(tmp_path / "state")
+
+
+def test_cache_comparison_and_probe_fallbacks(tmp_path, monkeypatch):
+    from d2l_compiler.engine.run import device
+
+    cache = tmp_path / "device.json"
+    assert device.cached_differs(cache, {"a": 1}, "cpu")
+    cache.write_text(json.dumps({"facts": {"a": 1}, "device": "cpu"}))
+    assert not device.cached_differs(cache, {"a": 1}, "cpu")
+    assert device.cached_differs(cache, {"a": 2}, "cpu")
+    assert device.cached_differs(cache, {"a": 1}, "cuda")
+    monkeypatch.setattr(device, "_PROBE", "print('cuda')")
+    assert device._probe() == "cuda"
+    monkeypatch.setattr(device, "_PROBE", "import sys; print('cuda'); sys.exit(1)")
+    assert device._probe() == "cpu"
+    monkeypatch.setattr(device.sys, "executable", str(tmp_path / "no-python"))
+    assert device._probe() == "cpu"
+    assert device._torch_version() != ""
+
+
+# --- progress ---------------------------------------------------------------------------------------
+
+def test_plain_progress_lines():
+    import io as text_io
+
+    from d2l_compiler.engine.progress import PlainProgress, make_progress
+
+    stream = text_io.StringIO()
+    progress = PlainProgress(stream)
+    progress.cached("a.md")
+    progress.started("b.md", 3)
+    progress.region("b.md", RegionRun(0, "x:r"))
+    progress.finished("b.md", True, 1.26)
+    progress.finished("c.md", False, 0.04)
+    progress.close()
+    assert stream.getvalue().splitlines() == [
+        "cached  a.md", "running b.md (3 regions) ...", "ran     b.md in 1.3 s", "FAILED  c.md in 0.0 s"]
+    assert type(make_progress()) is PlainProgress  # not a terminal here
