@@ -282,3 +282,51 @@ def test_notebooks_are_written_only_for_pages_that_ran_and_only_when_changed(tmp
     assert written[0].stat().st_mtime_ns == stamp  # unchanged: not rewritten (live preview)
     with pytest.raises(RenderError, match=r"^docs/p.md:3: no region 'nope'"):
         write_notebooks(docs, record, {"p.md": (NOTEBOOK_PAGE.replace("one.x", "nope.x"), code)})
+
+
+# --- the data-flow diagram -------------------------------------------------------------------------
+
+def test_dataflow_draws_straight_line_functions_exactly():
+    from d2l_compiler.engine.render.dataflow import DataflowError, dataflow_mermaid
+
+    code = ('def fancy(a, b):\n    """doc"""\n    e = add(a, b)\n    f = mul(e, b)\n    return f\n'
+            'def other():\n    pass\n')
+    assert dataflow_mermaid(code, "fancy").split("\n") == [
+        "flowchart LR", "    a((a))", "    b((b))", "    a --> call1[\"add\"]",
+        "    b --> call1[\"add\"]", "    call1 --> e((e))", "    e --> call2[\"mul\"]",
+        "    b --> call2[\"mul\"]", "    call2 --> f((f))", "    f --> result([\"return f\"])"]
+    with pytest.raises(DataflowError, match="no function 'missing'"):
+        dataflow_mermaid(code, "missing")
+    for body in ("x, y = f(a)", "x = f(a + 1)", "x = obj.f(a)", "x = 1", "return f(a)", "print(a)",
+                 "x.y = f(a)", "x = y = f(a)"):
+        with pytest.raises(DataflowError, match="line 2: only"):
+            dataflow_mermaid(f"def g(a):\n    {body}\n", "g")
+
+
+# --- the Python-Markdown extension (hosts without MkDocs plugins) ---------------------------------
+
+def test_the_markdown_extension_renders_from_the_record(site):
+    import markdown
+
+    from d2l_compiler.engine.errors import BuildError
+    from d2l_compiler.engine.render.extension import makeExtension
+
+    config = str(site.root / "mkdocs.yml")
+    with pytest.raises(BuildError, match="no build record"):
+        markdown.Markdown(extensions=[makeExtension(config_file=config)])
+    site.write("snippets/a.py", "# --8<-- [start:r]\nvalue = 6 * 7\nprint(value)\n# --8<-- [end:r]\n")
+    page = '# P\n\n```python\n--8<-- "snippets/a.py:r"\n```\n\nIt is {{ d2l:r.value }}.\n'
+    site.write("docs/index.md", page)
+    assert site.build("--no-site").code == 0
+
+    def convert(text: str) -> str:
+        return markdown.Markdown(extensions=[makeExtension(config_file=config), "pymdownx.superfences",
+                                             "attr_list"]).convert(text)
+    html = convert(page)
+    assert "42" in html and "It is 42." in html and "d2l-stamp" in html
+    assert convert("# Just prose\n") == "<h1>Just prose</h1>"
+    with pytest.raises(RenderError, match="no record entry runs snippets/a.py:other"):
+        convert('```python\n--8<-- "snippets/a.py:other"\n```\n')
+    site.write("snippets/a.py", "# --8<-- [start:r]\nvalue = 0\n# --8<-- [end:r]\n")
+    with pytest.raises(RenderError, match=r"^docs/index.md: stale results: snippets/a.py:r changed"):
+        convert(page)
