@@ -40,6 +40,7 @@ FAST_TESTS: tuple[str, ...] = (
     "tests/test_sources_units.py",
     "tests/test_render_units.py",
     "tests/test_run_units.py",
+    "tests/test_build_units.py",
     "tests/test_properties.py",
     "tests/test_gpu_record.py",
     "tests/test_example_book.py",

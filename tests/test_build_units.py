@@ -1,0 +1,108 @@
+"""The build orchestration in-process (``build`` with ``site_dir=None``: regions run in real
+child processes, no MkDocs). Fast guards for ``nox -s mutation``."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from d2l_compiler.engine.build import BuildOptions, BuildSummary, build
+from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.progress import PlainProgress
+from d2l_compiler.engine.record.io import load_record
+from d2l_compiler.engine.run.runner import Limits
+from d2l_compiler.engine.sources.project import Project
+
+
+def _project(tmp_path, pages: dict[str, str]) -> Project:
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - d2l\n")
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "docs").mkdir()
+    for name, code in pages.items():
+        (tmp_path / "snippets" / f"{name}.py").write_text(
+            f"# --8<-- [start:{name}]\n{code}\n# --8<-- [end:{name}]\n")
+        (tmp_path / "docs" / f"{name}.md").write_text(
+            f'# {name}\n\n```python\n--8<-- "snippets/{name}.py:{name}"\n```\n')
+    return Project(tmp_path / "mkdocs.yml")
+
+
+def _build(project: Project, **options) -> tuple[BuildSummary, str]:
+    stream = io.StringIO()
+    summary = build(project, BuildOptions(limits=Limits(timeout=60), **options), None,
+                    PlainProgress(stream))
+    return summary, stream.getvalue()
+
+
+def test_summary_line():
+    summary = BuildSummary(["a"], ["b", "c"], [], 1.25)
+    assert str(summary) == "pages: 1 run, 2 cached, 0 failed, 1.2 s"
+    assert str(BuildSummary(seconds=0.06)) == "pages: 0 run, 0 cached, 0 failed, 0.1 s"
+
+
+def test_a_second_build_reuses_everything_and_force_reruns(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "print('A')", "b": "x = 2"})
+    first, lines = _build(project)
+    assert (first.ran, first.cached, first.failed) == (["a.md", "b.md"], [], [])
+    assert "running a.md (1 regions) ..." in lines
+    record = load_record(project.record_path)
+    assert record.pages["a.md"].ran and record.pages["a.md"].regions[0].run.stdout == "A\n"
+    assert record.provenance.ran == ("a.md", "b.md") and record.provenance.device == "cpu"
+    second, lines = _build(project)
+    assert (second.ran, second.cached) == ([], ["a.md", "b.md"])
+    assert "cached  a.md" in lines
+    assert not load_record(project.record_path).pages["a.md"].ran
+    forced, _ = _build(project, force=True)
+    assert forced.ran == ["a.md", "b.md"]
+    only, _ = _build(project, only="b.md", force=True)
+    assert only.ran == ["b.md"] and set(load_record(project.record_path).pages) == {"a.md", "b.md"}
+
+
+def test_a_failing_page_leaves_the_record_and_keeps_the_others_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "print('A')", "b": "print('B')"})
+    _build(project)
+    before = project.record_path.read_bytes()
+    (tmp_path / "snippets" / "a.py").write_text("# --8<-- [start:a]\nprint('A2')\n# --8<-- [end:a]\n")
+    (tmp_path / "snippets" / "b.py").write_text("# --8<-- [start:b]\n1 / 0\n# --8<-- [end:b]\n")
+    with pytest.raises(BuildError) as error:
+        _build(project)
+    message = str(error.value)
+    assert "region 'b' failed: exception: ZeroDivisionError" in message
+    assert "full log: " in message and message.rstrip().endswith(
+        "the record and the site were left unchanged")
+    assert "build failed (pages: 1 run, 0 cached, 1 failed" in message
+    assert project.record_path.read_bytes() == before
+    (tmp_path / "snippets" / "b.py").write_text("# --8<-- [start:b]\nprint('B')\n# --8<-- [end:b]\n")
+    again, _ = _build(project)
+    assert again.ran == [] and again.cached == ["a.md", "b.md"]  # a's new result was kept
+
+
+def test_unused_store_entries_are_collected(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "print(1)"})
+    _build(project)
+    (tmp_path / "snippets" / "a.py").write_text("# --8<-- [start:a]\nprint(2)\n# --8<-- [end:a]\n")
+    _build(project)
+    store = list((project.state_dir / "store").iterdir())
+    assert [p.name for p in store] == [load_record(project.record_path).pages["a.md"].key]
+
+
+def test_a_region_that_edits_the_sources_fails_the_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    page = tmp_path / "docs" / "a.md"
+    project = _project(tmp_path, {"a": f"open({str(page)!r}, 'a').write('more prose')"})
+    with pytest.raises(BuildError, match=r"sources changed while the build ran \(docs/a.md\)"):
+        _build(project)
+    assert not project.record_path.exists()
+
+
+def test_the_notebook_and_record_are_written_after_a_good_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "print('nb')"})
+    _build(project)
+    notebook = json.loads((tmp_path / "docs" / "generated" / "a.ipynb").read_text())
+    assert notebook["cells"][1]["outputs"][0]["text"] == ["nb\n"]
+    assert load_record(project.record_path).pages["a.md"].digest
