@@ -439,3 +439,40 @@ def test_plain_progress_lines():
     assert stream.getvalue().splitlines() == [
         "cached  a.md", "running b.md (3 regions) ...", "ran     b.md in 1.3 s", "FAILED  c.md in 0.0 s"]
     assert type(make_progress()) is PlainProgress  # not a terminal here
+
+
+# --- the documented limits (README: what a build will not do) -----------------------------------
+
+def test_documented_output_limits(tmp_path):
+    exact = _run(tmp_path, "import sys\nsys.stdout.write('a' * 1_000_000)")
+    assert exact.ok and len(exact.regions[0].stdout) == 1_000_000  # a region may print 1,000,000
+    over = _run(tmp_path, "import sys\nsys.stdout.write('a' * 1_000_001)")
+    assert not over.ok and over.regions[0].error.fault is Fault.OUTPUT_LIMIT
+    flood = "import os\nfor _ in range({n}):\n    os.write(1, b'z' * 1024)"
+    at_cap = _run(tmp_path, flood.format(n=32 * 1024))  # 32 MiB to the descriptors: allowed
+    assert at_cap.ok
+    log = (tmp_path / "logs" / "index.md.log").read_bytes()
+    assert log.startswith(b"z" * 1024 * 1024) and b"bytes not kept; the last 64 KiB follow" in log
+    kept = log.split(b"follow ...]\n", 1)[1]
+    assert len(kept) == 64 * 1024 and len(log) < 1024 * 1024 + 64 * 1024 + 200
+    past = _run(tmp_path, flood.format(n=32 * 1024) + "\nos.write(1, b'!')")
+    assert not past.ok and "wrote more than 33554432 bytes" in past.failure
+
+
+def test_documented_value_limits():
+    ok, events = _child_run("\n".join(f"v{i} = {i}" for i in range(201)))
+    assert len(events[0]["values"]) == 200  # values kept per region
+    big = "'x' * 1990"
+    ok, events = _child_run(f"fits = [{big}] * 0 or {big}\nlong = list(range(1000))\n"
+                            "too_long = list(range(1001))")
+    assert {"fits", "long"} <= set(events[0]["values"]) and "too_long" not in events[0]["values"]
+    per_value = 256 * 1024
+    ok, events = _child_run(f"small = [0.5] * 1000\nhuge = [{'1' * 300}] * 1000")
+    assert "small" in events[0]["values"]
+    assert events[0]["values_dropped"] == {
+        f"larger than {per_value} bytes": {"count": 1, "names": ["huge"]}}
+    names = "\n".join(f"w{i} = [{'1' * 200}] * 1000" for i in range(6))  # ~201 kB each
+    ok, events = _child_run(names)
+    kept = events[0]["values"]
+    assert len(kept) == 5 and sum(len(json.dumps(v)) for v in kept.values()) <= 1024 * 1024
+    assert events[0]["values_dropped"]["over 1048576 bytes in all"]["names"] == ["w5"]

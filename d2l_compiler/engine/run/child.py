@@ -142,7 +142,7 @@ class _RegionStdout(io.TextIOBase):
     def begin(self) -> None:
         """A region starts: fresh buffers; threads alive now belong to earlier regions."""
         with self._lock:
-            self.own, self.stray, self.size = io.StringIO(), io.StringIO(), 0
+            self.own, self.stray, self.size, self.cut = io.StringIO(), io.StringIO(), 0, False
             self.earlier_threads = {t.ident for t in threading.enumerate()
                                     if t is not threading.main_thread()}
 
@@ -155,7 +155,7 @@ class _RegionStdout(io.TextIOBase):
             room = self.limit - self.size
             if len(text) > room:
                 buffer.write(text[:max(room, 0)])
-                self.size = self.limit
+                self.size, self.cut = self.limit, True
                 if threading.current_thread() is threading.main_thread():
                     raise OutputLimitExceeded(f"the region printed more than {self.limit} characters")
                 return len(text)  # a thread past the cap is silenced; the region is not blamed
@@ -212,7 +212,7 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout)
     duration = time.perf_counter() - start
     with stdout._lock:
         text, stray = stdout.own.getvalue(), stdout.stray.getvalue()
-        truncated = stdout.size >= stdout.limit
+        truncated = stdout.cut
     if truncated:
         text += f"\n[输出过长，已在 {stdout.limit} 个字符处截断]\n"
     values, dropped = _exposed(namespace, before)
