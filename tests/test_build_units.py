@@ -39,6 +39,7 @@ def test_summary_line():
     summary = BuildSummary(["a"], ["b", "c"], [], 1.25)
     assert str(summary) == "pages: 1 run, 2 cached, 0 failed, 1.2 s"
     assert str(BuildSummary(seconds=0.06)) == "pages: 0 run, 0 cached, 0 failed, 0.1 s"
+    assert str(BuildSummary()) == "pages: 0 run, 0 cached, 0 failed, 0.0 s"
 
 
 def test_a_second_build_reuses_everything_and_force_reruns(tmp_path, monkeypatch):
