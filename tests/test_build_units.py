@@ -107,3 +107,39 @@ def test_the_notebook_and_record_are_written_after_a_good_build(tmp_path, monkey
     notebook = json.loads((tmp_path / "docs" / "generated" / "a.ipynb").read_text())
     assert notebook["cells"][1]["outputs"][0]["text"] == ["nb\n"]
     assert load_record(project.record_path).pages["a.md"].digest
+
+
+def test_the_record_forgets_deleted_pages_and_names_the_python(tmp_path, monkeypatch):
+    import platform
+    import time
+
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "print(1)", "b": "print(2)"})
+    started = time.perf_counter()
+    summary, _ = _build(project)
+    assert 0 < summary.seconds <= time.perf_counter() - started
+    (tmp_path / "docs" / "b.md").unlink()
+    _build(project)
+    record = load_record(project.record_path)
+    assert set(record.pages) == {"a.md"}
+    assert record.provenance.python == platform.python_version()
+
+
+def test_a_nested_state_dir_is_created(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "print(1)"})
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - d2l:\n      state_dir: build/state\n")
+    project = Project(tmp_path / "mkdocs.yml")
+    _build(project)
+    assert (tmp_path / "build" / "state" / "record.json").is_file()
+
+
+def test_sources_changed_mid_build_are_listed_five_at_most(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    docs = tmp_path / "docs"
+    code = f"import pathlib\nfor n in range(7):\n    (pathlib.Path({str(docs)!r}) / f'p{{n}}.md').write_text('x')"
+    project = _project(tmp_path, {"a": code})
+    with pytest.raises(BuildError) as error:
+        _build(project)
+    listed = str(error.value).split("(")[1].split(")")[0].split(", ")
+    assert listed == ["docs/p0.md", "docs/p1.md", "docs/p2.md", "docs/p3.md", "docs/p4.md"]
