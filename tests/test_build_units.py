@@ -137,7 +137,8 @@ def test_a_nested_state_dir_is_created(tmp_path, monkeypatch):
 def test_sources_changed_mid_build_are_listed_five_at_most(tmp_path, monkeypatch):
     monkeypatch.setenv("D2L_DEVICE", "cpu")
     docs = tmp_path / "docs"
-    code = f"import pathlib\nfor n in range(7):\n    (pathlib.Path({str(docs)!r}) / f'p{{n}}.md').write_text('x')"
+    code = (f"import pathlib\nfor n in range(7):\n"
+            f"    (pathlib.Path({str(docs)!r}) / f'p{{n}}.md').write_text('x')")
     project = _project(tmp_path, {"a": code})
     with pytest.raises(BuildError) as error:
         _build(project)
