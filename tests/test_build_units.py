@@ -123,6 +123,8 @@ def test_the_record_forgets_deleted_pages_and_names_the_python(tmp_path, monkeyp
     record = load_record(project.record_path)
     assert set(record.pages) == {"a.md"}
     assert record.provenance.python == platform.python_version()
+    again, _ = _build(project, force=True)
+    assert load_record(project.record_path).provenance.seconds == round(again.seconds, 3)
 
 
 def test_a_nested_state_dir_is_created(tmp_path, monkeypatch):
