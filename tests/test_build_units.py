@@ -146,3 +146,38 @@ def test_sources_changed_mid_build_are_listed_five_at_most(tmp_path, monkeypatch
         _build(project)
     listed = str(error.value).split("(")[1].split(")")[0].split(", ")
     assert listed == ["docs/p0.md", "docs/p1.md", "docs/p2.md", "docs/p3.md", "docs/p4.md"]
+
+
+def test_progress_lines_reach_a_pipe_while_the_build_runs(tmp_path):
+    """CI logs show each step as it happens, and keep it if the build is killed."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    _project(tmp_path, {"a": "import time\ntime.sleep(120)"})
+    proc = subprocess.Popen([sys.executable, "-m", "d2l_compiler", "build", "--no-site"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env={**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+                                 "D2L_DEVICE": "cpu"})  # a pipe: block-buffered unless flushed
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no progress line while the page runs"
+        assert proc.stdout.readline().startswith(b"running a.md (1 regions)")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+
+def test_derived_files_are_written_from_the_whole_record(tmp_path, monkeypatch):
+    from d2l_compiler.engine import build as build_module
+    from d2l_compiler.engine.render.tokens import Extensions
+
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "v = 3"})
+    seen = []
+    extensions = Extensions(derived=[lambda docs, record: seen.append((docs, sorted(record.pages)))])
+    monkeypatch.setattr(build_module, "extensions_for", lambda names: extensions)
+    _build(project)
+    assert seen == [(tmp_path / "docs", ["a.md"])]

@@ -476,3 +476,27 @@ def test_documented_value_limits():
     kept = events[0]["values"]
     assert len(kept) == 5 and sum(len(json.dumps(v)) for v in kept.values()) <= 1024 * 1024
     assert events[0]["values_dropped"]["over 1048576 bytes in all"]["names"] == ["w5"]
+
+
+def test_rich_progress_leaves_its_bars_on_the_terminal(monkeypatch):
+    import io as text_io
+
+    import rich.console
+    import rich.progress
+
+    from d2l_compiler.engine.progress import RichProgress
+
+    screen = text_io.StringIO()
+    console = rich.console.Console(file=screen, force_terminal=True, width=100, color_system=None)
+    monkeypatch.setattr(rich.progress, "get_console", lambda: console)
+    progress = RichProgress()
+    progress.started("a.md", 2)
+    progress.region("a.md", RegionRun(0, "snippets/a.py:first"))
+    progress.region("a.md", RegionRun(1, "snippets/a.py:second"))
+    progress.finished("a.md", True, 1.0)
+    progress.say("[bold]not markup[/bold]")
+    progress.close()
+    shown = screen.getvalue()
+    assert "a.md ✓" in shown.rsplit("\x1b[2K", 1)[-1]  # still there after the live display stopped
+    assert "2/2 regions" in shown and "[bold]not markup[/bold]" in shown
+    assert "ran     a.md in 1.0 s" in shown
