@@ -487,7 +487,8 @@ def test_rich_progress_leaves_its_bars_on_the_terminal(monkeypatch):
     from d2l_compiler.engine.progress import RichProgress
 
     screen = text_io.StringIO()
-    console = rich.console.Console(file=screen, force_terminal=True, width=100, color_system=None)
+    console = rich.console.Console(file=screen, force_terminal=True, width=100,
+                                   color_system="standard")  # highlighting would colour
     monkeypatch.setattr(rich.progress, "get_console", lambda: console)
     progress = RichProgress()
     progress.started("a.md", 2)
