@@ -494,6 +494,8 @@ def test_rich_progress_leaves_its_bars_on_the_terminal(monkeypatch):
     progress.started("a.md", 2)
     progress.region("a.md", RegionRun(0, "snippets/a.py:first"))
     progress.region("a.md", RegionRun(1, "snippets/a.py:second"))
+    (task,) = progress._bar.tasks
+    assert (task.description, task.completed, task.total) == ("a.md · second", 2, 2)
     progress.finished("a.md", True, 1.0)
     progress.say("[bold]not markup[/bold]")
     progress.close()
