@@ -181,3 +181,33 @@ def test_derived_files_are_written_from_the_whole_record(tmp_path, monkeypatch):
     monkeypatch.setattr(build_module, "extensions_for", lambda names: extensions)
     _build(project)
     assert seen == [(tmp_path / "docs", ["a.md"])]
+
+
+def test_build_site_publishes_only_a_strict_build(tmp_path, monkeypatch):
+    from d2l_compiler.engine.errors import UsageError
+    from d2l_compiler.engine.publish.mkdocs_plugin import build_site
+    from d2l_compiler.engine.publish.sitedir import MARK
+
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "print('published')"})
+    _build(project)
+    site = tmp_path / "out"
+    build_site(project, site)
+    assert "published" in (site / "a" / "index.html").read_text() and (site / MARK).is_file()
+    assert (site / "d2l-record.json").is_file()
+    with pytest.raises(UsageError, match="which the build needs"):
+        build_site(project, tmp_path)  # the default protected paths include the project
+    before = sorted(p.relative_to(site) for p in site.rglob("*"))
+    links = "".join(f"[broken {n}](missing{n}.md)\n\n" for n in range(25))
+    (tmp_path / "docs" / "a.md").write_text((tmp_path / "docs" / "a.md").read_text() + links)
+    with pytest.raises(BuildError) as error:
+        build_site(project, site)
+    message = str(error.value)
+    assert message.startswith(f"mkdocs build --strict failed; {site.resolve()} left unchanged:")
+    warnings = [line for line in message.splitlines() if line.startswith("WARNING: ")]
+    assert len(warnings) == 20 and "missing24.md" in warnings[-1]  # the last 20 warnings
+    assert sorted(p.relative_to(site) for p in site.rglob("*")) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site-")] == []
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\n")
+    with pytest.raises(UsageError, match="does not load the d2l renderer"):
+        build_site(Project(tmp_path / "mkdocs.yml"), site)
