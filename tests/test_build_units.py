@@ -211,3 +211,64 @@ def test_build_site_publishes_only_a_strict_build(tmp_path, monkeypatch):
     (tmp_path / "mkdocs.yml").write_text("site_name: t\n")
     with pytest.raises(UsageError, match="does not load the d2l renderer"):
         build_site(Project(tmp_path / "mkdocs.yml"), site)
+
+
+def test_a_shown_region_that_changed_makes_its_page_stale(tmp_path, monkeypatch):
+    from d2l_compiler.engine.record.freshness import check
+
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "print(1)"})
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "b.py").write_text("# --8<-- [start:s]\nshown = 1\n# --8<-- [end:s]\n")
+    page = tmp_path / "docs" / "a.md"
+    page.write_text(page.read_text() + '\n```python\n--8<-- "lib/b.py:s"\n```\n')
+    _build(project)
+    assert check(project) == {"a.md": []}
+    (tmp_path / "lib" / "b.py").write_text("# --8<-- [start:s]\nshown = 2\n# --8<-- [end:s]\n")
+    assert check(project) == {"a.md": ["lib/b.py:s (shown) changed since the build"]}
+
+
+def test_site_publishing_failures_are_reported_even_if_cleanup_fails(tmp_path, monkeypatch):
+    import os
+
+    from d2l_compiler.engine.errors import UsageError
+    from d2l_compiler.engine.publish.mkdocs_plugin import build_site
+
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    project = _project(tmp_path, {"a": "print(1)"})
+    _build(project)
+    nested = tmp_path / "deep" / "er" / "site"
+    build_site(project, nested)  # missing parents are created
+    assert (nested / "index.html").is_file() or (nested / "a" / "index.html").is_file()
+    def stubborn(real):  # nothing in a staging directory can be deleted
+        def remove(path, *args, **kwargs):
+            if ".site-" in str(path) or kwargs.get("dir_fd") is not None:
+                raise PermissionError("busy")
+            return real(path, *args, **kwargs)
+        return remove
+    page = tmp_path / "docs" / "a.md"
+    page.write_text(page.read_text() + "\n[broken](missing.md)\n")
+    monkeypatch.setattr(os, "unlink", stubborn(os.unlink))
+    monkeypatch.setattr(os, "rmdir", stubborn(os.rmdir))
+    with pytest.raises(BuildError, match="mkdocs build --strict failed"):
+        build_site(project, tmp_path / "site2")
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\n")
+    with pytest.raises(UsageError, match="does not load the d2l renderer"):
+        build_site(Project(tmp_path / "mkdocs.yml"), tmp_path / "site3")
+
+
+def test_a_malformed_record_is_one_plugin_error(tmp_path):
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import PluginError
+
+    from d2l_compiler.engine.publish.mkdocs_plugin import D2LPlugin
+
+    project = _project(tmp_path, {"a": "print(1)"})
+    project.state_dir.mkdir()
+    project.record_path.write_text("[1, 2]")
+    plugin = D2LPlugin()
+    with pytest.raises(PluginError, match=r"malformed build record .*; run `python -m d2l_compiler build`"):
+        plugin.on_config(load_config(str(tmp_path / "mkdocs.yml")))
+    project.record_path.unlink()
+    with pytest.raises(PluginError, match="no build record at"):
+        plugin.on_config(load_config(str(tmp_path / "mkdocs.yml")))

@@ -503,3 +503,21 @@ def test_rich_progress_leaves_its_bars_on_the_terminal(monkeypatch):
     assert "a.md ✓" in shown.rsplit("\x1b[2K", 1)[-1]  # still there after the live display stopped
     assert "2/2 regions" in shown and "[bold]not markup[/bold]" in shown
     assert "ran     a.md in 1.0 s" in shown
+
+
+def test_rich_progress_only_on_an_interactive_terminal_outside_ci(monkeypatch):
+    from d2l_compiler.engine import progress as progress_module
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    made = []
+    monkeypatch.setattr(progress_module, "RichProgress", lambda: made.append("rich") or "rich")
+    assert progress_module.make_progress() == "rich"
+    monkeypatch.setenv("CI", "true")
+    assert type(progress_module.make_progress()) is progress_module.PlainProgress
+
+    def no_rich():
+        raise ImportError("rich")
+    monkeypatch.delenv("CI")
+    monkeypatch.setattr(progress_module, "RichProgress", no_rich)
+    assert type(progress_module.make_progress()) is progress_module.PlainProgress
