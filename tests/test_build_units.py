@@ -226,6 +226,9 @@ def test_a_shown_region_that_changed_makes_its_page_stale(tmp_path, monkeypatch)
     assert check(project) == {"a.md": []}
     (tmp_path / "lib" / "b.py").write_text("# --8<-- [start:s]\nshown = 2\n# --8<-- [end:s]\n")
     assert check(project) == {"a.md": ["lib/b.py:s (shown) changed since the build"]}
+    _build(project)
+    page.write_text(page.read_text() + '\n```python\n--8<-- "lib/b.py:s"\n```\n')  # shown twice now
+    assert check(project) == {"a.md": ["the page includes other regions than when it was built"]}
 
 
 def test_site_publishing_failures_are_reported_even_if_cleanup_fails(tmp_path, monkeypatch):
