@@ -3,6 +3,7 @@ record file, the content store. Fast guards for ``nox -s mutation``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 
@@ -122,6 +123,37 @@ def test_an_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
         io.write_json_atomic(path, {"new": True})
     assert json.loads(path.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_the_record_file_is_canonical_text(tmp_path):
+    path = tmp_path / "a" / "b" / "record.json"  # missing parents are created
+    io.write_json_atomic(path, {"z": "中文 <b>", "a": [1, {"y": 2, "x": 1}]})
+    assert path.read_text(encoding="utf-8") == (
+        '{\n "a": [\n  1,\n  {\n   "x": 1,\n   "y": 2\n  }\n ],\n "z": "中文 \\u003cb\\u003e"\n}')
+
+
+def test_a_consumer_can_verify_a_digest_by_the_documented_rule():
+    entry = {"key": "k", "regions": [{"stdout": "中文"}], "digest": "ignored"}
+    expected = hashlib.sha256(json.dumps({"key": "k", "regions": [{"stdout": "中文"}]},
+                                         sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+    assert io.entry_digest(entry) == expected
+
+
+def test_git_commit_names_the_checkout_quietly(tmp_path, monkeypatch, capfd):
+    import subprocess
+
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "f.txt").write_text("1")
+    subprocess.run([*git, "add", "f.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    capfd.readouterr()
+    commit = io.git_commit(tmp_path)
+    assert len(commit) == 12 and int(commit, 16) >= 0
+    (tmp_path / "f.txt").write_text("2")
+    assert io.git_commit(tmp_path) == commit + "+dirty"
+    assert capfd.readouterr() == ("", "")
 
 
 def test_git_commit_outside_a_repository(tmp_path, monkeypatch):
