@@ -210,3 +210,15 @@ def test_staleness_is_explained_in_words():
     swapped = {**old, "regions": old["regions"][::-1]}
     assert explain(old, swapped) == ["the page runs its regions in another order or number: s → r"]
     assert explain({}, old)[:1] == ["region a.py:r newly used"]
+
+
+@pytest.mark.parametrize("instance, field", [
+    (RUN.warnings[0], "message"), (RUN.error, "message"), (RUN, "stdout"), (ENTRY, "line"),
+    (PAGE, "digest"), (RECORD.provenance, "device"), (RECORD, "pages"),
+    (StoredPage("k", {}, {}, "t", 1.0, 2.0, ()), "key"),
+])
+def test_the_record_model_is_immutable(instance, field):
+    from dataclasses import FrozenInstanceError
+
+    with pytest.raises(FrozenInstanceError):
+        setattr(instance, field, None)
