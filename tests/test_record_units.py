@@ -222,3 +222,19 @@ def test_the_record_model_is_immutable(instance, field):
 
     with pytest.raises(FrozenInstanceError):
         setattr(instance, field, None)
+
+
+def test_optional_fields_have_their_documented_defaults():
+    data = ENTRY.to_json()
+    del data["target"]
+    assert RegionEntry.from_json(data, "r").target == data["id"]  # older records: target = id
+    assert RegionEntry.from_json({**data, "target": "x.py:r"}, "r").target == "x.py:r"
+    page = PAGE.to_json()
+    del page["peak_mb"]
+    assert PageEntry.from_json(page, "p").peak_mb == 0.0
+    assert RegionRun.from_json({"id": "a", "duration": None}).duration == 0.0
+    warning = CapturedWarning.from_json({"category": "W", "message": "m"}, "w")
+    assert warning.where == ""
+    error = RegionError.from_json({"fault": "exit", "line": "3"}, "e")
+    assert (error.type, error.message, error.line, error.traceback) == ("", "", None, "")
+    assert BuildProvenance.from_json({}) == BuildProvenance("?", "unknown", "", "", (), (), 0.0)
