@@ -12,6 +12,7 @@ for a survivor, when the tests changed.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -233,6 +234,21 @@ class State:
         temporary.replace(self.path)
 
 
+@functools.cache
+def _scopes(module: str) -> tuple[tuple[int, int], ...]:
+    """(first, last) line of every function and class, decorators included."""
+    tree = ast.parse((ROOT / ENGINE / module).read_text(encoding="utf-8"))
+    return tuple((min([n.lineno, *(d.lineno for d in n.decorator_list)]), n.end_lineno)
+                 for n in ast.walk(tree)
+                 if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef))
+
+
+def _scope(module: str, line: int) -> tuple[int, int]:
+    """The innermost function or class holding ``line`` (the line itself if none does)."""
+    holding = [s for s in _scopes(module) if s[0] <= line <= s[1]]
+    return min(holding, key=lambda s: s[1] - s[0]) if holding else (line, line)
+
+
 @dataclass(frozen=True)
 class Coverage:
     """Which fast tests execute each engine line, and how long each test file takes."""
@@ -241,15 +257,20 @@ class Coverage:
     lines: dict[str, dict[str, dict[str, list[str]]]]  # test file -> module -> line -> node ids
 
     def tests_for(self, mutant: Mutant) -> tuple[str, ...]:
-        """The tests that execute the mutant's line, quickest to fail first: their node ids,
-        or a whole file where the line also ran outside a test (at import). All fast test
-        files for a line none executes: a line that only a subprocess unable to save its
-        coverage runs must not pass for untested."""
+        """The tests that execute the mutant's line, quickest to fail first (node ids). A line
+        that ran at import (a ``def`` line, a decorator, a field default) is exercised by the
+        tests that run the body of its function or class; where those are none, its whole
+        file. All fast test files for a line none executes: a line that only a subprocess
+        unable to save its coverage runs must not pass for untested."""
         selected: list[str] = []
         for test_file in FAST_TESTS:
-            contexts = self.lines[test_file].get(mutant.module, {}).get(str(mutant.line))
-            if contexts:
-                selected += [test_file] if "" in contexts else contexts
+            covered = self.lines[test_file].get(mutant.module, {})
+            contexts = covered.get(str(mutant.line))
+            if contexts and "" in contexts:
+                first, last = _scope(mutant.module, mutant.line)
+                users = {c for n in range(first, last + 1) for c in covered.get(str(n), ()) if c}
+                contexts = sorted(users) or [test_file]
+            selected += contexts or []
         return tuple(selected) or FAST_TESTS
 
     def seconds_for(self, tests: tuple[str, ...]) -> float:
