@@ -9,7 +9,7 @@ import sys
 import time
 
 from mutation import execute, report
-from mutation.plan import equivalents, modules
+from mutation.plan import equivalent_reason, equivalents, modules
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -41,9 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{done}] {outcome.status:9} {mutant.module}:{mutant.line} "
               f"{mutant.operator.removeprefix('core/')} ({outcome.seconds:.1f} s)", flush=True)
 
-    results = execute.run(args.modules or modules(), args.jobs, progress)
+    marked = equivalents()
+    results = execute.run(args.modules or modules(), args.jobs, progress, lambda m: equivalent_reason(
+        marked, m.module, m.line, m.operator) is not None)
     wall = time.monotonic() - started
-    scores = report.score(results, equivalents())
+    scores = report.score(results, marked)
     report.print_report(scores, wall)
     print(f"\nJSON: {report.write_json(scores, wall)}")
     return 0 if report.total(scores) >= args.min_score else 1

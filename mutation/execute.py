@@ -293,9 +293,11 @@ def measure_coverage(pool: multiprocessing.pool.Pool, tests: str) -> Coverage:
     return Coverage(seconds, json.loads(json.dumps(lines)))  # line numbers as JSON keys
 
 
-def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], None]
+def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], None],
+        equivalent: Callable[[Mutant], bool] = lambda mutant: False
         ) -> dict[str, dict[Mutant, Outcome]]:
-    """Outcome of every kept mutant of ``modules``: reused where still valid, run otherwise."""
+    """Outcome of every kept mutant of ``modules``: reused where still valid, run otherwise;
+    a mutant marked ``equivalent`` is not run (it survives by definition)."""
     state = State()
     tests = tests_sha()
     planned: dict[str, list[Mutant]] = {m: mutants_of(m) for m in modules}
@@ -304,6 +306,9 @@ def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], No
     todo: list[Mutant] = []
     for module, mutants in planned.items():
         results[module] = state.reusable(module, sources[module], tests)
+        for mutant in mutants:
+            if mutant.key not in results[module] and equivalent(mutant):
+                results[module][mutant.key] = Outcome(SURVIVED, 0.0, "marked equivalent: not run")
         todo += [m for m in mutants if m.key not in results[module]]
     if todo:
         queue: multiprocessing.Queue = multiprocessing.Queue()

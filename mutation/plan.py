@@ -81,6 +81,18 @@ class Equivalent:
                 and re.fullmatch(self.operator, operator.removeprefix("core/")) is not None)
 
 
+def source_line(module: str, line: int) -> str:
+    """Line ``line`` (1-based) of the engine module ``module``, "" past its end."""
+    lines = (ROOT / ENGINE / module).read_text(encoding="utf-8").splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def equivalent_reason(marked: list[Equivalent], module: str, line: int, operator: str) -> str | None:
+    """Why the mutant of ``operator`` on ``line`` of ``module`` is equivalent, if it is marked."""
+    text = source_line(module, line)
+    return next((e.reason for e in marked if e.matches(f"{ENGINE}/{module}", text, operator)), None)
+
+
 def equivalents(path: Path = ROOT / "mutation" / "equivalent.toml") -> list[Equivalent]:
     """The mutants marked equivalent, each with a one-line reason."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))

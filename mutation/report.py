@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mutation.execute import INCOMPETENT, KILLED, STATE_DIR, SURVIVED, TIMEOUT, Mutant, Outcome
-from mutation.plan import ENGINE, ROOT, Equivalent
+from mutation.plan import ENGINE, Equivalent, equivalent_reason, source_line
 
 
 @dataclass
@@ -31,11 +31,6 @@ class ModuleScore:
         return 100.0 * self.killed / self.judged if self.judged else 100.0
 
 
-def _line(module: str, line: int) -> str:
-    lines = (ROOT / ENGINE / module).read_text(encoding="utf-8").splitlines()
-    return lines[line - 1] if 0 < line <= len(lines) else ""
-
-
 def score(results: dict[str, dict[Mutant, Outcome]], marked: list[Equivalent]) -> list[ModuleScore]:
     """One ``ModuleScore`` per module, survivors split into equivalent and missing tests."""
     scores = []
@@ -48,9 +43,7 @@ def score(results: dict[str, dict[Mutant, Outcome]], marked: list[Equivalent]) -
             elif outcome.status == INCOMPETENT:
                 entry.incompetent += 1
             elif outcome.status == SURVIVED:
-                reason = next((e.reason for e in marked
-                               if e.matches(f"{ENGINE}/{module}", _line(module, mutant.line),
-                                            mutant.operator)), None)
+                reason = equivalent_reason(marked, module, mutant.line, mutant.operator)
                 if reason is None:
                     entry.survived.append(mutant)
                 else:
@@ -81,7 +74,7 @@ def print_report(scores: list[ModuleScore], wall_seconds: float) -> None:
         print("\nsurvivors (a test is missing):")
         for module, m in survivors:
             print(f"  {ENGINE}/{module}:{m.line}  {m.operator.removeprefix('core/')}  "
-                  f"| {_line(module, m.line).strip()}")
+                  f"| {source_line(module, m.line).strip()}")
     equivalent = [(s.module, m, r) for s in scores for m, r in s.equivalent]
     if equivalent:
         print("\nequivalent (no behaviour can tell them apart):")
@@ -94,7 +87,7 @@ def write_json(scores: list[ModuleScore], wall_seconds: float,
     """The same report as JSON, for tools and for comparing runs."""
     def mutant(module: str, m: Mutant) -> dict:
         return {"where": f"{ENGINE}/{module}:{m.line}", "operator": m.operator,
-                "line": _line(module, m.line).strip()}
+                "line": source_line(module, m.line).strip()}
     data = {
         "score": round(total(scores), 2), "wall_seconds": round(wall_seconds, 1),
         "modules": {s.module: {"score": round(s.score, 2), "killed": s.killed,
