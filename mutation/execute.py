@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mutation.plan import COVERAGE_BLIND, ENGINE, FAST_TESTS, ROOT, operator_kept
+from mutation.plan import (COVERAGE_BLIND, ENGINE, FAST_TESTS, IN_PROCESS_TESTS, ROOT,
+                           operator_kept)
 
 STATE_DIR = ROOT / ".d2l" / "mutation"
 KILLED, SURVIVED, TIMEOUT, INCOMPETENT = "killed", "survived", "timeout", "incompetent"
@@ -259,9 +260,11 @@ class Coverage:
     def tests_for(self, mutant: Mutant) -> tuple[str, ...]:
         """The tests that execute the mutant's line, quickest to fail first (node ids). A line
         that ran at import (a ``def`` line, a decorator, a field default) is exercised by the
-        tests that run the body of its function or class; where those are none, its whole
-        file. All fast test files for a line none executes: a line that only a subprocess
-        unable to save its coverage runs must not pass for untested."""
+        tests that run the body of its function or class, and by every in-process test
+        (generated code, such as a frozen dataclass's ``__setattr__``, has no lines of its
+        own); where those are none, its whole file. All fast test files for a line none
+        executes: a line that only a subprocess unable to save its coverage runs must not
+        pass for untested."""
         selected: list[str] = []
         for test_file in FAST_TESTS:
             covered = self.lines[test_file].get(mutant.module, {})
@@ -269,7 +272,8 @@ class Coverage:
             if contexts and "" in contexts:
                 first, last = _scope(mutant.module, mutant.line)
                 users = {c for n in range(first, last + 1) for c in covered.get(str(n), ()) if c}
-                contexts = sorted(users) or [test_file]
+                contexts = ([test_file] if test_file in IN_PROCESS_TESTS or not users
+                            else sorted(users))
             selected += contexts or []
         return tuple(selected) or FAST_TESTS
 

@@ -51,6 +51,10 @@ FAST_TESTS: tuple[str, ...] = (
     "tests/test_hostile.py",
 )
 
+# The in-process test files (seconds, not minutes): a line run at import (a decorator such as
+# @dataclass(frozen=True), whose behaviour lives in generated code) runs all of them.
+IN_PROCESS_TESTS = frozenset(t for t in FAST_TESTS if t.endswith("_units.py"))
+
 # Tests that cannot run under coverage.py: they are left out of the coverage run only (the
 # lines only they execute then count as executed by no file, and such a mutant runs them all).
 COVERAGE_BLIND: dict[str, str] = {
