@@ -182,6 +182,24 @@ def test_the_store_verifies_every_read(tmp_path):
     assert store.get("k2") is None and f"expected {FORMAT}" in warnings[-1]
 
 
+def test_the_store_survives_files_it_cannot_delete(tmp_path, monkeypatch):
+    import os
+
+    warnings: list[str] = []
+    store = Store(tmp_path / "deep" / "store", warnings.append)  # missing parents are created
+    stored = StoredPage("k", {}, {}, "t", 1.0, 2.0, ())
+    store.put("k1", stored)
+    store.put("k2", stored)
+    (tmp_path / "deep" / "store" / "k1" / "meta.json").write_text("{}")
+
+    def busy(*args, **kwargs):
+        raise PermissionError("busy")
+    monkeypatch.setattr(os, "unlink", busy)
+    monkeypatch.setattr(os, "rmdir", busy)
+    assert store.get("k1") is None and "discarding corrupt store entry" in warnings[-1]
+    assert store.keep_only(["k1"]) == ["k2"]  # asked to go; a leftover is not a failure
+
+
 def test_the_store_keeps_only_what_the_build_used(tmp_path):
     store = Store(tmp_path / "store", print)
     assert store.keep_only(["x"]) == []  # no store yet
@@ -238,3 +256,4 @@ def test_optional_fields_have_their_documented_defaults():
     error = RegionError.from_json({"fault": "exit", "line": "3"}, "e")
     assert (error.type, error.message, error.line, error.traceback) == ("", "", None, "")
     assert BuildProvenance.from_json({}) == BuildProvenance("?", "unknown", "", "", (), (), 0.0)
+    assert BuildProvenance("cpu", "c", "d", "p") == BuildProvenance("cpu", "c", "d", "p", (), (), 0.0)

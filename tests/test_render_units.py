@@ -170,8 +170,13 @@ def test_claims_and_comparisons_read_the_record():
     assert claim(TokenCall(["claim", "r.f", "faster", "r.s"], "claim r.f faster r.s | 快", ctx)) == "快"
     with pytest.raises(RenderError, match="contradicts the record"):
         claim(TokenCall(["claim", "r.s", "faster", "r.f"], "claim r.s faster r.f | 快", ctx))
-    with pytest.raises(RenderError, match="a claim reads"):
-        claim(TokenCall(["claim", "r.f"], "claim r.f", ctx))
+    for body in ("claim r.f", "claim r.f faster r.s", "claim r.f faster r.s |  ", "claim r.f r.s | 快"):
+        with pytest.raises(RenderError, match="a claim reads"):
+            claim(TokenCall(body.split("|")[0].split(), body, ctx))
+    ctx_bad = PageContext({"r": RegionRun(0, "a:r", values={"f": fast, "n": {"median": 1.0}})},
+                          None, None, None, "")
+    with pytest.raises(RenderError, match="not a samples record"):
+        ext.tokens["compare"](TokenCall(["compare", "r.f", "r.n"], "compare r.f r.n", ctx_bad))
     sentence = ext.tokens["compare"](TokenCall(["compare", "r.f", "r.s"], "compare r.f r.s", ctx))
     assert "&#60;fast&#62;" in sentence and "<fast>" not in sentence
     with pytest.raises(RenderError, match="compare A B"):
