@@ -335,3 +335,34 @@ def test_the_markdown_extension_renders_from_the_record(site):
     site.write("snippets/a.py", "# --8<-- [start:r]\nvalue = 0\n# --8<-- [end:r]\n")
     with pytest.raises(RenderError, match=r"^docs/index.md: stale results: snippets/a.py:r changed"):
         convert(page)
+
+
+def test_the_dataflow_token_reads_the_code_it_draws(tmp_path):
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "f.py").write_text(
+        "# --8<-- [start:f]\ndef f(a):\n    b = g(a)\n    return b\n# --8<-- [end:f]\n")
+    ext = load_extensions(())
+    dataflow = ext.tokens["dataflow"]
+    ctx = PageContext({}, None, None, tmp_path, "")
+    drawn = dataflow(TokenCall(["dataflow", "snippets/f.py:f", "f"], "dataflow snippets/f.py:f f", ctx))
+    assert drawn.startswith("```mermaid\nflowchart LR\n") and drawn.endswith("\n```")
+    assert 'a --> call1["g"]' in drawn
+    for words in (["dataflow", "snippets/f.py:f"], ["dataflow", "snippets/f.py:f", "f", "x"]):
+        with pytest.raises(RenderError, match="a diagram reads"):
+            dataflow(TokenCall(words, " ".join(words), ctx))
+    with pytest.raises(RenderError, match="a diagram reads"):
+        dataflow(TokenCall(["dataflow", "snippets/f.py:f", "f"], "", PageContext({}, None, None, None, "")))
+    with pytest.raises(RenderError, match="dataflow snippets/f.py:nope f: .*no complete region"):
+        dataflow(TokenCall(["dataflow", "snippets/f.py:nope", "f"], "", ctx))
+    with pytest.raises(RenderError, match="dataflow snippets/f.py:f h: no function 'h'"):
+        dataflow(TokenCall(["dataflow", "snippets/f.py:f", "h"], "", ctx))
+
+
+def test_a_claim_with_an_unknown_verb_is_one_render_error():
+    fast = {"median": 1.0, "q1": 0.9, "q3": 1.1, "description": "a"}
+    ctx = PageContext({"r": RegionRun(0, "a:r", values={"f": fast, "n": 3})}, None, None, None, "")
+    claim = load_extensions(()).tokens["claim"]
+    with pytest.raises(RenderError, match="claim 'claim r.f beats r.f': unknown claim verb"):
+        claim(TokenCall(["claim", "r.f", "beats", "r.f"], "claim r.f beats r.f | x", ctx))
+    with pytest.raises(RenderError, match="'>' compares two numbers"):
+        claim(TokenCall(["claim", "r.f", ">", "r.n"], "claim r.f > r.n | x", ctx))
