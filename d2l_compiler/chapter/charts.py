@@ -1,4 +1,4 @@
-"""SVG charts of ``compare_paths`` results, drawn by the engine from the record (never by the hook).
+"""SVG charts of ``compare_paths`` results, drawn by the engine from the record (never by the plugin).
 
 A chart's file name is a hash of its data (:func:`tables.chart_name`), so a warm build finds
 it already drawn and never imports matplotlib.

@@ -1,4 +1,4 @@
-"""The build record: one JSON file, written atomically, read by the MkDocs hook.
+"""The build record: one JSON file, written atomically, read by the MkDocs plugin.
 
 Each page entry carries a ``digest`` of its own content, so a record edited by hand (an
 output changed, a value replaced) is refused by ``check`` and by the site build instead of
