@@ -275,3 +275,43 @@ def test_a_malformed_record_is_one_plugin_error(tmp_path):
     project.record_path.unlink()
     with pytest.raises(PluginError, match="no build record at"):
         plugin.on_config(load_config(str(tmp_path / "mkdocs.yml")))
+
+
+def test_a_page_process_dies_with_a_killed_engine(tmp_path):
+    """PR_SET_PDEATHSIG: even SIGKILL of the engine (no clean-up possible) takes the page along."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from d2l_compiler.engine.run.procs import descendants
+
+    _project(tmp_path, {"a": "import time\ntime.sleep(120)"})
+    engine = subprocess.Popen([sys.executable, "-m", "d2l_compiler", "build", "--no-site"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "D2L_DEVICE": "cpu", "PYTHONUNBUFFERED": "1"})
+    try:
+        assert select.select([engine.stdout], [], [], 30)[0] and engine.stdout.readline()
+        deadline = time.monotonic() + 30
+        while not (pages := descendants(engine.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pages
+    finally:
+        engine.kill()
+        engine.wait(30)
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().rpartition(")")[2].split()[0] != "Z"
+        except OSError:
+            return False
+    deadline = time.monotonic() + 20
+    alive = pages
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in pages if running(pid)}
+        time.sleep(0.05)
+    for pid in alive:  # do not leave it behind if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive
