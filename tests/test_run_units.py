@@ -535,3 +535,14 @@ def test_documented_limits_of_a_failure_and_of_citable_values():
     ok, events = _child_run("\n".join(f"v{i} = {i}" for i in range(230)))
     dropped = events[0]["values_dropped"]["more than 200 values"]
     assert dropped["count"] == 30 and dropped["names"] == [f"v{i}" for i in range(200, 220)]
+
+
+def test_limits_and_page_runs_have_their_documented_defaults():
+    from dataclasses import FrozenInstanceError
+
+    assert Limits() == Limits(timeout=900.0, memory_mb=None, output_chars=1_000_000,
+                              output_bytes=32 * 1024 * 1024)  # README: --timeout default 900
+    with pytest.raises(FrozenInstanceError):
+        Limits().timeout = 1.0  # type: ignore[misc]
+    run = runner.PageRun("p.md", True, [])
+    assert (run.provenance, run.duration, run.peak_mb, run.failure, run.log) == ({}, 0.0, 0.0, "", "")
