@@ -59,6 +59,7 @@ class RichProgress(PlainProgress):
         self._tasks[page] = self._bar.add_task(page, total=regions)
 
     def region(self, page: str, run: RegionRun) -> None:
+        """A region finished: advance the page's bar and name the region."""
         self._bar.update(self._tasks[page], advance=1,
                          description=f"{page} · {run.id.rpartition(':')[2]}")
 
