@@ -139,6 +139,13 @@ def test_memory_limit_gives_out_of_memory(tmp_path):
     assert "memory limit 1024 MiB" in run.failure
 
 
+def test_the_memory_limit_is_in_mib(tmp_path):
+    limits = Limits(timeout=60, memory_mb=1024)
+    assert _run(tmp_path, "block = bytearray(600 * 2 ** 20)", limits=limits).ok
+    over = _run(tmp_path, "block = bytearray(1300 * 2 ** 20)", limits=limits)
+    assert not over.ok and over.regions[0].error.fault is Fault.OUT_OF_MEMORY
+
+
 def test_declared_exceptions(tmp_path):
     ok = _run(tmp_path, "# raises: ZeroDivisionError\n1 / 0")
     assert ok.ok and "ZeroDivisionError" in ok.regions[0].raised

@@ -76,12 +76,12 @@ def _child_setup(memory_mb: int | None):
     return setup
 
 
-def _signal_group(pgid: int, sig: int) -> bool:
+def _signal_group(pgid: int, sig: int) -> None:
+    """Send ``sig`` to the process group, if it still exists."""
     try:
         os.killpg(pgid, sig)
-        return True
     except (ProcessLookupError, PermissionError):
-        return False
+        pass
 
 
 def _reap(pid: int, block: bool) -> tuple[int | None, float]:
