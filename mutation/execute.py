@@ -33,6 +33,7 @@ from mutation.plan import (COVERAGE_BLIND, ENGINE, FAST_TESTS, IN_PROCESS_TESTS,
 
 STATE_DIR = ROOT / ".d2l" / "mutation"
 KILLED, SURVIVED, TIMEOUT, INCOMPETENT = "killed", "survived", "timeout", "incompetent"
+NOT_RUN = "not run"
 
 
 @dataclass(frozen=True)
@@ -331,3 +332,16 @@ def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], No
     for module in modules:  # unchanged modules keep their hashes up to date too
         state.store(module, sources[module], tests, results[module])
     return {module: {m: results[module][m.key] for m in planned[module]} for module in modules}
+
+
+def recorded(modules: list[str]) -> dict[str, dict[Mutant, Outcome]]:
+    """The outcomes kept from earlier runs for the modules' current source (each judged by
+    the tests of the run that judged it), without running anything; ``NOT_RUN`` for the rest."""
+    state = State()
+    results = {}
+    for module in modules:
+        entry = state.data.get(module)
+        kept = ({k: Outcome(**v) for k, v in entry["results"].items()}
+                if entry and entry["source"] == source_sha(module) else {})
+        results[module] = {m: kept.get(m.key, Outcome(NOT_RUN, 0.0, "")) for m in mutants_of(module)}
+    return results

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mutation.execute import INCOMPETENT, KILLED, STATE_DIR, SURVIVED, TIMEOUT, Mutant, Outcome
+from mutation.execute import (INCOMPETENT, KILLED, NOT_RUN, STATE_DIR, SURVIVED, TIMEOUT, Mutant,
+                              Outcome)
 from mutation.plan import ENGINE, Equivalent, equivalent_reason, source_line
 
 
@@ -20,6 +21,7 @@ class ModuleScore:
     survived: list[Mutant] = field(default_factory=list)
     equivalent: list[tuple[Mutant, str]] = field(default_factory=list)
     incompetent: int = 0
+    not_run: int = 0
     seconds: float = 0.0
 
     @property
@@ -42,6 +44,8 @@ def score(results: dict[str, dict[Mutant, Outcome]], marked: list[Equivalent]) -
                 entry.killed += 1
             elif outcome.status == INCOMPETENT:
                 entry.incompetent += 1
+            elif outcome.status == NOT_RUN:
+                entry.not_run += 1
             elif outcome.status == SURVIVED:
                 reason = equivalent_reason(marked, module, mutant.line, mutant.operator)
                 if reason is None:
@@ -61,14 +65,16 @@ def total(scores: list[ModuleScore]) -> float:
 def print_report(scores: list[ModuleScore], wall_seconds: float) -> None:
     """The table, the survivors (file:line, operator, the line) and the equivalent ones."""
     print(f"\n{'module':32} {'mutants':>7} {'killed':>6} {'survived':>8} {'equiv':>5} "
-          f"{'score':>6} {'test s':>7}")
+          f"{'not run':>7} {'score':>6} {'test s':>7}")
     for s in scores:
-        print(f"{s.module:32} {s.judged + len(s.equivalent) + s.incompetent:7d} {s.killed:6d} "
-              f"{len(s.survived):8d} {len(s.equivalent):5d} {s.score:5.1f}% {s.seconds:7.0f}")
+        total_mutants = s.judged + len(s.equivalent) + s.incompetent + s.not_run
+        print(f"{s.module:32} {total_mutants:7d} {s.killed:6d} {len(s.survived):8d} "
+              f"{len(s.equivalent):5d} {s.not_run:7d} {s.score:5.1f}% {s.seconds:7.0f}")
     judged = sum(s.judged for s in scores)
     print(f"{'engine':32} {'':7} {sum(s.killed for s in scores):6d} "
           f"{sum(len(s.survived) for s in scores):8d} {sum(len(s.equivalent) for s in scores):5d} "
-          f"{total(scores):5.1f}%  ({judged} judged, wall {wall_seconds:.0f} s)")
+          f"{sum(s.not_run for s in scores):7d} {total(scores):5.1f}%  "
+          f"({judged} judged, wall {wall_seconds:.0f} s)")
     survivors = [(s.module, m) for s in scores for m in s.survived]
     if survivors:
         print("\nsurvivors (a test is missing):")
@@ -94,7 +100,8 @@ def write_json(scores: list[ModuleScore], wall_seconds: float,
                                "survived": [mutant(s.module, m) for m in s.survived],
                                "equivalent": [{**mutant(s.module, m), "reason": r}
                                               for m, r in s.equivalent],
-                               "incompetent": s.incompetent, "test_seconds": round(s.seconds, 1)}
+                               "incompetent": s.incompetent, "not_run": s.not_run,
+                               "test_seconds": round(s.seconds, 1)}
                     for s in scores},
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -76,12 +76,12 @@ def _child_setup(memory_mb: int | None):
     return setup
 
 
-def _signal_group(pgid: int, sig: int) -> None:
-    """Send ``sig`` to the process group, if it still exists."""
+def _signal_group(pgid: int, sig: int) -> bool:
     try:
         os.killpg(pgid, sig)
+        return True
     except (ProcessLookupError, PermissionError):
-        pass
+        return False
 
 
 def _reap(pid: int, block: bool) -> tuple[int | None, float]:
