@@ -247,6 +247,8 @@ def test_optional_fields_have_their_documented_defaults():
     del data["target"]
     assert RegionEntry.from_json(data, "r").target == data["id"]  # older records: target = id
     assert RegionEntry.from_json({**data, "target": "x.py:r"}, "r").target == "x.py:r"
+    assert PageEntry("k", {}, {}, "t", 1.0, 1.0, ()).ran is False  # a page is cached unless it ran
+    assert PageEntry("k", {}, {}, "t", 1.0, 1.0, ()).digest == ""
     page = PAGE.to_json()
     del page["peak_mb"]
     assert PageEntry.from_json(page, "p").peak_mb == 0.0
