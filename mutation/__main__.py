@@ -9,6 +9,7 @@ import sys
 import time
 
 from mutation import execute, report
+from mutation.mutants import Mutant, Outcome
 from mutation.plan import equivalent_reason, equivalents, modules
 
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     done = 0
 
-    def progress(mutant: execute.Mutant, outcome: execute.Outcome) -> None:
+    def progress(mutant: Mutant, outcome: Outcome) -> None:
         nonlocal done
         done += 1
         print(f"[{done}] {outcome.status:9} {mutant.module}:{mutant.line} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = "d2l_compiler/engine"
+# copies, coverage, kept results, the JSON report (D2L_MUTATION_DIR: elsewhere, e.g. for a trial)
+STATE_DIR = Path(os.environ.get("D2L_MUTATION_DIR") or ROOT / ".d2l" / "mutation")
 
 # cosmic-ray crosses every operator with every other (``+`` becomes ``-``, ``*``, ``/``, ``<<``,
 # ... 11 mutants). We keep the one replacement per operator that models a plausible slip

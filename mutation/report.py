@@ -7,9 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mutation.execute import (INCOMPETENT, KILLED, NOT_RUN, STATE_DIR, SURVIVED, TIMEOUT, Mutant,
-                              Outcome)
-from mutation.plan import ENGINE, Equivalent, equivalent_reason, source_line
+from mutation.mutants import INCOMPETENT, KILLED, NOT_RUN, SURVIVED, TIMEOUT, Mutant, Outcome
+from mutation.plan import ENGINE, STATE_DIR, Equivalent, equivalent_reason, source_line
 
 
 @dataclass

@@ -333,3 +333,16 @@ def test_fingerprint_sees_every_source_and_only_sources(tmp_path):
     renderer_wired(project)
     with pytest.raises(UsageError, match="does not load the d2l renderer"):
         renderer_wired(_config(tmp_path, "site_name: x\n"))
+
+
+def test_regions_and_includes_are_immutable():
+    from dataclasses import FrozenInstanceError
+
+    from d2l_compiler.engine.sources.discover import Include
+
+    region = Region("a.py", "r", 1, "x = 1\n")
+    include = Include("p.md", "docs/p.md", 3, region, "a.py:r")
+    for instance, field in ((region, "code"), (include, "region")):
+        with pytest.raises(FrozenInstanceError):
+            setattr(instance, field, None)
+    assert len({region, Region("a.py", "r", 1, "x = 1\n")}) == 1  # hashable, by value
