@@ -346,3 +346,13 @@ def test_regions_and_includes_are_immutable():
         with pytest.raises(FrozenInstanceError):
             setattr(instance, field, None)
     assert len({region, Region("a.py", "r", 1, "x = 1\n")}) == 1  # hashable, by value
+
+
+def test_region_markers_first_start_then_first_end(tmp_path):
+    from d2l_compiler.engine.sources.discover import read_region
+
+    (tmp_path / "a.py").write_text(
+        "# --8<-- [end:r]\nbefore = 0\n# --8<-- [start:r]\na = 1\n# --8<-- [start:r]\nb = 2\n"
+        "# --8<-- [end:r]\nafter = 3\n# --8<-- [start:r]\nc = 4\n# --8<-- [end:r]\n")
+    region = read_region(tmp_path, "a.py:r")
+    assert region.code == "a = 1\nb = 2\n" and region.first_line == 4
