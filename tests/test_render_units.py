@@ -366,3 +366,10 @@ def test_a_claim_with_an_unknown_verb_is_one_render_error():
         claim(TokenCall(["claim", "r.f", "beats", "r.f"], "claim r.f beats r.f | x", ctx))
     with pytest.raises(RenderError, match="'>' compares two numbers"):
         claim(TokenCall(["claim", "r.f", ">", "r.n"], "claim r.f > r.n | x", ctx))
+
+
+def test_label_sets_are_immutable():
+    from dataclasses import FrozenInstanceError
+
+    with pytest.raises(FrozenInstanceError):
+        md.LABELS["en"].output = "changed"  # type: ignore[misc]
