@@ -371,5 +371,9 @@ def test_a_claim_with_an_unknown_verb_is_one_render_error():
 def test_label_sets_are_immutable():
     from dataclasses import FrozenInstanceError
 
+    from d2l_compiler.engine.render.report import REPORT_LABELS
+
     with pytest.raises(FrozenInstanceError):
         md.LABELS["en"].output = "changed"  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        REPORT_LABELS["zh"].environment = "changed"  # type: ignore[misc]
