@@ -126,3 +126,21 @@ def test_publish_succeeds_when_the_old_site_cannot_be_fully_deleted(tmp_path, mo
     monkeypatch.setattr("os.unlink", lambda *a, **k: (_ for _ in ()).throw(PermissionError("busy")))
     sitedir.publish(stage, target)  # the new site is in place; a leftover is not a failure
     assert (target / "index.html").read_text() == "new"
+
+
+def test_the_engine_s_value_objects_are_immutable(tmp_path):
+    """Values passed between stages cannot be changed on the way (frozen dataclasses)."""
+    from dataclasses import FrozenInstanceError
+
+    from d2l_compiler.engine.render.tokens import PageContext, TokenCall
+    from d2l_compiler.engine.run.runner import _Done
+    from d2l_compiler.engine.sources.fingerprint import Fingerprint
+    from d2l_compiler.engine.sources.page import parse_page
+    from d2l_compiler.engine.sources.project import Project, Settings
+
+    page = parse_page('```python\n--8<-- "a.py:r"\n```\n', "p.md")
+    context = PageContext({}, None, None, None, "")
+    for instance in (context, TokenCall(["x"], "x", context), _Done({}), Fingerprint({}), page,
+                     page.fences[0], page.includes[0], Settings(), Project(tmp_path / "m.yml")):
+        with pytest.raises(FrozenInstanceError):
+            setattr(instance, "some_field", None)
