@@ -143,4 +143,4 @@ def test_the_engine_s_value_objects_are_immutable(tmp_path):
     for instance in (context, TokenCall(["x"], "x", context), _Done({}), Fingerprint({}), page,
                      page.fences[0], page.includes[0], Settings(), Project(tmp_path / "m.yml")):
         with pytest.raises(FrozenInstanceError):
-            setattr(instance, "some_field", None)
+            instance.some_field = None
