@@ -377,3 +377,10 @@ def test_label_sets_are_immutable():
         md.LABELS["en"].output = "changed"  # type: ignore[misc]
     with pytest.raises(FrozenInstanceError):
         REPORT_LABELS["zh"].environment = "changed"  # type: ignore[misc]
+
+
+def test_one_stamp_under_the_first_heading_and_parser_errors_as_render_errors():
+    out = render_page(PAGE + "\n# Second heading\n", _entry(ONE), page_file="p")
+    assert out.count('class="d2l-stamp"') == 1
+    with pytest.raises(RenderError, match=r"^p:1: this code fence is never closed"):
+        render_page("```python\n--8<-- \"a.py:r\"\n", None, page_file="p")
