@@ -553,3 +553,16 @@ def test_limits_and_page_runs_have_their_documented_defaults():
         Limits().timeout = 1.0  # type: ignore[misc]
     run = runner.PageRun("p.md", True, [])
     assert (run.provenance, run.duration, run.peak_mb, run.failure, run.log) == ({}, 0.0, 0.0, "", "")
+
+
+def test_reaping_a_process_that_is_not_ours_reports_it_killed():
+    stranger = subprocess.Popen([sys.executable, "-c", "pass"])
+    stranger.wait()  # reaped already: wait4 raises ChildProcessError
+    assert runner._reap(stranger.pid, block=False) == (-signal.SIGKILL, 0.0)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert runner._reap(sleeper.pid, block=False) == (None, 0.0)  # still running
+    finally:
+        sleeper.kill()
+    code, peak = runner._reap(sleeper.pid, block=True)
+    assert code == -signal.SIGKILL and peak > 1
