@@ -356,3 +356,11 @@ def test_region_markers_first_start_then_first_end(tmp_path):
         "# --8<-- [end:r]\nafter = 3\n# --8<-- [start:r]\nc = 4\n# --8<-- [end:r]\n")
     region = read_region(tmp_path, "a.py:r")
     assert region.code == "a = 1\nb = 2\n" and region.first_line == 4
+
+
+def test_comment_marks_open_and_close_only_in_their_own_state():
+    with pytest.raises(PageSyntaxError, match=r"^docs/p.md:2: an include outside a code fence"):
+        parse_page('-->\n--8<-- "a.py:r"\n', "docs/p.md")  # a stray close opens nothing
+    with pytest.raises(PageSyntaxError, match=r"^docs/p.md:3: an include inside an HTML comment"):
+        parse_page('<!-- one <!-- two\n```python\n--8<-- "a.py:r"\n```\n-->\n', "docs/p.md")
+    assert Region("a.py", "r", 1, "").executed is True  # regions run unless said otherwise
