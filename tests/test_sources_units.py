@@ -364,3 +364,12 @@ def test_comment_marks_open_and_close_only_in_their_own_state():
     with pytest.raises(PageSyntaxError, match=r"^docs/p.md:3: an include inside an HTML comment"):
         parse_page('<!-- one <!-- two\n```python\n--8<-- "a.py:r"\n```\n-->\n', "docs/p.md")
     assert Region("a.py", "r", 1, "").executed is True  # regions run unless said otherwise
+
+
+def test_only_the_d2l_plugin_counts_and_unreadable_sources_hash_empty(tmp_path):
+    from d2l_compiler.engine.sources.fingerprint import _digest
+
+    assert not _config(tmp_path, "plugins:\n  - search\n  - mkdocs-d2l-other\n").uses_plugin
+    assert _digest(tmp_path / "missing.py") == ""
+    (tmp_path / "folder.py").mkdir()
+    assert _digest(tmp_path / "folder.py") == ""
