@@ -29,20 +29,31 @@ class State:
     def __init__(self) -> None:
         self.data: dict = json.loads(self.path.read_text()) if self.path.exists() else {}
 
-    def reusable(self, module: str, source: str, tests: str) -> dict[str, Outcome]:
-        """Outcomes still valid: all of them if nothing changed; only the non-survivors if
-        only the tests changed; none if the module's source changed."""
+    def kept(self, module: str, source: str) -> dict[str, Outcome]:
+        """The outcomes kept for ``module`` if they were obtained on this ``source``."""
         entry = self.data.get(module)
         if not entry or entry["source"] != source:
             return {}
-        outcomes = {k: Outcome(**v) for k, v in entry["results"].items()}
-        if entry["tests"] == tests:
+        return {k: Outcome(**v) for k, v in entry["results"].items()}
+
+    def reusable(self, module: str, source: str, tests: str) -> dict[str, Outcome]:
+        """Outcomes still valid: all of them if nothing changed; only the non-survivors if
+        only the tests changed; none if the module's source changed."""
+        outcomes = self.kept(module, source)
+        if outcomes and self.data[module]["tests"] == tests:
             return outcomes
         return {k: o for k, o in outcomes.items() if o.status != SURVIVED}
 
-    def store(self, module: str, source: str, tests: str, results: dict[str, Outcome]) -> None:
+    def store(self, module: str, source: str, tests: str, results: dict[str, Outcome],
+              save: bool = True) -> None:
+        """Keep ``module``'s results; write the file now unless ``save`` is False."""
         self.data[module] = {"source": source, "tests": tests,
                              "results": {k: asdict(o) for k, o in results.items()}}
+        if save:
+            self.save()
+
+    def save(self) -> None:
+        """Write all kept results atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.data, indent=1))
@@ -81,7 +92,8 @@ def run(modules: list[str], jobs: int, on_result: Callable[[Mutant, Outcome], No
                 state.store(mutant.module, sources[mutant.module], tests, results[mutant.module])
                 on_result(mutant, outcome)
     for module in modules:  # unchanged modules keep their hashes up to date too
-        state.store(module, sources[module], tests, results[module])
+        state.store(module, sources[module], tests, results[module], save=False)
+    state.save()
     return {module: {m: results[module][m.key] for m in planned[module]} for module in modules}
 
 
@@ -91,8 +103,6 @@ def recorded(modules: list[str]) -> dict[str, dict[Mutant, Outcome]]:
     state = State()
     results = {}
     for module in modules:
-        entry = state.data.get(module)
-        kept = ({k: Outcome(**v) for k, v in entry["results"].items()}
-                if entry and entry["source"] == source_sha(module) else {})
+        kept = state.kept(module, source_sha(module))
         results[module] = {m: kept.get(m.key, Outcome(NOT_RUN, 0.0, "")) for m in mutants_of(module)}
     return results
