@@ -384,3 +384,106 @@ def test_one_stamp_under_the_first_heading_and_parser_errors_as_render_errors():
     assert out.count('class="d2l-stamp"') == 1
     with pytest.raises(RenderError, match=r"^p:1: this code fence is never closed"):
         render_page("```python\n--8<-- \"a.py:r\"\n", None, page_file="p")
+
+
+def _report_record(ran: tuple[str, ...], cached: tuple[str, ...], page_ran: bool) -> Record:
+    from d2l_compiler.engine.record.model import CapturedWarning
+    warned = RegionRun(0, "snippets/a.py:one", duration=0.25,
+                       warnings=(CapturedWarning("UserWarning", "careful", "a.py:3"),
+                                 CapturedWarning("UserWarning", "again", "a.py:4")))
+    regions = (RegionEntry("snippets/a.py:one", "one", "snippets/a.py", 1, 4,
+                           "snippets/a.py:one", "s", True, warned),
+               RegionEntry("lib/b.py:shown", "shown", "lib/b.py", 1, 8, "lib/b.py:shown", "s",
+                           False, None))
+    inputs = {"regions": [["snippets/a.py:one", "0123456789abcdef"]],
+              "files": {"lib/helper.py": "fedcba9876543210"},
+              "data": {"data/x.csv": "aaaabbbbccccdddd"},
+              "packages": {"torch": ["2.13.0", "cpu"]}, "python": "3.11", "device": "cpu"}
+    entry = PageEntry("k" * 64, inputs, {"torch": "2.13.0", "threads": 2, "cpu": "Fast CPU"},
+                      "T0", 1.5, 42.0, regions, ran=page_ran)
+    return Record(BuildProvenance("cpu", "abc", "T", "3.11", ran, cached, 2.0), {"p.md": entry})
+
+
+def test_the_report_rows_say_what_ran_what_was_reused_and_what_was_only_shown():
+    from d2l_compiler.engine.render.report import report_markdown
+    out = report_markdown(_report_record(("p.md",), (), page_ran=True)).split("\n")
+    assert "| This build | ran 1 pages, reused 0 from the cache, 2.00 s running code |" in out
+    assert ("run by this build; run at T0, 1.50 s, peak memory 42 MiB; PyTorch 2.13.0, "
+            "2 threads; Fast CPU.") in out
+    assert "| <code>snippets/a.py:one</code> | ok | 0.250 | 2 |" in out
+    assert "| <code>lib/b.py:shown</code> | shown only | — | 0 |" in out
+    assert "    | Region | snippets/a.py:one | 0123456789ab |" in out  # digests cut to 12
+    assert "    | Project module | lib/helper.py | fedcba987654 |" in out
+    assert "    | Data file | data/x.csv | aaaabbbbcccc |" in out
+    assert "    | Package | torch | 2.13.0, cpu |" in out
+    reused = report_markdown(_report_record((), ("p.md",), page_ran=False)).split("\n")
+    assert "| This build | ran 0 pages, reused 1 from the cache, 2.00 s running code |" in reused
+    assert any(line.startswith("reused from the cache; run at T0") for line in reused)
+    neither = report_markdown(_report_record((), (), page_ran=False))
+    assert "This build" not in neither  # a record written before summaries existed
+
+
+def test_a_missing_value_says_whether_values_were_dropped():
+    kept = RegionRun(0, "snippets/a.py:one", values={"x": {"y": 1}})
+    ctx = PageContext({"one": kept}, None, None, None, "")
+    with pytest.raises(RenderError) as plain:
+        ctx.lookup("one.z")
+    assert str(plain.value) == "region 'one' recorded no value 'z' (token 'one.z')"
+    dropped = {"more than 200 values": {"count": 2, "names": ["a"]},
+               "over 1048576 bytes": {"names": ["b"]}}  # an entry without a count adds none
+    lossy = RegionRun(0, "snippets/a.py:one", values={"x": {"y": 1}}, values_dropped=dropped)
+    ctx = PageContext({"one": lossy}, None, None, None, "")
+    with pytest.raises(RenderError) as first:
+        ctx.lookup("one.z.deep")
+    assert str(first.value).startswith("region 'one' recorded no value 'z'; 2 values it bound "
+                                       "were not kept (more than 200 values; over 1048576 bytes)")
+    with pytest.raises(RenderError) as nested:  # the value exists: nothing was dropped from it
+        ctx.lookup("one.x.missing")
+    assert str(nested.value) == "region 'one' recorded no value 'x.missing' (token 'one.x.missing')"
+
+
+def test_a_token_with_the_wrong_number_of_words_names_itself():
+    call = TokenCall(["compare", "a", "b", "c"], "compare a b c", PageContext({}, None, None, None, ""))
+    with pytest.raises(RenderError) as wrong:
+        call.expect(3, "compare A B")
+    assert str(wrong.value) == "'compare' reads {{ d2l:compare A B }}"
+
+
+class _EntryPoint:
+    def __init__(self, name: str, register) -> None:
+        self.name, self._register = name, register
+
+    def load(self):
+        return self._register
+
+
+def test_installed_extensions_are_loaded_once_each_and_named_when_one_is_unknown(monkeypatch):
+    from d2l_compiler.engine.render import tokens
+    calls: list[str] = []
+
+    def shout(ext: Extensions) -> None:
+        calls.append("shout")
+        ext.token("shout")(lambda call: "!")
+
+    def whisper(ext: Extensions) -> None:
+        calls.append("whisper")
+        ext.token("whisper")(lambda call: ".")
+    installed = [_EntryPoint("whisper", whisper), _EntryPoint("shout", shout)]
+    monkeypatch.setattr(tokens.metadata, "entry_points", lambda group: installed)
+    tokens.load_extensions.cache_clear()
+    try:
+        everything = tokens.load_extensions()
+        assert {"shout", "whisper", "claim"} <= set(everything.tokens)
+        assert calls == ["shout", "whisper"]  # sorted by name
+        assert set(tokens.load_extensions(("whisper",)).tokens) >= {"whisper"}
+        assert "shout" not in tokens.load_extensions(("whisper",)).tokens
+        assert tokens.load_extensions() is everything  # per build, not once per page
+        assert calls == ["shout", "whisper", "whisper"]
+        with pytest.raises(UsageError) as unknown:
+            tokens.load_extensions(("loud", "shout"))
+        assert str(unknown.value) == "unknown d2l extension(s) loud; installed: shout, whisper"
+        monkeypatch.setattr(tokens.metadata, "entry_points", lambda group: [])
+        with pytest.raises(UsageError, match=r"extension\(s\) loud; installed: none$"):
+            tokens.load_extensions.__wrapped__(("loud",))
+    finally:
+        tokens.load_extensions.cache_clear()

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from d2l_compiler.engine.record.model import Fault, RegionRun, Status
-from d2l_compiler.engine.run import child, procs, runner
+from d2l_compiler.engine.run import child, procs, runner, supervise
 from d2l_compiler.engine.run.runner import Limits, describe_exit, log_name, run_page
 from d2l_compiler.engine.sources.discover import Include, Region
 
@@ -200,7 +200,7 @@ def test_events_parse_and_anything_else_is_corrupt():
 
 def test_classify_prefers_the_engine_s_own_observations():
     error = RegionRun(0, "a", Status.ERROR, error=child.RegionError(Fault.EXCEPTION, "E", "m"))
-    outcome = runner._Outcome
+    outcome = supervise.Outcome
     assert runner._classify(error, outcome(timed_out=True), False) is Fault.TIMEOUT
     assert runner._classify(error, outcome(flooded=True), False) is Fault.OUTPUT_LIMIT
     assert runner._classify(error, outcome(code=1), False) is Fault.EXCEPTION
@@ -558,11 +558,47 @@ def test_limits_and_page_runs_have_their_documented_defaults():
 def test_reaping_a_process_that_is_not_ours_reports_it_killed():
     stranger = subprocess.Popen([sys.executable, "-c", "pass"])
     stranger.wait()  # reaped already: wait4 raises ChildProcessError
-    assert runner._reap(stranger.pid, block=False) == (-signal.SIGKILL, 0.0)
+    assert supervise.reap(stranger.pid, block=False) == (-signal.SIGKILL, 0.0)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        assert runner._reap(sleeper.pid, block=False) == (None, 0.0)  # still running
+        assert supervise.reap(sleeper.pid, block=False) == (None, 0.0)  # still running
     finally:
         sleeper.kill()
-    code, peak = runner._reap(sleeper.pid, block=True)
+    code, peak = supervise.reap(sleeper.pid, block=True)
     assert code == -signal.SIGKILL and peak > 1
+
+
+def test_a_process_that_ignores_term_is_killed_after_the_documented_grace(monkeypatch):
+    """README: a page that overruns gets TERM, then KILL 2 s later. A fake clock makes the
+    grace period observable without a timed assertion."""
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+         "print('ready', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, start_new_session=True)
+    assert stubborn.stdout.readline() == b"ready\n"
+    now = [100.0]
+
+    class FakeTime:
+        @staticmethod
+        def monotonic() -> float:
+            return now[0]
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            now[0] += seconds
+    sent: list[tuple[int, float]] = []
+    real_signal_group = supervise.signal_group
+
+    def record(pgid: int, sig: int) -> None:
+        sent.append((sig, now[0] - 100.0))
+        real_signal_group(pgid, sig)
+    monkeypatch.setattr(supervise, "time", FakeTime)
+    monkeypatch.setattr(supervise, "signal_group", record)
+    try:
+        code, _ = supervise.stop(stubborn)
+    finally:
+        stubborn.kill()
+        stubborn.stdout.close()
+    assert code == -signal.SIGKILL
+    assert [sig for sig, _ in sent] == [signal.SIGTERM, signal.SIGKILL]
+    assert sent[0][1] == 0.0 and 2.0 <= sent[1][1] < 2.0 + 2 * supervise.POLL_SECONDS

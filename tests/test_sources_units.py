@@ -373,3 +373,30 @@ def test_only_the_d2l_plugin_counts_and_unreadable_sources_hash_empty(tmp_path):
     assert _digest(tmp_path / "missing.py") == ""
     (tmp_path / "folder.py").mkdir()
     assert _digest(tmp_path / "folder.py") == ""
+
+
+def test_every_module_of_a_diamond_of_imports_is_hashed(tmp_path):
+    # ten modules import one shared module: the walk meets `shared` again with modules still
+    # pending, and must go on to them (whatever order the set of names comes in)
+    (tmp_path / "shared.py").write_text("VALUE = 1\n")
+    for i in range(10):
+        (tmp_path / f"m{i}.py").write_text("import shared\n")
+    regions = [Region("snippets/a.py", "r", 1, "".join(f"import m{i}\n" for i in range(10)))]
+    files, packages = key.dependencies(tmp_path, regions)
+    assert set(files) == {"shared.py", *(f"m{i}.py" for i in range(10))} and packages == {}
+
+
+def test_a_distribution_without_metadata_is_named_missing(monkeypatch):
+    monkeypatch.setattr(key, "_distributions", lambda: {"odd_top": ["No-Such-Dist-For-D2L"]})
+    assert key._distribution_versions("odd_top") == ["No-Such-Dist-For-D2L==missing"]
+
+
+def test_the_key_is_the_digest_of_its_recorded_inputs(tmp_path):
+    """Anyone can recompute a page's key from the record (the schema states the rule)."""
+    import hashlib
+    import json
+    root = _project(tmp_path)
+    digest, inputs = key.page_key(root, [Region("snippets/a.py", "r", 1, "import yaml")], "cpu")
+    shuffled = dict(reversed(list(inputs.items())))  # as a JSON reader may hand them back
+    canonical = json.dumps(shuffled, sort_keys=True, separators=(",", ":"))
+    assert hashlib.sha256(canonical.encode()).hexdigest() == digest

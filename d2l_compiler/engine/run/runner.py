@@ -11,10 +11,8 @@ is killed and reaped before ``run_page`` returns or raises (see :mod:`.procs`).
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -31,12 +29,10 @@ from d2l_compiler.engine.record.model import Fault, RecordError, RegionRun, Stat
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.render.escape import terminal
 from d2l_compiler.engine.run.procs import OutputSink, become_subreaper, descendants, shielded, sweep
+from d2l_compiler.engine.run.supervise import Outcome, child_setup, reap, signal_group, stop, supervise
 
-GRACE_SECONDS = 2.0
-POLL_SECONDS = 0.01
 OUTPUT_LIMIT = 1_000_000  # characters of stdout kept per region
 DESCRIPTOR_LIMIT = 32 * 1024 * 1024  # bytes a page's process tree may write to stdout/stderr
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -61,86 +57,6 @@ class PageRun:
     peak_mb: float = 0.0
     failure: str = ""  # a few lines for the terminal
     log: str = ""
-
-
-def _child_setup(memory_mb: int | None):
-    def setup() -> None:
-        # die with the engine, even if it is SIGKILLed (Linux; elsewhere a no-op)
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-        if memory_mb is not None:
-            limit = memory_mb * 2**20
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    return setup
-
-
-def _signal_group(pgid: int, sig: int) -> bool:
-    try:
-        os.killpg(pgid, sig)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
-
-
-def _reap(pid: int, block: bool) -> tuple[int | None, float]:
-    """Exit code (None if still running) and peak RSS in MiB, via wait4 for the rusage."""
-    try:
-        done, status, usage = os.wait4(pid, 0 if block else os.WNOHANG)
-    except ChildProcessError:
-        return -signal.SIGKILL, 0.0
-    if not done:
-        return None, 0.0
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024
-
-
-@dataclass
-class _Outcome:
-    code: int | None = None
-    peak: float = 0.0
-    timed_out: bool = False
-    flooded: bool = False
-
-
-def _supervise(proc: subprocess.Popen, deadline: float, sink: OutputSink,
-               tick: Callable[[], None]) -> _Outcome:
-    """Pump the child's output into ``sink`` until it exits, overruns, or floods."""
-    fd, open_pipe = proc.stdout.fileno(), True
-    while True:
-        if open_pipe:
-            open_pipe = sink.drain(fd, POLL_SECONDS)
-        else:
-            time.sleep(POLL_SECONDS)
-        if sink.over_limit:
-            return _Outcome(*_stop(proc, sink), flooded=True)
-        code, peak = _reap(proc.pid, block=False)
-        if code is not None:
-            return _Outcome(code, peak)
-        if time.monotonic() >= deadline:
-            return _Outcome(*_stop(proc, sink), timed_out=True)
-        tick()
-
-
-def _stop(proc: subprocess.Popen, sink: OutputSink | None = None) -> tuple[int, float]:
-    """TERM the whole process group, KILL it after a grace period; reap the child.
-
-    Output written during the grace period is still read (and still counted), so a TERM
-    handler that floods cannot block on a full pipe nor write past the cap unread."""
-    _signal_group(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + GRACE_SECONDS
-    code, peak = _reap(proc.pid, block=False)
-    while code is None and time.monotonic() < deadline and not (sink and sink.over_limit
-                                                                  and sink.total > 2 * sink.limit):
-        if sink is not None:
-            sink.drain(proc.stdout.fileno(), POLL_SECONDS)
-        else:
-            time.sleep(POLL_SECONDS)
-        code, peak = _reap(proc.pid, block=False)
-    _signal_group(proc.pid, signal.SIGKILL)  # stragglers, or a child that ignored TERM
-    if code is None:
-        code, peak = _reap(proc.pid, block=True)
-    return code, peak
 
 
 def describe_exit(code: int) -> str:
@@ -208,7 +124,7 @@ def log_name(page: str) -> str:
     return quote(page, safe="") + ".log"
 
 
-def _classify(failed: RegionRun | None, outcome: _Outcome, corrupt: bool) -> Fault:
+def _classify(failed: RegionRun | None, outcome: Outcome, corrupt: bool) -> Fault:
     if outcome.timed_out:
         return Fault.TIMEOUT
     if outcome.flooded:
@@ -238,7 +154,7 @@ def _start(root: Path, work: Path, device: str, limits: Limits) -> subprocess.Po
          str(work / "result.jsonl")],
         cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_child_setup(limits.memory_mb))
+        preexec_fn=child_setup(limits.memory_mb))
 
 
 def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
@@ -257,10 +173,10 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
         (work / "job.json").write_text(json.dumps(_job(root, executed, limits)), encoding="utf-8")
         sink = OutputSink(log, limits.output_bytes)
         proc = _start(root, work, device, limits)
-        outcome = _supervise(proc, start + limits.timeout, sink,
+        outcome = supervise(proc, start + limits.timeout, sink,
                              _Follow(work / "result.jsonl", on_event))
         proc.returncode = outcome.code
-        _signal_group(proc.pid, signal.SIGKILL)  # anything a region left behind
+        signal_group(proc.pid, signal.SIGKILL)  # anything a region left behind
         sweep(keep)
         if not outcome.flooded:
             sink.drain(proc.stdout.fileno(), 0.2)
@@ -268,8 +184,8 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
         events = _parse_events(result.read_bytes()) if result.exists() else []
     finally:  # Ctrl-C, SIGTERM or an engine error: never leave a process or a file behind
         with shielded():
-            if proc is not None and proc.returncode is None and _reap(proc.pid, False)[0] is None:
-                _stop(proc)
+            if proc is not None and proc.returncode is None and reap(proc.pid, False)[0] is None:
+                stop(proc)
             sweep(keep)
             if proc is not None:
                 proc.stdout.close()
@@ -279,7 +195,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     return _result(page, executed, events, outcome, limits, time.monotonic() - start, log, sink)
 
 
-def _result(page: str, executed: list[Include], events: list[Any], outcome: _Outcome,
+def _result(page: str, executed: list[Include], events: list[Any], outcome: Outcome,
             limits: Limits, duration: float, log: Path, sink: OutputSink) -> PageRun:
     corrupt = _CORRUPT in events
     run = PageRun(page, True, [e for e in events if isinstance(e, RegionRun)],

@@ -88,9 +88,10 @@ def dependencies(root: Path, regions: list[Region]) -> tuple[dict[str, str], dic
         in_project = _project_file(root, top) is not None  # first on the regions' sys.path,
         if not in_project and (top in sys.stdlib_module_names or top == "__future__"):
             continue  # so a project folder named like a stdlib module (code/) shadows it
-        # a package's submodule import also runs every parent package's __init__
-        parents = [".".join(dotted.split(".")[:i]) for i in range(1, dotted.count(".") + 1)]
-        pending.extend(parents)
+        # a submodule import also runs its parent package's __init__ (and so on upwards)
+        parent = dotted.rpartition(".")[0]
+        if parent:
+            pending.append(parent)
         found = _project_file(root, dotted)
         if found is None:
             if not in_project:
