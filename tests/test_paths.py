@@ -51,7 +51,8 @@ def test_report_is_json_and_consistent(report):
 
 def test_generated_table_and_summary_follow_the_record(report):
     table = tables.paths_table(report, "1")
-    assert table.count("\n") == len(PATHS) + 1  # header, rule, one row per path
+    assert table.count("<tr>") == len(PATHS) + 1  # the header, one row per path
+    assert table.count('<td data-label="与 eager 相比">') == len(PATHS)
     summary = tables.paths_summary(report, "1")
     for name, result in report["batches"]["1"].items():
         if name != "eager":

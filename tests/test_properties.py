@@ -145,16 +145,24 @@ def test_no_token_turns_run_data_into_markup(text):
     page = ("# T\n\n```python\n--8<-- \"snippets/s.py:r\"\n```\n\n{{ d2l:stamp }}\n\n"
             "{{ d2l:r.s }} {{ d2l:compare r.a r.b }}\n\n{{ d2l:paths_table r.paths 1 }}\n\n"
             "{{ d2l:paths_files r.paths 1 }}\n\n{{ d2l:paths_summary r.paths 1 }}\n\n"
-            "{{ d2l:paths_provenance r.paths }}\n\n{{ d2l:report }}\n")
+            "{{ d2l:paths_provenance r.paths }}\n\n{{ d2l:paths_chart r.paths }}\n\n{{ d2l:report }}\n")
     rendered = _markdown(render_page(page, entry, record, page_file="docs/p.md"), snippets=False)
     allowed = {"p", "h1", "h2", "h3", "table", "thead", "tbody", "tr", "th", "td", "code", "br",
-               "div", "pre", "span", "small", "details", "summary", "a"}
+               "div", "pre", "span", "small", "details", "summary", "a", "strong",
+               "figure", "svg", "title", "text", "rect", "line"}  # the chart: SVG drawn here
     parsed = _tags(rendered)
     assert set(parsed.tags) <= allowed, set(parsed.tags) - allowed
     assert parsed.tags.count("a") == 1  # the report's own link to the raw record, nothing else
-    assert all(name in ("class", "title", "id", "style") or (name, value) == ("href", "d2l-record.json")
+    from d2l_compiler.chapter.tables import PATHS_HEADER, FILES_HEADER
+    drawing = {"xmlns", "role", "aria-labelledby", "viewbox", "width", "height", "x", "y", "x1",
+               "x2", "y1", "y2", "fill", "fill-opacity", "stroke", "stroke-width", "font-size",
+               "font-weight", "text-anchor"}
+    assert all(name in ("class", "title", "id", "style") or name in drawing
+               or (name, value) == ("href", "d2l-record.json")
+               or (name == "data-label" and value in PATHS_HEADER + FILES_HEADER)
                for name, value in parsed.attrs), parsed.attrs
     assert not any(value and "onerror" in value for _, value in parsed.attrs)
+    assert not any(name.startswith("on") for name, _ in parsed.attrs)
 
 
 def test_reordering_or_repeating_regions_changes_the_key(tmp_path):

@@ -71,11 +71,11 @@ def test_output_blocks_cover_every_kind_of_output():
 
 
 def test_a_fence_is_longer_than_any_backtick_run_in_the_output():
-    assert md._fence_for("plain") == "```"
-    assert md._fence_for("``") == "```"
-    assert md._fence_for("```") == "````"
-    assert md._fence_for("a ````` b ``") == "``````"
-    block = md._text_block("x\n\nsay --8<-- \"f\"\n--8<-- \"mkdocs.yml\"\n", "t", "")
+    assert md.fence_for("plain") == "```"
+    assert md.fence_for("``") == "```"
+    assert md.fence_for("```") == "````"
+    assert md.fence_for("a ````` b ``") == "``````"
+    block = md.text_block("x\n\nsay --8<-- \"f\"\n--8<-- \"mkdocs.yml\"\n", "t", "")
     assert block[1:5] == ["x", "", 'say --8<-- "f"', ';--8<-- "mkdocs.yml"']
 
 
@@ -281,10 +281,10 @@ def test_notebooks_are_written_only_for_pages_that_ran_and_only_when_changed(tmp
     code = {"snippets/a.py:one": "x = 1\n", "lib/b.py:shown": "y = 2\n"}
     sources = {"p.md": (NOTEBOOK_PAGE, code), "q.md": ("```python\n--8<-- \"lib/b.py:shown\"\n```\n", code)}
     written = write_notebooks(docs, record, sources)
-    assert written == [docs / NOTEBOOK_DIR / "p.ipynb"]
-    stamp = written[0].stat().st_mtime_ns
+    assert written == [docs / NOTEBOOK_DIR / "p.ipynb", docs / NOTEBOOK_DIR / "p.md"]
+    stamps = [path.stat().st_mtime_ns for path in written]
     assert write_notebooks(docs, record, sources) == written
-    assert written[0].stat().st_mtime_ns == stamp  # unchanged: not rewritten (live preview)
+    assert [path.stat().st_mtime_ns for path in written] == stamps  # unchanged: not rewritten
     with pytest.raises(RenderError, match=r"^docs/p.md:3: no region 'nope'"):
         write_notebooks(docs, record, {"p.md": (NOTEBOOK_PAGE.replace("one.x", "nope.x"), code)})
 
@@ -292,20 +292,65 @@ def test_notebooks_are_written_only_for_pages_that_ran_and_only_when_changed(tmp
 # --- the data-flow diagram -------------------------------------------------------------------------
 
 def test_dataflow_draws_straight_line_functions_exactly():
-    from d2l_compiler.engine.render.dataflow import DataflowError, dataflow_mermaid
+    from d2l_compiler.engine.render.dataflow import DataflowError, dataflow, describe
 
     code = ('def fancy(a, b):\n    """doc"""\n    e = add(a, b)\n    f = mul(e, b)\n    return f\n'
             'def other():\n    pass\n')
-    assert dataflow_mermaid(code, "fancy").split("\n") == [
-        "flowchart LR", "    a((a))", "    b((b))", "    a --> call1[\"add\"]",
-        "    b --> call1[\"add\"]", "    call1 --> e((e))", "    e --> call2[\"mul\"]",
-        "    b --> call2[\"mul\"]", "    call2 --> f((f))", "    f --> result([\"return f\"])"]
+    flow = dataflow(code, "fancy")
+    assert [(n.label, n.kind, n.layer) for n in flow.nodes] == [
+        ("a", "value", 0), ("b", "value", 0), ("add", "call", 1), ("e", "value", 2),
+        ("mul", "call", 3), ("f", "value", 4), ("return f", "result", 5)]
+    assert flow.edges() == [(0, 2), (1, 2), (2, 3), (3, 4), (1, 4), (4, 5), (5, 6)]
+    assert describe(flow) == "Data flow of fancy: e = add(a, b); f = mul(e, b); return f."
+    assert describe(flow, "zh") == "fancy 的数据流：e = add(a, b)；f = mul(e, b)；return f。"
     with pytest.raises(DataflowError, match="no function 'missing'"):
-        dataflow_mermaid(code, "missing")
+        dataflow(code, "missing")
     for body in ("x, y = f(a)", "x = f(a + 1)", "x = obj.f(a)", "x = 1", "return f(a)", "print(a)",
-                 "x.y = f(a)", "x = y = f(a)"):
+                 "x.y = f(a)", "x = y = f(a)", "x = f(a, key=a)"):
         with pytest.raises(DataflowError, match="line 2: only"):
-            dataflow_mermaid(f"def g(a):\n    {body}\n", "g")
+            dataflow(f"def g(a):\n    {body}\n", "g")
+
+
+def test_dataflow_follows_reassignment_and_outside_names():
+    from d2l_compiler.engine.render.dataflow import dataflow
+
+    flow = dataflow("def g(x):\n    x = f(x, SCALE)\n    x = f(x)\n    return x\n", "g")
+    labels = [n.label for n in flow.nodes]
+    assert labels == ["x", "SCALE", "f", "x", "f", "x", "return x"]
+    assert flow.edges() == [(0, 2), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]  # each use reads the latest x
+
+
+def _svg_boxes(svg: str):
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    return root, ns
+
+
+def test_the_dataflow_svg_is_laid_out_top_to_bottom_without_overlap():
+    from d2l_compiler.engine.render.dataflow import dataflow, dataflow_svg
+
+    code = "def fancy(a, b, c, d):\n    e = add(a, b)\n    f = add(c, d)\n    g = add(e, f)\n    return g\n"
+    svg = dataflow_svg(dataflow(code, "fancy"), "zh")
+    assert "\n" not in svg  # one line: Markdown passes it through as raw HTML
+    root, ns = _svg_boxes(svg)
+    width, height = (float(v) for v in root.get("viewBox").split()[2:])
+    assert root.get("role") == "img" and root.find(f"{ns}title").text.startswith("fancy 的数据流：")
+    texts = [(float(t.get("x")), float(t.get("y")), t.text) for t in root.iter(f"{ns}text")]
+    assert sorted(t for _, _, t in texts) == sorted(["a", "b", "c", "d", "add", "add", "e", "f",
+                                                     "add", "g", "return g"])
+    rows: dict[float, list[float]] = {}
+    for x, y, _ in texts:
+        assert 0 < x < width and 0 < y < height
+        rows.setdefault(y, []).append(x)
+    assert len(rows) == 6  # inputs, two calls, e and f, the last call, g, the return
+    lines = list(root.iter(f"{ns}line"))
+    assert len(lines) == 10 and all(float(e.get("y2")) > float(e.get("y1")) for e in lines)
+    # the first row's calls sit under their own inputs: a, b feed the left one
+    first, second = sorted(rows)[0], sorted(rows)[1]
+    assert max(rows[first][:2]) < min(rows[first][2:]) and rows[second][0] < rows[second][1]
+    labels_out = dataflow_svg(dataflow("def g(a):\n    b = f(a)\n    return b\n", "g"))
+    assert "<script" not in labels_out and "Data flow of g: b = f(a); return b." in labels_out
 
 
 # --- the Python-Markdown extension (hosts without MkDocs plugins) ---------------------------------
@@ -345,8 +390,11 @@ def test_the_dataflow_token_reads_the_code_it_draws(tmp_path):
     dataflow = ext.tokens["dataflow"]
     ctx = PageContext({}, None, None, tmp_path, "")
     drawn = dataflow(TokenCall(["dataflow", "snippets/f.py:f", "f"], "dataflow snippets/f.py:f f", ctx))
-    assert drawn.startswith("```mermaid\nflowchart LR\n") and drawn.endswith("\n```")
-    assert 'a --> call1["g"]' in drawn
+    assert drawn.startswith('<figure class="d2l-dataflow"><svg ') and drawn.endswith("</svg></figure>")
+    assert ">g</text>" in drawn and "Data flow of f: b = g(a); return b." in drawn
+    in_chinese = PageContext({}, None, None, tmp_path, "", "zh")
+    zh = dataflow(TokenCall(["dataflow", "snippets/f.py:f", "f"], "", in_chinese))
+    assert "f 的数据流：b = g(a)；return b。" in zh
     for words in (["dataflow", "snippets/f.py:f"], ["dataflow", "snippets/f.py:f", "f", "x"]):
         with pytest.raises(RenderError, match="a diagram reads"):
             dataflow(TokenCall(words, " ".join(words), ctx))
@@ -487,3 +535,57 @@ def test_installed_extensions_are_loaded_once_each_and_named_when_one_is_unknown
             tokens.load_extensions.__wrapped__(("loud",))
     finally:
         tokens.load_extensions.cache_clear()
+
+
+def test_the_notebook_starts_with_how_to_install_what_it_imports(tmp_path):
+    from d2l_compiler.engine.render.notebook import page_notebook
+
+    code = {"snippets/a.py:one": "print('hi')\n", "lib/b.py:shown": "def f():\n    pass\n"}
+    entry = PageEntry("k", {}, {"device": "cpu", "torch": "2.13.0"}, "T", 1.0, 1.0,
+                      _notebook_entry().regions)
+    record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
+    book = page_notebook(NOTEBOOK_PAGE, entry, record, code, page_file="docs/p.md",
+                         labels=md.labels_for("zh"), install=("pip install x", "pip install -e ."))
+    setup = "".join(book["cells"][1]["source"])
+    assert setup == ("运行这个 notebook 之前，先在同一个 Python 环境里安装它用到的包（本次构建使用 "
+                     "PyTorch 2.13.0）：\n\n```bash\npip install x\npip install -e .\n```")
+    assert [c["cell_type"] for c in book["cells"]][:3] == ["markdown", "markdown", "code"]
+    plain = page_notebook(NOTEBOOK_PAGE, _notebook_entry(), record, code, page_file="docs/p.md",
+                          install=("pip install x",))
+    assert "".join(plain["cells"][1]["source"]).startswith(
+        "Before running this notebook, install what it imports:\n\n```bash")
+    assert len(page_notebook(NOTEBOOK_PAGE, _notebook_entry(), record, code)["cells"]) == 4
+
+
+def test_links_are_rebased_for_the_notebook_s_own_page(tmp_path):
+    from d2l_compiler.engine.render.notebook import rebased
+
+    text = ("[a](other.md#x) ![c](img/c.svg) [w](https://x.org) [t](#top) [r](/abs) "
+            "[up](../up.md)")
+    moved = rebased(text, tmp_path / "docs" / "part", tmp_path / "docs" / "generated" / "part")
+    assert moved == ("[a](../../part/other.md#x) ![c](../../part/img/c.svg) [w](https://x.org) "
+                     "[t](#top) [r](/abs) [up](../../up.md)")
+
+
+def test_the_notebook_page_shows_the_notebook_and_stays_out_of_search():
+    from d2l_compiler.engine.render.notebook_page import notebook_markdown
+
+    notebook = {"cells": [
+        {"cell_type": "markdown", "source": ["# Title\n", "\n", "Intro."]},
+        {"cell_type": "code", "source": ["print('```')"],
+         "outputs": [{"output_type": "stream", "name": "stdout", "text": ["```\n", "<b>x</b>\n"]},
+                     {"output_type": "stream", "name": "stderr", "text": ["E\n"]}]},
+        {"cell_type": "markdown", "source": ["## Next"]}]}
+    page = notebook_markdown(notebook, "part/p.md", "generated/part/p.ipynb")
+    assert page.split("\n")[:9] == [
+        "---", "search:", "  exclude: true", "d2l_notebook: generated/part/p.ipynb", "---", "",
+        "# Title", "",
+        "This page is the Jupyter notebook of [Title](../../part/p.md): the same code, with the "
+        "outputs this build recorded. [Download the notebook (p.ipynb)](p.ipynb)."]
+    assert "\nIntro.\n\n````python\nprint('```')\n````\n" in page  # a fence longer than the code's
+    # inside a fence longer than any backtick run in it, HTML is shown, never parsed
+    assert '\n```` { .text .d2l-output title="Output" }\n```\n<b>x</b>\n````\n' in page
+    assert '``` { .text .d2l-output title="Standard error" }\nE\n```' in page
+    assert page.endswith("## Next\n")
+    untitled = notebook_markdown({"cells": [notebook["cells"][1]]}, "p.md", "generated/p.ipynb")
+    assert "[p.md](../p.md)" in untitled.split("\n")[6]  # the note still comes first

@@ -2,7 +2,7 @@
 
 Registered through the ``d2l_compiler.extensions`` entry point (see ``pyproject.toml``):
 the tokens ``paths_table`` / ``paths_files`` / ``paths_summary`` (VALUE BATCH),
-``paths_chart`` / ``paths_provenance`` (VALUE), and the SVG charts drawn from the record.
+``paths_chart`` / ``paths_provenance`` (VALUE); the chart is inline SVG drawn from the record.
 Adding a token to the chapter touches this package only.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from d2l_compiler.chapter import tables
-from d2l_compiler.chapter.charts import write_charts
+from d2l_compiler.chapter.charts import paths_chart
 from d2l_compiler.engine.render.tokens import Extensions, RenderError, TokenCall
 
 
@@ -44,15 +44,13 @@ def _provenance(call: TokenCall) -> str:
 
 def _chart(call: TokenCall) -> str:
     paths = _paths(call, 2, "paths_chart VALUE")
-    return (f"![各条路径每次调用的时间：中位数，误差线为四分位区间]"
-            f"({tables.CHART_DIR}/{tables.chart_name(paths)})")
+    return f'<figure class="d2l-chart">{paths_chart(paths)}</figure>'
 
 
 def register(ext: Extensions) -> None:
-    """Register the chapter's tokens and its chart writer."""
+    """Register the chapter's tokens."""
     ext.token("paths_table")(_by_batch(tables.paths_table))
     ext.token("paths_files")(_by_batch(tables.paths_files))
     ext.token("paths_summary")(_by_batch(tables.paths_summary))
     ext.token("paths_provenance")(_provenance)
     ext.token("paths_chart")(_chart)
-    ext.derived.append(write_charts)

@@ -1,75 +1,78 @@
-"""SVG charts of ``compare_paths`` results, drawn by the engine from the record (never by the plugin).
+"""The paths chart, drawn from the record as inline SVG (no plotting library, no image file).
 
-A chart's file name is a hash of its data (:func:`tables.chart_name`), so a warm build finds
-it already drawn and never imports matplotlib.
+Per batch size, one row per path: per-call time (median bar, interquartile whisker) and,
+beside it, the one-off compile time. Text is real SVG text in the page's font, so the Chinese
+labels render with whatever font the page uses, the chart follows the light or dark scheme
+(``currentColor``), and it is narrow enough (360 units) to read on a phone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+import hashlib
+import json
+from collections.abc import Mapping
+from html import escape
 from typing import Any
 
-from d2l_compiler.engine.record.model import Record
 from d2l_compiler.paths import PATHS
-from d2l_compiler.chapter.tables import CHART_DIR, chart_name
 
-# ASCII labels: the SVG must not depend on which CJK fonts the build machine has
-_SHORT = {"eager": "eager", "script": "jit.script", "frozen": "script+freeze",
-          "trace": "jit.trace", "compile": "torch.compile", "compile_max": "compile max-autotune",
-          "export_aoti": "export+AOTInductor"}
+WIDTH, ROW, TITLE = 360, 40, 38
+CALL_BAR, CALL_NUMBER_X = 196, 200   # per-call bars from x=0, their median printed after them
+COMPILE_X, COMPILE_BAR = 252, 64     # compile-time bars, their seconds printed after them
 
 
-def _paths_values(record: Record) -> Iterator[Mapping[str, Any]]:
-    for entry in record.pages.values():
-        for region in entry.executed:
-            for value in region.run.values.values():
-                if isinstance(value, Mapping) and value.get("type") == "paths":
-                    yield value
+def _ordered(results: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    rank = {name: i for i, name in enumerate(PATHS)}
+    return sorted(results.items(), key=lambda item: rank.get(item[0], len(rank)))
 
 
-def draw(paths: Mapping[str, Any], target: Path) -> None:
-    """Per batch size, one horizontal bar per path: median per-call time, IQR error bars."""
-    import matplotlib
+def _panel(batch: str, results: Mapping[str, Any], top: float) -> tuple[list[str], float]:
+    """One batch size's rows, starting at ``top``; the SVG parts and the height used. Each
+    path's name has a line of its own, so long names fit a phone."""
+    rows = _ordered(results)
+    slowest = max(r["samples"]["q3"] for _, r in rows) or 1.0
+    longest_compile = max((r.get("compile_seconds") or 0.0 for _, r in rows), default=0.0) or 1.0
+    parts = [f'<text x="0" y="{top + 14}" font-weight="bold">批量 {escape(batch)}</text>',
+             f'<text x="0" y="{top + 30}" font-size="11">'
+             '每次调用，微秒（条：中位数；横线：四分位区间）</text>',
+             f'<text x="{COMPILE_X}" y="{top + 14}" font-size="11">编译，秒</text>']
+    scale = CALL_BAR / slowest
+    for number, (name, r) in enumerate(rows):
+        y = top + TITLE + number * ROW
+        s = r["samples"]
+        opacity = "0.45" if name == "eager" else "0.8"
+        parts += [f'<text x="0" y="{y + 12}" font-size="11">{escape(str(r["label"]))}</text>',
+                  f'<rect x="0" y="{y + 17}" width="{s["median"] * scale:.1f}" height="13" '
+                  f'fill="currentColor" fill-opacity="{opacity}"/>',
+                  f'<line x1="{s["q1"] * scale:.1f}" x2="{s["q3"] * scale:.1f}" y1="{y + 23.5}" '
+                  f'y2="{y + 23.5}" stroke="currentColor" stroke-width="1.5"/>',
+                  f'<text x="{CALL_NUMBER_X}" y="{y + 28}" font-size="10">'
+                  f'{s["median"] * 1e6:.1f}</text>']
+        seconds = r.get("compile_seconds")
+        if name == "eager" or seconds is None:
+            parts.append(f'<text x="{COMPILE_X}" y="{y + 28}" font-size="10">—</text>')
+        else:
+            width = COMPILE_BAR * seconds / longest_compile
+            parts += [f'<rect x="{COMPILE_X}" y="{y + 17}" width="{width:.1f}" height="13" '
+                      'fill="currentColor" fill-opacity="0.25"/>',
+                      f'<text x="{COMPILE_X + width + 3:.1f}" y="{y + 28}" font-size="10">'
+                      f'{seconds:.1f}</text>']
+    return parts, TITLE + len(rows) * ROW + 14
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    # recorded strings are drawn as text, never parsed as mathtext
-    plt.rcParams.update({"svg.hashsalt": "d2l", "svg.fonttype": "path", "font.size": 9,
-                         "text.parse_math": False})
-    batches = list(paths["batches"].items())
-    fig, axes = plt.subplots(1, len(batches), figsize=(4.2 * len(batches), 3.2), squeeze=False)
-    for ax, (batch, results) in zip(axes[0], batches, strict=True):
-        rank = {name: i for i, name in enumerate(PATHS)}
-        names = sorted(results, key=lambda n: rank.get(n, len(rank)))[::-1]
-        med = [results[n]["samples"]["median"] * 1e6 for n in names]
-        low = [m - results[n]["samples"]["q1"] * 1e6 for m, n in zip(med, names, strict=True)]
-        high = [results[n]["samples"]["q3"] * 1e6 - m for m, n in zip(med, names, strict=True)]
-        colors = ["#7f7f7f" if n == "eager" else "#3f51b5" for n in names]
-        ax.barh([_SHORT.get(n, n) for n in names], med, xerr=[low, high], color=colors,
-                error_kw={"capsize": 3, "elinewidth": 1})
-        ax.set_title(f"batch {batch} ({paths.get('device')}, {paths.get('threads')} threads)")
-        ax.set_xlabel("microseconds per call (median, IQR)")
-        ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    fig.savefig(tmp, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    tmp.replace(target)
-
-
-def write_charts(docs_dir: Path, record: Record) -> list[Path]:
-    """Draw every chart the record needs that is not drawn yet; delete charts it no longer needs."""
-    folder = docs_dir / CHART_DIR
-    wanted = {}
-    for paths in _paths_values(record):
-        wanted[chart_name(paths)] = paths
-    for name, paths in wanted.items():
-        if not (folder / name).exists():
-            draw(paths, folder / name)
-    for stale in folder.glob("paths-*.svg") if folder.is_dir() else ():
-        if stale.name not in wanted:
-            stale.unlink()
-    return [folder / name for name in wanted]
+def paths_chart(paths: Mapping[str, Any]) -> str:
+    """The chart as one line of inline SVG (Markdown passes it through as raw HTML)."""
+    parts: list[str] = []
+    top = 0.0
+    for batch, results in paths["batches"].items():
+        panel, height = _panel(batch, results, top)
+        parts += panel
+        top += height
+    digest = hashlib.sha256(json.dumps(paths["batches"], sort_keys=True).encode()).hexdigest()[:10]
+    title = ("各条路径每次调用的时间（条形为中位数，横线为四分位区间，数字为中位数微秒）"
+             "与一次性的编译时间（秒），按批量大小分组")
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="d2l-chart" role="img" '
+            f'aria-labelledby="paths-{digest}" viewBox="0 0 {WIDTH} {top:.0f}" width="{WIDTH}" '
+            f'style="max-width:100%;height:auto;font-family:inherit;font-size:12px" '
+            f'fill="currentColor"><title id="paths-{digest}">{title}</title>'
+            + "".join(parts) + "</svg>")

@@ -6,8 +6,6 @@ Every comparative word here is derived from the numbers with the rule of
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +14,9 @@ from d2l_compiler.models import human_size
 from d2l_compiler.paths import PATHS
 from d2l_compiler.engine.render.escape import inline
 
-CHART_DIR = "generated"
+PATHS_HEADER = ["路径", "编译（秒）", "每次调用：中位数（四分位区间），微秒", "相对 eager 的加速比",
+                "与 eager 相比"]
+FILES_HEADER = ["路径", "格式", "大小（字节）", "大小", "重新加载后输出一致"]
 
 
 def _us(seconds: float) -> str:
@@ -34,34 +34,48 @@ def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str,
     return sorted(results.items(), key=lambda item: rank.get(item[0], len(rank)))
 
 
+def _table(header: list[str], rows: list[list[str]], numeric: set[int]) -> str:
+    """An HTML table whose cells carry their column's name (``data-label``), so that on a
+    phone the stylesheet can show each row as a card instead of a too-wide table. Cells are
+    already escaped Markdown-free HTML; the header words are this module's own."""
+    def cell(tag: str, column: int, text: str) -> str:
+        align = ' style="text-align:right"' if column in numeric else ""
+        label = f' data-label="{header[column]}"' if tag == "td" else ""
+        return f"<{tag}{label}{align}>{text}</{tag}>"
+    head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>"
+                   for row in rows)
+    return f'<div class="d2l-cards"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
 def paths_table(paths: Mapping[str, Any], batch: str) -> str:
     """One row per path: compile time, per-call median and IQR, speed-up with its range."""
-    rows = ["| 路径 | 编译（秒） | 每次调用：中位数（四分位区间），微秒 "
-            "| 相对 eager 的加速比 | 与 eager 相比 |",
-            "|---|---:|---:|---:|---|"]
     words = {"faster": "更快", "slower": "更慢", "within noise": "波动之内"}
+    rows = []
     for name, r in _batch(paths, batch):
         s = r["samples"]
         compile_time = "—" if name == "eager" else f"{r['compile_seconds']:.2f}"
         speed = ("1（基准）" if name == "eager" else
                  f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）")
         timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）"
-        rows.append(f"| {inline(r['label'])} | {compile_time} | {timing} | "
-                    f"{speed} | {'—' if name == 'eager' else words[r['vs_eager']]} |")
-    return "\n".join(rows)
+        rows.append([inline(r["label"]), compile_time, timing, speed,
+                     "—" if name == "eager" else words[r["vs_eager"]]])
+    return _table(PATHS_HEADER, rows, numeric={1, 2, 3})
 
 
 def paths_files(paths: Mapping[str, Any], batch: str) -> str:
     """The files each path saved at one batch size: kind, size, reloads equal."""
-    names = {"state_dict": "`state_dict`（`torch.save`）", "torchscript": "TorchScript（`.save`）",
-             "export": "`torch.export.save`（`.pt2`）", "aoti_package": "AOTInductor 包（`.pt2`）"}
-    rows = ["| 路径 | 格式 | 大小（字节） | 大小 | 重新加载后输出一致 |", "|---|---|---:|---:|---|"]
+    names = {"state_dict": "<code>state_dict</code>（<code>torch.save</code>）",
+             "torchscript": "TorchScript（<code>.save</code>）",
+             "export": "<code>torch.export.save</code>（<code>.pt2</code>）",
+             "aoti_package": "AOTInductor 包（<code>.pt2</code>）"}
+    rows = []
     for _, r in _batch(paths, batch):
         for a in r["artifacts"]:
-            rows.append(f"| {inline(r['label'])} | {names.get(a['kind'], inline(a['kind']))} | "
-                        f"{int(a['size_bytes'])} | "
-                        f"{human_size(a['size_bytes'])} | {'是' if a['reload_equal'] else '**否**'} |")
-    return "\n".join(rows)
+            rows.append([inline(r["label"]), names.get(a["kind"], inline(a["kind"])),
+                         str(int(a["size_bytes"])), human_size(a["size_bytes"]),
+                         "是" if a["reload_equal"] else "<strong>否</strong>"])
+    return _table(FILES_HEADER, rows, numeric={2, 3})
 
 
 def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
@@ -95,9 +109,3 @@ def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], ex
     return (inline(f"测量环境：设备 {paths.get('device')}（{hardware}），PyTorch {paths.get('torch')}，"
                    f"{paths.get('threads')} 个线程，执行于 {executed_at}，提交 ")
             + f"<code>{inline(commit)}</code>{quick}。")
-
-
-def chart_name(paths: Mapping[str, Any]) -> str:
-    """The chart's file name: a hash of its data, so an unchanged record means an unchanged file."""
-    data = json.dumps(paths["batches"], sort_keys=True).encode("utf-8")
-    return f"paths-{hashlib.sha256(data).hexdigest()[:16]}.svg"

@@ -165,7 +165,8 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             page: ((project.docs_dir / page).read_text(encoding="utf-8"),
                    {inc.region.id: inc.region.code for inc in includes})
             for page, includes in pages.items()}, project.root, extensions,
-            labels_for(project.settings.labels))
+            labels_for(project.settings.labels),
+            project.settings.notebook_install)
     except RenderError as exc:
         raise BuildError(str(exc)) from None
     record.write_record(project.record_path, full)

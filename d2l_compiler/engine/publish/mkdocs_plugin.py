@@ -51,6 +51,8 @@ class D2LConfig(base.Config):
     record = c.Optional(c.Type(str))
     extensions = c.Optional(c.ListOfItems(c.Type(str)))
     labels = c.Choice(LABEL_SETS, default="en")
+    notebook_install = c.ListOfItems(c.Type(str), default=[])
+    keep_source_maps = c.Type(bool, default=False)
 
 
 class D2LPlugin(BasePlugin[D2LConfig]):
@@ -94,10 +96,15 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             raise PluginError(f"{message}; {_HINT}") from None
 
     def on_files(self, files: Files, config: MkDocsConfig, **_: Any) -> Files:
-        # the record, downloadable from the site (and a valid link target for --strict)
-        """Publish the record as ``d2l-record.json``."""
+        """Publish the record as ``d2l-record.json`` (downloadable, and a valid link target
+        for --strict); leave out the theme's source maps unless ``keep_source_maps``."""
         files.append(File.generated(config, "d2l-record.json",
                                     abs_src_path=str(self.project.record_path)))
+        if not self.project.settings.keep_source_maps:  # ~1.3 MB only a theme's debugger reads
+            docs = self.project.docs_dir.resolve()
+            for file in [f for f in files if f.src_uri.endswith(".map") and f.abs_src_path
+                         and not Path(f.abs_src_path).resolve().is_relative_to(docs)]:
+                files.remove(file)
         return files
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from d2l_compiler.claims import check_claim, compare
 from d2l_compiler.engine.errors import BuildError
-from d2l_compiler.engine.render.dataflow import DataflowError, dataflow_mermaid
+from d2l_compiler.engine.render.dataflow import DataflowError, dataflow, dataflow_svg
 from d2l_compiler.engine.render.escape import inline
 from d2l_compiler.engine.render.report import REPORT_LABELS, report_markdown
 from d2l_compiler.engine.render.tokens import Extensions, RenderError, TokenCall
@@ -63,14 +63,15 @@ def claim(call: TokenCall) -> str:
     return text.strip()
 
 
-def dataflow(call: TokenCall) -> str:
-    """``dataflow path.py:section function``: a Mermaid diagram derived from the code."""
+def dataflow_token(call: TokenCall) -> str:
+    """``dataflow path.py:section function``: an SVG diagram derived from the code."""
     if len(call.words) != 3 or call.page.root is None:
         raise RenderError("a diagram reads {{ d2l:dataflow path/to/file.py:section function }}")
     _, target, function = call.words
     try:
         code = read_region(call.page.root, target).code
-        return f"```mermaid\n{dataflow_mermaid(code, function)}\n```"
+        svg = dataflow_svg(dataflow(code, function), call.page.language)
+        return f'<figure class="d2l-dataflow">{svg}</figure>'
     except (BuildError, DataflowError) as exc:
         raise RenderError(f"dataflow {target} {function}: {exc}") from None
 
@@ -78,5 +79,5 @@ def dataflow(call: TokenCall) -> str:
 def register(ext: Extensions) -> None:
     """Register the generic tokens."""
     for name, handler in (("stamp", stamp), ("report", report), ("compare", compare_token),
-                          ("claim", claim), ("dataflow", dataflow)):
+                          ("claim", claim), ("dataflow", dataflow_token)):
         ext.token(name)(handler)

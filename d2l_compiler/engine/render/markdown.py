@@ -55,6 +55,13 @@ class Labels:
     when: str = "run at {when}"
     separator: str = "; "
     language: str = "en"  # for the words tokens generate (the report, comparisons)
+    notebook_note: str = ("This page is the Jupyter notebook of [{title}]({page}): the same code, "
+                          "with the outputs this build recorded. [Download the notebook "
+                          "({name})]({name}).")
+    notebook_setup: str = "Before running this notebook, install what it imports{torch}:"
+    notebook_torch: str = " (this build used PyTorch {torch})"
+    notebook_stdout: str = "Output"
+    notebook_stderr: str = "Standard error"
 
 
 LABELS = {
@@ -63,7 +70,12 @@ LABELS = {
                  raised="异常（本段代码有意引发）", warnings="运行时警告（构建时捕获）",
                  stamp="本页代码由构建实际运行：{parts}。", device="设备 {device}",
                  hardware="（{hardware}）", torch="PyTorch {torch}，{threads} 个线程",
-                 python="Python {python}", when="执行于 {when}", separator="；", language="zh"),
+                 python="Python {python}", when="执行于 {when}", separator="；", language="zh",
+                 notebook_note="本页是[{title}]({page})一页导出的 Jupyter notebook：代码相同，输出来自"
+                               "这次构建的记录。[下载这个 notebook（{name}）]({name})。",
+                 notebook_setup="运行这个 notebook 之前，先在同一个 Python 环境里安装它用到的包{torch}：",
+                 notebook_torch="（本次构建使用 PyTorch {torch}）",
+                 notebook_stdout="输出", notebook_stderr="标准错误输出"),
 }
 
 
@@ -86,14 +98,17 @@ def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABE
     return inline(labels.stamp.format(parts=labels.separator.join(parts)))
 
 
-def _fence_for(text: str) -> str:
+def fence_for(text: str) -> str:
+    """A backtick fence longer than any run of backticks in ``text`` (so it cannot close early)."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     return "`" * max(3, longest + 1)
 
 
-def _text_block(text: str, title: str, indent: str) -> list[str]:
+def text_block(text: str, title: str, indent: str = "") -> list[str]:
+    """``text`` as a fenced output block titled ``title``: control characters made visible,
+    nothing in it read as Markdown, HTML or a snippet include."""
     text = visible(text)
-    fence = _fence_for(text)
+    fence = fence_for(text)
     lines = [f'{indent}{fence} {{ .text .d2l-output title="{inline(title)}" }}']
     lines += [snippet_safe(f"{indent}{line}") if line else ""
               for line in text.rstrip("\n").split("\n")]
@@ -104,14 +119,14 @@ def output_blocks(run: RegionRun, indent: str = "", labels: Labels = LABELS["en"
     """The Markdown shown under an executed region's code: its output and its warnings."""
     lines: list[str] = []
     if run.stdout:
-        lines += ["", *_text_block(run.stdout, labels.output.format(seconds=run.duration), indent)]
+        lines += ["", *text_block(run.stdout, labels.output.format(seconds=run.duration), indent)]
     if run.stray:
-        lines += ["", *_text_block(run.stray, labels.stray, indent)]
+        lines += ["", *text_block(run.stray, labels.stray, indent)]
     if run.raised:
-        lines += ["", *_text_block(run.raised, labels.raised, indent)]
+        lines += ["", *text_block(run.raised, labels.raised, indent)]
     if run.warnings:
         text = "\n".join(f"{w.category}: {w.message}" for w in run.warnings)
-        lines += ["", *_text_block(text, labels.warnings, indent)]
+        lines += ["", *text_block(text, labels.warnings, indent)]
     return lines
 
 

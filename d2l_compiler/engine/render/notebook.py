@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from d2l_compiler.engine.record.model import PageEntry, Record, RegionRun
 from d2l_compiler.engine.render.escape import visible
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
-from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, render_page
+from d2l_compiler.engine.sources.project import GENERATED_DIR
+from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, fence_for, render_page
+from d2l_compiler.engine.render.notebook_page import notebook_markdown
 from d2l_compiler.engine.render.tokens import Extensions
 
-NOTEBOOK_DIR = "generated"
+NOTEBOOK_DIR = GENERATED_DIR
 
 
 _LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)")
@@ -38,6 +41,19 @@ def _self_contained(markdown: str, page_dir: Path) -> str:
             data = base64.b64encode(file.read_bytes()).decode("ascii")
             return f"![{match['text']}](data:image/{kind};base64,{data})"
         return match["text"]
+    return _LINK.sub(fix, markdown)
+
+
+def rebased(markdown: str, page_dir: Path, target_dir: Path) -> str:
+    """Relative links and images of a page in ``page_dir``, rewritten to work from a page in
+    ``target_dir`` (the notebook's own page on the site)."""
+    def fix(match: re.Match) -> str:
+        target = match["target"]
+        if target.startswith(("http://", "https://", "#", "data:", "mailto:", "/")):
+            return match[0]
+        path, _, anchor = target.partition("#")
+        moved = os.path.relpath(page_dir / path, target_dir).replace(os.sep, "/")
+        return f"{match['bang']}[{match['text']}]({moved}{'#' + anchor if anchor else ''})"
     return _LINK.sub(fix, markdown)
 
 
@@ -90,12 +106,24 @@ def _chunks(markdown: str, page_file: str) -> list[tuple[str, Any]]:
     return chunks
 
 
-def page_notebook(markdown: str, entry: PageEntry, record: Record,
-                  code_of: Mapping[str, str], root: Path | None = None,
-                  page_dir: Path | None = None, page_file: str = "page",
-                  extensions: Extensions | None = None,
-                  labels: Labels = LABELS["en"]) -> dict[str, Any]:
-    """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code."""
+def setup_cell(install: tuple[str, ...], provenance: Mapping[str, Any],
+               labels: Labels) -> dict[str, Any] | None:
+    """The first cell: how to install what the notebook imports (None if the book says nothing)."""
+    if not install:
+        return None
+    torch = labels.notebook_torch.format(torch=provenance["torch"]) if "torch" in provenance else ""
+    commands = "\n".join(install)
+    fence = fence_for(commands)
+    return _markdown_cell(f"{labels.notebook_setup.format(torch=torch)}\n\n{fence}bash\n"
+                          f"{commands}\n{fence}")
+
+
+def notebook_cells(markdown: str, entry: PageEntry, record: Record, code_of: Mapping[str, str],
+                   fix_links: Callable[[str], str], root: Path | None = None,
+                   page_file: str = "page", extensions: Extensions | None = None,
+                   labels: Labels = LABELS["en"]) -> list[dict[str, Any]]:
+    """The page as notebook cells: its prose (values filled in, links passed through
+    ``fix_links``), each executed region as a code cell with its recorded outputs."""
     options = {"extensions": extensions, "labels": labels}
     render_page(markdown, entry, record, root, page_file, **options)  # errors name its own lines
     cells, count = [], 0
@@ -103,16 +131,35 @@ def page_notebook(markdown: str, entry: PageEntry, record: Record,
         if kind == "markdown":
             text = render_page(payload, entry, record, root, page_file, outputs=False,
                                **options) if payload.strip() else ""
-            if page_dir is not None:
-                text = _self_contained(text, page_dir)
             if text.strip():
-                cells.append(_markdown_cell(text))
+                cells.append(_markdown_cell(fix_links(text)))
         elif entry.regions[payload].run is not None:
             count += 1
             cells.append(_code_cell(entry.regions[payload].run, code_of[entry.regions[payload].id],
                                     count))
         else:  # library code the page shows but does not run: show it as text
             cells.append(_markdown_cell(f"```python\n{code_of[entry.regions[payload].id]}```"))
+    return cells
+
+
+def page_notebook(markdown: str, entry: PageEntry, record: Record,
+                  code_of: Mapping[str, str], root: Path | None = None,
+                  page_dir: Path | None = None, page_file: str = "page",
+                  extensions: Extensions | None = None,
+                  labels: Labels = LABELS["en"], install: tuple[str, ...] = (),
+                  links_from: Path | None = None) -> dict[str, Any]:
+    """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code.
+    Local images are embedded, so the downloaded file stands alone; with ``links_from``,
+    relative links are instead rewritten for a page in that directory (the site's copy)."""
+    def fix_links(text: str) -> str:
+        if page_dir is None:
+            return text
+        return rebased(text, page_dir, links_from) if links_from else _self_contained(text, page_dir)
+    cells = notebook_cells(markdown, entry, record, code_of, fix_links, root, page_file,
+                           extensions, labels)
+    setup = setup_cell(install, entry.provenance, labels)
+    if setup is not None:  # after the title, before anything runs
+        cells.insert(1 if cells and "".join(cells[0]["source"]).startswith("# ") else 0, setup)
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number}"  # nbformat 4.5 requires ids; deterministic ones diff well
     return {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
@@ -124,8 +171,9 @@ def page_notebook(markdown: str, entry: PageEntry, record: Record,
 def write_notebooks(docs_dir: Path, record: Record,
                     sources: Mapping[str, tuple[str, Mapping[str, str]]],
                     root: Path | None = None, extensions: Extensions | None = None,
-                    labels: Labels = LABELS["en"]) -> list[Path]:
-    """Write ``<docs>/generated/<page>.ipynb`` for each page with executed code.
+                    labels: Labels = LABELS["en"], install: tuple[str, ...] = ()) -> list[Path]:
+    """Write ``<docs>/generated/<page>.ipynb`` for each page with executed code, and beside it
+    ``<page>.md``, the notebook as a site page.
 
     ``sources`` maps a page to (its Markdown, its region code by id). A file is rewritten
     only when its content changes, so live preview does not loop.
@@ -136,14 +184,21 @@ def write_notebooks(docs_dir: Path, record: Record,
         if not entry.executed:
             continue
         target = docs_dir / NOTEBOOK_DIR / Path(page).with_suffix(".ipynb")
+        args = (markdown, entry, record, code_of, root, (docs_dir / page).parent, f"docs/{page}",
+                extensions, labels, install)
         try:
-            notebook = page_notebook(markdown, entry, record, code_of, root,
-                                     (docs_dir / page).parent, f"docs/{page}", extensions, labels)
+            notebook = page_notebook(*args)
+            on_site = page_notebook(*args, links_from=target.parent)
         except RenderError as exc:
             raise RenderError(str(exc)) from None
-        text = json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        written.append(target)
+        relative = target.relative_to(docs_dir).as_posix()
+        _write(target, json.dumps(notebook, ensure_ascii=False, indent=1) + "\n")
+        _write(target.with_suffix(".md"), notebook_markdown(on_site, page, relative, labels))
+        written += [target, target.with_suffix(".md")]
     return written
+
+
+def _write(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")

@@ -16,8 +16,7 @@ from pathlib import Path
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.render.notebook import NOTEBOOK_DIR
-from d2l_compiler.engine.sources.project import Project
+from d2l_compiler.engine.sources.project import GENERATED_DIR, Project
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def _digest(file: Path) -> str:
 def fingerprint(project: Project, pages: dict[str, list[Include]]) -> Fingerprint:
     """The current content of everything ``pages`` are built from (generated files excluded)."""
     root = project.root
-    generated = project.docs_dir / NOTEBOOK_DIR
+    generated = project.docs_dir / GENERATED_DIR
     files = {p for p in project.docs_dir.rglob("*") if p.is_file() and not p.is_relative_to(generated)}
     files.add(project.config_file)
     regions = [inc.region for incs in pages.values() for inc in incs]

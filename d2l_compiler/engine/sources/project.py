@@ -8,6 +8,8 @@ engine's settings, read from the ``d2l`` plugin's options in ``mkdocs.yml``::
           record: null            # default: <state_dir>/record.json
           extensions: null        # entry-point names to load; default: every installed one
           labels: en              # or zh: the words put around outputs and in the stamp
+          notebook_install: []    # shell lines the generated notebooks' setup cell shows
+          keep_source_maps: false # publish the theme's *.map files too
 
 The engine and the MkDocs plugin both read these through :class:`Project`, so they agree.
 """
@@ -32,6 +34,7 @@ _TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 PLUGIN_NAME = "d2l"
 LABEL_SETS = ("en", "zh")
+GENERATED_DIR = "generated"  # under the docs directory: written by the engine, never a source
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Settings:
     record: str | None = None
     extensions: tuple[str, ...] | None = None
     labels: str = "en"
+    notebook_install: tuple[str, ...] = ()  # shell lines the notebooks' first cell shows
+    keep_source_maps: bool = False  # publish the theme's *.map files (only its debugger reads them)
 
 
 def _plugin_options(config: dict) -> dict | None:
@@ -56,9 +61,9 @@ def _plugin_options(config: dict) -> dict | None:
     return None
 
 
-def _strings(value: object, name: str, where: Path) -> tuple[str, ...]:
+def _strings(value: object, name: str, where: Path, what: str = "names") -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise UsageError(f"{where}: the d2l plugin's {name!r} must be a list of names")
+        raise UsageError(f"{where}: the d2l plugin's {name!r} must be a list of {what}")
     return tuple(value)
 
 
@@ -102,6 +107,14 @@ class Project:
         if options.get("extensions") is not None:
             settings = replace(settings, extensions=_strings(options["extensions"], "extensions",
                                                              self.config_file))
+        if options.get("notebook_install") is not None:
+            settings = replace(settings, notebook_install=_strings(
+                options["notebook_install"], "notebook_install", self.config_file, "commands"))
+        if options.get("keep_source_maps") is not None:
+            if not isinstance(options["keep_source_maps"], bool):
+                raise UsageError(f"{self.config_file}: the d2l plugin's 'keep_source_maps' must "
+                                 "be true or false")
+            settings = replace(settings, keep_source_maps=options["keep_source_maps"])
         for name in ("state_dir", "record", "labels"):
             value = options.get(name)
             if value is not None and not isinstance(value, str):
@@ -144,7 +157,9 @@ class Project:
         """Markdown pages under the docs directory, sorted, as paths relative to it."""
         if not self.docs_dir.is_dir():
             raise UsageError(f"docs directory {self.docs_dir} does not exist")
-        return sorted(p.relative_to(self.docs_dir) for p in self.docs_dir.rglob("*.md"))
+        generated = self.docs_dir / GENERATED_DIR  # the engine's own output (notebook pages)
+        return sorted(p.relative_to(self.docs_dir) for p in self.docs_dir.rglob("*.md")
+                      if not p.is_relative_to(generated))
 
 
 def find_project(config: str | Path = "mkdocs.yml") -> Project:
