@@ -60,8 +60,8 @@ CLAIM_VERBS = ("faster", "slower", "within-noise", ">", "<")
 def check_claim(left: Any, verb: str, right: Any) -> str | None:
     """None if the claim ``left VERB right`` holds, else what was measured instead.
 
-    Verbs: ``faster``/``slower``/``within-noise`` (two samples records, by :func:`verdict`)
-    and ``>``/``<`` (two numbers).
+    Verbs: ``faster``/``slower``/``within-noise`` (two samples records, by
+    [`verdict`][d2l_compiler.claims.verdict]) and ``>``/``<`` (two numbers).
     """
     if verb in (">", "<"):
         if not all(isinstance(v, int | float) for v in (left, right)):

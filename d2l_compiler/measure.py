@@ -158,11 +158,17 @@ def _run_isolated(name: str, job_dir: Path) -> PathResult:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise RuntimeError(f"measuring {name} failed in its worker process:\n{tail}")
     data = json.loads(out.read_text(encoding="utf-8"))
-    for category, message in data["warnings"]:  # re-raised here, where callers can see them
-        warnings.warn(message, getattr(builtins, category, UserWarning), stacklevel=2)
+    for category, message, filename, lineno in data["warnings"]:
+        # re-raised here, where callers can see them, naming the line that really raised them
+        warnings.warn_explicit(message, getattr(builtins, category, UserWarning), filename, lineno)
     samples = Samples(data["label"], tuple(data["seconds"]), data["number"], warmup=1)
     artifacts = tuple(Artifact(**a) for a in data["artifacts"])
     return PathResult(name, data["compile_seconds"], samples, True, data["max_abs_diff"], artifacts)
+
+
+# Warnings caused by this module's own measurement settings, not by the reader's code: the
+# Inductor cache is disabled on purpose (force_disable_caches, for cold compile times).
+OWN_SETTING_WARNINGS = ("dynamo_pgo force disabled by torch.compiler.config.force_disable_caches",)
 
 
 def _worker(job_dir: str, name: str) -> None:
@@ -174,7 +180,8 @@ def _worker(job_dir: str, name: str) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = measure_path(name, net, x, reference, job_dir)
-    unique = sorted({(w.category.__name__, str(w.message)) for w in caught})
+    unique = sorted({(w.category.__name__, str(w.message), w.filename, w.lineno) for w in caught
+                     if not str(w.message).startswith(OWN_SETTING_WARNINGS)})
     (folder / f"{name}.json").write_text(json.dumps({
         "label": LABELS[name], "compile_seconds": result.compile_seconds,
         "seconds": list(result.samples.seconds), "number": result.samples.number,
@@ -191,7 +198,8 @@ def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
     Each (batch size, path) runs in a fresh Python process, so compile times are cold and no
     path inherits another's state. There, the outputs are compared with eager
     (``torch.allclose``) before any timing, the files the path saves are reloaded and
-    compared too, and the per-call time is measured by :func:`measure_call`.
+    compared too, and the per-call time is measured by
+    [`measure_call`][d2l_compiler.measure.measure_call].
     """
     import torch
 

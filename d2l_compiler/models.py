@@ -19,7 +19,13 @@ def get_net():
 
 
 def human_size(num_bytes: int) -> str:
-    """Binary-prefixed size as ``ls -lh`` prints it, e.g. ``651.6 KiB``."""
+    """A size with a binary prefix, one decimal (bytes stay whole).
+
+    >>> human_size(1536)
+    '1.5 KiB'
+    >>> human_size(512)
+    '512 B'
+    """
     if num_bytes < 0:
         raise ValueError("a size cannot be negative")
     size = float(num_bytes)
@@ -32,7 +38,8 @@ def human_size(num_bytes: int) -> str:
 
 @dataclass(frozen=True)
 class SavedModel:
-    """What :func:`save_module` measured: where the file is, its size, whether it reloads equal."""
+    """What [`save_module`][d2l_compiler.models.save_module] measured: where the file is, its
+    size, whether it reloads equal."""
 
     path: str
     size_bytes: int

@@ -100,8 +100,8 @@ class Samples:
 
     def __str__(self) -> str:
         q1, med, q3 = self.quantiles
-        return (f"{self.description}: 中位数 {med:.4f} sec "
-                f"(四分位 {q1:.4f}–{q3:.4f}, {len(self.seconds)} 次 × {self.number} 次调用)")
+        return (f"{self.description}: 中位数 {med:.4f} sec，四分位区间 {q1:.4f}–{q3:.4f} sec"
+                f"（{len(self.seconds)} 轮，每轮 {self.number} 次调用）")
 
     def to_record(self) -> dict[str, Any]:
         """The samples and their summary as JSON-ready data."""

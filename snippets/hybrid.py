@@ -1,4 +1,4 @@
-"""混合式编程 with PyTorch: an imperative model turned into a TorchScript graph."""
+"""PyTorch 的混合式编程：把命令式写成的模型转换成 TorchScript 计算图。"""
 
 # --8<-- [start:net]
 import torch
@@ -19,7 +19,7 @@ from d2l_compiler import device, get_net
 torch.manual_seed(0)
 net = get_net().to(device())
 x = torch.randn(1, 512, device=device())
-scripted_net = torch.jit.script(net)  # deprecated in current PyTorch, still works
+scripted_net = torch.jit.script(net)  # 新版 PyTorch 已弃用 TorchScript，但仍可运行
 print(scripted_net(x))
 outputs_equal = torch.allclose(net(x), scripted_net(x))
 print('输出相同:', outputs_equal)
@@ -54,7 +54,7 @@ net = get_net().to(device())
 x = torch.randn(1, 512, device=device())
 scripted_net = torch.jit.script(net)
 
-# 7 rounds after 1 warm-up round, interleaved: A, B, A, B, ...
+# 先热身 1 轮，再测 7 轮；两种模型交替测量：A、B、A、B……
 timings = measure_many({'无torchscript': lambda: net(x),
                         '有torchscript': lambda: scripted_net(x)},
                        number=1000, repeats=7, warmup=1)

@@ -9,7 +9,7 @@ torch.manual_seed(0)
 net = get_net().to(device()).eval()
 x = torch.randn(1, 512, device=device())
 with torch.no_grad():
-    with Benchmark('Benchmark：1000 次调用') as once:
+    with Benchmark('1000 次调用') as once:
         for _ in range(1000):
             net(x)
     careful = measure_call(net, x, 'torch.utils.benchmark')

@@ -31,7 +31,7 @@ exec(y)
 # --8<-- [start:constant_folding]
 import dis
 
-# CPython's own compiler sees the whole expression and folds the constants:
-# the bytecode loads 10 directly, no addition is left to run.
+# CPython 自己的编译器看到了整个表达式，于是把常量提前算好（常量折叠）：
+# 字节码直接加载 10，运行时不再做任何加法。
 dis.dis(compile('print((1 + 2) + (3 + 4))', '', 'exec'))
 # --8<-- [end:constant_folding]

@@ -259,3 +259,10 @@ def test_optional_fields_have_their_documented_defaults():
     assert (error.type, error.message, error.line, error.traceback) == ("", "", None, "")
     assert BuildProvenance.from_json({}) == BuildProvenance("?", "unknown", "", "", (), (), 0.0)
     assert BuildProvenance("cpu", "c", "d", "p") == BuildProvenance("cpu", "c", "d", "p", (), (), 0.0)
+
+
+def test_times_are_shown_as_readers_write_them():
+    from d2l_compiler.engine.record.io import readable_time
+
+    assert readable_time("2026-11-30T14:04:01Z") == "2026-11-30 14:04 UTC"
+    assert readable_time("yesterday") == "yesterday"  # a record from elsewhere: shown as is

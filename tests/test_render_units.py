@@ -42,7 +42,7 @@ def test_outputs_values_and_stamp_are_placed():
     lines = out.split("\n")
     assert lines[0] == "# Title"
     assert lines[1:4] == ["", ("<p class=\"d2l-stamp\">This page's code was run by the build: device cpu "
-                               "(Fast CPU); Python 3.11; run at 2026-11-30T12:00:00Z.</p>"), ""]
+                               "(Fast CPU); Python 3.11; run at 2026-11-30 12:00 UTC.</p>"), ""]
     assert '``` { .text .d2l-output title="Output (0.500 s)" }\nhello\n```' in out
     assert "Value 3 and 1.23 and &#60;b&#62;." in out
 

@@ -12,6 +12,7 @@ from typing import Any
 from d2l_compiler.claims import verdict
 from d2l_compiler.models import human_size
 from d2l_compiler.paths import PATHS
+from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.render.escape import inline
 
 PATHS_HEADER = ["路径", "编译（秒）", "每次调用：中位数（四分位区间），微秒", "相对 eager 的加速比",
@@ -84,7 +85,7 @@ def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
     groups: dict[str, list[str]] = {"faster": [], "slower": [], "within noise": []}
     for name, r in results:
         if name != "eager":
-            groups[r["vs_eager"]].append(f"{inline(r['label'])}（{r['speedup']:.2f}×）")
+            groups[r["vs_eager"]].append(f"{inline(r['label'])} {r['speedup']:.2f}×")
     parts = []
     if groups["faster"]:
         parts.append("比 eager 快的有 " + "、".join(groups["faster"]))
@@ -96,7 +97,7 @@ def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
     (_, best_r), (_, second_r) = ranked[0], ranked[1]
     tie = verdict(best_r["samples"], second_r["samples"]) == "within noise"
     best, second = inline(best_r["label"]), inline(second_r["label"])
-    lead = (f"中位数最小的是 {best}（{_us(best_r['samples']['median'])} 微秒），"
+    lead = (f"中位数最小的是 {best}，每次调用 {_us(best_r['samples']['median'])} 微秒；"
             + (f"但它与 {second} 的差别在测量波动之内" if tie else f"并且明显快于第二名 {second}"))
     return f"批量为 {inline(batch)} 时，" + "；".join(parts) + f"。{lead}。"
 
@@ -107,5 +108,5 @@ def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], ex
     hardware = paths.get("gpu") if paths.get("device") == "cuda" else provenance.get("cpu")
     quick = "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试" if paths.get("quick") else ""
     return (inline(f"测量环境：设备 {paths.get('device')}（{hardware}），PyTorch {paths.get('torch')}，"
-                   f"{paths.get('threads')} 个线程，执行于 {executed_at}，提交 ")
+                   f"{paths.get('threads')} 个线程，执行于 {readable_time(executed_at)}，提交 ")
             + f"<code>{inline(commit)}</code>{quick}。")

@@ -96,3 +96,13 @@ def git_commit(root: Path) -> str:
 def utc_now() -> str:
     """The current UTC time, to the second, ISO 8601."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def readable_time(iso: str) -> str:
+    """``2026-11-30T14:04:01Z`` as readers write it, ``2026-11-30 14:04 UTC``; anything
+    else (a record from elsewhere) unchanged."""
+    try:
+        moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

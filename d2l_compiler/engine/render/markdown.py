@@ -27,6 +27,7 @@ from typing import Any
 
 __all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "render_page", "stamp"]
 
+from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.record.model import PageEntry, Record, RegionEntry, RegionRun
 from d2l_compiler.engine.render.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.tokens import (Extensions, PageContext, RenderError, TokenCall,
@@ -94,7 +95,7 @@ def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABE
         parts.append(labels.torch.format(torch=provenance["torch"],
                                          threads=provenance.get("threads", "?")))
     parts.append(labels.python.format(python=provenance.get("python", "?")))
-    parts.append(labels.when.format(when=executed_at))
+    parts.append(labels.when.format(when=readable_time(executed_at)))
     return inline(labels.stamp.format(parts=labels.separator.join(parts)))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.record.model import PageEntry, Record
 from d2l_compiler.engine.render.escape import inline
 
@@ -88,7 +89,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 def _provenance(record: Record, words: ReportLabels) -> list[str]:
     prov = record.provenance
     rows = [[words.device, prov.device], [words.commit, _code(prov.git_commit)],
-            [words.built_at, prov.date_utc], ["Python", prov.python]]
+            [words.built_at, readable_time(prov.date_utc)], ["Python", prov.python]]
     if prov.ran or prov.cached:
         rows.append([words.this_build, words.build_summary.format(
             ran=len(prov.ran), cached=len(prov.cached), seconds=prov.seconds)])
@@ -99,7 +100,7 @@ def _page(name: str, entry: PageEntry, words: ReportLabels) -> list[str]:
     prov = entry.provenance
     lines = [f"### {inline(name)}", "",
              inline(words.page_line.format(
-                 how=words.ran if entry.ran else words.reused, when=entry.executed_at,
+                 how=words.ran if entry.ran else words.reused, when=readable_time(entry.executed_at),
                  seconds=entry.duration, peak=entry.peak_mb, torch=prov.get("torch", words.no_torch),
                  threads=prov.get("threads", "?"), cpu=prov.get("cpu", "?"))), ""]
     rows = [[_code(r.id), r.run.status.value if r.run is not None else words.shown_only,
