@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 
 import nox
 
@@ -32,10 +33,23 @@ def docs(session: nox.Session) -> None:
     session.run("python", "-m", "d2l_compiler", "build", *session.posargs, env=QUIET_MKDOCS)
 
 
+AXE_VERSION = "4.14.1"  # axe-core, the accessibility auditor the browser tests run (npm)
+AXE_DIR = ".cache/axe"
+
+
+def _install_axe(session: nox.Session) -> None:
+    """axe-core from npm, once; without npm (or offline) the audit test skips, saying so."""
+    if os.path.exists(f"{AXE_DIR}/node_modules/axe-core/axe.min.js") or not shutil.which("npm"):
+        return
+    session.run("npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", AXE_DIR,
+                f"axe-core@{AXE_VERSION}", external=True, success_codes=range(256))
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite, including the code blocks of README.md (pytest-codeblocks)."""
     _install(session, "docs,test")
+    _install_axe(session)
     session.run("pytest", *(session.posargs or ["tests", "--codeblocks", "README.md"]),
                 env=QUIET_MKDOCS)
 

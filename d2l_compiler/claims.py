@@ -28,6 +28,32 @@ def verdict(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
     return "within noise"
 
 
+def _unit(seconds: float, language: str) -> tuple[float, str, int]:
+    """Scale, unit name and decimals that leave digits to read for ``seconds``."""
+    units = ("s", "ms", "µs") if language == "en" else ("秒", "毫秒", "微秒")
+    if seconds >= 1e-2:
+        return 1.0, units[0], 4
+    if seconds >= 1e-4:
+        return 1e3, units[1], 3
+    return 1e6, units[2], 1
+
+
+def duration(seconds: float, language: str = "zh") -> str:
+    """``0.0835 秒``, ``2.345 毫秒`` or ``36.2 微秒``: a unit that leaves digits to read."""
+    scale, unit, decimals = _unit(seconds, language)
+    return f"{seconds * scale:.{decimals}f} {unit}"
+
+
+def spread(samples: Mapping[str, Any], language: str = "zh") -> str:
+    """Median and interquartile range in the median's unit: ``60.2 微秒（四分位区间 55.0–70.3）``."""
+    _, median, q1, q3 = _summary(samples)
+    scale, unit, decimals = _unit(median, language)
+    iqr = f"{q1 * scale:.{decimals}f}–{q3 * scale:.{decimals}f}"
+    if language == "en":
+        return f"{median * scale:.{decimals}f} {unit} (interquartile range {iqr})"
+    return f"{median * scale:.{decimals}f} {unit}（四分位区间 {iqr}）"
+
+
 def compare(first: Mapping[str, Any], second: Mapping[str, Any], language: str = "zh") -> str:
     """A sentence (Chinese, or English with ``language="en"``) saying which of two ``Samples``
     records was faster, read off the data."""
@@ -37,19 +63,20 @@ def compare(first: Mapping[str, Any], second: Mapping[str, Any], language: str =
     english = language == "en"
     if outcome == "within noise":
         if english:
-            return (f"In this build the interquartile ranges of “{name_a}” (median {med_a:.4f} s) "
-                    f"and “{name_b}” (median {med_b:.4f} s) overlap: the difference is within "
-                    f"the noise, and neither can be called faster.")
-        return (f"在这次构建中，“{name_a}”（中位数 {med_a:.4f} 秒）与“{name_b}”"
-                f"（中位数 {med_b:.4f} 秒）的四分位区间相互重叠：差别在测量波动之内，"
+            return (f"In this build the interquartile ranges of “{name_a}” (median "
+                    f"{spread(first, language)}) and “{name_b}” (median {spread(second, language)}) "
+                    f"overlap: the difference is within the noise, and neither can be called "
+                    f"faster.")
+        return (f"在这次构建中，“{name_a}”的中位数为 {spread(first)}，“{name_b}”的中位数为 "
+                f"{spread(second)}：两个四分位区间相互重叠，差别在测量波动之内，"
                 f"不能说哪一个更快。")
     fast, slow, t_fast, t_slow = ((name_a, name_b, med_a, med_b) if outcome == "faster"
                                   else (name_b, name_a, med_b, med_a))
     if english:
-        return (f"In this build “{fast}” was faster: median {t_fast:.4f} s against {t_slow:.4f} s, "
-                f"about {t_slow / t_fast:.2f} times the speed, and the interquartile ranges do not "
-                f"overlap, so the difference is beyond the noise.")
-    return (f"在这次构建中，“{fast}”更快：中位数 {t_fast:.4f} 秒对 {t_slow:.4f} 秒，"
+        return (f"In this build “{fast}” was faster: median {duration(t_fast, language)} against "
+                f"{duration(t_slow, language)}, about {t_slow / t_fast:.2f} times the speed, and "
+                f"the interquartile ranges do not overlap, so the difference is beyond the noise.")
+    return (f"在这次构建中，“{fast}”更快：中位数 {duration(t_fast)}对 {duration(t_slow)}，"
             f"约为后者的 {t_slow / t_fast:.2f} 倍速度，且两者的四分位区间互不重叠，"
             f"差别超出了测量波动。")
 

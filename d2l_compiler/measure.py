@@ -23,7 +23,7 @@ from typing import Any
 
 from .claims import verdict
 from .models import human_size
-from .paths import LABELS, PATHS, TOLERANCE, Artifact, check_artifacts, make_path
+from .paths import LABELS, PATHS, SETTINGS, TOLERANCE, Artifact, check_artifacts, make_path
 from .timing import Samples, synchronize
 
 
@@ -65,7 +65,8 @@ class PathResult:
     def to_record(self, eager: Samples) -> dict[str, Any]:
         q1, med, q3 = self.samples.quantiles
         e1, emed, e3 = eager.quantiles
-        return {"label": LABELS[self.name], "compile_seconds": self.compile_seconds,
+        return {"label": LABELS[self.name], "setting": SETTINGS[self.name],
+                "compile_seconds": self.compile_seconds,
                 "samples": self.samples.to_record(), "speedup": emed / med,
                 "speedup_low": e1 / q3, "speedup_high": e3 / q1,
                 "vs_eager": verdict(self.samples.to_record(), eager.to_record()),

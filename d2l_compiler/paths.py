@@ -20,6 +20,17 @@ LABELS = {
     "compile_max": "torch.compile（max-autotune-no-cudagraphs）",
     "export_aoti": "torch.export + AOTInductor",
 }
+# Each path's inference setting: every path is timed in eval mode under torch.no_grad(), and
+# each gets the inference options its documentation recommends (shown in the chapter's table).
+SETTINGS = {
+    "eager": "eval() + no_grad()",
+    "script": "eval() + no_grad()",
+    "frozen": "freeze() + optimize_for_inference()",
+    "trace": "eval() + no_grad()",
+    "compile": "Inductor freezing=True",
+    "compile_max": "Inductor freezing=True",
+    "export_aoti": "AOTInductor freezing=True",
+}
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # compiled kernels may sum in another order
 
 
@@ -40,7 +51,7 @@ class Artifact:
 
 # --8<-- [start:make_path]
 def make_path(name, net, x, workdir):
-    """Turn the eager ``net`` into path ``name``; return it and the files it saved."""
+    """把 eager 模型 ``net`` 转换成路径 ``name``，返回可调用的结果和它保存的文件。"""
     import torch
 
     workdir = Path(workdir)
@@ -49,21 +60,23 @@ def make_path(name, net, x, workdir):
         return net, {"state_dict": workdir / "mlp_state_dict.pt"}
     if name in ("script", "frozen", "trace"):
         if name == "trace":
-            module = torch.jit.trace(net, x)  # records the ops that this input exercises
+            module = torch.jit.trace(net, x)  # 记录这个输入实际走过的运算
         else:
-            module = torch.jit.script(net)  # compiles the Python source of forward()
-        if name == "frozen":  # parameters become constants; then inference-only rewrites
+            module = torch.jit.script(net)  # 编译 forward() 的 Python 源代码
+        if name == "frozen":  # 参数变成常量，再做只适用于推理的改写
             module = torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
         module.save(str(workdir / f"mlp_{name}.pt"))
         return module, {"torchscript": workdir / f"mlp_{name}.pt"}
-    if name in ("compile", "compile_max"):  # compiles lazily, on the first call
+    if name in ("compile", "compile_max"):  # 第一次调用时才真正编译
+        torch._inductor.config.freezing = True  # 推理冻结：把权重当作常量参与优化
         mode = "max-autotune-no-cudagraphs" if name == "compile_max" else None
         return torch.compile(net, mode=mode, dynamic=False), {}
     if name == "export_aoti":
-        exported = torch.export.export(net, (x,))  # the whole graph, no Python left
+        exported = torch.export.export(net, (x,))  # 整个模型成为一张图，不再有 Python
         torch.export.save(exported, str(workdir / "mlp_export.pt2"))
-        package = torch._inductor.aoti_compile_and_package(
-            exported, package_path=str(workdir / "mlp_aoti.pt2"))  # ahead-of-time C++ build
+        package = torch._inductor.aoti_compile_and_package(  # 提前编译成 C++ 共享库
+            exported, package_path=str(workdir / "mlp_aoti.pt2"),
+            inductor_configs={"freezing": True})
         return torch._inductor.aoti_load_package(package), {
             "export": workdir / "mlp_export.pt2", "aoti_package": Path(package)}
     raise ValueError(f"unknown path {name!r}; choose from {', '.join(PATHS)}")

@@ -106,9 +106,25 @@ class Samples:
     def to_record(self) -> dict[str, Any]:
         """The samples and their summary as JSON-ready data."""
         q1, med, q3 = self.quantiles
-        return {"type": "samples", "description": self.description, "seconds": list(self.seconds),
-                "number": self.number, "warmup": self.warmup, "median": med, "q1": q1, "q3": q3,
-                "iqr": q3 - q1, "min": min(self.seconds), "max": max(self.seconds)}
+        return {"type": "samples", "description": self.description,
+                "seconds": _spread_sample(self.seconds, RECORDED_SAMPLES),
+                "count": len(self.seconds), "number": self.number, "warmup": self.warmup,
+                "median": med, "q1": q1, "q3": q3, "iqr": q3 - q1, "min": min(self.seconds),
+                "max": max(self.seconds)}
+
+
+# Samples kept in a record: a fast call timed for a second can yield thousands, and a record
+# value must stay small (the engine caps each one). The summary always uses all of them.
+RECORDED_SAMPLES = 200
+
+
+def _spread_sample(seconds: tuple[float, ...], limit: int) -> list[float]:
+    """All of ``seconds`` if there are at most ``limit``; else ``limit`` of them evenly spread
+    over the sorted values (the minimum and maximum included), so their distribution shows."""
+    if len(seconds) <= limit:
+        return list(seconds)
+    ordered = sorted(seconds)
+    return [ordered[round(i * (len(ordered) - 1) / (limit - 1))] for i in range(limit)]
 
 
 def measure_many(work: Mapping[str, Callable[[], object]], *, number: int = 1000,

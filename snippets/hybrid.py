@@ -54,11 +54,17 @@ net = get_net().to(device())
 x = torch.randn(1, 512, device=device())
 scripted_net = torch.jit.script(net)
 
-# 先热身 1 轮，再测 7 轮；两种模型交替测量：A、B、A、B……
+# 先热身 1 轮，再测 15 轮；各种情形交替测量：A、B、C、D、A、B……
 timings = measure_many({'无torchscript': lambda: net(x),
                         '有torchscript': lambda: scripted_net(x)},
-                       number=1000, repeats=7, warmup=1)
+                       number=1000, repeats=15, warmup=1)
+with torch.no_grad():  # 关闭自动求导：本节后面的表格都在这种条件下测量
+    no_grad = measure_many({'无torchscript，no_grad': lambda: net(x),
+                            '有torchscript，no_grad': lambda: scripted_net(x)},
+                           number=1000, repeats=15, warmup=1)
 eager, scripted = timings['无torchscript'], timings['有torchscript']
-print(eager)
-print(scripted)
+eager_no_grad = no_grad['无torchscript，no_grad']
+scripted_no_grad = no_grad['有torchscript，no_grad']
+for samples in (eager, scripted, eager_no_grad, scripted_no_grad):
+    print(samples)
 # --8<-- [end:benchmark_repeated]

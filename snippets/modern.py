@@ -30,3 +30,23 @@ net = get_net().to(device())
 paths = compare_paths(net, batch_sizes=(1, 256))
 print(paths)
 # --8<-- [end:compile_paths]
+
+# --8<-- [start:call_overhead]
+import torch
+
+from d2l_compiler import device, measure_call
+
+
+def add_one(x):
+    return x + 1
+
+
+compiled_add_one = torch.compile(add_one, dynamic=False)
+x = torch.randn(1, 512, device=device())
+compiled_add_one(x)  # 第一次调用触发编译，不计入下面的测量
+plain = measure_call(add_one, x, '普通 Python 函数')
+compiled = measure_call(compiled_add_one, x, 'torch.compile 之后')
+overhead_us = (compiled.median - plain.median) * 1e6
+print(plain)
+print(compiled)
+# --8<-- [end:call_overhead]

@@ -46,7 +46,13 @@ def read_record(root: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def chapter(tmp_path_factory) -> Path:
-    """A copy of this project, built from scratch (regions run, strict MkDocs build)."""
+    """A copy of this project, built from scratch (regions run, strict MkDocs build).
+
+    ``D2L_TEST_CHAPTER=DIR`` uses a project already built there instead (for iterating on
+    the site tests; CI always builds from scratch)."""
+    reuse = os.environ.get("D2L_TEST_CHAPTER")
+    if reuse:
+        return Path(reuse).resolve()
     copy = tmp_path_factory.mktemp("chapter") / "project"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
         ".git", ".nox", "site", ".d2l", "generated", "__pycache__", "*.egg-info", ".cache", ".pytest_cache"))

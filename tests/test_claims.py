@@ -89,3 +89,18 @@ def test_contradicting_claim_fails_the_build(site, claim, measured):
     assert result.code == 1
     assert "contradicts the record" in result.stderr and measured in result.stderr
     assert "docs/index.md" in result.stderr
+
+
+def test_durations_are_written_in_a_unit_that_leaves_digits_to_read():
+    from d2l_compiler.claims import compare, duration
+
+    assert duration(0.0835) == "0.0835 秒" and duration(0.0835, "en") == "0.0835 s"
+    assert duration(0.002345) == "2.345 毫秒" and duration(3.62e-5) == "36.2 微秒"
+    assert duration(3.62e-5, "en") == "36.2 µs"
+    fast = {"median": 3e-5, "q1": 2.9e-5, "q3": 3.1e-5, "description": "a"}
+    slow = {"median": 6e-5, "q1": 5.9e-5, "q3": 6.1e-5, "description": "a"}  # the same name
+    assert "中位数 30.0 微秒对 60.0 微秒" in compare(fast, slow)
+    tied = compare(fast, {**fast, "median": 3.05e-5})
+    assert tied == ("在这次构建中，“a”的中位数为 30.0 微秒（四分位区间 29.0–31.0），“a”的中位数为 "
+                    "30.5 微秒（四分位区间 29.0–31.0）：两个四分位区间相互重叠，差别在测量波动之内，"
+                    "不能说哪一个更快。")  # a tie says how wide the spread was

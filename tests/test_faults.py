@@ -109,9 +109,9 @@ def test_exit_and_interrupt_inside_a_region_fail(site, body, fault, line):
 
 def _normalised_site(site: FixtureSite) -> str:
     text = site.html()
-    text = re.sub(r"用时 [\d.]+ 秒", "用时 N 秒", text)
+    text = re.sub(r"运行了 [\d.]+ 秒", "运行了 N 秒", text)
     text = re.sub(r"Build Date UTC : .*", "", text)  # MkDocs' own build stamp
-    return re.sub(r"执行于 [0-9TZ:-]+", "执行于 T", text)
+    return re.sub(r"执行于 [0-9:-]+ [0-9:]+ UTC", "执行于 T", text)
 
 
 def _store_entry(site: FixtureSite) -> Path:

@@ -59,8 +59,23 @@ def test_samples_quartiles():
     assert samples.median == 3.0 and samples.iqr == 2.0
     record = samples.to_record()
     assert (record["min"], record["max"], record["median"]) == (1.0, 5.0, 3.0)
+    assert record["seconds"] == [5.0, 1.0, 3.0, 2.0, 4.0] and record["count"] == 5
     with pytest.raises(ValueError):
         Samples("empty", ())
+
+
+def test_a_record_keeps_a_bounded_spread_of_many_samples():
+    """A fast call timed for a second yields thousands of samples; the record keeps 200 of
+    them spread over the sorted values, and summarises all of them."""
+    import json
+
+    many = Samples("fast", tuple(float(i) for i in range(10_000, 0, -1)))
+    record = many.to_record()
+    assert record["count"] == 10_000 and len(record["seconds"]) == 200
+    assert record["seconds"][0] == 1.0 and record["seconds"][-1] == 10_000.0
+    assert record["seconds"] == sorted(record["seconds"])
+    assert record["median"] == many.median and record["q1"] == many.quantiles[0]
+    assert len(json.dumps(record)) < 8_000
 
 
 def test_measure_many_interleaves_and_counts():

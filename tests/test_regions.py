@@ -70,10 +70,16 @@ def _benchmark(out, ns):
 
 
 def _benchmark_repeated(out, ns):
-    for samples in (ns["eager"], ns["scripted"]):
-        assert len(samples.seconds) == 7 and samples.number == 1000
+    for samples in (ns["eager"], ns["scripted"], ns["eager_no_grad"], ns["scripted_no_grad"]):
+        assert len(samples.seconds) == 15 and samples.number == 1000 and samples.warmup == 1
         assert min(samples.seconds) <= samples.median <= max(samples.seconds)
-    assert out.count("中位数") == 2
+    assert out.count("中位数") == 4 and out.count("no_grad") == 2
+
+
+def _call_overhead(out, ns):
+    assert ns["plain"].median > 0 and ns["compiled"].median > 0
+    assert ns["overhead_us"] == pytest.approx((ns["compiled"].median - ns["plain"].median) * 1e6)
+    assert "torch.compile 之后" in out
 
 
 def _save(out, ns):
@@ -100,6 +106,7 @@ def _compile_paths(out, ns):
 CHECKS = {
     "snippets/modern.py:seed_vs_careful": _seed_vs_careful,
     "snippets/modern.py:compile_paths": _compile_paths,
+    "snippets/modern.py:call_overhead": _call_overhead,
     "snippets/imperative.py:fancy_func": _fancy_func,
     "snippets/symbolic.py:symbolic": _symbolic,
     "snippets/symbolic.py:constant_folding": _constant_folding,

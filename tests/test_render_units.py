@@ -43,7 +43,8 @@ def test_outputs_values_and_stamp_are_placed():
     assert lines[0] == "# Title"
     assert lines[1:4] == ["", ("<p class=\"d2l-stamp\">This page's code was run by the build: device cpu "
                                "(Fast CPU); Python 3.11; run at 2026-11-30 12:00 UTC.</p>"), ""]
-    assert '``` { .text .d2l-output title="Output (0.500 s)" }\nhello\n```' in out
+    title = "Output (the region ran 0.500 s, its imports included)"
+    assert f'``` {{ .text .d2l-output title="{title}" }}\nhello\n```' in out
     assert "Value 3 and 1.23 and &#60;b&#62;." in out
 
 
@@ -63,8 +64,8 @@ def test_output_blocks_cover_every_kind_of_output():
     run = RegionRun(0, "a:r", stdout="o\n", stray="s\n", raised="r\n", duration=1.0,
                     warnings=(CapturedWarning("UserWarning", "w1"), CapturedWarning("X", "w2")))
     blocks = "\n".join(md.output_blocks(run, "  "))
-    for title in ("Output (1.000 s)", md.LABELS["en"].stray, md.LABELS["en"].raised,
-                  md.LABELS["en"].warnings):
+    for title in ("Output (the region ran 1.000 s, its imports included)", md.LABELS["en"].stray,
+                  md.LABELS["en"].raised, md.LABELS["en"].warnings):
         assert f'title="{title}"' in blocks
     assert "  UserWarning: w1\n  X: w2" in blocks
     assert md.output_blocks(RegionRun(0, "a:r")) == []

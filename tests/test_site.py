@@ -22,7 +22,7 @@ def test_every_region_code_and_output_is_rendered(chapter):
     record = read_record(chapter)
     page = _text(_page(chapter, "compilers"))
     regions = record["pages"]["compilers.md"]["regions"]
-    assert len([r for r in regions if r["executed"]]) == 10
+    assert len([r for r in regions if r["executed"]]) == 11
     for region in regions:
         code = (chapter / region["path"]).read_text(encoding="utf-8")
         first_code_line = code.splitlines()[region["line"] - 1].strip()
@@ -59,14 +59,22 @@ def test_prose_values_come_from_the_record(chapter):
 def test_verdict_sentence_matches_the_numbers(chapter):
     regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
     values = regions["benchmark_repeated"]["values"]
-    eager, scripted = values["eager"], values["scripted"]
     page = _text(_page(chapter, "compilers"))
-    if scripted["q3"] < eager["q1"]:
-        assert "“有torchscript”更快" in page
-    elif eager["q3"] < scripted["q1"]:
-        assert "“无torchscript”更快" in page
-    else:
-        assert "测量波动之内" in page
+    from d2l_compiler.claims import compare
+    for a, b in (("eager", "scripted"), ("eager_no_grad", "scripted_no_grad"),
+                 ("eager", "eager_no_grad")):  # each pair's sentence, as the record decides it
+        sentence = compare(values[a], values[b])
+        assert sentence in page
+        first, second = values[a], values[b]
+        if first["q3"] < second["q1"]:
+            assert f"“{first['description']}”更快" in sentence
+        elif second["q3"] < first["q1"]:
+            assert f"“{second['description']}”更快" in sentence
+        else:
+            assert "测量波动之内" in sentence and "四分位区间" in sentence
+    overhead = regions["call_overhead"]["values"]
+    assert compare(overhead["plain"], overhead["compiled"]) in page
+    assert f"{overhead['overhead_us']:.1f} 微秒" in page
 
 
 def test_provenance_stamp_and_downloadable_record(chapter):

@@ -6,6 +6,7 @@ Every comparative word here is derived from the numbers with the rule of
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,8 +16,8 @@ from d2l_compiler.paths import PATHS
 from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.render.escape import inline
 
-PATHS_HEADER = ["路径", "编译（秒）", "每次调用：中位数（四分位区间），微秒", "相对 eager 的加速比",
-                "与 eager 相比"]
+PATHS_HEADER = ["路径", "推理设置", "编译（秒）", "每次调用：中位数（四分位区间），微秒",
+                "相对 eager 的加速比", "与 eager 相比", "回本所需调用次数"]
 FILES_HEADER = ["路径", "格式", "大小（字节）", "大小", "重新加载后输出一致"]
 
 
@@ -53,15 +54,35 @@ def paths_table(paths: Mapping[str, Any], batch: str) -> str:
     """One row per path: compile time, per-call median and IQR, speed-up with its range."""
     words = {"faster": "更快", "slower": "更慢", "within noise": "波动之内"}
     rows = []
+    eager = dict(_batch(paths, batch))["eager"]
     for name, r in _batch(paths, batch):
         s = r["samples"]
         compile_time = "—" if name == "eager" else f"{r['compile_seconds']:.2f}"
         speed = ("1（基准）" if name == "eager" else
                  f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）")
         timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）"
-        rows.append([inline(r["label"]), compile_time, timing, speed,
-                     "—" if name == "eager" else words[r["vs_eager"]]])
-    return _table(PATHS_HEADER, rows, numeric={1, 2, 3})
+        rows.append([inline(r["label"]), inline(r.get("setting", "—")), compile_time, timing, speed,
+                     "—" if name == "eager" else words[r["vs_eager"]],
+                     "—" if name == "eager" else breakeven_text(r, eager)])
+    return _table(PATHS_HEADER, rows, numeric={2, 3, 4, 6})
+
+
+def breakeven_calls(result: Mapping[str, Any], eager: Mapping[str, Any]) -> int | None:
+    """Calls after which a path's one-off compile time is paid back by the time it saves per
+    call (compile seconds / seconds saved per call, rounded up); None if it saves nothing
+    measurable: slower than eager, or within the noise."""
+    if result["vs_eager"] != "faster":
+        return None
+    saved = eager["samples"]["median"] - result["samples"]["median"]
+    return math.ceil(round(result["compile_seconds"] / saved, 6))  # 10000.000000002 is 10000
+
+
+def breakeven_text(result: Mapping[str, Any], eager: Mapping[str, Any]) -> str:
+    """The break-even count for the table: a number, or why there is none."""
+    calls = breakeven_calls(result, eager)
+    if calls is not None:
+        return f"{calls:,}"
+    return "永不（更慢）" if result["vs_eager"] == "slower" else "无法确定（差别在波动之内）"
 
 
 def paths_files(paths: Mapping[str, Any], batch: str) -> str:

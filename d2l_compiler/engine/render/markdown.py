@@ -44,7 +44,7 @@ _MAX_TOKEN_TEXT = 10_000  # characters one formatted value may produce
 class Labels:
     """The words the engine puts on a page (titles of output blocks, the stamp)."""
 
-    output: str = "Output ({seconds:.3f} s)"
+    output: str = "Output (the region ran {seconds:.3f} s, its imports included)"
     stray: str = "Output of other threads (started by earlier regions)"
     raised: str = "Exception (raised on purpose)"
     warnings: str = "Warnings (captured by the build)"
@@ -67,7 +67,8 @@ class Labels:
 
 LABELS = {
     "en": Labels(),
-    "zh": Labels(output="输出（用时 {seconds:.3f} 秒）", stray="其他线程的输出（由前面代码段启动的线程写出）",
+    "zh": Labels(output="输出（本段代码运行了 {seconds:.3f} 秒，包括其中的 import）",
+                 stray="其他线程的输出（由前面代码段启动的线程写出）",
                  raised="异常（本段代码有意引发）", warnings="运行时警告（构建时捕获）",
                  stamp="本页代码由构建实际运行：{parts}。", device="设备 {device}",
                  hardware="（{hardware}）", torch="PyTorch {torch}，{threads} 个线程",

@@ -1,0 +1,64 @@
+"""The chapter's generated tables and chart, from a hand-made record (no torch, no build)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from d2l_compiler.chapter.charts import paths_chart
+from d2l_compiler.chapter.tables import (PATHS_HEADER, breakeven_calls, breakeven_text, paths_summary,
+                                         paths_table)
+
+
+def _result(label: str, median: float, spread: float, compile_seconds: float, vs: str) -> dict:
+    samples = {"description": label, "median": median, "q1": median - spread, "q3": median + spread}
+    return {"label": label, "setting": "eval() + no_grad()", "compile_seconds": compile_seconds,
+            "samples": samples, "speedup": 60e-6 / median, "speedup_low": 0.9, "speedup_high": 1.1,
+            "vs_eager": vs, "artifacts": []}
+
+
+PATHS = {"type": "paths", "batches": {"1": {
+    "eager": _result("eager（命令式）", 60e-6, 1e-6, 0.0, "within noise"),
+    "script": _result("torch.jit.script", 40e-6, 1e-6, 0.2, "faster"),
+    "compile": _result("torch.compile", 90e-6, 1e-6, 20.0, "slower"),
+    "trace": _result("torch.jit.trace", 59e-6, 5e-6, 0.1, "within noise")}}}
+
+
+def test_breakeven_is_compile_time_over_time_saved_per_call():
+    eager = PATHS["batches"]["1"]["eager"]
+    script = PATHS["batches"]["1"]["script"]
+    assert breakeven_calls(script, eager) == 10_000  # 0.2 s / 20 µs saved per call
+    assert breakeven_text(script, eager) == "10,000"
+    assert breakeven_calls(PATHS["batches"]["1"]["compile"], eager) is None
+    assert breakeven_text(PATHS["batches"]["1"]["compile"], eager) == "永不（更慢）"
+    assert breakeven_text(PATHS["batches"]["1"]["trace"], eager) == "无法确定（差别在波动之内）"
+
+
+def test_the_paths_table_shows_settings_and_break_even_per_row():
+    table = paths_table(PATHS, "1")
+    cells = re.findall(r'<td data-label="([^"]+)"[^>]*>(.*?)</td>', table)
+    rows = [cells[i:i + len(PATHS_HEADER)] for i in range(0, len(cells), len(PATHS_HEADER))]
+    assert [c[1] for c in rows[1]] == ["torch.jit.script", "eval() + no_grad()", "0.20",
+                                      "40.0（39.0–41.0）", "1.50×（0.90–1.10）", "更快", "10,000"]
+    assert all([c[0] for c in row] == PATHS_HEADER for row in rows)
+    assert rows[0][-1][1] == "—"  # eager pays nothing back: it compiles nothing
+
+
+def test_the_summary_writes_each_speedup_once_without_stacked_brackets():
+    summary = paths_summary(PATHS, "1")
+    assert "）（" not in summary
+    assert "比 eager 快的有 torch.jit.script 1.50×" in summary
+    assert "中位数最小的是 torch.jit.script，每次调用 40.0 微秒；" in summary
+
+
+def test_the_chart_draws_every_median_and_compile_time_as_text():
+    svg = paths_chart(PATHS)
+    root = ET.fromstring(svg)
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "批量 1" in texts and "编译，秒" in texts
+    for result in PATHS["batches"]["1"].values():
+        assert result["label"] in texts
+        assert f"{result['samples']['median'] * 1e6:.1f}" in texts
+    assert "20.0" in texts and "0.2" in texts and "—" in texts  # eager compiles nothing
+    width = float(root.get("viewBox").split()[2])
+    assert width <= 360  # fits a phone without shrinking the text
