@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from d2l_compiler.timing import duration, time_unit
+
 
 def _summary(samples: Mapping[str, Any]) -> tuple[str, float, float, float]:
     try:
@@ -28,26 +30,10 @@ def verdict(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
     return "within noise"
 
 
-def _unit(seconds: float, language: str) -> tuple[float, str, int]:
-    """Scale, unit name and decimals that leave digits to read for ``seconds``."""
-    units = ("s", "ms", "µs") if language == "en" else ("秒", "毫秒", "微秒")
-    if seconds >= 1e-2:
-        return 1.0, units[0], 4
-    if seconds >= 1e-4:
-        return 1e3, units[1], 3
-    return 1e6, units[2], 1
-
-
-def duration(seconds: float, language: str = "zh") -> str:
-    """``0.0835 秒``, ``2.345 毫秒`` or ``36.2 微秒``: a unit that leaves digits to read."""
-    scale, unit, decimals = _unit(seconds, language)
-    return f"{seconds * scale:.{decimals}f} {unit}"
-
-
 def spread(samples: Mapping[str, Any], language: str = "zh") -> str:
     """Median and interquartile range in the median's unit: ``60.2 微秒（四分位区间 55.0–70.3）``."""
     _, median, q1, q3 = _summary(samples)
-    scale, unit, decimals = _unit(median, language)
+    scale, unit, decimals = time_unit(median, language)
     iqr = f"{q1 * scale:.{decimals}f}–{q3 * scale:.{decimals}f}"
     if language == "en":
         return f"{median * scale:.{decimals}f} {unit} (interquartile range {iqr})"

@@ -23,7 +23,8 @@ from typing import Any
 
 from .claims import verdict
 from .models import human_size
-from .paths import LABELS, PATHS, SETTINGS, TOLERANCE, Artifact, check_artifacts, make_path
+from .paths import (LABELS, PATHS, SETTINGS, TOLERANCE, Artifact, check_artifacts, make_path,
+                    unavailable_paths)
 from .timing import Samples, synchronize
 
 
@@ -196,6 +197,10 @@ def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
                   paths: Sequence[str] = PATHS, seed: int = 0) -> PathsReport:
     """Build every path of ``net`` at every batch size, check it, time it.
 
+    A path that cannot run here (see
+    [`unavailable_paths`][d2l_compiler.paths.unavailable_paths]) is left out and named, with
+    the reason, in the report's ``skipped``.
+
     Each (batch size, path) runs in a fresh Python process, so compile times are cold and no
     path inherits another's state. There, the outputs are compared with eager
     (``torch.allclose``) before any timing, the files the path saves are reloaded and
@@ -209,16 +214,18 @@ def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
         raise ValueError(f"paths must include 'eager' and come from {', '.join(PATHS)}")
     device = next(net.parameters()).device
     net = net.eval()
-    report = PathsReport(provenance=_environment(device))
+    skipped = {name: why for name, why in unavailable_paths(device).items() if name in paths}
+    report = PathsReport(provenance={**_environment(device), "skipped": skipped})
     generator = torch.Generator().manual_seed(seed)
     with tempfile.TemporaryDirectory(prefix="d2l-paths-") as workdir:
         torch.save(net, Path(workdir) / "net.pt")
         for batch in batch_sizes:
             x = torch.randn(batch, 512, generator=generator).to(device)
+            report.provenance["input_row_bytes"] = x[0].nelement() * x.element_size()
             with torch.no_grad():
                 torch.save((x, net(x)), Path(workdir) / "inputs.pt")
             report.results[batch] = {name: _run_isolated(name, Path(workdir))
-                                     for name in PATHS if name in paths}
+                                     for name in PATHS if name in paths and name not in skipped}
     return report
 
 

@@ -1,5 +1,6 @@
 """The ways to run the chapter's model: eager, TorchScript (three variants), torch.compile
-(two modes) and torch.export + AOTInductor; with the file each one saves, reloaded and checked.
+(two modes), torch.export + AOTInductor, and ONNX run by ONNX Runtime (no PyTorch at all);
+with the file each one saves, reloaded and checked.
 
 torch is imported inside the functions, so importing this module stays cheap.
 """
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PATHS = ("eager", "script", "frozen", "trace", "compile", "compile_max", "export_aoti")
+PATHS = ("eager", "script", "frozen", "trace", "compile", "compile_max", "export_aoti", "onnx_ort")
 LABELS = {
     "eager": "eager（命令式）",
     "script": "torch.jit.script",
@@ -19,6 +20,7 @@ LABELS = {
     "compile": "torch.compile",
     "compile_max": "torch.compile（max-autotune-no-cudagraphs）",
     "export_aoti": "torch.export + AOTInductor",
+    "onnx_ort": "ONNX + ONNX Runtime",
 }
 # Each path's inference setting: every path is timed in eval mode under torch.no_grad(), and
 # each gets the inference options its documentation recommends (shown in the chapter's table).
@@ -30,6 +32,7 @@ SETTINGS = {
     "compile": "Inductor freezing=True",
     "compile_max": "Inductor freezing=True",
     "export_aoti": "AOTInductor freezing=True",
+    "onnx_ort": "图优化全开，线程数同 PyTorch",
 }
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # compiled kernels may sum in another order
 
@@ -68,9 +71,10 @@ def make_path(name, net, x, workdir):
         module.save(str(workdir / f"mlp_{name}.pt"))
         return module, {"torchscript": workdir / f"mlp_{name}.pt"}
     if name in ("compile", "compile_max"):  # 第一次调用时才真正编译
-        torch._inductor.config.freezing = True  # 推理冻结：把权重当作常量参与优化
-        mode = "max-autotune-no-cudagraphs" if name == "compile_max" else None
-        return torch.compile(net, mode=mode, dynamic=False), {}
+        mode = "max-autotune-no-cudagraphs" if name == "compile_max" else "default"
+        options = torch._inductor.list_mode_options(mode)  # 该模式对应的 Inductor 选项
+        options["freezing"] = True  # 推理冻结：把权重当作常量参与优化
+        return torch.compile(net, options=options, dynamic=False), {}
     if name == "export_aoti":
         exported = torch.export.export(net, (x,))  # 整个模型成为一张图，不再有 Python
         torch.export.save(exported, str(workdir / "mlp_export.pt2"))
@@ -79,8 +83,42 @@ def make_path(name, net, x, workdir):
             inductor_configs={"freezing": True})
         return torch._inductor.aoti_load_package(package), {
             "export": workdir / "mlp_export.pt2", "aoti_package": Path(package)}
+    if name == "onnx_ort":  # 导出成 ONNX 文件，交给 ONNX Runtime 运行，不再经过 PyTorch
+        torch.onnx.export(net, (x,), workdir / "mlp.onnx", dynamo=True, external_data=False,
+                          verbose=False)
+        return onnx_runner(workdir / "mlp.onnx", x), {"onnx": workdir / "mlp.onnx"}
     raise ValueError(f"unknown path {name!r}; choose from {', '.join(PATHS)}")
 # --8<-- [end:make_path]
+
+
+def onnx_runner(file: Path, x: Any) -> Any:
+    """An ONNX Runtime session for ``file`` as a function of a tensor like ``x``: the tensor
+    goes in as a NumPy array and comes back as a tensor (that round trip is part of the cost
+    of calling it from a PyTorch program, so it is timed too). Same thread count as PyTorch."""
+    import onnxruntime
+    import torch
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+
+    def run(tensor: Any) -> Any:
+        return torch.from_numpy(session.run(None, {input_name: tensor.numpy()})[0])
+    return run
+
+
+def unavailable_paths(device: Any) -> dict[str, str]:
+    """Paths that cannot run here, with the reason: ONNX Runtime needs its package, and this
+    chapter runs it on the CPU only (timing it against GPU paths would not be fair)."""
+    import importlib.util
+
+    reasons = {}
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnxscript") is None:
+        reasons["onnx_ort"] = "onnxruntime / onnxscript are not installed"
+    elif getattr(device, "type", str(device)) != "cpu":
+        reasons["onnx_ort"] = "ONNX Runtime is measured on the CPU only"
+    return reasons
 
 
 def reload_artifact(kind: str, file: Path, x) -> Any:
@@ -99,6 +137,8 @@ def reload_artifact(kind: str, file: Path, x) -> Any:
         return torch.export.load(str(file)).module()(x)
     if kind == "aoti_package":
         return torch._inductor.aoti_load_package(str(file))(x)
+    if kind == "onnx":
+        return onnx_runner(Path(file), x)(x)
     raise ValueError(f"unknown artifact kind {kind!r}")
 
 

@@ -49,6 +49,22 @@ class Timer:
         return self.sum() / len(self.times)
 
 
+def time_unit(seconds: float, language: str) -> tuple[float, str, int]:
+    """Scale, unit name and decimals that leave digits to read for ``seconds`` (``zh`` or ``en``)."""
+    units = ("s", "ms", "µs") if language == "en" else ("秒", "毫秒", "微秒")
+    if seconds >= 1e-2:
+        return 1.0, units[0], 4
+    if seconds >= 1e-4:
+        return 1e3, units[1], 3
+    return 1e6, units[2], 1
+
+
+def duration(seconds: float, language: str = "zh") -> str:
+    """``0.0835 秒``, ``2.345 毫秒`` or ``36.2 微秒``: a unit that leaves digits to read."""
+    scale, unit, decimals = time_unit(seconds, language)
+    return f"{seconds * scale:.{decimals}f} {unit}"
+
+
 # --8<-- [start:benchmark]
 class Benchmark:
     """Time the ``with`` block and print ``<description>: <seconds> sec``."""
@@ -100,7 +116,9 @@ class Samples:
 
     def __str__(self) -> str:
         q1, med, q3 = self.quantiles
-        return (f"{self.description}: 中位数 {med:.4f} sec，四分位区间 {q1:.4f}–{q3:.4f} sec"
+        scale, unit, decimals = time_unit(med, "zh")
+        return (f"{self.description}: 中位数 {med * scale:.{decimals}f} {unit}，四分位区间 "
+                f"{q1 * scale:.{decimals}f}–{q3 * scale:.{decimals}f} {unit}"
                 f"（{len(self.seconds)} 轮，每轮 {self.number} 次调用）")
 
     def to_record(self) -> dict[str, Any]:

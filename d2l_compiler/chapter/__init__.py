@@ -47,6 +47,10 @@ def _chart(call: TokenCall) -> str:
     return f'<figure class="d2l-chart">{paths_chart(paths)}</figure>'
 
 
+def _file_growth(call: TokenCall) -> str:
+    return tables.paths_file_growth(_paths(call, 2, "paths_file_growth VALUE"))
+
+
 def register(ext: Extensions) -> None:
     """Register the chapter's tokens."""
     ext.token("paths_table")(_by_batch(tables.paths_table))
@@ -54,3 +58,4 @@ def register(ext: Extensions) -> None:
     ext.token("paths_summary")(_by_batch(tables.paths_summary))
     ext.token("paths_provenance")(_provenance)
     ext.token("paths_chart")(_chart)
+    ext.token("paths_file_growth")(_file_growth)

@@ -12,7 +12,7 @@ from typing import Any
 
 from d2l_compiler.claims import verdict
 from d2l_compiler.models import human_size
-from d2l_compiler.paths import PATHS
+from d2l_compiler.paths import LABELS, PATHS
 from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.render.escape import inline
 
@@ -88,6 +88,7 @@ def breakeven_text(result: Mapping[str, Any], eager: Mapping[str, Any]) -> str:
 def paths_files(paths: Mapping[str, Any], batch: str) -> str:
     """The files each path saved at one batch size: kind, size, reloads equal."""
     names = {"state_dict": "<code>state_dict</code>（<code>torch.save</code>）",
+             "onnx": "ONNX（<code>.onnx</code>）",
              "torchscript": "TorchScript（<code>.save</code>）",
              "export": "<code>torch.export.save</code>（<code>.pt2</code>）",
              "aoti_package": "AOTInductor 包（<code>.pt2</code>）"}
@@ -128,6 +129,35 @@ def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], ex
     """Where these numbers come from: device, CPU/GPU model, torch, threads, date, commit."""
     hardware = paths.get("gpu") if paths.get("device") == "cuda" else provenance.get("cpu")
     quick = "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试" if paths.get("quick") else ""
+    skipped = paths.get("skipped") or {}
+    if skipped:
+        quick += "；未测量：" + "，".join(f"{inline(LABELS.get(name, name))}（{inline(why)}）"
+                                       for name, why in skipped.items())
     return (inline(f"测量环境：设备 {paths.get('device')}（{hardware}），PyTorch {paths.get('torch')}，"
                    f"{paths.get('threads')} 个线程，执行于 {readable_time(executed_at)}，提交 ")
             + f"<code>{inline(commit)}</code>{quick}。")
+
+
+def paths_file_growth(paths: Mapping[str, Any]) -> str:
+    """Which saved files grew with the batch size, and whether the example input explains it
+    (``torch.export.save`` stores the example inputs in the ``.pt2``): read off the record."""
+    batches = sorted(paths["batches"], key=int)
+    small, large = batches[0], batches[-1]
+    row = paths.get("input_row_bytes")
+    sentences = []
+    for name, result in _batch(paths, large):
+        before = {a["kind"]: a["size_bytes"] for a in paths["batches"][small].get(name, {}).get(
+            "artifacts", [])}
+        for artifact in result["artifacts"]:
+            grown = artifact["size_bytes"] - before.get(artifact["kind"], artifact["size_bytes"])
+            if grown <= 0 or artifact["kind"] not in ("export", "aoti_package"):
+                continue
+            extra_rows = (int(large) - int(small)) * row if row else None
+            label = inline(result["label"])
+            text = (f"批量从 {small} 增加到 {large} 时，{label} 保存的 {inline(artifact['kind'])} "
+                    f"文件大了 {grown} 字节（{human_size(grown)}）")
+            if extra_rows and abs(grown - extra_rows) <= 0.05 * extra_rows:
+                text += (f"，与多出的 {int(large) - int(small)} 行示例输入的大小（{extra_rows} 字节）"
+                         f"相差不到 5%：文件里连同导出时使用的示例输入一起保存了")
+            sentences.append(text)
+    return "；".join(sentences) + "。" if sentences else ""
