@@ -4,6 +4,7 @@ own functions, and the process leash. Fast guards for ``nox -s mutation``."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -602,3 +603,155 @@ def test_a_process_that_ignores_term_is_killed_after_the_documented_grace(monkey
     assert code == -signal.SIGKILL
     assert [sig for sig, _ in sent] == [signal.SIGTERM, signal.SIGKILL]
     assert sent[0][1] == 0.0 and 2.0 <= sent[1][1] < 2.0 + 2 * supervise.POLL_SECONDS
+
+
+def test_the_log_head_and_the_tail_end_exactly_at_their_sizes(tmp_path, monkeypatch):
+    monkeypatch.setattr(procs, "LOG_HEAD_BYTES", 8)
+    monkeypatch.setattr(procs, "TAIL_BYTES", 5)
+    sink = procs.OutputSink(tmp_path / "log", limit=10 ** 6)
+    sink.write(b"1234567")  # one byte of the head left
+    sink.write(b"ab")
+    assert sink.tail() == "567ab"  # exactly the last 5 bytes, across writes
+    sink.write(b"c")  # the head is full: nothing more goes to its part of the log
+    assert sink.tail() == "67abc"
+    sink.write(b"0123456789")  # longer than the tail by itself
+    assert sink.tail() == "56789"
+    sink.close()
+    log = (tmp_path / "log").read_bytes()
+    assert log.startswith(b"1234567a\n[... 12 bytes not kept") and log.endswith(b"56789")
+
+
+def test_drain_keeps_reading_until_its_deadline(tmp_path):
+    read_end, write_end = os.pipe()
+    sink = procs.OutputSink(tmp_path / "log", limit=100)
+
+    def late_writer() -> None:
+        os.write(write_end, b"a")
+        time.sleep(0.2)
+        os.write(write_end, b"b")
+    writer = threading.Thread(target=late_writer)
+    writer.start()
+    try:
+        assert sink.drain(read_end, 1.0) is True  # returns at the deadline, the pipe still open
+    finally:
+        writer.join()
+    assert sink.total == 2  # the second write came while drain still waited
+    os.close(write_end)
+    os.close(read_end)
+
+
+# --- the child: the values it keeps, its output cap, its own failures -------------------------
+
+def test_a_one_element_list_and_nan_are_values_worth_citing():
+    assert child._jsonable([3]) == [3]
+    ok, events = _child_run("import math\none = [7]\nnan = math.nan\ninf = math.inf")
+    values = events[0]["values"]
+    assert ok and values["one"] == [7] and math.isnan(values["nan"]) and values["inf"] == math.inf
+    assert "values_dropped" not in events[0]
+
+
+def test_the_value_limits_are_inclusive_and_later_values_still_count(monkeypatch):
+    monkeypatch.setattr(child, "MAX_VALUE_BYTES", 5)
+    monkeypatch.setattr(child, "MAX_REGION_VALUE_BYTES", 20)
+    namespace = {"a": 12345, "b": 123456, "c": 12345, "nothing": object(), "d": 12345,
+                 "e": 12345, "f": 1}
+    values, dropped = child._exposed(namespace, {})
+    assert values == {"a": 12345, "c": 12345, "d": 12345, "e": 12345}  # 5 bytes each: 20 in all
+    assert dropped == {"larger than 5 bytes": {"count": 1, "names": ["b"]},
+                       "over 20 bytes in all": {"count": 1, "names": ["f"]}}
+
+
+def test_a_broken_value_does_not_hide_the_values_after_it():
+    class Broken:
+        def to_record(self):
+            raise RuntimeError("no")
+    values, dropped = child._exposed({"broken": Broken(), "after": 2}, {})
+    assert values == {"after": 2}
+    assert dropped == {"to_record() failed: RuntimeError": {"count": 1, "names": ["broken"]}}
+
+
+def test_output_stops_exactly_at_the_cap():
+    stdout = child._RegionStdout(5)
+    stdout.write("12345")  # exactly the cap: fine
+    with pytest.raises(child.OutputLimitExceeded):
+        stdout.write("678")
+    assert stdout.own.getvalue() == "12345" and stdout.cut
+    ok, events = _child_run("print('x' * 999_999)")  # with the newline: the default cap exactly
+    assert ok and len(events[0]["stdout"]) == 1_000_000
+
+
+def test_the_default_output_cap_is_a_million_characters():
+    events: list[dict] = []
+    job = {"root": ".", "regions": [{"index": 0, "id": "r", "path": "r.py", "first_line": 1,
+                                     "code": "print('y' * 1_000_000)"}]}
+    assert child.run(job, events.append) is False  # no output_limit in the job: the default
+    assert events[0]["error"]["fault"] == "output-limit"
+    assert events[0]["stdout"].startswith("y" * 1_000_000 + "\n[")
+
+
+def test_a_region_s_duration_is_its_own_wall_time():
+    start = time.perf_counter()
+    ok, events = _child_run("import time\ntime.sleep(0.05)")
+    elapsed = time.perf_counter() - start
+    assert ok and 0.05 <= events[0]["duration"] <= elapsed
+
+
+def test_the_project_root_comes_first_on_the_import_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    events: list[dict] = []
+    job = {"root": str(tmp_path), "regions": [{"index": 0, "id": "r", "path": "r.py",
+                                              "first_line": 1, "code": "x = 1"}]}
+    assert child.run(job, events.append)
+    assert sys.path[0] == str(tmp_path)  # before the folder regions write their files to
+
+
+def test_an_expected_exception_shows_the_region_s_own_source_lines(tmp_path):
+    (tmp_path / "r.py").write_text("# raises: ZeroDivisionError\nratio = 1 / 0\n")
+    region = {"index": 0, "id": "r.py:r", "path": "r.py", "first_line": 1,
+              "code": "# raises: ZeroDivisionError\nratio = 1 / 0\n", "expect": "ZeroDivisionError"}
+    run = child._run_region(region, {}, str(tmp_path), child._RegionStdout(100))
+    assert run.status is Status.OK and run.raised == (
+        'Traceback (most recent call last):\n  File "r.py", line 2\n    ratio = 1 / 0\n'
+        "ZeroDivisionError: division by zero\n")
+
+
+@pytest.mark.parametrize(("result_file", "message"), [
+    ("/nonexistent-d2l-dir/result.jsonl", "No such file or directory"),
+    ("/dev/full", "No space left on device")])
+def test_a_child_that_cannot_write_its_result_says_so_in_one_line(tmp_path, result_file, message):
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"root": str(tmp_path), "regions": [
+        {"index": 0, "id": "r", "path": "r.py", "first_line": 1, "code": "print('x')"}]}))
+    proc = subprocess.run([sys.executable, "-m", "d2l_compiler.engine.run.child", str(job),
+                           result_file], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == child.EXIT_CANNOT_WRITE == 74  # EX_IOERR, as the runner reports
+    assert proc.stderr == f"d2l: cannot write the result file: {message}\n" and proc.stdout == ""
+
+
+def test_device_cache_is_written_into_new_or_existing_folders_and_never_fails_a_build(tmp_path,
+                                                                                      monkeypatch):
+    from d2l_compiler.engine.run import device
+
+    driver = tmp_path / "nvidia-version"
+    driver.write_text("NVRM version: 1")
+    monkeypatch.setenv(device.DRIVER_FILE_ENV, str(driver))
+    monkeypatch.setenv("D2L_DEVICE", "auto")
+    monkeypatch.setattr(device, "_probe", lambda: "cpu")
+    nested = tmp_path / "a" / "b" / "state"
+    assert device.resolve_device(nested) == "cpu"  # auto with a driver but no usable GPU: cpu
+    assert json.loads((nested / "device.json").read_text())["device"] == "cpu"  # parents made
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert device.resolve_device(existing) == "cpu" and (existing / "device.json").exists()
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert device.resolve_device(not_a_folder) == "cpu"  # cannot cache: probes next time, no error
+
+
+def test_torch_version_when_torch_is_absent(monkeypatch):
+    from d2l_compiler.engine.run import device
+
+    def missing(name: str) -> str:
+        raise device.metadata.PackageNotFoundError(name)
+    monkeypatch.setattr(device.metadata, "version", missing)
+    assert device._torch_version() == "not-installed"

@@ -74,11 +74,11 @@ def _exposed(namespace: dict, before: dict[str, int]) -> tuple[dict[str, Any], d
             continue
         try:
             data = clean(_jsonable(value))
-            size = len(json.dumps(data, allow_nan=True)) if data is not None else 0
+            if data is None:  # not a value worth citing (a module, a function, a tensor)
+                continue
+            size = len(json.dumps(data, allow_nan=True))  # NaN and inf as the record writes them
         except Exception as exc:  # noqa: BLE001 - a broken to_record() is the value's problem
             dropped.setdefault(f"to_record() failed: {type(exc).__name__}", []).append(name)
-            continue
-        if data is None:
             continue
         reason = (f"more than {MAX_VALUES} values" if len(values) >= MAX_VALUES else
                   f"larger than {MAX_VALUE_BYTES} bytes" if size > MAX_VALUE_BYTES else
@@ -242,7 +242,7 @@ def run(job: dict, emit: Callable[[dict], None]) -> bool:
 
 def main() -> None:
     """``python -m d2l_compiler.engine.run.child JOB RESULT``."""
-    job_file, result_file = sys.argv[1:3]
+    job_file, result_file = sys.argv[1:]
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
     try:
         out = open(result_file, "a", encoding="ascii")  # noqa: SIM115 - closed by os._exit

@@ -18,7 +18,6 @@ import os
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +34,7 @@ class OutputSink:
         self.log, self.limit = log, limit
         self.total = 0
         self._file = open(log, "wb")  # noqa: SIM115 - closed in close()
-        self._tail: deque[bytes] = deque()
-        self._tail_size = 0
+        self._tail = bytearray()
 
     @property
     def over_limit(self) -> bool:
@@ -45,14 +43,10 @@ class OutputSink:
 
     def write(self, data: bytes) -> None:
         """Count ``data``; keep it in the log's head and the in-memory tail."""
-        room = LOG_HEAD_BYTES - self.total
-        if room > 0:
-            self._file.write(data[:room])
+        self._file.write(data[:max(LOG_HEAD_BYTES - self.total, 0)])
         self.total += len(data)
-        self._tail.append(data)
-        self._tail_size += len(data)
-        while self._tail_size - len(self._tail[0]) >= TAIL_BYTES:
-            self._tail_size -= len(self._tail.popleft())
+        self._tail += data[-TAIL_BYTES:]
+        del self._tail[:-TAIL_BYTES]
 
     def drain(self, fd: int, seconds: float) -> bool:
         """Read what is waiting on ``fd`` for at most ``seconds``; False once it is at EOF."""
@@ -72,14 +66,14 @@ class OutputSink:
 
     def tail(self) -> str:
         """The last bytes written, as text."""
-        return b"".join(self._tail)[-TAIL_BYTES:].decode("utf-8", "replace")
+        return self._tail.decode("utf-8", "replace")
 
     def close(self) -> None:
         """Append the kept tail to a truncated log, and close it."""
         if self.total > LOG_HEAD_BYTES:
             self._file.write(f"\n[... {self.total - LOG_HEAD_BYTES} bytes not kept; "
                              f"the last {TAIL_BYTES // 1024} KiB follow ...]\n".encode())
-            self._file.write(b"".join(self._tail)[-TAIL_BYTES:])
+            self._file.write(self._tail)
         self._file.close()
 
 
