@@ -9,7 +9,7 @@ from typing import Any
 
 # --8<-- [start:get_net]
 def get_net():
-    """The chapter's MLP: 512 -> 256 -> 128 -> 2 with ReLU between the layers."""
+    """本节的多层感知机：512 -> 256 -> 128 -> 2，层与层之间用 ReLU。"""
     from torch import nn
 
     return nn.Sequential(nn.Linear(512, 256), nn.ReLU(),
@@ -62,10 +62,10 @@ class SavedModel:
 
 # --8<-- [start:save_module]
 def save_module(module, path: "str | os.PathLike", example) -> "SavedModel":
-    """Save a TorchScript module, measure the file, load it back and compare outputs."""
+    """保存 TorchScript 模块，测量文件大小，再加载回来核对输出。"""
     import torch
 
-    module.save(str(path))  # parameters and the compiled program in one file
+    module.save(str(path))  # 参数和编译好的程序存在同一个文件里
     loaded = torch.jit.load(str(path), map_location=example.device)
     with torch.no_grad():
         equal = torch.allclose(module(example), loaded(example))

@@ -67,14 +67,14 @@ def duration(seconds: float, language: str = "zh") -> str:
 
 # --8<-- [start:benchmark]
 class Benchmark:
-    """Time the ``with`` block and print ``<description>: <seconds> sec``."""
+    """给 ``with`` 语句块计时，并打印 ``<描述>: <秒数> sec``。"""
 
     def __init__(self, description: str = "Done") -> None:
         self.description = description
-        self.seconds: float | None = None  # kept for later use, not only printed
+        self.seconds: float | None = None  # 保存下来供后面使用，而不只是打印
 
-    def __enter__(self) -> "Benchmark":  # quoted: this block also runs on its own
-        self.timer = Timer()  # Timer synchronises CUDA before reading the clock
+    def __enter__(self) -> "Benchmark":  # 加引号：这段代码单独复制出去也能运行
+        self.timer = Timer()  # Timer 读时钟之前会先同步 CUDA
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -134,3 +134,27 @@ def test_region_is_deterministic(region_id, tmp_path, monkeypatch):
     first, _ = _run(region_id, tmp_path, monkeypatch)
     second, _ = _run(region_id, tmp_path, monkeypatch)
     assert first == second
+
+
+def _shown_regions() -> list[str]:
+    """Every region a page shows (run or not), as its include names it."""
+    ids = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        ids += re.findall(r'--8<-- "([^"]+:[^"]+)"', page.read_text(encoding="utf-8"))
+    return sorted(set(ids))
+
+
+@pytest.mark.parametrize("region_id", _shown_regions())
+def test_code_readers_copy_speaks_their_language(region_id):
+    """The chapter is Chinese: every comment and docstring in the code a page shows is too."""
+    import ast
+    import tokenize
+
+    code = read_region(ROOT, region_id).code
+    words = [token.string for token in tokenize.generate_tokens(io.StringIO(code).readline)
+             if token.type == tokenize.COMMENT and not token.string.startswith("# raises:")]
+    for node in ast.walk(ast.parse(code)):  # docstrings, not program text held in strings
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.Module) and ast.get_docstring(node):
+            words.append(ast.get_docstring(node))
+    english = [w for w in words if not re.search(r"[\u4e00-\u9fff]", w)]
+    assert english == [], english

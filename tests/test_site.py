@@ -150,3 +150,18 @@ def test_dataflow_diagram_is_derived_from_fancy_func(chapter):
     assert sorted(labels) == sorted(["a", "b", "c", "d", "add", "add", "add", "e", "f", "g",
                                      "return g"])
     assert figure.count("<line ") == 10  # one arrow per data dependency
+
+
+def test_headings_have_readable_anchors_and_pages_credit_the_book(chapter):
+    for name in ("compilers", "generated/compilers"):
+        page = _page(chapter, name)
+        ids = re.findall(r'<h[1-4] id="([^"]*)"', page)
+        assert len(ids) >= 10 and all(ids), ids  # no heading without an anchor
+        assert not any(re.fullmatch(r"_\d*", i) for i in ids), ids  # no "#_8"
+        assert "序列化" in ids and "小结" in ids
+        assert len(ids) == len(set(ids))
+    home = (chapter / "site" / "index.html").read_text(encoding="utf-8")
+    footer = home[home.index('class="md-copyright"'):]
+    assert "《动手学深度学习》" in footer and "12.1" in footer
+    assert "https://zh.d2l.ai/chapter_computational-performance/hybridize.html" in footer
+    assert "CC BY-NC-SA 4.0" in footer
