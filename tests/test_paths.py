@@ -22,7 +22,8 @@ def report(chapter):
 def test_every_path_matches_eager_at_every_batch(report):
     assert sorted(report["batches"], key=int) == ["1", "256"]
     for batch in report["batches"].values():
-        assert sorted(batch) == sorted(PATHS)
+        assert sorted([*batch, *report["skipped"]]) == sorted(PATHS)  # each measured or skipped
+        assert all(report["skipped"].values())  # a skipped path says why
         for name, result in batch.items():
             assert result["outputs_equal"] is True, name
             assert result["max_abs_diff"] < 1e-4, name
@@ -33,7 +34,7 @@ def test_every_saved_artifact_reloads_equal(report):
     kinds = {name: [a["kind"] for a in r["artifacts"]] for name, r in report["batches"]["1"].items()}
     assert kinds == {"eager": ["state_dict"], "script": ["torchscript"], "frozen": ["torchscript"],
                      "trace": ["torchscript"], "compile": [], "compile_max": [],
-                     "export_aoti": ["export", "aoti_package"]}
+                     "export_aoti": ["export", "aoti_package"], "onnx_ort": ["onnx"]}
     for result in report["batches"]["1"].values():
         for artifact in result["artifacts"]:
             assert artifact["reload_equal"] is True and artifact["size_bytes"] > 100_000
