@@ -180,3 +180,21 @@ def test_unknown_token_fails_the_build(site):
     site.write("docs/index.md", PAGE + "\n{{ d2l:nowhere.value }}\n")
     result = site.build()
     assert result.code == 1 and "no region 'nowhere'" in result.stderr
+
+
+def test_the_theme_s_source_maps_are_left_out_unless_asked_for(site):
+    """Readers never need a theme's *.map files (about 1.3 MB for Material); an author's own
+    files under docs/ are published whatever their name."""
+    site.write("docs/index.md", "# Home\n")
+    site.write("docs/own/notes.map", "mine")
+    assert site.build().code == 0
+    published = {p.relative_to(site.root / "site").as_posix() for p in (site.root / "site").rglob("*.map")}
+    assert published == {"own/notes.map"}
+    config = (site.root / "mkdocs.yml").read_text(encoding="utf-8")
+    site.write("mkdocs.yml", config.replace("labels: zh", "labels: zh\n      keep_source_maps: true"))
+    assert site.build().code == 0
+    kept = {p.name for p in (site.root / "site").rglob("*.map")}
+    assert "notes.map" in kept and "bootstrap.bundle.min.js.map" in kept  # the theme's, kept
+    site.write("mkdocs.yml", config.replace("labels: zh", "labels: zh\n      keep_source_maps: 1"))
+    result = site.build()
+    assert result.code != 0 and "keep_source_maps" in result.stderr

@@ -350,6 +350,11 @@ def test_the_dataflow_svg_is_laid_out_top_to_bottom_without_overlap():
     # the first row's calls sit under their own inputs: a, b feed the left one
     first, second = sorted(rows)[0], sorted(rows)[1]
     assert max(rows[first][:2]) < min(rows[first][2:]) and rows[second][0] < rows[second][1]
+    # the geometry itself: 32-unit nodes 36 apart in rows, 20 apart in a row, 8.4 per character
+    # of a label plus 12 of padding on each side, 12 around the drawing
+    assert root.get("viewBox") == "0 0 214 396" and root.get("width") == "214"
+    assert (106.8, 300.0, "g") in texts
+    assert 'rx="16.2" ry="16.0"' in svg and 'width="49.2" height="32" rx="4"' in svg
     labels_out = dataflow_svg(dataflow("def g(a):\n    b = f(a)\n    return b\n", "g"))
     assert "<script" not in labels_out and "Data flow of g: b = f(a); return b." in labels_out
 
