@@ -42,6 +42,7 @@ FAST_TESTS: tuple[str, ...] = (
     "tests/test_record_units.py",
     "tests/test_sources_units.py",
     "tests/test_render_units.py",
+    "tests/test_dataflow.py",
     "tests/test_run_units.py",
     "tests/test_build_units.py",
     "tests/test_properties.py",

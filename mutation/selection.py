@@ -71,6 +71,26 @@ def _scopes(module: str) -> tuple[tuple[int, int], ...]:
                  if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef))
 
 
+@functools.cache
+def _import_time_lines(module: str) -> frozenset[int]:
+    """Lines that run when the module is imported, whichever test happens to import it first:
+    module-level statements, class bodies, and every ``def``/``class`` line with its
+    decorators. Coverage credits them to that one test, which says nothing about who uses them."""
+    lines: set[int] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                lines.update(d.lineno for d in node.decorator_list)
+                lines.add(node.lineno)
+                if isinstance(node, ast.ClassDef):
+                    visit(node.body)
+            else:
+                lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    visit(ast.parse((ROOT / ENGINE / module).read_text(encoding="utf-8")).body)
+    return frozenset(lines)
+
+
 def _scope(module: str, line: int) -> tuple[int, int]:
     """The innermost function or class holding ``line`` (the line itself if none does)."""
     holding = [s for s in _scopes(module) if s[0] <= line <= s[1]]
@@ -92,13 +112,16 @@ class Coverage:
         own); where those are none, its whole file. All fast test files for a line none
         executes: a line that only a subprocess unable to save its coverage runs must not
         pass for untested."""
+        at_import = mutant.line in _import_time_lines(mutant.module)
+        first, last = _scope(mutant.module, mutant.line)
         selected: list[str] = []
         for test_file in FAST_TESTS:
             covered = self.lines[test_file].get(mutant.module, {})
             contexts = covered.get(str(mutant.line))
-            if contexts and "" in contexts:
-                first, last = _scope(mutant.module, mutant.line)
-                users = {c for n in range(first, last + 1) for c in covered.get(str(n), ()) if c}
+            if contexts and ("" in contexts or at_import):
+                users = {c for n in range(first, last + 1)
+                         if n not in _import_time_lines(mutant.module)
+                         for c in covered.get(str(n), ()) if c}
                 contexts = ([test_file] if test_file in IN_PROCESS_TESTS or not users
                             else sorted(users))
             selected += contexts or []

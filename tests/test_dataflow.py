@@ -32,3 +32,15 @@ def test_diagram_follows_the_code():
 def test_unsupported_code_is_refused(code, message):
     with pytest.raises(DataflowError, match=re.escape(message)):
         dataflow(code, "other")
+
+
+GOLDEN = Path(__file__).parent / "golden" / "fancy_func_dataflow.svg"
+
+
+def test_the_drawing_of_fancy_func_is_exactly_the_reviewed_one():
+    """The whole SVG, compared with the one reviewed in a browser (layout, arrows, text). After
+    an intended change to the drawing, look at the new one and regenerate the file with
+    ``dataflow_svg(dataflow(FANCY, "fancy_func"), "zh")``."""
+    from d2l_compiler.engine.render.dataflow import dataflow_svg
+
+    assert dataflow_svg(dataflow(FANCY, "fancy_func"), "zh") + "\n" == GOLDEN.read_text(encoding="utf-8")
