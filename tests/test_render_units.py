@@ -595,3 +595,43 @@ def test_the_notebook_page_shows_the_notebook_and_stays_out_of_search():
     assert page.endswith("## Next\n")
     untitled = notebook_markdown({"cells": [notebook["cells"][1]]}, "p.md", "generated/p.ipynb")
     assert "[p.md](../p.md)" in untitled.split("\n")[6]  # the note still comes first
+
+
+def test_notebook_cells_follow_includes_across_fences_and_pages_without_a_title(tmp_path):
+    from d2l_compiler.engine.render.notebook import page_notebook
+
+    (tmp_path / "c.svg").write_text("<svg/>")
+    page = ('Intro ![c](c.svg#part)\n\n```python\n--8<-- "a.py:r0"\n```\n\nMiddle.\n\n'
+            '```python\n--8<-- "a.py:r1"\n--8<-- "a.py:r2"\n```\n')
+    runs = [RegionRun(i, f"a.py:r{i}", stdout=f"out{i}\n") for i in range(3)]
+    regions = tuple(RegionEntry(f"a.py:r{i}", f"r{i}", "a.py", 1, 1, f"a.py:r{i}", "s", True, run)
+                    for i, run in enumerate(runs))
+    entry = PageEntry("k", {}, {"device": "cpu"}, "T", 1.0, 1.0, regions)
+    code = {f"a.py:r{i}": f"print('out{i}')\n" for i in range(3)}
+    record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
+    book = page_notebook(page, entry, record, code, page_dir=tmp_path, page_file="docs/p.md",
+                         install=("pip install x",))
+    kinds = [c["cell_type"] for c in book["cells"]]
+    assert kinds == ["markdown", "markdown", "code", "markdown", "code", "code"]
+    assert "".join(book["cells"][0]["source"]).startswith("Before running")  # no title: first
+    intro = "".join(book["cells"][1]["source"])
+    assert intro.startswith("Intro ![c](data:image/svg+xml;base64,")  # anchor dropped, embedded
+    assert [c["metadata"]["d2l_region"] for c in book["cells"] if c["cell_type"] == "code"] == [
+        "a.py:r0", "a.py:r1", "a.py:r2"]
+    assert [c["outputs"][0]["text"] for c in book["cells"] if c["cell_type"] == "code"] == [
+        ["out0\n"], ["out1\n"], ["out2\n"]]
+
+
+def test_a_page_that_only_shows_code_does_not_stop_the_notebooks_after_it(tmp_path):
+    from d2l_compiler.engine.render.notebook import NOTEBOOK_DIR, write_notebooks
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shown_only = PageEntry("k", {}, {}, "T", 0, 0, (_notebook_entry().regions[1],))
+    record = Record(BuildProvenance("cpu", "c", "T", "3"),
+                    {"a.md": shown_only, "p.md": _notebook_entry()})
+    code = {"snippets/a.py:one": "x = 1\n", "lib/b.py:shown": "y = 2\n"}
+    sources = {"a.md": ("```python\n--8<-- \"lib/b.py:shown\"\n```\n", code),
+               "p.md": (NOTEBOOK_PAGE, code)}
+    assert write_notebooks(docs, record, sources) == [docs / NOTEBOOK_DIR / "p.ipynb",
+                                                      docs / NOTEBOOK_DIR / "p.md"]

@@ -52,7 +52,7 @@ class D2LConfig(base.Config):
     extensions = c.Optional(c.ListOfItems(c.Type(str)))
     labels = c.Choice(LABEL_SETS, default="en")
     notebook_install = c.ListOfItems(c.Type(str), default=[])
-    keep_source_maps = c.Type(bool, default=False)
+    keep_source_maps = c.Optional(c.Type(bool))  # default: Project's settings (one source)
 
 
 class D2LPlugin(BasePlugin[D2LConfig]):

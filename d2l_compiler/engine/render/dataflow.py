@@ -130,8 +130,8 @@ def dataflow_svg(flow: Flow, language: str = "en") -> str:
     width = max(row_widths) + 2 * PADDING
     height = len(rows) * NODE_HEIGHT + (len(rows) - 1) * ROW_GAP + 2 * PADDING
     centre: dict[int, tuple[float, float]] = {}
-    for number, (row, row_width) in enumerate(zip(rows, row_widths, strict=True)):
-        x = (width - row_width) / 2
+    for number, row in enumerate(rows):
+        x = (width - row_widths[number]) / 2
         y = PADDING + number * (NODE_HEIGHT + ROW_GAP) + NODE_HEIGHT / 2
         for index in row:
             centre[index] = (x + _width(flow.nodes[index]) / 2, y)

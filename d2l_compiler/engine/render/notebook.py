@@ -16,7 +16,7 @@ from typing import Any
 
 from d2l_compiler.engine.record.model import PageEntry, Record, RegionRun
 from d2l_compiler.engine.render.escape import visible
-from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
+from d2l_compiler.engine.sources.page import parse_page
 from d2l_compiler.engine.sources.project import GENERATED_DIR
 from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, fence_for, render_page
 from d2l_compiler.engine.render.notebook_page import notebook_markdown
@@ -81,27 +81,23 @@ def _code_cell(run: RegionRun, code: str, count: int) -> dict[str, Any]:
 
 def _chunks(markdown: str, page_file: str) -> list[tuple[str, Any]]:
     """Split a page into ("markdown", text) and ("include", n) pieces, in order, where n
-    counts the page's includes (the n-th include is the n-th region entry of the record)."""
-    try:
-        parsed = parse_page(markdown, page_file)
-    except PageSyntaxError as exc:
-        raise RenderError(str(exc)) from None
+    counts the page's includes (the n-th include is the n-th region entry of the record).
+    The page has been rendered (so parsed) once already: its syntax is known to be sound."""
+    parsed = parse_page(markdown, page_file)
+    fences = {f.start: f for f in parsed.fences if f.includes}
     chunks: list[tuple[str, Any]] = []
     prose: list[str] = []
-    count = 0
-    fences = {f.start: f for f in parsed.fences if f.includes}
-    skip_to = 0
-    for number, line in enumerate(parsed.lines, 1):
-        if number <= skip_to:
-            continue
+    number = 1  # 1-based, as the parser counts lines
+    while number <= len(parsed.lines):
         fence = fences.get(number)
         if fence is None:
-            prose.append(line)
+            prose.append(parsed.lines[number - 1])
+            number += 1
             continue
         chunks.append(("markdown", "\n".join(prose)))
-        chunks += [("include", count + i) for i in range(len(fence.includes))]
-        count += len(fence.includes)
-        prose, skip_to = [], fence.end
+        first = sum(1 for kind, _ in chunks if kind == "include")
+        chunks += [("include", first + i) for i in range(len(fence.includes))]
+        prose, number = [], fence.end + 1
     chunks.append(("markdown", "\n".join(prose)))
     return chunks
 
