@@ -635,3 +635,30 @@ def test_a_page_that_only_shows_code_does_not_stop_the_notebooks_after_it(tmp_pa
                "p.md": (NOTEBOOK_PAGE, code)}
     assert write_notebooks(docs, record, sources) == [docs / NOTEBOOK_DIR / "p.ipynb",
                                                       docs / NOTEBOOK_DIR / "p.md"]
+
+
+def test_only_a_markdown_first_cell_gives_the_notebook_page_its_title():
+    from d2l_compiler.engine.render.notebook_page import notebook_markdown
+
+    code = {"cell_type": "code", "source": ["# 注释，不是标题\n", "x = 1"], "outputs": []}
+    titled = {"cell_type": "markdown", "source": ["#  Title  \n", "text"]}
+    page = notebook_markdown({"cells": [titled, code]}, "p.md", "generated/p.ipynb")
+    assert "notebook of [Title](../p.md)" in page
+    page = notebook_markdown({"cells": [code, titled]}, "p.md", "generated/p.ipynb")
+    assert "notebook of [p.md](../p.md)" in page  # a code comment is not a title
+    assert notebook_markdown({"cells": []}, "p.md", "generated/p.ipynb").startswith("---\n")
+
+
+def test_notebook_files_are_readable_json_in_nested_folders(tmp_path):
+    from d2l_compiler.engine.render.notebook import NOTEBOOK_DIR, write_notebooks
+
+    docs = tmp_path / "docs"
+    (docs / "part").mkdir(parents=True)
+    chinese = NOTEBOOK_PAGE.replace("# Title", "# 标题")
+    record = Record(BuildProvenance("cpu", "c", "T", "3"), {"part/p.md": _notebook_entry()})
+    code = {"snippets/a.py:one": "x = 1\n", "lib/b.py:shown": "y = 2\n"}
+    written = write_notebooks(docs, record, {"part/p.md": (chinese, code)})
+    assert written[0] == docs / NOTEBOOK_DIR / "part" / "p.ipynb"  # its folder created
+    text = written[0].read_text(encoding="utf-8")
+    assert "# 标题" in text  # characters as they are, not \\u escapes: the file diffs well
+    assert text.startswith('{\n "cells": [\n  {\n') and text.endswith("}\n")  # nbformat's indent

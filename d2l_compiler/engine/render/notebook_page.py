@@ -18,8 +18,8 @@ NOTEBOOK_META = "d2l_notebook"  # front matter: the notebook's path from the sit
 
 def _title(cells: list[Mapping[str, Any]]) -> str | None:
     first = "".join(cells[0]["source"]) if cells and cells[0]["cell_type"] == "markdown" else ""
-    line = first.split("\n", 1)[0]
-    return line[2:].strip() if line.startswith("# ") else None
+    line = first.partition("\n")[0]
+    return line.removeprefix("# ").strip() if line.startswith("# ") else None
 
 
 def notebook_markdown(notebook: Mapping[str, Any], page: str, notebook_path: str,
