@@ -755,3 +755,9 @@ def test_torch_version_when_torch_is_absent(monkeypatch):
         raise device.metadata.PackageNotFoundError(name)
     monkeypatch.setattr(device.metadata, "version", missing)
     assert device._torch_version() == "not-installed"
+
+
+def test_a_region_s_stdout_says_it_is_writable():
+    """Libraries ask before they print (``sys.stdout.writable()``): the captured stdout says yes."""
+    ok, events = _child_run("import sys\nprint(sys.stdout.writable())")
+    assert ok and events[0]["stdout"] == "True\n"

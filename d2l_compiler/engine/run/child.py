@@ -153,8 +153,8 @@ class _RegionStdout(io.TextIOBase):
         with self._lock:
             buffer = self.stray if threading.get_ident() in self.earlier_threads else self.own
             room = self.limit - self.size
-            if len(text) > room:
-                buffer.write(text[:max(room, 0)])
+            if len(text) > room:  # room >= 0: size never passes the limit
+                buffer.write(text[:room])
                 self.size, self.cut = self.limit, True
                 if threading.current_thread() is threading.main_thread():
                     raise OutputLimitExceeded(f"the region printed more than {self.limit} characters")
