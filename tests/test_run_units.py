@@ -761,3 +761,13 @@ def test_a_region_s_stdout_says_it_is_writable():
     """Libraries ask before they print (``sys.stdout.writable()``): the captured stdout says yes."""
     ok, events = _child_run("import sys\nprint(sys.stdout.writable())")
     assert ok and events[0]["stdout"] == "True\n"
+
+
+def test_drain_with_no_time_left_only_looks(tmp_path):
+    read_end, write_end = os.pipe()
+    sink = procs.OutputSink(tmp_path / "log", limit=100)
+    assert sink.drain(read_end, 0.0) is True and sink.total == 0  # nothing waiting, no wait
+    os.write(write_end, b"x")
+    assert sink.drain(read_end, 0.0) is True and sink.total == 1
+    os.close(write_end)
+    os.close(read_end)
