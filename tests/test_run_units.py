@@ -767,6 +767,7 @@ def test_drain_with_no_time_left_only_looks(tmp_path):
     read_end, write_end = os.pipe()
     sink = procs.OutputSink(tmp_path / "log", limit=100)
     assert sink.drain(read_end, 0.0) is True and sink.total == 0  # nothing waiting, no wait
+    assert sink.drain(read_end, -1.0) is True and sink.total == 0  # a deadline already past
     os.write(write_end, b"x")
     assert sink.drain(read_end, 0.0) is True and sink.total == 1
     os.close(write_end)
