@@ -72,7 +72,7 @@ class OutputSink:
         """Append the kept tail to a truncated log, and close it."""
         if self.total > LOG_HEAD_BYTES:
             self._file.write(f"\n[... {self.total - LOG_HEAD_BYTES} bytes not kept; "
-                             f"the last {TAIL_BYTES // 1024} KiB follow ...]\n".encode())
+                             f"the last {TAIL_BYTES / 1024:g} KiB follow ...]\n".encode())
             self._file.write(self._tail)
         self._file.close()
 
