@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -160,15 +161,20 @@ def test_declared_exceptions(tmp_path):
 
 
 def test_nothing_a_page_started_outlives_it(tmp_path):
-    code = ("import subprocess, sys\n"
-            "subprocess.Popen([sys.executable, '-c', 'import os, time\\nif os.fork() == 0:\\n"
-            "    os.setsid(); open(\"pid\", \"w\").write(str(os.getpid())); time.sleep(60)'])\n"
-            "import time\ntime.sleep(0.5)")
+    pid_file = tmp_path / "daemon.pid"
+    daemon_script = tmp_path / "daemon.py"  # forks, leaves its session, outlives its parent
+    daemon_script.write_text("import os, sys, time\nif os.fork() == 0:\n    os.setsid()\n"
+                             f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+                             "    time.sleep(60)\n")
+    code = (f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, {str(daemon_script)!r}])"
+            "\ntime.sleep(0.5)")
     before = procs.descendants()
     run = _run(tmp_path, code)
     assert run.ok
     assert procs.descendants() <= before
     assert not list(tmp_path.glob("d2l-page-*"))
+    daemon = int(pid_file.read_text())  # still swept: the engine is its subreaper
+    assert not Path(f"/proc/{daemon}").exists()
 
 
 # --- small pure pieces ------------------------------------------------------------------------
@@ -371,7 +377,12 @@ def test_shielded_off_the_main_thread_changes_nothing():
 
 
 def test_become_subreaper_on_linux():
-    assert procs.become_subreaper() is sys.platform.startswith("linux")
+    import ctypes
+
+    procs.become_subreaper()
+    flag = ctypes.c_int(0)
+    ctypes.CDLL(None).prctl(37, ctypes.byref(flag))  # PR_GET_CHILD_SUBREAPER
+    assert flag.value == 1
 
 
 # --- the device --------------------------------------------------------------------------------
@@ -772,3 +783,24 @@ def test_drain_with_no_time_left_only_looks(tmp_path):
     assert sink.drain(read_end, 0.0) is True and sink.total == 1
     os.close(write_end)
     os.close(read_end)
+
+
+def test_a_log_of_exactly_the_head_s_size_is_kept_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(procs, "LOG_HEAD_BYTES", 8)
+    sink = procs.OutputSink(tmp_path / "log", limit=100)
+    sink.write(b"12345678")
+    sink.close()
+    assert (tmp_path / "log").read_bytes() == b"12345678"  # nothing cut, so no note
+
+
+def test_a_process_that_vanishes_while_the_tree_is_read_is_skipped(monkeypatch):
+    real_scandir = os.scandir
+
+    class Gone:
+        name, path = "999999999", "/proc/999999999"  # listed, then gone before its stat is read
+
+    def scandir(path):
+        return [Gone(), *real_scandir(path)]
+    monkeypatch.setattr(procs.os, "scandir", scandir)
+    parents = procs._parents()
+    assert 999999999 not in parents and parents[os.getpid()] == os.getppid()

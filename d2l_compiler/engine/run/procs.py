@@ -77,12 +77,13 @@ class OutputSink:
         self._file.close()
 
 
-def become_subreaper() -> bool:
-    """Make orphaned descendants this process's children (Linux); False where unsupported."""
+def become_subreaper() -> None:
+    """Make orphaned descendants this process's children (Linux; elsewhere nothing happens),
+    so that a daemon a region starts (``setsid``, double fork) is still ours to sweep."""
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1) == 0
+        ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, True)
     except (OSError, AttributeError):
-        return False
+        pass
 
 
 def _parents() -> dict[int, int]:
