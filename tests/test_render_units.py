@@ -319,6 +319,17 @@ def test_dataflow_follows_reassignment_and_outside_names():
     labels = [n.label for n in flow.nodes]
     assert labels == ["x", "SCALE", "f", "x", "f", "x", "return x"]
     assert flow.edges() == [(0, 2), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]  # each use reads the latest x
+    assert [n.layer for n in flow.nodes] == [0, 0, 1, 2, 3, 4, 5]  # an outside name enters on top
+    made = dataflow("def g():\n    x = make()\n    return x\n", "g")
+    assert [(n.label, n.layer) for n in made.nodes] == [("make", 1), ("x", 2), ("return x", 3)]
+
+
+def test_dataflow_rows_put_calls_under_the_mean_position_of_their_inputs():
+    from d2l_compiler.engine.render.dataflow import _order, dataflow
+
+    flow = dataflow("def g(a, b, c, d):\n    p = one(d)\n    q = two(a, c)\n    return q\n", "g")
+    labels = [[flow.nodes[i].label for i in row] for row in _order(flow)]
+    assert labels[1] == ["two", "one"]  # mean of a, c (0, 2) is 1; d sits at 3
 
 
 def _svg_boxes(svg: str):

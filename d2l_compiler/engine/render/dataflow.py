@@ -72,10 +72,11 @@ def dataflow(code: str, name: str) -> Flow:
                 and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Call)
                 and isinstance(stmt.value.func, ast.Name) and not stmt.value.keywords
                 and all(isinstance(arg, ast.Name) for arg in stmt.value.args)):
+            target = stmt.targets[0].id
             sources = [read(arg.id) for arg in stmt.value.args]
             layer = 1 + max((nodes[s].layer for s in sources), default=0)
             nodes.append(Node(stmt.value.func.id, CALL, layer, sources))
-            value(stmt.targets[0].id, layer + 1, [len(nodes) - 1])
+            value(target, layer + 1, [len(nodes) - 1])
         elif isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
             source = read(stmt.value.id)
             nodes.append(Node(f"return {stmt.value.id}", RESULT, nodes[source].layer + 1, [source]))
