@@ -673,3 +673,16 @@ def test_notebook_files_are_readable_json_in_nested_folders(tmp_path):
     text = written[0].read_text(encoding="utf-8")
     assert "# 标题" in text  # characters as they are, not \\u escapes: the file diffs well
     assert text.startswith('{\n "cells": [\n  {\n') and text.endswith("}\n")  # nbformat's indent
+
+
+def test_notebook_prose_keeps_the_line_after_a_fence_and_the_last_line():
+    from d2l_compiler.engine.render.notebook import page_notebook
+
+    page = 'Intro\n```python\n--8<-- "a.py:r0"\n```\nRight after.\nEnd'  # no final newline
+    run = RegionRun(0, "a.py:r0", stdout="x\n")
+    entry = PageEntry("k", {}, {"device": "cpu"}, "T", 1.0, 1.0,
+                      (RegionEntry("a.py:r0", "r0", "a.py", 1, 1, "a.py:r0", "s", True, run),))
+    record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
+    book = page_notebook(page, entry, record, {"a.py:r0": "print('x')\n"}, page_file="docs/p.md")
+    assert ["".join(c["source"]) for c in book["cells"]] == ["Intro", "print('x')",
+                                                           "Right after.\nEnd"]
