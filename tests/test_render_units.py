@@ -481,6 +481,7 @@ def test_the_report_rows_say_what_ran_what_was_reused_and_what_was_only_shown():
     assert "    | Project module | lib/helper.py | fedcba987654 |" in out
     assert "    | Data file | data/x.csv | aaaabbbbcccc |" in out
     assert "    | Package | torch | 2.13.0, cpu |" in out
+    assert '??? note "Inputs of cache key kkkkkkkkkkkkkkkk…"' in out  # the key's first 16
     reused = report_markdown(_report_record((), ("p.md",), page_ran=False)).split("\n")
     assert "| This build | ran 0 pages, reused 1 from the cache, 2.00 s running code |" in reused
     assert any(line.startswith("reused from the cache; run at T0") for line in reused)

@@ -27,7 +27,7 @@ def notebook_markdown(notebook: Mapping[str, Any], page: str, notebook_path: str
     """Markdown for the notebook of ``page`` (a docs-relative path such as ``a/b.md``), whose
     ``.ipynb`` is at ``notebook_path`` (docs-relative) next to the Markdown written from this."""
     cells = list(notebook["cells"])
-    name = notebook_path.rsplit("/", 1)[-1]
+    name = notebook_path.rpartition("/")[2]
     depth = notebook_path.count("/")
     title = _title(cells) or page
     note = labels.notebook_note.format(title=title, page="../" * depth + page, name=name)
