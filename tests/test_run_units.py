@@ -804,3 +804,12 @@ def test_a_process_that_vanishes_while_the_tree_is_read_is_skipped(monkeypatch):
     monkeypatch.setattr(procs.os, "scandir", scandir)
     parents = procs._parents()
     assert 999999999 not in parents and parents[os.getpid()] == os.getppid()
+
+
+def test_sweep_reports_what_it_reaped_and_skips_what_is_already_gone(monkeypatch):
+    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    keep = procs.descendants() - {stray.pid}
+    assert procs.sweep(keep) == [stray.pid]  # killed and reaped by the sweep, and named
+    listed = iter([{999_999_999}, set()])  # listed, but gone before it could be killed
+    monkeypatch.setattr(procs, "descendants", lambda: next(listed))
+    assert procs.sweep(set()) == []
