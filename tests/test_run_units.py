@@ -807,9 +807,14 @@ def test_a_process_that_vanishes_while_the_tree_is_read_is_skipped(monkeypatch):
 
 
 def test_sweep_reports_what_it_reaped_and_skips_what_is_already_gone(monkeypatch):
-    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    stray = subprocess.Popen([sys.executable, "-c", "pass"])
+    stat = Path(f"/proc/{stray.pid}/stat")
+    deadline = time.monotonic() + 30
+    while stat.read_text().rpartition(")")[2].split()[0] != "Z":  # exited, not yet reaped
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     keep = procs.descendants() - {stray.pid}
-    assert procs.sweep(keep) == [stray.pid]  # killed and reaped by the sweep, and named
+    assert procs.sweep(keep) == [stray.pid]  # reaped by the sweep, and named
     listed = iter([{999_999_999}, set()])  # listed, but gone before it could be killed
     monkeypatch.setattr(procs, "descendants", lambda: next(listed))
     assert procs.sweep(set()) == []
