@@ -818,3 +818,12 @@ def test_sweep_reports_what_it_reaped_and_skips_what_is_already_gone(monkeypatch
     listed = iter([{999_999_999}, set()])  # listed, but gone before it could be killed
     monkeypatch.setattr(procs, "descendants", lambda: next(listed))
     assert procs.sweep(set()) == []
+
+
+def test_reap_reports_the_peak_memory_in_mebibytes():
+    import resource
+
+    big = subprocess.Popen([sys.executable, "-c", "x = bytearray(900 * 2**20)"])  # the largest child
+    code, peak = supervise.reap(big.pid, block=True)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, of the largest child
+    assert code == 0 and peak == children / 1024 and peak > 900
