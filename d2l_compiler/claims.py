@@ -85,3 +85,102 @@ def check_claim(left: Any, verb: str, right: Any) -> str | None:
         raise ValueError(f"unknown claim verb {verb!r} (use one of {', '.join(CLAIM_VERBS)})")
     measured = verdict(left, right)
     return None if measured == verb.replace("-", " ") else f"measured: {measured}"
+
+
+class Disagreement(ValueError):
+    """Two figures of the same work, measured under the same conditions, do not agree."""
+
+
+def _conditions(samples: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (samples.get("conditions") or {}).items()}
+
+
+def differing_conditions(first: Mapping[str, Any], second: Mapping[str, Any],
+                         language: str = "zh") -> str:
+    """The conditions two samples records were measured under that differ, as a phrase
+    (``计时方式：A 对 B；进程：…``); "" when they are the same. A condition recorded for only one
+    of them counts as differing ("未记录" / "not recorded" for the other)."""
+    a, b = _conditions(first), _conditions(second)
+    missing = "not recorded" if language == "en" else "未记录"
+    versus, sep, colon = (" vs ", "; ", ": ") if language == "en" else (" 对 ", "；", "：")
+    names = list(a) + [k for k in b if k not in a]
+    return sep.join(f"{name}{colon}{a.get(name, missing)}{versus}{b.get(name, missing)}"
+                    for name in names if a.get(name) != b.get(name))
+
+
+def agreement(first: Mapping[str, Any], second: Mapping[str, Any], language: str = "zh") -> str:
+    """A sentence on whether two timings *of the same work* agree within their spread
+    (their interquartile ranges overlap), naming every condition in which they were measured
+    differently, so a reader never has to guess why two figures of one thing differ.
+
+    Raises ``Disagreement`` when they were measured under the same conditions and still do
+    not agree: then the page could show no honest figure for that work.
+    """
+    name_a, med_a, _, _ = _summary(first)
+    name_b, med_b, _, _ = _summary(second)
+    agree = verdict(first, second) == "within noise"
+    differ = differing_conditions(first, second, language)
+    gap = abs(med_a - med_b) / min(med_a, med_b)
+    if not agree and not differ:
+        raise Disagreement(f"“{name_a}” ({spread(first, 'en')}) and “{name_b}” "
+                           f"({spread(second, 'en')}) time the same work under the same "
+                           f"conditions, yet their interquartile ranges do not overlap: the "
+                           f"measurement did not reproduce on this machine; build again on a "
+                           f"quieter machine or measure for longer")
+    if language == "en":
+        figures = (f"“{name_a}” took a median of {spread(first, language)} and “{name_b}” "
+                   f"{spread(second, language)}.")
+        if agree:
+            how = f"were measured differently ({differ}) but" if differ else "were measured the same way and"
+            return f"{figures} Both time the same work; they {how} agree: their interquartile ranges overlap."
+        return (f"{figures} Both time the same work, yet they differ by {gap:.0%}, beyond their "
+                f"spread; they were measured differently ({differ}), so compare each only with "
+                f"figures measured the same way.")
+    figures = f"“{name_a}”的中位数为 {spread(first)}，“{name_b}”的中位数为 {spread(second)}。"
+    if agree:
+        how = f"只是测法不同（{differ}），" if differ else "测量条件也相同，"
+        return f"{figures}两者测的是同一件事，{how}四分位区间相互重叠，结果一致。"
+    return (f"{figures}两者测的是同一件事，却相差 {gap:.0%}，超出了各自的波动。它们的测法不同"
+            f"（{differ}）；被测的代码相同，差别来自测法和测量时机器的状态，所以每个数字只应与"
+            f"同一种测法得到的数字相比。")
+
+
+_OPPOSITE = {"faster": "slower", "slower": "faster"}
+
+
+def _verdict_phrase(first: Mapping[str, Any], second: Mapping[str, Any], language: str) -> str:
+    a, b, outcome = _summary(first)[0], _summary(second)[0], verdict(first, second)
+    if language == "en":
+        return (f"“{a}” and “{b}” are within the noise" if outcome == "within noise"
+                else f"“{a}” is {outcome} than “{b}”")
+    return {"faster": f"“{a}”比“{b}”快", "slower": f"“{a}”比“{b}”慢",
+            "within noise": f"“{a}”与“{b}”的差别在波动之内"}[outcome]
+
+
+def verdicts_agreement(first: tuple[Mapping[str, Any], Mapping[str, Any]],
+                       second: tuple[Mapping[str, Any], Mapping[str, Any]],
+                       language: str = "zh") -> str:
+    """A sentence on whether two comparisons of the same pair of works (A against B, each
+    measured twice) reach the same verdict, naming how their measurements differed.
+
+    Raises ``Disagreement`` when the verdicts are opposite (one says A is faster, the other
+    slower) although both pairs were measured under the same conditions.
+    """
+    (a1, b1), (a2, b2) = first, second
+    v1, v2 = verdict(a1, b1), verdict(a2, b2)
+    differ = differing_conditions(a1, a2, language) or differing_conditions(b1, b2, language)
+    said = [_verdict_phrase(a, b, language) for a, b in (first, second)]
+    if _OPPOSITE.get(v1) == v2 and not differ:
+        raise Disagreement(f"two comparisons of the same works under the same conditions reach "
+                           f"opposite verdicts: {said[0]}, yet {said[1]}")
+    if language == "en":
+        how = f"measured differently ({differ})" if differ else "measured the same way"
+        same = "agree" if v1 == v2 else "disagree"
+        return (f"The two comparisons, {how}, {same}: first {said[0]}; then {said[1]}."
+                + ("" if v1 == v2 else " Each verdict holds only under its own conditions."))
+    how = f"测量条件不同（{differ}）" if differ else "测量条件相同"
+    if v1 == v2:
+        return f"两次比较{how}，结论一致：前一次{said[0]}，后一次{said[1]}。"
+    opposite = "结论正好相反" if _OPPOSITE.get(v1) == v2 else "结论并不相同"
+    return (f"两次比较{how}，{opposite}：前一次{said[0]}，后一次{said[1]}。"
+            f"快慢的结论只在它自己的测量条件下成立。")

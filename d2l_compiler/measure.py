@@ -25,7 +25,7 @@ from .claims import verdict
 from .models import human_size
 from .paths import (LABELS, PATHS, SETTINGS, TOLERANCE, Artifact, check_artifacts, make_path,
                     unavailable_paths)
-from .timing import Samples, synchronize
+from .timing import FRESH_PROCESS, Samples, conditions, synchronize
 
 
 def quick_mode() -> bool:
@@ -49,7 +49,9 @@ def measure_call(fn: Callable[[Any], Any], x: Any, description: str,
                             num_threads=torch.get_num_threads(), description=description)
     with torch.no_grad():
         result = timer.blocked_autorange(min_run_time=min_run_time)
-    return Samples(description, tuple(result.times), result.number_per_run, warmup=1)
+        measured_under = conditions("torch.utils.benchmark")
+    return Samples(description, tuple(result.times), result.number_per_run, warmup=1,
+                   conditions=measured_under)
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,8 @@ def _run_isolated(name: str, job_dir: Path) -> PathResult:
     for category, message, filename, lineno in data["warnings"]:
         # re-raised here, where callers can see them, naming the line that really raised them
         warnings.warn_explicit(message, getattr(builtins, category, UserWarning), filename, lineno)
-    samples = Samples(data["label"], tuple(data["seconds"]), data["number"], warmup=1)
+    samples = Samples(data["label"], tuple(data["seconds"]), data["number"], warmup=1,
+                      conditions=tuple(map(tuple, data["conditions"]))).measured_in(FRESH_PROCESS)
     artifacts = tuple(Artifact(**a) for a in data["artifacts"])
     return PathResult(name, data["compile_seconds"], samples, True, data["max_abs_diff"], artifacts)
 
@@ -219,6 +222,7 @@ def _worker(job_dir: str, name: str) -> None:
     (folder / f"{name}.json").write_text(json.dumps({
         "label": LABELS[name], "compile_seconds": result.compile_seconds,
         "seconds": list(result.samples.seconds), "number": result.samples.number,
+        "conditions": result.samples.conditions,
         "max_abs_diff": result.max_abs_diff, "warnings": unique,
         "artifacts": [{"kind": a.kind, "file": a.file, "size_bytes": a.size_bytes,
                        "reload_equal": a.reload_equal} for a in result.artifacts]}),

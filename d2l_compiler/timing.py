@@ -11,7 +11,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -89,12 +89,15 @@ class Benchmark:
 
 @dataclass(frozen=True)
 class Samples:
-    """Repeated timings of the same work, in seconds per repetition."""
+    """Repeated timings of the same work: each sample is the mean seconds *per call* over
+    ``number`` calls, so samples from different timers can be compared directly."""
 
     description: str
     seconds: tuple[float, ...]
-    number: int = 1  # calls per repetition
+    number: int = 1  # calls averaged into each sample
     warmup: int = 0  # untimed repetitions run first
+    # how it was measured, as (what, how) pairs: timer, process, autograd, threads
+    conditions: tuple[tuple[str, str], ...] = ()
     quantiles: tuple[float, float, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -106,7 +109,7 @@ class Samples:
 
     @property
     def median(self) -> float:
-        """Median seconds per repetition."""
+        """Median seconds per call."""
         return self.quantiles[1]
 
     @property
@@ -117,7 +120,7 @@ class Samples:
     def __str__(self) -> str:
         q1, med, q3 = self.quantiles
         scale, unit, decimals = time_unit(med, "zh")
-        return (f"{self.description}: 中位数 {med * scale:.{decimals}f} {unit}，四分位区间 "
+        return (f"{self.description}: 每次调用的中位数 {med * scale:.{decimals}f} {unit}，四分位区间 "
                 f"{q1 * scale:.{decimals}f}–{q3 * scale:.{decimals}f} {unit}"
                 f"（{len(self.seconds)} 轮，每轮 {self.number} 次调用）")
 
@@ -128,7 +131,34 @@ class Samples:
                 "seconds": _spread_sample(self.seconds, RECORDED_SAMPLES),
                 "count": len(self.seconds), "number": self.number, "warmup": self.warmup,
                 "median": med, "q1": q1, "q3": q3, "iqr": q3 - q1, "min": min(self.seconds),
-                "max": max(self.seconds)}
+                "max": max(self.seconds), "conditions": dict(self.conditions)}
+
+    def measured_in(self, process: str) -> "Samples":
+        """The same samples, with the process they were measured in named (see
+        [`conditions`][d2l_compiler.timing.conditions])."""
+        named = tuple((k, process if k == PROCESS else v) for k, v in self.conditions)
+        if PROCESS not in dict(named):
+            named += ((PROCESS, process),)
+        return replace(self, conditions=named)
+
+
+# The names of the conditions a timing records (they are shown on the page as they are).
+TIMER, PROCESS, AUTOGRAD, THREADS = "计时方式", "进程", "自动求导", "线程数"
+SAME_PROCESS = "与前面的代码同一个进程"
+FRESH_PROCESS = "单独的全新进程"
+MEASURE_MANY = "measure_many 交替计时"
+
+
+def conditions(timer: str, process: str = SAME_PROCESS) -> tuple[tuple[str, str], ...]:
+    """What a timing taken now depends on besides the work itself: the ``timer``, the
+    ``process``, whether autograd is on and torch's thread count (when torch is loaded).
+    Two timings of the same work agree only if these agree too."""
+    found = [(TIMER, timer), (PROCESS, process)]
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        found += [(AUTOGRAD, "开启" if torch.is_grad_enabled() else "关闭"),
+                  (THREADS, str(torch.get_num_threads()))]
+    return tuple(found)
 
 
 # Samples kept in a record: a fast call timed for a second can yield thousands, and a record
@@ -147,13 +177,15 @@ def _spread_sample(seconds: tuple[float, ...], limit: int) -> list[float]:
 
 def measure_many(work: Mapping[str, Callable[[], object]], *, number: int = 1000,
                  repeats: int = 7, warmup: int = 1) -> dict[str, Samples]:
-    """Time each callable ``number`` times per repetition, ``repeats`` times.
+    """Time each callable ``number`` times per repetition, ``repeats`` times; each sample is
+    the mean seconds per call of one repetition.
 
     Repetitions are interleaved (A, B, A, B, ...) so that a slow spell of a shared machine
     hits every candidate alike instead of biasing whichever ran during it.
     """
     if number < 1 or repeats < 1 or warmup < 0:
         raise ValueError("number and repeats must be >= 1, warmup >= 0")
+    measured_under = conditions(MEASURE_MANY)
     timings: dict[str, list[float]] = {name: [] for name in work}
     for round_ in range(warmup + repeats):
         for name, fn in work.items():
@@ -162,5 +194,6 @@ def measure_many(work: Mapping[str, Callable[[], object]], *, number: int = 1000
                 fn()
             elapsed = timer.stop()
             if round_ >= warmup:
-                timings[name].append(elapsed)
-    return {name: Samples(name, tuple(ts), number, warmup) for name, ts in timings.items()}
+                timings[name].append(elapsed / number)
+    return {name: Samples(name, tuple(ts), number, warmup, measured_under)
+            for name, ts in timings.items()}

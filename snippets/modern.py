@@ -12,7 +12,7 @@ with torch.no_grad():
     with Benchmark('1000 次调用') as once:
         for _ in range(1000):
             net(x)
-    careful = measure_call(net, x, 'torch.utils.benchmark')
+    careful = measure_call(net, x, 'eager，torch.utils.benchmark')
 once_per_call = once.seconds / 1000
 print(f'Benchmark 折合每次调用 {once_per_call * 1e6:.1f} 微秒（1 个样本）')
 print(f'torch.utils.benchmark 中位数 {careful.median * 1e6:.1f} 微秒'

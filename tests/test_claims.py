@@ -104,3 +104,83 @@ def test_durations_are_written_in_a_unit_that_leaves_digits_to_read():
     assert tied == ("在这次构建中，“a”的中位数为 30.0 微秒（四分位区间 29.0–31.0），“a”的中位数为 "
                     "30.5 微秒（四分位区间 29.0–31.0）：两个四分位区间相互重叠，差别在测量波动之内，"
                     "不能说哪一个更快。")  # a tie says how wide the spread was
+
+
+def _timed(name: str, seconds: tuple[float, ...], **conditions: str) -> dict:
+    return Samples(name, seconds, conditions=tuple(conditions.items())).to_record()
+
+
+def test_figures_of_the_same_work_name_every_condition_that_differs():
+    from d2l_compiler.claims import agreement
+
+    here = _timed("本页", (1.0, 1.1, 1.2), timer="measure_many", process="本页", threads="2")
+    fresh = _timed("新进程", (1.5, 1.6, 1.7), timer="measure_many", process="全新", threads="2")
+    text = agreement(here, fresh)
+    assert "相差 45%" in text and "超出了各自的波动" in text
+    assert "process：本页 对 全新" in text
+    assert "timer" not in text and "threads" not in text  # only what differs is named
+    overlapping = _timed("新进程", (1.05, 1.1, 1.25), timer="measure_many", process="全新")
+    text = agreement(here, overlapping)
+    assert "结果一致" in text and "process：本页 对 全新" in text
+    assert "threads：2 对 未记录" in text  # a condition one side lacks counts as differing
+    english = agreement(here, fresh, language="en")
+    assert "differ by 45%" in english and "process: 本页 vs 全新" in english
+
+
+def test_the_same_conditions_must_agree_or_nothing_is_published():
+    from d2l_compiler.claims import Disagreement, agreement
+
+    first = _timed("a", (1.0, 1.1, 1.2), timer="t", process="p")
+    assert "测量条件也相同" in agreement(first, _timed("b", (1.1, 1.15, 1.3), timer="t", process="p"))
+    with pytest.raises(Disagreement, match="under the same conditions"):
+        agreement(first, _timed("b", (1.5, 1.6, 1.7), timer="t", process="p"))
+    with pytest.raises(Disagreement):  # nothing recorded on either side is "the same"
+        agreement(_samples("a", 1.0, 1.1, 1.2), _samples("b", 2.0, 2.1, 2.2))
+
+
+def test_two_comparisons_of_the_same_works_may_not_silently_contradict():
+    from d2l_compiler.claims import Disagreement, verdicts_agreement
+
+    fast, slow = (1.0, 1.1, 1.2), (2.0, 2.1, 2.2)
+    a1, b1 = _timed("A", fast, process="本页"), _timed("B", slow, process="本页")
+    a2, b2 = _timed("A", slow, process="全新"), _timed("B", fast, process="全新")
+    text = verdicts_agreement((a1, b1), (a2, b2))
+    assert "结论正好相反" in text and "“A”比“B”快" in text and "“A”比“B”慢" in text
+    assert "process：本页 对 全新" in text
+    same = verdicts_agreement((a1, b1), (_timed("A", fast, process="全新"), b2))
+    assert "结论不同" not in same and "结论并不相同" in same  # faster vs within noise
+    assert "结论一致" in verdicts_agreement((a1, b1), (a1, b1))
+    with pytest.raises(Disagreement, match="opposite verdicts"):
+        verdicts_agreement((a1, b1), (_timed("A", slow, process="本页"),
+                                      _timed("B", fast, process="本页")))
+    # B's conditions differ even though A's agree: that is a different measurement
+    assert "结论正好相反" in verdicts_agreement(
+        (a1, b1), (_timed("A", slow, process="本页"), _timed("B", fast, process="全新")))
+
+
+AGREEMENT_NUMBERS = """\
+# --8<-- [start:numbers]
+from d2l_compiler import Samples
+
+here = Samples("here", (1.0, 1.1, 1.2), conditions=(("进程", "本页"),))
+again = Samples("again", (1.5, 1.6, 1.7), conditions=(("进程", "本页"),))
+fresh = Samples("fresh", (1.5, 1.6, 1.7), conditions=(("进程", "<b id=inj>新</b>"),))
+# --8<-- [end:numbers]
+"""
+
+
+def test_agreement_token_labels_conditions_and_fails_on_the_same_conditions(site):
+    site.write("snippets/c.py", AGREEMENT_NUMBERS)
+    site.write("docs/index.md", CLAIM_PAGE.format(
+        claim="{{ d2l:agreement numbers.here numbers.fresh }}"))
+    result = site.build()
+    assert result.code == 0, result.stderr
+    html = site.html()
+    assert "（进程：本页 对 &#60;b id=inj&#62;新&#60;/b&#62;）" in html and "id=inj>" not in html
+    site.write("docs/index.md", CLAIM_PAGE.format(
+        claim="\n{{ d2l:agreement numbers.here numbers.again }}"))
+    result = site.build()
+    assert result.code == 1
+    assert "docs/index.md:8" in result.stderr and "under the same conditions" in result.stderr
+    site.write("docs/index.md", CLAIM_PAGE.format(claim="{{ d2l:agreement numbers.here }}"))
+    assert "agreement reads" in site.build().stderr

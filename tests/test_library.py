@@ -88,6 +88,18 @@ def test_measure_many_interleaves_and_counts():
         measure_many({"a": lambda: None}, repeats=0)
 
 
+def test_measure_many_records_seconds_per_call(monkeypatch):
+    import itertools
+
+    from d2l_compiler import timing
+
+    clock = itertools.count(step=4.0)  # every reading 4 s later: a repetition takes 4 s
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(clock))
+    result = measure_many({"a": lambda: None}, number=8, repeats=3, warmup=0)["a"]
+    assert result.seconds == (0.5, 0.5, 0.5) and result.number == 8  # 4 s / 8 calls
+    assert "每次调用的中位数 0.5000 秒" in str(result)
+
+
 @pytest.mark.parametrize(("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"),
                                            (667186, "651.5 KiB"), (5 * 2**20, "5.0 MiB")])
 def test_human_size(size, text):

@@ -7,6 +7,7 @@ import json
 import re
 
 from conftest import read_record
+from d2l_compiler.timing import duration
 
 
 def _page(chapter, name: str) -> str:
@@ -52,7 +53,7 @@ def test_prose_values_come_from_the_record(chapter):
     eager_once = regions["benchmark"]["values"]["eager_once"]["seconds"]
     assert f"用了 {eager_once:.4f} 秒" in page
     eager = regions["benchmark_repeated"]["values"]["eager"]
-    assert f"{eager['median']:.4f} 秒" in page  # cited by the generated sentence
+    assert f"中位数 {duration(eager['median'])}" in page  # cited by the generated sentence
     assert "{{" not in page and "d2l:" not in page
 
 
@@ -75,6 +76,24 @@ def test_verdict_sentence_matches_the_numbers(chapter):
     overhead = regions["call_overhead"]["values"]
     assert compare(overhead["plain"], overhead["compiled"]) in page
     assert f"{overhead['overhead_us']:.1f} 微秒" in page
+
+
+def test_figures_of_the_same_work_are_checked_against_each_other(chapter):
+    from d2l_compiler.claims import agreement, verdicts_agreement
+
+    regions = {r["section"]: r["values"] for r in
+               read_record(chapter)["pages"]["compilers.md"]["regions"] if r["executed"]}
+    fresh = regions["compile_paths"]["paths"]["batches"]["1"]
+    here, careful = regions["benchmark_repeated"], regions["seed_vs_careful"]["careful"]
+    page = _text(_page(chapter, "compilers"))
+    for other in (careful, here["eager_no_grad"]):
+        # every timer records seconds per call: the same work lands within a small factor
+        assert 0.25 < other["median"] / fresh["eager"]["samples"]["median"] < 4
+        assert agreement(fresh["eager"]["samples"], other) in page
+    assert "进程：单独的全新进程 对 与前面的代码同一个进程" in page
+    assert "计时方式：torch.utils.benchmark 对 measure_many 交替计时" in page
+    assert verdicts_agreement((here["scripted_no_grad"], here["eager_no_grad"]),
+                              (fresh["script"]["samples"], fresh["eager"]["samples"])) in page
 
 
 def test_provenance_stamp_and_downloadable_record(chapter):

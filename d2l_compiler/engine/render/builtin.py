@@ -1,12 +1,13 @@
 """The generic tokens: ``stamp``, ``report``, ``compare A B``, ``claim A VERB B | text``,
-``dataflow FILE:SECTION FUNCTION``. Registered like any extension (see :mod:`.tokens`)."""
+``agreement A B`` / ``agreement A1 B1 A2 B2``, ``dataflow FILE:SECTION FUNCTION``.
+Registered like any extension (see :mod:`.tokens`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from d2l_compiler.claims import check_claim, compare
+from d2l_compiler.claims import agreement, check_claim, compare, verdicts_agreement
 from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.render.dataflow import DataflowError, dataflow, dataflow_svg
 from d2l_compiler.engine.render.escape import inline
@@ -16,10 +17,13 @@ from d2l_compiler.engine.sources.discover import read_region
 
 
 def _inert_samples(samples: Any) -> Any:
-    """A samples record whose description is safe to place in prose."""
-    if isinstance(samples, Mapping) and "description" in samples:
-        return {**samples, "description": inline(samples["description"])}
-    return samples
+    """A samples record whose description and conditions are safe to place in prose."""
+    if not isinstance(samples, Mapping) or "description" not in samples:
+        return samples
+    conditions = samples.get("conditions")
+    safe = {inline(str(k)): inline(str(v)) for k, v in conditions.items()} if isinstance(
+        conditions, Mapping) else {}
+    return {**samples, "description": inline(samples["description"]), "conditions": safe}
 
 
 def stamp(call: TokenCall) -> str:
@@ -44,6 +48,23 @@ def compare_token(call: TokenCall) -> str:
                        language=call.page.language)
     except ValueError as exc:
         raise RenderError(f"compare: {exc}") from None
+
+
+def agreement_token(call: TokenCall) -> str:
+    """``agreement A B``: whether two timings of the same work agree, and how their
+    measurements differed; ``agreement A1 B1 A2 B2``: whether two comparisons of the same
+    works reach the same verdict. Fails the build where the same conditions disagree."""
+    if len(call.words) not in (3, 5):
+        raise RenderError("agreement reads {{ d2l:agreement A B }} (two timings of the same "
+                          "work) or {{ d2l:agreement A1 B1 A2 B2 }} (two comparisons)")
+    found = [_inert_samples(call.page.lookup(w)) for w in call.words[1:]]
+    try:
+        if len(found) == 2:
+            return agreement(*found, language=call.page.language)
+        return verdicts_agreement((found[0], found[1]), (found[2], found[3]),
+                                  language=call.page.language)
+    except ValueError as exc:
+        raise RenderError(f"agreement: {exc}") from None
 
 
 def claim(call: TokenCall) -> str:
@@ -79,5 +100,6 @@ def dataflow_token(call: TokenCall) -> str:
 def register(ext: Extensions) -> None:
     """Register the generic tokens."""
     for name, handler in (("stamp", stamp), ("report", report), ("compare", compare_token),
-                          ("claim", claim), ("dataflow", dataflow_token)):
+                          ("claim", claim), ("agreement", agreement_token),
+                          ("dataflow", dataflow_token)):
         ext.token(name)(handler)
