@@ -157,7 +157,7 @@ def test_registered_tokens_and_the_extension_point():
     with pytest.raises(RenderError, match=r"'shout' reads \{\{ d2l:shout WORD \}\}"):
         render_page("{{ d2l:shout }}", None, page_file="p", extensions=ext)
     builtin = load_extensions(("chapter",))
-    assert {"stamp", "report", "compare", "claim", "dataflow"} <= set(builtin.tokens)
+    assert {"stamp", "report", "compare", "claim", "agreement", "dataflow"} <= set(builtin.tokens)
     with pytest.raises(UsageError, match="unknown d2l extension"):
         load_extensions(("no-such-extension",))
 
@@ -186,6 +186,34 @@ def test_claims_and_comparisons_read_the_record():
         ext.tokens["report"](TokenCall(["report"], "report", ctx))
     with pytest.raises(RenderError, match="a diagram reads"):
         ext.tokens["dataflow"](TokenCall(["dataflow", "x"], "dataflow x", ctx))
+
+
+def test_the_agreement_token_reads_four_or_two_timings_and_escapes_conditions():
+    def timed(median: float, **conditions: str) -> dict:
+        return {"median": median, "q1": median * 0.95, "q3": median * 1.05,
+                "description": "d", "conditions": conditions}
+
+    values = {"here": timed(1.0, 进程="本页"), "fresh": timed(2.0, 进程="<i>新</i>"),
+              "again": timed(2.0, 进程="本页"), "plain": {"median": 1.0, "q1": 1.0, "q3": 1.0,
+                                                       "description": "p", "conditions": "?"}}
+    ctx = PageContext({"r": RegionRun(0, "a:r", values=values)}, None, None, None, "",
+                      language="zh")
+    agreement = load_extensions(()).tokens["agreement"]
+
+    def call(*refs: str) -> str:
+        words = ["agreement", *(f"r.{ref}" for ref in refs)]
+        return agreement(TokenCall(words, " ".join(words), ctx))
+
+    assert "（进程：本页 对 &#60;i&#62;新&#60;/i&#62;）" in call("here", "fresh")
+    with pytest.raises(RenderError, match="agreement: .* under the same conditions"):
+        call("here", "again")
+    assert "结论正好相反" in call("here", "fresh", "fresh", "here")
+    with pytest.raises(RenderError, match="agreement: .*opposite verdicts"):
+        call("here", "again", "again", "here")
+    assert "进程：未记录 对 本页" in call("plain", "here")  # conditions that are not a mapping
+    for refs in (("here",), ("here", "fresh", "here")):
+        with pytest.raises(RenderError, match="agreement reads"):
+            call(*refs)
 
 
 def test_the_report_token_renders_the_whole_record(tmp_path: Path):
