@@ -207,7 +207,9 @@ def test_events_parse_and_anything_else_is_corrupt():
 
 def test_classify_prefers_the_engine_s_own_observations():
     error = RegionRun(0, "a", Status.ERROR, error=child.RegionError(Fault.EXCEPTION, "E", "m"))
-    outcome = supervise.Outcome
+
+    def outcome(code: int = -signal.SIGTERM, **flags: bool) -> supervise.Outcome:
+        return supervise.Outcome(code, 0.0, **flags)
     assert runner._classify(error, outcome(timed_out=True), False) is Fault.TIMEOUT
     assert runner._classify(error, outcome(flooded=True), False) is Fault.OUTPUT_LIMIT
     assert runner._classify(error, outcome(code=1), False) is Fault.EXCEPTION
@@ -831,3 +833,38 @@ def test_reap_reports_the_peak_memory_in_mebibytes():
              "print(code, peak == kib / 1024, peak > 300)")
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["0", "True", "True"], out.stderr
+
+
+FLOOD_ON_TERM = """\
+import os, signal, sys, time
+LIMIT = int(sys.argv[1])
+
+def keep_talking(*_):
+    os.write(1, b"t" * (LIMIT - 1))  # the total is now exactly twice the cap
+    while True:
+        time.sleep(0.2)
+        os.write(1, b"!")  # one byte at a time, slowly, until killed
+
+signal.signal(signal.SIGTERM, keep_talking)
+os.write(1, b"f" * (LIMIT + 1))  # just over the cap: the engine stops the page
+time.sleep(60)
+"""
+
+
+def test_a_term_handler_that_floods_is_killed_once_it_doubles_the_cap(tmp_path, monkeypatch):
+    """Output written during the grace period is read, and the page is killed as soon as it
+    has written more than twice the cap, not at the end of the grace period."""
+    monkeypatch.setattr(supervise, "GRACE_SECONDS", 30.0)  # a late stop would read on and on
+    limit = 100_000
+    proc = subprocess.Popen([sys.executable, "-c", FLOOD_ON_TERM, str(limit)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    sink = procs.OutputSink(tmp_path / "log", limit=limit)
+    try:
+        outcome = supervise.supervise(proc, time.monotonic() + 60, sink, lambda: None)
+    finally:
+        proc.kill()
+        proc.stdout.close()
+        sink.close()
+    assert outcome.flooded and outcome.code == -signal.SIGKILL
+    assert sink.total == 2 * limit + 1  # not one byte fewer, not one more

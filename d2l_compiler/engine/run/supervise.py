@@ -56,8 +56,8 @@ def reap(pid: int, block: bool) -> tuple[int | None, float]:
 class Outcome:
     """How the page's process ended, as the engine observed it."""
 
-    code: int | None = None
-    peak: float = 0.0
+    code: int
+    peak: float  # MiB
     timed_out: bool = False
     flooded: bool = False
 
