@@ -36,7 +36,7 @@ QUICK = Limits(timeout=60)
 
 def _run(tmp_path, *codes: str, limits: Limits = QUICK, **kwargs) -> runner.PageRun:
     return run_page(tmp_path, "index.md", _includes(*codes), device="cpu", limits=limits,
-                    log_dir=tmp_path / "logs", **kwargs)
+                    log_dir=tmp_path / "d2l" / "logs", **kwargs)  # parents made as needed
 
 
 # --- run_page ---------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ def test_a_page_runs_in_order_in_one_namespace(tmp_path):
     assert dict(run.regions[1].values) == {"x": 42}
     assert run.provenance["device"] == "cpu" and run.provenance["python"]
     assert run.duration > 0 and run.peak_mb > 1
-    assert run.log == str(tmp_path / "logs" / "index.md.log")
+    assert run.log == str(tmp_path / "d2l" / "logs" / "index.md.log")
     assert seen and seen[0].index == 0 and seen[0].stdout == "first\n"  # streamed while running
 
 
@@ -72,7 +72,7 @@ def test_a_raising_region_names_its_line_and_what_did_not_run(tmp_path):
                         "division by zero")
     assert details.startswith("  at snippets/a.py:6 · exit status 1 · ")
     assert "  not run: r2" in rest and "  --- last lines ---" in rest
-    log = (tmp_path / "logs" / "index.md.log").read_text()
+    log = (tmp_path / "d2l" / "logs" / "index.md.log").read_text()
     assert "--- engine report ---" in log and "ZeroDivisionError" in log.split("engine report")[1]
 
 
@@ -119,7 +119,7 @@ def test_a_descriptor_flood_is_cut_at_the_cap(tmp_path):
     assert not run.ok
     assert ("output-limit: the page's processes wrote more than 200000 bytes to stdout/stderr"
             in run.failure)
-    assert (tmp_path / "logs" / "index.md.log").stat().st_size < procs.LOG_HEAD_BYTES + 200_000
+    assert (tmp_path / "d2l" / "logs" / "index.md.log").stat().st_size < procs.LOG_HEAD_BYTES + 200_000
 
 
 def test_printing_past_the_character_cap_is_an_output_limit_fault(tmp_path):
@@ -184,6 +184,33 @@ def test_describe_exit():
     assert describe_exit(3) == "exit status 3"
     assert describe_exit(-signal.SIGSEGV) == "signal SIGSEGV"
     assert describe_exit(-99) == "signal 99"
+    assert describe_exit(-1) == "signal SIGHUP"  # the smallest signal is a signal too
+
+
+def _event_line(index: int) -> str:
+    return json.dumps({"event": "region", **RegionRun(index, f"a.py:r{index}").to_json()}) + "\n"
+
+
+def test_follow_reports_each_complete_event_once_every_tenth_tick(tmp_path):
+    path, seen = tmp_path / "events", []
+    follow = runner._Follow(path, lambda run: seen.append(run.id))
+    for _ in range(10):
+        follow()  # ticks 1-10: the child has written nothing yet
+    half = _event_line(1)[:20]
+    path.write_text(_event_line(0) + half)
+    for _ in range(9):
+        follow()  # ticks 11-19: not a tenth tick, nothing is read
+    assert seen == []
+    follow()  # tick 20: the complete line is reported, the half line waits
+    assert seen == ["a.py:r0"]
+    with open(path, "a") as events:
+        events.write(_event_line(1)[20:] + json.dumps({"event": "done", "provenance": {}}) + "\n")
+    for _ in range(10):
+        follow()
+    assert seen == ["a.py:r0", "a.py:r1"]  # the rest of the line is read; "done" is no region
+    for _ in range(10):
+        follow()
+    assert seen == ["a.py:r0", "a.py:r1"]  # nothing is reported twice
 
 
 def test_log_names_are_distinct_for_distinct_pages():
@@ -198,8 +225,8 @@ def test_events_parse_and_anything_else_is_corrupt():
     events = runner._parse_events(f"{region}\n\n{done}\n".encode())
     assert isinstance(events[0], RegionRun) and events[0].stdout == "hi\n"
     assert events[1] == runner._Done({"python": "3"}) and len(events) == 2
-    cut = runner._parse_events(f"{region}\n{done[:10]}".encode())  # a cut-off last line
-    assert len(cut) == 1 and isinstance(cut[0], RegionRun)
+    cut = runner._parse_events(f"{region}\n{region}\n{done[:10]}".encode())  # a cut-off last line
+    assert len(cut) == 2 and all(isinstance(event, RegionRun) for event in cut)
     for junk in (b"junk\n", b'{"event": "done", "provenance": 1}\n', b'{"event": "other"}\n',
                  b"[1, 2]\n", b'{"event": "region"}\n'):
         assert runner._parse_events(junk) == [runner._CORRUPT], junk
@@ -217,6 +244,7 @@ def test_classify_prefers_the_engine_s_own_observations():
     assert runner._classify(None, outcome(code=0), True) is Fault.CORRUPT_RESULT
     assert runner._classify(None, outcome(code=3), False) is Fault.EXIT
     assert runner._classify(None, outcome(code=-11), True) is Fault.CRASH
+    assert runner._classify(None, outcome(code=-1), False) is Fault.CRASH  # SIGHUP
 
 
 def test_the_job_lists_executed_regions_with_their_expectations(tmp_path):
@@ -472,7 +500,7 @@ def test_documented_output_limits(tmp_path):
     flood = "import os\nfor _ in range({n}):\n    os.write(1, b'z' * 1024)"
     at_cap = _run(tmp_path, flood.format(n=32 * 1024))  # 32 MiB to the descriptors: allowed
     assert at_cap.ok
-    log = (tmp_path / "logs" / "index.md.log").read_bytes()
+    log = (tmp_path / "d2l" / "logs" / "index.md.log").read_bytes()
     assert log.startswith(b"z" * 1024 * 1024) and b"bytes not kept; the last 64 KiB follow" in log
     kept = log.split(b"follow ...]\n", 1)[1]
     assert len(kept) == 64 * 1024 and len(log) < 1024 * 1024 + 64 * 1024 + 200
