@@ -896,3 +896,25 @@ def test_a_term_handler_that_floods_is_killed_once_it_doubles_the_cap(tmp_path, 
         sink.close()
     assert outcome.flooded and outcome.code == -signal.SIGKILL
     assert sink.total == 2 * limit + 1  # not one byte fewer, not one more
+
+
+def test_output_still_in_the_pipe_when_the_page_exits_reaches_the_log(tmp_path, monkeypatch):
+    """Whatever the page wrote that supervision had not read yet (written just before it
+    exited) is read after the exit: here supervision reads nothing at all, deterministically."""
+    class Deaf:
+        def __init__(self, sink: procs.OutputSink) -> None:
+            self.sink = sink
+
+        @property
+        def over_limit(self) -> bool:
+            return self.sink.over_limit
+
+        def drain(self, fd: int, seconds: float) -> bool:
+            time.sleep(seconds)
+            return True
+    real = runner.supervise
+    monkeypatch.setattr(runner, "supervise", lambda proc, deadline, sink, tick:
+                        real(proc, deadline, Deaf(sink), tick))
+    run = _run(tmp_path, "import os\nos.write(1, b'written last\\n')")
+    assert run.ok
+    assert "written last" in (tmp_path / "d2l" / "logs" / "index.md.log").read_text()
