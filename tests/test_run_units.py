@@ -918,3 +918,32 @@ def test_output_still_in_the_pipe_when_the_page_exits_reaches_the_log(tmp_path, 
     run = _run(tmp_path, "import os\nos.write(1, b'written last\\n')")
     assert run.ok
     assert "written last" in (tmp_path / "d2l" / "logs" / "index.md.log").read_text()
+
+
+class _Interrupted(Exception):
+    """Raised from the progress callback: the engine stops mid-page (as on Ctrl-C)."""
+
+
+def test_an_interrupted_page_is_asked_to_stop_before_it_is_killed(tmp_path):
+    """On an interruption the page gets SIGTERM and its grace period (a handler may save its
+    work), not a bare SIGKILL; and nothing of it is left running."""
+    mark = tmp_path / "terminated"
+    on_term = (f"import pathlib, signal, os\n"
+               f"def bye(*_):\n    pathlib.Path({str(mark)!r}).write_text('TERM')\n    os._exit(0)\n"
+               f"signal.signal(signal.SIGTERM, bye)\nprint('ready')")
+
+    def interrupt(run: RegionRun) -> None:
+        raise _Interrupted(run.id)
+    with pytest.raises(_Interrupted):
+        _run(tmp_path, on_term, "import time\ntime.sleep(30)", on_event=interrupt)
+    assert mark.read_text() == "TERM"
+    assert procs.descendants() == set()
+
+
+def test_a_page_that_cannot_start_raises_its_own_error(tmp_path):
+    """A failure before the page's process exists (its log cannot be opened) surfaces as
+    itself, not as an error of the clean-up that follows it."""
+    (tmp_path / "d2l" / "logs" / "index.md.log").mkdir(parents=True)
+    with pytest.raises(IsADirectoryError):
+        _run(tmp_path, "print('never')")
+    assert procs.descendants() == set()
