@@ -77,9 +77,49 @@ def test_a_raising_region_names_its_line_and_what_did_not_run(tmp_path):
 
 
 def test_exit_status_after_the_regions_finished_is_a_failure(tmp_path):
-    run = _run(tmp_path, "import atexit, os\natexit.register(os._exit, 3)\nprint('done')")
-    assert not run.ok and run.regions[0].status is Status.OK
+    run = _run(tmp_path, "x = 1", "import atexit, os\natexit.register(os._exit, 3)\nprint('done')")
+    assert not run.ok and [r.status for r in run.regions] == [Status.OK, Status.OK]
     assert "failed: exit" in run.failure and "exit status 3" in run.failure
+    assert "region 'r1' failed" in run.failure  # every region ran: the last one is named
+
+
+LONG_MESSAGE = "raise ValueError('bottom\\n' + '\\n'.join(f'detail {i}' for i in range(30)))"
+
+
+def test_a_failure_shows_the_last_twenty_lines_and_the_log_keeps_the_rest(tmp_path):
+    run = run_page(tmp_path, "index.md", _includes("x = 1", LONG_MESSAGE), device="cpu",
+                   limits=Limits(timeout=60, memory_mb=1024), log_dir=tmp_path / "logs")
+    lines = run.failure.splitlines()
+    assert "exception: ValueError: bottom" in lines[0]
+    details = next(line for line in lines if line.startswith("  at snippets/a.py:"))
+    assert "memory limit" not in details  # named only when memory ran out
+    shown = lines[lines.index("  --- last lines ---") + 1:]
+    assert shown == [f"  detail {i}" for i in range(10, 30)]
+    log = (tmp_path / "logs" / "index.md.log").read_text().split("--- engine report ---")[1]
+    assert log.count("Traceback (most recent call last)") == 1  # the whole traceback, once
+    assert "detail 0" in log.split("--- last lines ---")[1]
+
+
+def test_a_crash_shows_the_last_twenty_lines_it_wrote(tmp_path):
+    run = _run(tmp_path, "import os\nfor i in range(30):\n    os.write(2, b'line %d\\n' % i)\n"
+                         "os._exit(5)")
+    lines = run.failure.splitlines()
+    shown = lines[lines.index("  --- last lines ---") + 1:]
+    assert shown == [f"  line {i}" for i in range(10, 30)]
+
+
+def test_a_forged_region_index_cannot_crash_the_report(tmp_path):
+    """The result file is written by the child, which runs the page's code: an event naming
+    a region the page does not have is blamed on the first region that did not run."""
+    executed = _includes("x = 1", "y = 2")
+    error = child.RegionError(Fault.EXCEPTION, "E", "forged")
+    for index in (2, -1):
+        events = [RegionRun(index, "a.py:forged", Status.ERROR, error=error)]
+        sink = procs.OutputSink(tmp_path / "log", limit=100)
+        run = runner._result("index.md", executed, events, supervise.Outcome(1, 0.0), QUICK,
+                             1.0, tmp_path / "log", sink)
+        sink.close()
+        assert not run.ok and "region 'r0' failed" in run.failure, index
 
 
 def test_sys_exit_inside_a_region_is_an_exit_fault(tmp_path):
@@ -947,3 +987,23 @@ def test_a_page_that_cannot_start_raises_its_own_error(tmp_path):
     with pytest.raises(IsADirectoryError):
         _run(tmp_path, "print('never')")
     assert procs.descendants() == set()
+
+
+def test_a_page_that_deletes_the_engine_s_work_directory_fails_cleanly(tmp_path):
+    """The page's code can reach the engine's scratch directory (its working directory's
+    parent); removing it loses the page's results, which is a failure, not an engine crash."""
+    run = _run(tmp_path, "import os, shutil\nshutil.rmtree(os.path.dirname(os.getcwd()))")
+    assert not run.ok and "region 'r0' failed" in run.failure
+
+
+def test_a_page_leaves_no_descriptor_open_in_the_engine(tmp_path):
+    import gc
+    import warnings
+
+    before = set(os.listdir("/proc/self/fd"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _run(tmp_path, "print('hello')").ok
+        gc.collect()  # a pipe left open would be closed here, with a ResourceWarning
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert set(os.listdir("/proc/self/fd")) <= before  # the pipe and the log are closed

@@ -250,5 +250,5 @@ def _report(inc: Include, failed: RegionRun | None, fault: Fault, code: int | No
     if err is not None:
         tail = "\n".join(err.traceback.rstrip().splitlines()[-20:])
     if tail.strip():
-        lines += ["  --- last lines ---", *("  " + t for t in terminal(tail).split("\n")[-20:])]
+        lines += ["  --- last lines ---", *("  " + t for t in terminal(tail.rstrip()).split("\n")[-20:])]
     return "\n".join(lines)
