@@ -189,13 +189,13 @@ def test_claims_and_comparisons_read_the_record():
 
 
 def test_the_agreement_token_reads_four_or_two_timings_and_escapes_conditions():
-    def timed(median: float, **conditions: str) -> dict:
+    def timed(median: float, name: str, **conditions: str) -> dict:
         return {"median": median, "q1": median * 0.95, "q3": median * 1.05,
-                "description": "d", "conditions": conditions}
+                "description": name, "conditions": conditions}
 
-    values = {"here": timed(1.0, 进程="本页"), "fresh": timed(2.0, 进程="<i>新</i>"),
-              "again": timed(2.0, 进程="本页"), "plain": {"median": 1.0, "q1": 1.0, "q3": 1.0,
-                                                       "description": "p", "conditions": "?"}}
+    values = {"here": timed(1.0, "here", 进程="本页"), "fresh": timed(2.0, "fresh", 进程="<i>新</i>"),
+              "again": timed(2.0, "again", 进程="本页"), "other": timed(1.0, "other", 进程="<i>新</i>"),
+              "plain": {"median": 1.0, "q1": 1.0, "q3": 1.0, "description": "p", "conditions": "?"}}
     ctx = PageContext({"r": RegionRun(0, "a:r", values=values)}, None, None, None, "",
                       language="zh")
     agreement = load_extensions(()).tokens["agreement"]
@@ -205,9 +205,11 @@ def test_the_agreement_token_reads_four_or_two_timings_and_escapes_conditions():
         return agreement(TokenCall(words, " ".join(words), ctx))
 
     assert "（进程：本页 对 &#60;i&#62;新&#60;/i&#62;）" in call("here", "fresh")
+    assert "“here”的中位数为 1.0000 秒" in call("here", "fresh")
     with pytest.raises(RenderError, match="agreement: .* under the same conditions"):
         call("here", "again")
-    assert "结论正好相反" in call("here", "fresh", "fresh", "here")
+    assert ("结论正好相反：前一次“here”比“again”快，后一次“fresh”比“other”慢"
+            in call("here", "again", "fresh", "other"))  # each timing in its place
     with pytest.raises(RenderError, match="agreement: .*opposite verdicts"):
         call("here", "again", "again", "here")
     assert "进程：未记录 对 本页" in call("plain", "here")  # conditions that are not a mapping
