@@ -13,10 +13,17 @@ from d2l_compiler.timing import duration, time_unit
 
 
 def _summary(samples: Mapping[str, Any]) -> tuple[str, float, float, float]:
+    if not isinstance(samples, Mapping):
+        raise ValueError(f"not a samples record (a {type(samples).__name__})")
     try:
-        return (samples["description"], samples["median"], samples["q1"], samples["q3"])
+        found = (samples["description"], samples["median"], samples["q1"], samples["q3"])
     except KeyError as missing:
         raise ValueError(f"not a samples record (missing {missing})") from None
+    numbers = found[1:]
+    if not all(isinstance(n, int | float) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        raise ValueError(f"not a samples record (median and quartiles {numbers!r} are not "
+                         f"non-negative numbers)")
+    return found
 
 
 def verdict(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
@@ -120,7 +127,7 @@ def agreement(first: Mapping[str, Any], second: Mapping[str, Any], language: str
     name_b, med_b, _, _ = _summary(second)
     agree = verdict(first, second) == "within noise"
     differ = differing_conditions(first, second, language)
-    gap = abs(med_a - med_b) / min(med_a, med_b)
+    gap = abs(med_a - med_b) / (min(med_a, med_b) or max(med_a, med_b))  # a 0 s clock tick
     if not agree and not differ:
         raise Disagreement(f"“{name_a}” ({spread(first, 'en')}) and “{name_b}” "
                            f"({spread(second, 'en')}) time the same work under the same "

@@ -184,3 +184,25 @@ def test_agreement_token_labels_conditions_and_fails_on_the_same_conditions(site
     assert "docs/index.md:8" in result.stderr and "under the same conditions" in result.stderr
     site.write("docs/index.md", CLAIM_PAGE.format(claim="{{ d2l:agreement numbers.here }}"))
     assert "agreement reads" in site.build().stderr
+
+
+@pytest.mark.parametrize("bad", [
+    [1, 2, 3], "fast", {"description": "a", "median": "1", "q1": 1.0, "q3": 1.0},
+    {"description": "a", "median": True, "q1": 1.0, "q3": 1.0},
+    {"description": "a", "median": -1.0, "q1": -2.0, "q3": 0.0},
+])
+def test_anything_but_a_samples_record_is_one_clear_error(bad):
+    from d2l_compiler.claims import agreement, verdicts_agreement
+
+    good = _samples("b", 1.0, 1.1)
+    for use in (lambda: compare(bad, good), lambda: agreement(good, bad),
+                lambda: verdicts_agreement((good, good), (good, bad))):
+        with pytest.raises(ValueError, match="not a samples record"):
+            use()
+
+
+def test_a_zero_median_is_compared_without_dividing_by_it():
+    from d2l_compiler.claims import agreement
+
+    text = agreement(_timed("tick", (0.0, 0.0, 0.0), clock="粗"), _timed("b", (1.0, 1.0, 1.0)))
+    assert "相差 100%" in text and "clock：粗 对 未记录" in text
