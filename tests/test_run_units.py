@@ -974,19 +974,21 @@ def test_an_interrupted_page_is_asked_to_stop_before_it_is_killed(tmp_path):
 
     def interrupt(run: RegionRun) -> None:
         raise _Interrupted(run.id)
+    before = procs.descendants()  # the test session's own (a web server, say) stay
     with pytest.raises(_Interrupted):
         _run(tmp_path, on_term, "import time\ntime.sleep(30)", on_event=interrupt)
     assert mark.read_text() == "TERM"
-    assert procs.descendants() == set()
+    assert procs.descendants() <= before
 
 
 def test_a_page_that_cannot_start_raises_its_own_error(tmp_path):
     """A failure before the page's process exists (its log cannot be opened) surfaces as
     itself, not as an error of the clean-up that follows it."""
     (tmp_path / "d2l" / "logs" / "index.md.log").mkdir(parents=True)
+    before = procs.descendants()
     with pytest.raises(IsADirectoryError):
         _run(tmp_path, "print('never')")
-    assert procs.descendants() == set()
+    assert procs.descendants() <= before
 
 
 def test_a_page_that_deletes_the_engine_s_work_directory_fails_cleanly(tmp_path):
