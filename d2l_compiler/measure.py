@@ -11,6 +11,7 @@ import builtins
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,17 +65,50 @@ class PathResult:
     outputs_equal: bool
     max_abs_diff: float
     artifacts: tuple[Artifact, ...]
+    # eager / path per-call time, from rounds timed alternately in the path's own process
+    paired_speedups: tuple[float, ...] = ()
 
     def to_record(self, eager: Samples) -> dict[str, Any]:
-        q1, med, q3 = self.samples.quantiles
-        e1, emed, e3 = eager.quantiles
+        """JSON-ready data; the speed-up is read off the paired rounds when there are any."""
+        if self.paired_speedups:
+            low, speedup, high = _quartiles(self.paired_speedups)
+            compared = "faster" if low > 1 else "slower" if high < 1 else "within noise"
+        else:  # eager itself, or a result from before pairing
+            q1, med, q3 = self.samples.quantiles
+            e1, emed, e3 = eager.quantiles
+            speedup, low, high = emed / med, e1 / q3, e3 / q1
+            compared = verdict(self.samples.to_record(), eager.to_record())
         return {"label": LABELS[self.name], "setting": SETTINGS[self.name],
                 "compile_seconds": self.compile_seconds,
-                "samples": self.samples.to_record(), "speedup": emed / med,
-                "speedup_low": e1 / q3, "speedup_high": e3 / q1,
-                "vs_eager": verdict(self.samples.to_record(), eager.to_record()),
+                "samples": self.samples.to_record(), "speedup": speedup,
+                "speedup_low": low, "speedup_high": high, "vs_eager": compared,
+                "paired_speedups": list(self.paired_speedups),
                 "outputs_equal": self.outputs_equal, "max_abs_diff": self.max_abs_diff,
                 "artifacts": [a.to_record() for a in self.artifacts]}
+
+
+def _quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, median, q3
+
+
+PAIRED_ROUNDS = 7  # eager and the path, alternately, in the path's own process
+
+
+def paired_speedups(eager: Callable[[Any], Any], path: Callable[[Any], Any], x: Any,
+                    rounds: int = PAIRED_ROUNDS) -> tuple[float, ...]:
+    """Eager's per-call time over the path's, ``rounds`` times, each pair timed back to back
+    in one process: whatever slows the process (memory layout, clock speed, a busy machine)
+    slows both sides of a pair alike, so the ratios vary far less from build to build than a
+    ratio of times taken in two different processes."""
+    seconds = 0.02 if quick_mode() else 0.2
+    ratios = []
+    for _ in range(rounds):
+        eager_time = measure_call(eager, x, "eager", seconds).median
+        ratios.append(eager_time / measure_call(path, x, "path", seconds).median)
+    return tuple(ratios)
 
 
 @dataclass
@@ -148,8 +182,9 @@ def measure_path(name: str, net: Any, x: Any, reference: Any, workdir: str) -> P
             raise AssertionError(f"{name} at batch {x.shape[0]}: outputs differ from eager "
                                  f"(max abs diff {diff:.3g}); refusing to time it")
         artifacts = tuple(check_artifacts(files, x, reference))
+        paired = () if name == "eager" else paired_speedups(net, runnable, x)
     return PathResult(name, 0.0 if name == "eager" else compile_seconds,
-                      measure_call(runnable, x, LABELS[name]), True, diff, artifacts)
+                      measure_call(runnable, x, LABELS[name]), True, diff, artifacts, paired)
 
 
 def _run_isolated(name: str, job_dir: Path) -> PathResult:
@@ -168,7 +203,8 @@ def _run_isolated(name: str, job_dir: Path) -> PathResult:
     samples = Samples(data["label"], tuple(data["seconds"]), data["number"], warmup=1,
                       conditions=tuple(map(tuple, data["conditions"]))).measured_in(FRESH_PROCESS)
     artifacts = tuple(Artifact(**a) for a in data["artifacts"])
-    return PathResult(name, data["compile_seconds"], samples, True, data["max_abs_diff"], artifacts)
+    return PathResult(name, data["compile_seconds"], samples, True, data["max_abs_diff"], artifacts,
+                      tuple(data["paired_speedups"]))
 
 
 # Warnings caused by this module's own measurement settings, not by the reader's code: the
@@ -222,7 +258,7 @@ def _worker(job_dir: str, name: str) -> None:
     (folder / f"{name}.json").write_text(json.dumps({
         "label": LABELS[name], "compile_seconds": result.compile_seconds,
         "seconds": list(result.samples.seconds), "number": result.samples.number,
-        "conditions": result.samples.conditions,
+        "conditions": result.samples.conditions, "paired_speedups": result.paired_speedups,
         "max_abs_diff": result.max_abs_diff, "warnings": unique,
         "artifacts": [{"kind": a.kind, "file": a.file, "size_bytes": a.size_bytes,
                        "reload_equal": a.reload_equal} for a in result.artifacts]}),

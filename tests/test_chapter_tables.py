@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from d2l_compiler.chapter.charts import paths_chart
 from d2l_compiler.chapter.tables import (PATHS_HEADER, breakeven_calls, breakeven_text, paths_summary,
                                          paths_table)
@@ -62,3 +64,24 @@ def test_the_chart_draws_every_median_and_compile_time_as_text():
     assert "20.0" in texts and "0.2" in texts and "—" in texts  # eager compiles nothing
     width = float(root.get("viewBox").split()[2])
     assert width <= 360  # fits a phone without shrinking the text
+
+
+def test_paired_rounds_decide_the_speedup_and_the_verdict():
+    from d2l_compiler.measure import PathResult
+    from d2l_compiler.timing import Samples
+
+    eager = Samples("eager", (60e-6,) * 5)
+    slow_alone = Samples("path", (70e-6,) * 5)  # timed alone it looks slower than eager ...
+
+    def row(*ratios: float) -> dict:
+        return PathResult("script", 0.2, slow_alone, True, 0.0, (), ratios).to_record(eager)
+    paired = row(1.01, 1.02, 1.02, 1.03, 1.05)  # ... but beside eager it is 2 % faster
+    assert paired["vs_eager"] == "faster" and paired["speedup"] == pytest.approx(1.02)
+    assert (paired["speedup_low"], paired["speedup_high"]) == pytest.approx((1.02, 1.03))
+    saved = 70e-6 * 0.02  # the path's time per call times (speed-up - 1)
+    assert breakeven_calls(paired, {"samples": eager.to_record()}) == 142_858 == -(-0.2 // saved)
+    assert row(0.97, 0.98, 0.99, 1.01, 1.02)["vs_eager"] == "within noise"
+    assert row(0.90, 0.95, 0.96, 0.97, 0.98)["vs_eager"] == "slower"
+    assert row(1.5)["speedup_low"] == row(1.5)["speedup_high"] == 1.5
+    unpaired = PathResult("script", 0.2, slow_alone, True, 0.0, ()).to_record(eager)
+    assert unpaired["vs_eager"] == "slower" and unpaired["speedup"] == pytest.approx(60 / 70)

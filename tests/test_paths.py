@@ -10,6 +10,7 @@ import torch
 from conftest import read_record, run_cli
 from d2l_compiler import PATHS, compare_paths, get_net
 from d2l_compiler.chapter import tables
+from d2l_compiler.measure import PAIRED_ROUNDS
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,10 @@ def test_report_is_json_and_consistent(report):
     json.dumps(report)
     eager = report["batches"]["1"]["eager"]
     assert eager["speedup"] == pytest.approx(1.0)
-    for result in report["batches"]["1"].values():
+    for name, result in report["batches"]["1"].items():
         assert result["speedup_low"] <= result["speedup"] <= result["speedup_high"]
+        # every path but eager is also timed beside eager, in its own process
+        assert len(result["paired_speedups"]) == (0 if name == "eager" else PAIRED_ROUNDS)
     assert report["threads"] == torch.get_num_threads() and report["quick"] is True
     assert report["isolated"] is True  # every path measured in its own process
 

@@ -73,7 +73,8 @@ def breakeven_calls(result: Mapping[str, Any], eager: Mapping[str, Any]) -> int 
     measurable: slower than eager, or within the noise."""
     if result["vs_eager"] != "faster":
         return None
-    saved = eager["samples"]["median"] - result["samples"]["median"]
+    # eager's time per call is the path's times its speed-up (paired, where it was measured so)
+    saved = result["samples"]["median"] * (result["speedup"] - 1)
     return math.ceil(round(result["compile_seconds"] / saved, 6))  # 10000.000000002 is 10000
 
 
