@@ -128,6 +128,7 @@ def agreement(first: Mapping[str, Any], second: Mapping[str, Any], language: str
     agree = verdict(first, second) == "within noise"
     differ = differing_conditions(first, second, language)
     gap = abs(med_a - med_b) / (min(med_a, med_b) or max(med_a, med_b))  # a 0 s clock tick
+    gap_text = f"{gap:.0%}" if gap >= 0.1 else f"{gap:.1%}"  # never "0 %" for a real gap
     if not agree and not differ:
         raise Disagreement(f"“{name_a}” ({spread(first, 'en')}) and “{name_b}” "
                            f"({spread(second, 'en')}) time the same work under the same "
@@ -140,14 +141,14 @@ def agreement(first: Mapping[str, Any], second: Mapping[str, Any], language: str
         if agree:
             how = f"were measured differently ({differ}) but" if differ else "were measured the same way and"
             return f"{figures} Both time the same work; they {how} agree: their interquartile ranges overlap."
-        return (f"{figures} Both time the same work, yet they differ by {gap:.0%}, beyond their "
+        return (f"{figures} Both time the same work, yet they differ by {gap_text}, beyond their "
                 f"spread; they were measured differently ({differ}), so compare each only with "
                 f"figures measured the same way.")
     figures = f"“{name_a}”的中位数为 {spread(first)}，“{name_b}”的中位数为 {spread(second)}。"
     if agree:
         how = f"只是测法不同（{differ}），" if differ else "测量条件也相同，"
         return f"{figures}两者测的是同一件事，{how}四分位区间相互重叠，结果一致。"
-    return (f"{figures}两者测的是同一件事，却相差 {gap:.0%}，超出了各自的波动。它们的测法不同"
+    return (f"{figures}两者测的是同一件事，却相差 {gap_text}，超出了各自的波动。它们的测法不同"
             f"（{differ}）；被测的代码相同，差别来自测法和测量时机器的状态，所以每个数字只应与"
             f"同一种测法得到的数字相比。")
 

@@ -206,3 +206,11 @@ def test_a_zero_median_is_compared_without_dividing_by_it():
 
     text = agreement(_timed("tick", (0.0, 0.0, 0.0), clock="粗"), _timed("b", (1.0, 1.0, 1.0)))
     assert "相差 100%" in text and "clock：粗 对 未记录" in text
+
+
+def test_a_small_gap_beyond_tight_spreads_is_not_written_as_zero():
+    from d2l_compiler.claims import agreement
+
+    text = agreement(_timed("a", (1.000, 1.000, 1.001), process="本页"),
+                     _timed("b", (1.005, 1.005, 1.006), process="全新"))
+    assert "相差 0.5%" in text and "相差 0%" not in text
