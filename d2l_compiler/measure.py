@@ -11,7 +11,6 @@ import builtins
 import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from .claims import verdict
 from .models import human_size
 from .paths import (LABELS, PATHS, SETTINGS, TOLERANCE, Artifact, check_artifacts, make_path,
                     unavailable_paths)
-from .timing import FRESH_PROCESS, Samples, conditions, synchronize
+from .timing import FRESH_PROCESS, Samples, conditions, quartiles, synchronize
 
 
 def quick_mode() -> bool:
@@ -71,7 +70,7 @@ class PathResult:
     def to_record(self, eager: Samples) -> dict[str, Any]:
         """JSON-ready data; the speed-up is read off the paired rounds when there are any."""
         if self.paired_speedups:
-            low, speedup, high = _quartiles(self.paired_speedups)
+            low, speedup, high = quartiles(self.paired_speedups)
             compared = "faster" if low > 1 else "slower" if high < 1 else "within noise"
         else:  # eager itself, or a result from before pairing
             q1, med, q3 = self.samples.quantiles
@@ -85,13 +84,6 @@ class PathResult:
                 "paired_speedups": list(self.paired_speedups),
                 "outputs_equal": self.outputs_equal, "max_abs_diff": self.max_abs_diff,
                 "artifacts": [a.to_record() for a in self.artifacts]}
-
-
-def _quartiles(values: Sequence[float]) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, median, q3
 
 
 PAIRED_ROUNDS = 7  # eager and the path, alternately, in the path's own process

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -87,6 +87,14 @@ class Benchmark:
         return {"type": "benchmark", "description": self.description, "seconds": self.seconds}
 
 
+def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """First quartile, median and third quartile (inclusive method; one value is all three)."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, median, q3
+
+
 @dataclass(frozen=True)
 class Samples:
     """Repeated timings of the same work: each sample is the mean seconds *per call* over
@@ -103,9 +111,7 @@ class Samples:
     def __post_init__(self) -> None:
         if not self.seconds:
             raise ValueError("Samples needs at least one timing")
-        data = sorted(self.seconds)
-        q = statistics.quantiles(data, n=4, method="inclusive") if len(data) > 1 else [data[0]] * 3
-        object.__setattr__(self, "quantiles", (q[0], q[1], q[2]))
+        object.__setattr__(self, "quantiles", quartiles(self.seconds))
 
     @property
     def median(self) -> float:
