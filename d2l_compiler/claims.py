@@ -1,7 +1,10 @@
 """Sentences generated from measurements: which of two timings was faster, if either.
 
-The rule is stated in the sentence itself: a difference counts only when the interquartile
-ranges of the two sets of samples do not overlap; otherwise it is within the noise.
+The rule is stated in the sentence itself. Two timings taken side by side, round by round
+(the same ``session``), are compared by the ratio of each round: a difference counts only
+when the interquartile range of those ratios lies wholly above or below 1. Other timings
+count as different only when their interquartile ranges do not overlap; otherwise the
+difference is within the noise.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from d2l_compiler.timing import duration, time_unit
+from d2l_compiler.timing import duration, quartiles, time_unit
 
 
 def _summary(samples: Mapping[str, Any]) -> tuple[str, float, float, float]:
@@ -26,8 +29,29 @@ def _summary(samples: Mapping[str, Any]) -> tuple[str, float, float, float]:
     return found
 
 
+def round_ratios(first: Mapping[str, Any], second: Mapping[str, Any]) -> tuple[float, ...] | None:
+    """First's seconds over second's, round by round, when the two were timed side by side
+    (the same non-empty ``session``, every round kept, as many rounds each); else None."""
+    session = first.get("session") if isinstance(first, Mapping) else None
+    if not session or not isinstance(second, Mapping) or second.get("session") != session:
+        return None
+    a, b = first.get("seconds"), second.get("seconds")
+    if not isinstance(a, list | tuple) or not isinstance(b, list | tuple):
+        return None
+    if not a or len(a) != len(b) or len(a) != first.get("count") or len(b) != second.get("count"):
+        return None  # rounds were thinned out for the record: their order is lost
+    if not all(isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in (*a, *b)):
+        return None
+    return tuple(x / y for x, y in zip(a, b, strict=True))
+
+
 def verdict(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
-    """``"faster"`` / ``"slower"`` (first relative to second) or ``"within noise"``."""
+    """``"faster"`` / ``"slower"`` (first relative to second) or ``"within noise"``: by the
+    ratios of paired rounds when the two were timed side by side, else by their spreads."""
+    ratios = round_ratios(first, second)
+    if ratios is not None:
+        low, _, high = quartiles(ratios)
+        return "faster" if high < 1 else "slower" if low > 1 else "within noise"
     _, _, q1_a, q3_a = _summary(first)
     _, _, q1_b, q3_b = _summary(second)
     if q3_a < q1_b:
@@ -54,6 +78,9 @@ def compare(first: Mapping[str, Any], second: Mapping[str, Any], language: str =
     name_b, med_b, _, _ = _summary(second)
     outcome = verdict(first, second)
     english = language == "en"
+    ratios = round_ratios(first, second)
+    if ratios is not None:
+        return _compare_rounds(first, second, ratios, outcome, language)
     if outcome == "within noise":
         if english:
             return (f"In this build the interquartile ranges of “{name_a}” (median "
@@ -72,6 +99,30 @@ def compare(first: Mapping[str, Any], second: Mapping[str, Any], language: str =
     return (f"在这次构建中，“{fast}”更快：中位数 {duration(t_fast)}对 {duration(t_slow)}，"
             f"约为后者的 {t_slow / t_fast:.2f} 倍速度，且两者的四分位区间互不重叠，"
             f"差别超出了测量波动。")
+
+
+def _compare_rounds(first: Mapping[str, Any], second: Mapping[str, Any],
+                    ratios: tuple[float, ...], outcome: str, language: str) -> str:
+    """``compare`` for two timings taken side by side: read off the ratio of each round."""
+    name_a, name_b = _summary(first)[0], _summary(second)[0]
+    low, ratio, high = quartiles(ratios)
+    if language == "en":
+        said = {"faster": f"so “{name_a}” was faster, beyond the noise",
+                "slower": f"so “{name_a}” was slower, beyond the noise",
+                "within noise": "the range includes 1, so the difference is within the noise "
+                                "and neither can be called faster"}[outcome]
+        return (f"In this build the two were timed alternately, {len(ratios)} rounds each: "
+                f"“{name_a}” took a median of {spread(first, language)} and “{name_b}” "
+                f"{spread(second, language)}; within each round “{name_a}” took {ratio:.2f} times "
+                f"as long as “{name_b}” (median of the rounds, interquartile range "
+                f"{low:.2f}–{high:.2f}): {said}.")
+    said = {"faster": f"区间整个低于 1，所以“{name_a}”更快，差别超出了测量波动",
+            "slower": f"区间整个高于 1，所以“{name_a}”更慢，差别超出了测量波动",
+            "within noise": "区间跨过了 1，差别在测量波动之内，不能说哪一个更快"}[outcome]
+    return (f"在这次构建中，两者交替计时，各测 {len(ratios)} 轮：“{name_a}”的中位数为 "
+            f"{spread(first)}，“{name_b}”的中位数为 {spread(second)}；在同一轮里，“{name_a}”"
+            f"的用时是“{name_b}”的 {ratio:.2f} 倍（各轮比值的中位数，四分位区间 "
+            f"{low:.2f}–{high:.2f}）：{said}。")
 
 
 CLAIM_VERBS = ("faster", "slower", "within-noise", ">", "<")

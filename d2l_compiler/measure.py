@@ -25,7 +25,7 @@ from .claims import verdict
 from .models import human_size
 from .paths import (LABELS, PATHS, SETTINGS, TOLERANCE, Artifact, check_artifacts, make_path,
                     unavailable_paths)
-from .timing import FRESH_PROCESS, Samples, conditions, quartiles, synchronize
+from .timing import FRESH_PROCESS, Samples, conditions, new_session, quartiles, synchronize
 
 
 def quick_mode() -> bool:
@@ -64,11 +64,23 @@ class PathResult:
     outputs_equal: bool
     max_abs_diff: float
     artifacts: tuple[Artifact, ...]
-    # eager / path per-call time, from rounds timed alternately in the path's own process
-    paired_speedups: tuple[float, ...] = ()
+    # eager and the path timed alternately in the path's own process (one session), if at all
+    paired: tuple[Samples, Samples] | None = None
+
+    @property
+    def paired_speedups(self) -> tuple[float, ...]:
+        """Eager's per-call time over the path's, round by round (empty without pairing)."""
+        if self.paired is None:
+            return ()
+        eager, path = self.paired
+        return tuple(e / p for e, p in zip(eager.seconds, path.seconds, strict=True))
 
     def to_record(self, eager: Samples) -> dict[str, Any]:
         """JSON-ready data; the speed-up is read off the paired rounds when there are any."""
+        paired = {}
+        if self.paired is not None:
+            paired = {"paired": {"eager": self.paired[0].to_record(),
+                                 "path": self.paired[1].to_record()}}
         if self.paired_speedups:
             low, speedup, high = quartiles(self.paired_speedups)
             compared = "faster" if low > 1 else "slower" if high < 1 else "within noise"
@@ -81,7 +93,7 @@ class PathResult:
                 "compile_seconds": self.compile_seconds,
                 "samples": self.samples.to_record(), "speedup": speedup,
                 "speedup_low": low, "speedup_high": high, "vs_eager": compared,
-                "paired_speedups": list(self.paired_speedups),
+                "paired_speedups": list(self.paired_speedups), **paired,
                 "outputs_equal": self.outputs_equal, "max_abs_diff": self.max_abs_diff,
                 "artifacts": [a.to_record() for a in self.artifacts]}
 
@@ -89,18 +101,22 @@ class PathResult:
 PAIRED_ROUNDS = 7  # eager and the path, alternately, in the path's own process
 
 
-def paired_speedups(eager: Callable[[Any], Any], path: Callable[[Any], Any], x: Any,
-                    rounds: int = PAIRED_ROUNDS) -> tuple[float, ...]:
-    """Eager's per-call time over the path's, ``rounds`` times, each pair timed back to back
-    in one process: whatever slows the process (memory layout, clock speed, a busy machine)
-    slows both sides of a pair alike, so the ratios vary far less from build to build than a
-    ratio of times taken in two different processes."""
+def paired_rounds(eager: Callable[[Any], Any], path: Callable[[Any], Any], x: Any,
+                  label: str, rounds: int = PAIRED_ROUNDS) -> tuple[Samples, Samples]:
+    """Eager's and the path's per-call time, ``rounds`` times, each pair timed back to back
+    in one process (one sample per round: that round's median): whatever slows the process
+    (memory layout, clock speed, a busy machine) slows both sides of a pair alike, so their
+    ratios vary far less from build to build than a ratio of times taken in two processes."""
     seconds = 0.02 if quick_mode() else 0.2
-    ratios = []
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(rounds):
-        eager_time = measure_call(eager, x, "eager", seconds).median
-        ratios.append(eager_time / measure_call(path, x, "path", seconds).median)
-    return tuple(ratios)
+        for fn, kept in ((eager, times[0]), (path, times[1])):
+            last = measure_call(fn, x, label, seconds)
+            kept.append(last.median)
+    session = new_session()
+    return tuple(Samples(name, tuple(kept), last.number, 1, last.conditions, session)
+                 for name, kept in ((f"与 {label} 交替计时的 eager", times[0]),
+                                    (f"与 eager 交替计时的 {label}", times[1])))
 
 
 @dataclass
@@ -174,7 +190,7 @@ def measure_path(name: str, net: Any, x: Any, reference: Any, workdir: str) -> P
             raise AssertionError(f"{name} at batch {x.shape[0]}: outputs differ from eager "
                                  f"(max abs diff {diff:.3g}); refusing to time it")
         artifacts = tuple(check_artifacts(files, x, reference))
-        paired = () if name == "eager" else paired_speedups(net, runnable, x)
+        paired = None if name == "eager" else paired_rounds(net, runnable, x, LABELS[name])
     return PathResult(name, 0.0 if name == "eager" else compile_seconds,
                       measure_call(runnable, x, LABELS[name]), True, diff, artifacts, paired)
 
@@ -192,11 +208,21 @@ def _run_isolated(name: str, job_dir: Path) -> PathResult:
     for category, message, filename, lineno in data["warnings"]:
         # re-raised here, where callers can see them, naming the line that really raised them
         warnings.warn_explicit(message, getattr(builtins, category, UserWarning), filename, lineno)
-    samples = Samples(data["label"], tuple(data["seconds"]), data["number"], warmup=1,
-                      conditions=tuple(map(tuple, data["conditions"]))).measured_in(FRESH_PROCESS)
+    samples, *paired = (_samples_from_worker(d) for d in (data["samples"], *data["paired"]))
     artifacts = tuple(Artifact(**a) for a in data["artifacts"])
     return PathResult(name, data["compile_seconds"], samples, True, data["max_abs_diff"], artifacts,
-                      tuple(data["paired_speedups"]))
+                      tuple(paired) if paired else None)
+
+
+def _samples_to_worker(samples: Samples) -> dict[str, Any]:
+    return {"description": samples.description, "seconds": list(samples.seconds),
+            "number": samples.number, "conditions": samples.conditions, "session": samples.session}
+
+
+def _samples_from_worker(data: dict[str, Any]) -> Samples:
+    return Samples(data["description"], tuple(data["seconds"]), data["number"], warmup=1,
+                   conditions=tuple(map(tuple, data["conditions"])),
+                   session=data["session"]).measured_in(FRESH_PROCESS)
 
 
 # Warnings caused by this module's own measurement settings, not by the reader's code: the
@@ -248,9 +274,9 @@ def _worker(job_dir: str, name: str) -> None:
     unique = sorted({(w.category.__name__, str(w.message), w.filename, w.lineno) for w in caught
                      if not str(w.message).startswith(OWN_SETTING_WARNINGS)})
     (folder / f"{name}.json").write_text(json.dumps({
-        "label": LABELS[name], "compile_seconds": result.compile_seconds,
-        "seconds": list(result.samples.seconds), "number": result.samples.number,
-        "conditions": result.samples.conditions, "paired_speedups": result.paired_speedups,
+        "compile_seconds": result.compile_seconds,
+        "samples": _samples_to_worker(result.samples),
+        "paired": [_samples_to_worker(s) for s in result.paired or ()],
         "max_abs_diff": result.max_abs_diff, "warnings": unique,
         "artifacts": [{"kind": a.kind, "file": a.file, "size_bytes": a.size_bytes,
                        "reload_equal": a.reload_equal} for a in result.artifacts]}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -106,6 +107,9 @@ class Samples:
     warmup: int = 0  # untimed repetitions run first
     # how it was measured, as (what, how) pairs: timer, process, autograd, threads
     conditions: tuple[tuple[str, str], ...] = ()
+    # Samples timed alternately in one session (``measure_many``) share this name: their
+    # i-th samples were taken side by side, so they are compared round by round.
+    session: str = ""
     quantiles: tuple[float, float, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -137,7 +141,8 @@ class Samples:
                 "seconds": _spread_sample(self.seconds, RECORDED_SAMPLES),
                 "count": len(self.seconds), "number": self.number, "warmup": self.warmup,
                 "median": med, "q1": q1, "q3": q3, "iqr": q3 - q1, "min": min(self.seconds),
-                "max": max(self.seconds), "conditions": dict(self.conditions)}
+                "max": max(self.seconds), "conditions": dict(self.conditions),
+                "session": self.session}
 
     def measured_in(self, process: str) -> "Samples":
         """The same samples, with the process they were measured in named (see
@@ -187,7 +192,8 @@ def measure_many(work: Mapping[str, Callable[[], object]], *, number: int = 1000
     the mean seconds per call of one repetition.
 
     Repetitions are interleaved (A, B, A, B, ...) so that a slow spell of a shared machine
-    hits every candidate alike instead of biasing whichever ran during it.
+    hits every candidate alike instead of biasing whichever ran during it. The results share
+    a ``session``, so [`verdict`][d2l_compiler.claims.verdict] compares them round by round.
     """
     if number < 1 or repeats < 1 or warmup < 0:
         raise ValueError("number and repeats must be >= 1, warmup >= 0")
@@ -201,5 +207,11 @@ def measure_many(work: Mapping[str, Callable[[], object]], *, number: int = 1000
             elapsed = timer.stop()
             if round_ >= warmup:
                 timings[name].append(elapsed / number)
-    return {name: Samples(name, tuple(ts), number, warmup, measured_under)
+    session = new_session()
+    return {name: Samples(name, tuple(ts), number, warmup, measured_under, session)
             for name, ts in timings.items()}
+
+
+def new_session() -> str:
+    """A fresh name for one set of samples timed side by side (see ``Samples.session``)."""
+    return uuid.uuid4().hex[:12]

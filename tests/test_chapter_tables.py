@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from d2l_compiler.claims import verdict
 from d2l_compiler.chapter.charts import paths_chart
 from d2l_compiler.chapter.tables import (PATHS_HEADER, breakeven_calls, breakeven_text, paths_summary,
                                          paths_table)
@@ -74,7 +75,9 @@ def test_paired_rounds_decide_the_speedup_and_the_verdict():
     slow_alone = Samples("path", (70e-6,) * 5)  # timed alone it looks slower than eager ...
 
     def row(*ratios: float) -> dict:
-        return PathResult("script", 0.2, slow_alone, True, 0.0, (), ratios).to_record(eager)
+        beside = (Samples("eager", tuple(70e-6 * r for r in ratios), session="s"),
+                  Samples("path", (70e-6,) * len(ratios), session="s"))
+        return PathResult("script", 0.2, slow_alone, True, 0.0, (), beside).to_record(eager)
     paired = row(1.01, 1.02, 1.02, 1.03, 1.05)  # ... but beside eager it is 2 % faster
     assert paired["vs_eager"] == "faster" and paired["speedup"] == pytest.approx(1.02)
     assert (paired["speedup_low"], paired["speedup_high"]) == pytest.approx((1.02, 1.03))
@@ -85,3 +88,7 @@ def test_paired_rounds_decide_the_speedup_and_the_verdict():
     assert row(1.5)["speedup_low"] == row(1.5)["speedup_high"] == 1.5
     unpaired = PathResult("script", 0.2, slow_alone, True, 0.0, ()).to_record(eager)
     assert unpaired["vs_eager"] == "slower" and unpaired["speedup"] == pytest.approx(60 / 70)
+    # the pair itself is recorded, so a page can compare its two sides round by round
+    recorded = row(1.01, 1.02, 1.02, 1.03, 1.05)["paired"]
+    assert verdict(recorded["path"], recorded["eager"]) == "faster"
+    assert paired["paired_speedups"] == pytest.approx([1.01, 1.02, 1.02, 1.03, 1.05])

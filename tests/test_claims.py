@@ -214,3 +214,63 @@ def test_a_small_gap_beyond_tight_spreads_is_not_written_as_zero():
     text = agreement(_timed("a", (1.000, 1.000, 1.001), process="本页"),
                      _timed("b", (1.005, 1.005, 1.006), process="全新"))
     assert "相差 0.5%" in text and "相差 0%" not in text
+
+
+def _session(name: str, seconds: tuple[float, ...], session: str = "s1") -> dict:
+    return Samples(name, seconds, session=session).to_record()
+
+
+# Round by round, A is 10 % faster than B every time, but the machine's speed drifted over
+# the rounds so much that the two sets of samples overlap as wholes.
+DRIFTING_B = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+DRIFTING_A = tuple(0.9 * t for t in DRIFTING_B)
+
+
+def test_samples_timed_side_by_side_are_judged_round_by_round():
+    from d2l_compiler.claims import round_ratios
+
+    a, b = _session("A", DRIFTING_A), _session("B", DRIFTING_B)
+    assert round_ratios(a, b) == pytest.approx((0.9,) * 7)
+    assert verdict(a, b) == "faster" and verdict(b, a) == "slower"
+    # the same numbers from two different sessions were not paired: their spreads overlap
+    assert verdict(a, _session("B", DRIFTING_B, "s2")) == "within noise"
+    assert verdict(_samples("A", *DRIFTING_A), _samples("B", *DRIFTING_B)) == "within noise"
+
+
+def test_round_order_matters_and_a_ratio_range_across_one_is_noise():
+    # per round A is 0.8, 1.2, 0.8, 1.2 ... times B: no side is faster, although each
+    # sorted set alone would look the same as in a real difference
+    b = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    a = (0.8, 1.2, 0.8, 1.2, 0.8, 1.2)
+    assert verdict(_session("A", a), _session("B", b)) == "within noise"
+    text = compare(_session("A", a), _session("B", b))
+    assert "跨过了 1" in text and "交替计时，各测 6 轮" in text and "更快" not in text.replace("哪一个更快", "")
+
+
+def test_rounds_are_paired_only_when_every_round_was_kept():
+    from d2l_compiler.claims import round_ratios
+
+    a, b = _session("A", DRIFTING_A), _session("B", DRIFTING_B)
+    thinned = dict(a, count=len(DRIFTING_A) + 300)  # the record kept a spread-out subset
+    assert round_ratios(thinned, b) is None and verdict(thinned, b) == "within noise"
+    assert round_ratios(dict(a, seconds=list(DRIFTING_A[:-1]), count=6), b) is None
+    assert round_ratios(dict(a, session=""), dict(b, session="")) is None
+    assert round_ratios(dict(a, seconds=[0.0] * 7), b) is None  # no ratio of a 0 s tick
+
+
+def test_the_paired_sentence_reads_the_ratio_of_the_rounds():
+    text = compare(_session("A", DRIFTING_A), _session("B", DRIFTING_B))
+    assert "“A”的用时是“B”的 0.90 倍" in text and "四分位区间 0.90–0.90" in text
+    assert "区间整个低于 1，所以“A”更快" in text
+    english = compare(_session("B", DRIFTING_B), _session("A", DRIFTING_A), "en")
+    assert "1.11 times as long" in english and "“B” was slower" in english
+
+
+def test_measure_many_times_its_candidates_in_one_session():
+    from d2l_compiler.timing import measure_many
+
+    first = measure_many({"a": lambda: None, "b": lambda: None}, number=1, repeats=3, warmup=0)
+    again = measure_many({"a": lambda: None}, number=1, repeats=3, warmup=0)
+    assert first["a"].session == first["b"].session != ""
+    assert again["a"].session != first["a"].session
+    assert first["a"].to_record()["session"] == first["a"].session
