@@ -56,11 +56,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def serve(session: nox.Session) -> None:
-    """Live preview on http://127.0.0.1:8000 (re-run ``nox -s docs`` after changing code)."""
+    """Live preview on http://127.0.0.1:8000: an edit re-runs only the regions it affects
+    and the page reloads (``nox -s serve -- --dev-addr HOST:PORT`` to serve elsewhere)."""
     _install(session, "docs")
-    session.run("python", "-m", "d2l_compiler", "build", "--no-site", env=QUIET_MKDOCS)
-    session.run("mkdocs", "serve", "--dev-addr", "127.0.0.1:8000", *session.posargs,
-                env=QUIET_MKDOCS)
+    session.run("python", "-m", "d2l_compiler", "serve", *session.posargs, env=QUIET_MKDOCS)
 
 
 @nox.session
@@ -68,6 +67,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: print tables, write JSON reports under .d2l/bench/ (targets live here, not in tests)."""
     _install(session, "docs")
     session.run("python", "-m", "benchmarks.build_speed", *session.posargs, env=QUIET_MKDOCS)
+    session.run("python", "-m", "benchmarks.edit_loop", env=QUIET_MKDOCS)
     session.run("python", "-m", "benchmarks.timing_agreement", *session.posargs)
     session.run("python", "-m", "benchmarks.faults", *session.posargs)
 

@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="which paths to measure (default: all; eager is always included)")
     check = sub.add_parser("check", help="run nothing; fail if stored results are stale")
     check.add_argument("--config", default="mkdocs.yml", help="MkDocs config (default: mkdocs.yml)")
+    serve = sub.add_parser("serve", help="live preview: mkdocs serve, re-running what an edit "
+                                         "affects")
+    serve.add_argument("--config", default="mkdocs.yml", help="MkDocs config (default: mkdocs.yml)")
+    serve.add_argument("--dev-addr", default="127.0.0.1:8000", metavar="HOST:PORT",
+                       help="where to serve (default: 127.0.0.1:8000)")
     return parser
 
 
@@ -101,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench-chapter":
             return _bench_chapter(args)
         project = find_project(args.config)
+        if args.command == "serve":
+            from d2l_compiler.engine.publish.serve import serve
+
+            return serve(project, args.dev_addr)
         if not math.isfinite(args.timeout) or args.timeout <= 0 or (
                 args.memory_limit is not None and args.memory_limit <= 0):
             raise UsageError("--timeout and --memory-limit must be positive finite numbers")

@@ -108,7 +108,7 @@ def _compare_rounds(first: Mapping[str, Any], second: Mapping[str, Any],
     low, ratio, high = quartiles(ratios)
     if language == "en":
         said = {"faster": f"so “{name_a}” was faster, beyond the noise",
-                "slower": f"so “{name_a}” was slower, beyond the noise",
+                "slower": f"so “{name_b}” was faster, beyond the noise",
                 "within noise": "the range includes 1, so the difference is within the noise "
                                 "and neither can be called faster"}[outcome]
         return (f"In this build the two were timed alternately, {len(ratios)} rounds each: "
@@ -117,7 +117,7 @@ def _compare_rounds(first: Mapping[str, Any], second: Mapping[str, Any],
                 f"as long as “{name_b}” (median of the rounds, interquartile range "
                 f"{low:.2f}–{high:.2f}): {said}.")
     said = {"faster": f"区间整个低于 1，所以“{name_a}”更快，差别超出了测量波动",
-            "slower": f"区间整个高于 1，所以“{name_a}”更慢，差别超出了测量波动",
+            "slower": f"区间整个高于 1，所以“{name_b}”更快，差别超出了测量波动",
             "within noise": "区间跨过了 1，差别在测量波动之内，不能说哪一个更快"}[outcome]
     return (f"在这次构建中，两者交替计时，各测 {len(ratios)} 轮：“{name_a}”的中位数为 "
             f"{spread(first)}，“{name_b}”的中位数为 {spread(second)}；在同一轮里，“{name_a}”"

@@ -25,7 +25,7 @@ def evoke_():
 prog = evoke_()
 print(prog)
 y = compile(prog, '', 'exec')
-exec(y)
+exec(y, {})  # 在一个全新的命名空间里运行：这段程序自成一体，只依赖它自己的文本
 # --8<-- [end:symbolic]
 
 # --8<-- [start:constant_folding]

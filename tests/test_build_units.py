@@ -36,10 +36,10 @@ def _build(project: Project, **options) -> tuple[BuildSummary, str]:
 
 
 def test_summary_line():
-    summary = BuildSummary(["a"], ["b", "c"], [], 1.25)
-    assert str(summary) == "pages: 1 run, 2 cached, 0 failed, 1.2 s"
-    assert str(BuildSummary(seconds=0.06)) == "pages: 0 run, 0 cached, 0 failed, 0.1 s"
-    assert str(BuildSummary()) == "pages: 0 run, 0 cached, 0 failed, 0.0 s"
+    summary = BuildSummary(["a"], ["b", "c"], [], 1.25, ["a: s.py:x", "a: s.py:y"], 5)
+    assert str(summary) == "pages: 1 run, 2 cached, 0 failed; regions: 2 run, 5 cached; 1.2 s"
+    assert str(BuildSummary(seconds=0.06)).endswith("0 failed; regions: 0 run, 0 cached; 0.1 s")
+    assert str(BuildSummary()) == "pages: 0 run, 0 cached, 0 failed; regions: 0 run, 0 cached; 0.0 s"
 
 
 def test_a_second_build_reuses_everything_and_force_reruns(tmp_path, monkeypatch):
@@ -81,14 +81,27 @@ def test_a_failing_page_leaves_the_record_and_keeps_the_others_results(tmp_path,
     assert again.ran == [] and again.cached == ["a.md", "b.md"]  # a's new result was kept
 
 
-def test_unused_store_entries_are_collected(tmp_path, monkeypatch):
+def test_unused_store_entries_are_kept_up_to_a_bound_then_collected(tmp_path, monkeypatch):
+    from d2l_compiler.engine import build as build_module
+
     monkeypatch.setenv("D2L_DEVICE", "cpu")
+    monkeypatch.setattr(build_module, "SPARE_RESULTS", 1)
     project = _project(tmp_path, {"a": "print(1)"})
+
+    def build_with(value: int) -> tuple[BuildSummary, str]:
+        (tmp_path / "snippets" / "a.py").write_text(
+            f"# --8<-- [start:a]\nprint({value})\n# --8<-- [end:a]\n")
+        summary, _ = _build(project)
+        return summary, load_record(project.record_path).pages["a.md"].inputs["region_keys"][0][1]
+    build_with(1)
+    _, second = build_with(2)
+    undo, _ = build_with(1)  # undoing an edit finds the old result
+    assert undo.regions_ran == [] and undo.regions_cached == 1
+    _, third = build_with(3)  # print(1) and print(2) are unused now: only the newer is kept
+    assert sorted(p.name for p in (project.state_dir / "store").iterdir()) == sorted([second, third])
+    (project.state_dir / "store" / ".half-written").mkdir()
     _build(project)
-    (tmp_path / "snippets" / "a.py").write_text("# --8<-- [start:a]\nprint(2)\n# --8<-- [end:a]\n")
-    _build(project)
-    store = list((project.state_dir / "store").iterdir())
-    assert [p.name for p in store] == [load_record(project.record_path).pages["a.md"].key]
+    assert not (project.state_dir / "store" / ".half-written").exists()
 
 
 def test_a_region_that_edits_the_sources_fails_the_build(tmp_path, monkeypatch):

@@ -244,7 +244,8 @@ def test_round_order_matters_and_a_ratio_range_across_one_is_noise():
     a = (0.8, 1.2, 0.8, 1.2, 0.8, 1.2)
     assert verdict(_session("A", a), _session("B", b)) == "within noise"
     text = compare(_session("A", a), _session("B", b))
-    assert "跨过了 1" in text and "交替计时，各测 6 轮" in text and "更快" not in text.replace("哪一个更快", "")
+    assert "跨过了 1" in text and "交替计时，各测 6 轮" in text
+    assert "更快" not in text.replace("哪一个更快", "")
 
 
 def test_rounds_are_paired_only_when_every_round_was_kept():
@@ -263,7 +264,7 @@ def test_the_paired_sentence_reads_the_ratio_of_the_rounds():
     assert "“A”的用时是“B”的 0.90 倍" in text and "四分位区间 0.90–0.90" in text
     assert "区间整个低于 1，所以“A”更快" in text
     english = compare(_session("B", DRIFTING_B), _session("A", DRIFTING_A), "en")
-    assert "1.11 times as long" in english and "“B” was slower" in english
+    assert "1.11 times as long" in english and "so “A” was faster" in english
 
 
 def test_measure_many_times_its_candidates_in_one_session():

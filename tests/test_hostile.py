@@ -492,8 +492,8 @@ def test_a_lone_surrogate_is_stored_and_shown(site):
     (lambda root: (root / "mkdocs.yml").write_text("- a list\n"), "mapping"),
     (lambda root: (root / "docs" / "index.md").write_bytes(b"# \xff\n"), "not UTF-8"),
     (lambda root: _write_record(root, "[1, 2]"), "malformed build record"),
-    (lambda root: _write_record(root, '{"format": 2}'), "malformed build record"),
-    (lambda root: _write_record(root, '{"format": 2, "provenance": {}, "pages": {"x": 1}}'),
+    (lambda root: _write_record(root, '{"format": 3}'), "malformed build record"),
+    (lambda root: _write_record(root, '{"format": 3, "provenance": {}, "pages": {"x": 1}}'),
      "malformed build record"),
     (lambda root: _write_record(root, "{not json"), "unreadable build record"),
 ])

@@ -111,7 +111,7 @@ def test_a_crash_shows_the_last_twenty_lines_it_wrote(tmp_path):
 def test_a_forged_region_index_cannot_crash_the_report(tmp_path):
     """The result file is written by the child, which runs the page's code: an event naming
     a region the page does not have is blamed on the first region that did not run."""
-    executed = _includes("x = 1", "y = 2")
+    executed = dict(enumerate(_includes("x = 1", "y = 2")))
     error = child.RegionError(Fault.EXCEPTION, "E", "forged")
     for index in (2, -1):
         events = [RegionRun(index, "a.py:forged", Status.ERROR, error=error)]
@@ -289,9 +289,10 @@ def test_classify_prefers_the_engine_s_own_observations():
 
 def test_the_job_lists_executed_regions_with_their_expectations(tmp_path):
     includes = _includes("# raises: KeyError\n{}['x']", "y = 2")
-    job = runner._job(tmp_path, includes, Limits(timeout=5, memory_mb=64, output_chars=77))
+    job = runner._job(tmp_path, {3: includes[0], 7: includes[1]},
+                      Limits(timeout=5, memory_mb=64, output_chars=77))
     assert job["root"] == str(tmp_path) and job["output_limit"] == 77 and job["memory_mb"] == 64
-    assert [r["index"] for r in job["regions"]] == [0, 1]
+    assert [r["index"] for r in job["regions"]] == [3, 7]  # their places in the page
     assert job["regions"][0]["expect"] == "KeyError" and job["regions"][1]["expect"] is None
     assert job["regions"][1]["first_line"] == includes[1].region.first_line
 

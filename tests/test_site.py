@@ -61,15 +61,17 @@ def test_verdict_sentence_matches_the_numbers(chapter):
     regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
     values = regions["benchmark_repeated"]["values"]
     page = _text(_page(chapter, "compilers"))
-    from d2l_compiler.claims import compare
+    from d2l_compiler.claims import compare, round_ratios, verdict
     for a, b in (("eager", "scripted"), ("eager_no_grad", "scripted_no_grad"),
                  ("eager", "eager_no_grad")):  # each pair's sentence, as the record decides it
         sentence = compare(values[a], values[b])
         assert sentence in page
         first, second = values[a], values[b]
-        if first["q3"] < second["q1"]:
+        outcome = verdict(first, second)  # timed side by side: read off the rounds' ratios
+        assert (round_ratios(first, second) is not None) == (first["session"] == second["session"])
+        if outcome == "faster":
             assert f"“{first['description']}”更快" in sentence
-        elif second["q3"] < first["q1"]:
+        elif outcome == "slower":
             assert f"“{second['description']}”更快" in sentence
         else:
             assert "测量波动之内" in sentence and "四分位区间" in sentence
@@ -92,8 +94,9 @@ def test_figures_of_the_same_work_are_checked_against_each_other(chapter):
         assert agreement(fresh["eager"]["samples"], other) in page
     assert "进程：单独的全新进程 对 与前面的代码同一个进程" in page
     assert "计时方式：torch.utils.benchmark 对 measure_many 交替计时" in page
+    paired = fresh["script"]["paired"]  # the table's verdict: eager and script side by side
     assert verdicts_agreement((here["scripted_no_grad"], here["eager_no_grad"]),
-                              (fresh["script"]["samples"], fresh["eager"]["samples"])) in page
+                              (paired["path"], paired["eager"])) in page
 
 
 def test_provenance_stamp_and_downloadable_record(chapter):

@@ -6,7 +6,7 @@ import fcntl
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from d2l_compiler.engine.sources import key
@@ -21,10 +21,15 @@ from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.render.markdown import RenderError, labels_for
 from d2l_compiler.engine.render.tokens import extensions_for
+from d2l_compiler.engine.run.plan import plan_processes
 from d2l_compiler.engine.run.runner import Limits, run_page
 from d2l_compiler.engine.publish.sitedir import check_site_dir
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
 from d2l_compiler.engine.record.store import Store
+
+
+# results no page uses any more, kept (newest first) so that undoing an edit runs nothing
+SPARE_RESULTS = 64
 
 
 @dataclass
@@ -44,10 +49,13 @@ class BuildSummary:
     cached: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    regions_ran: list[str] = field(default_factory=list)  # "page: path:section"
+    regions_cached: int = 0
 
     def __str__(self) -> str:
         return (f"pages: {len(self.ran)} run, {len(self.cached)} cached, "
-                f"{len(self.failed)} failed, {self.seconds:.1f} s")
+                f"{len(self.failed)} failed; regions: {len(self.regions_ran)} run, "
+                f"{self.regions_cached} cached; {self.seconds:.1f} s")
 
 
 @contextmanager
@@ -63,7 +71,7 @@ def _exclusive(project: Project, progress: PlainProgress):
         yield
 
 
-def _regions(runs: tuple[RegionRun, ...], includes: list[Include]) -> tuple[RegionEntry, ...]:
+def _regions(runs: list[RegionRun], includes: list[Include]) -> tuple[RegionEntry, ...]:
     """One entry per include, in page order: what the region is now, plus what its run
     produced (the n-th executed include gets the n-th run, so a region included twice
     shows each run's own output)."""
@@ -122,30 +130,34 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     if options.only is not None and previous is not None:  # keep the other pages' results
         new_pages.update({p: e for p, e in previous.pages.items() if p not in pages})
     for page, includes in pages.items():
-        executed = [inc.region for inc in includes if inc.region.executed]
-        page_key, inputs = key.page_key(project.root, executed, device)
-        stored = None if options.force else store.get(page_key)
-        if stored is not None:
+        executed = [inc for inc in includes if inc.region.executed]
+        keys = key.page_keys(project.root, [inc.region for inc in executed], device,
+                             [inc.own_process for inc in executed])
+        found = {i: None if options.force else store.get(k) for i, (k, _) in enumerate(keys.regions)}
+        to_run = [i for i, hit in found.items() if hit is None]
+        summary.regions_cached += len(found) - len(to_run)
+        if not to_run:
             summary.cached.append(page)
             progress.cached(page)
         else:
-            progress.started(page, len(executed))
-            run = run_page(project.root, page, includes, device=device, limits=options.limits,
-                           log_dir=project.state_dir / "logs",
-                           on_event=lambda event, page=page: progress.region(page, event))
-            progress.finished(page, run.ok, run.duration)
-            if not run.ok:
+            progress.started(page, len(to_run))
+            if len(to_run) < len(executed):  # say which: an author wants to see the edit's reach
+                progress.say("  only " + ", ".join(executed[i].region.section for i in to_run))
+            began = time.monotonic()
+            ran, failure = _run_regions(project, page, executed, keys, to_run, device,
+                                        options, progress)
+            progress.finished(page, not failure, time.monotonic() - began)
+            for index, entry in ran.items():
+                store.put(entry.key, entry)  # kept even if another region or page fails
+                found[index] = entry
+            summary.regions_ran += [f"{page}: {executed[i].region.id}" for i in sorted(ran)]
+            if failure:
                 summary.failed.append(page)
-                failures.append(f"{run.failure}\nfull log: {run.log}")
+                failures.append(failure)
                 continue
-            stored = StoredPage(page_key, inputs, run.provenance, record.utc_now(), run.duration,
-                                run.peak_mb, tuple(run.regions))
-            store.put(page_key, stored)  # kept even if a later page fails
             summary.ran.append(page)
         # the key covers executed code only: what the page merely shows is refreshed
-        new_pages[page] = PageEntry(stored.key, stored.inputs, stored.provenance,
-                                    stored.executed_at, stored.duration, stored.peak_mb,
-                                    _regions(stored.runs, includes), page in summary.ran).sealed()
+        new_pages[page] = _page_entry(keys, found, includes, page in summary.ran)
     summary.seconds = time.perf_counter() - start
     if failures:
         return summary, failures
@@ -155,7 +167,8 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                          "the outputs may not match them; run the build again"]
     provenance = BuildProvenance(device, record.git_commit(project.root), record.utc_now(),
                                  sys.version.split()[0], tuple(summary.ran),
-                                 tuple(summary.cached), round(summary.seconds, 3))
+                                 tuple(summary.cached), round(summary.seconds, 3),
+                                 tuple(summary.regions_ran))
     full = Record(provenance, new_pages)
     extensions = extensions_for(project.settings.extensions)
     try:  # derived files first: if a page cannot be rendered, the old record stays
@@ -170,5 +183,48 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     except RenderError as exc:
         raise BuildError(str(exc)) from None
     record.write_record(project.record_path, full)
-    store.keep_only(entry.key for entry in new_pages.values())
+    store.keep_only((region_key for entry in new_pages.values()
+                     for _, region_key in entry.inputs.get("region_keys", ())), SPARE_RESULTS)
     return summary, []
+
+
+def _run_regions(project: Project, page: str, executed: list[Include], keys: key.PageKeys,
+                 to_run: list[int], device: str, options: BuildOptions,
+                 progress: PlainProgress) -> tuple[dict[int, StoredPage], str]:
+    """Run the regions ``to_run`` of a page (see :mod:`.run.plan`), within the page's time
+    limit; the stored results of the processes that succeeded, and the failures in words."""
+    deadline = time.monotonic() + options.limits.timeout
+    ran: dict[int, StoredPage] = {}
+    failures = []
+    for plan in plan_processes(keys.nodes, to_run):
+        run = run_page(project.root, page, [executed[i] for i in plan.indices], device=device,
+                       limits=options.limits, deadline=deadline, log_dir=project.state_dir / "logs",
+                       on_event=lambda event: progress.region(page, event),
+                       indices=list(plan.indices), replay=plan.replay, log_label=plan.label)
+        if not run.ok:
+            failures.append(f"{run.failure}\nfull log: {run.log}")
+            continue
+        executed_at = record.utc_now()
+        for region_run in run.regions:
+            index = region_run.index
+            region_key, inputs = keys.regions[index]
+            ran[index] = StoredPage(region_key, inputs, run.provenance, executed_at,
+                                    region_run.duration, run.peak_mb, (region_run,))
+    return ran, "\n".join(failures)
+
+
+def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
+                includes: list[Include], ran: bool) -> PageEntry:
+    """The page's record entry, assembled from each executed region's stored result (each
+    run renumbered to its place in the page now: a region keeps its key when an unrelated
+    region is inserted before it)."""
+    entries = [found[i] for i in range(len(keys.regions))]
+    assert all(e is not None for e in entries)  # every region ran or was stored
+    provenance: dict = {}
+    for entry in sorted(entries, key=lambda e: e.executed_at):  # the latest run wins
+        provenance.update(entry.provenance)
+    runs = [replace(entry.runs[0], index=i) for i, entry in enumerate(entries)]
+    return PageEntry(keys.key, keys.inputs, provenance,
+                     max((e.executed_at for e in entries), default=record.utc_now()),
+                     sum(e.duration for e in entries), max((e.peak_mb for e in entries), default=0.0),
+                     _regions(runs, includes), ran).sealed()

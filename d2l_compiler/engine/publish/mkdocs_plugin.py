@@ -11,6 +11,7 @@ once per build, refuses a page whose results are stale or tampered with (the sam
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import shutil
@@ -30,10 +31,12 @@ from mkdocs.structure.pages import Page
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
-from d2l_compiler.engine.record.freshness import staleness
+from d2l_compiler.engine.publish.serve import read_status, status_path
+from d2l_compiler.engine.record.freshness import outdated_regions, staleness
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.model import Record
-from d2l_compiler.engine.render.markdown import RenderError, labels_for, render_page
+from d2l_compiler.engine.render.escape import inline, visible
+from d2l_compiler.engine.render.markdown import TOKEN, RenderError, labels_for, render_page
 from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.sources.discover import page_includes
 from d2l_compiler.engine.sources.project import LABEL_SETS, Project
@@ -63,6 +66,26 @@ class D2LPlugin(BasePlugin[D2LConfig]):
     def __init__(self) -> None:
         self.project: Project | None = None
         self.record: Record | None = None
+        self.serving = False  # `mkdocs serve`: stale outputs are shown, marked, not refused
+
+    def on_startup(self, command: str, **_: Any) -> None:
+        """Remember whether this is the live preview."""
+        self.serving = command == "serve"
+
+    def on_serve(self, server: Any, **_: Any) -> Any:
+        """Reload the preview when the engine rewrites the record or reports a failure, and
+        as soon as executed code, a module it imports or a data file it reads changes (its
+        outputs are then shown as outdated until the engine has run it again)."""
+        project = self.project
+        watched = [project.record_path, status_path(project)]
+        watched += [project.root / folder for folder in project.settings.executed]
+        for entry in self.record.pages.values():
+            watched += [project.root / rel for rel in (*entry.inputs.get("files", {}),
+                                                       *entry.inputs.get("data", {}))]
+        for path in dict.fromkeys(watched):
+            if path.exists():  # the serve loop writes the status file before MkDocs starts
+                server.watch(str(path))
+        return server
 
     def on_config(self, config: MkDocsConfig, **_: Any) -> MkDocsConfig:
         """Load the record, the extensions and the labels once per build."""
@@ -79,12 +102,15 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         return config
 
     def on_page_markdown(self, markdown: str, page: Page, **_: Any) -> str:
-        """Refuse a stale page; render a fresh one from the record."""
+        """Refuse a stale page; render a fresh one from the record. While serving, a stale
+        page shows its previous outputs marked as outdated, and a failure at its top."""
         project = self.project
         name = page.file.src_uri
         page_file = (project.docs_dir / name).relative_to(project.root).as_posix()
         entry = self.record.pages.get(name)
         try:
+            if self.serving:
+                return self._preview(markdown, name, page_file, entry)
             if entry is not None:
                 problems = staleness(project, page_includes(project, Path(name)), entry)
                 if problems:
@@ -94,6 +120,29 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         except (RenderError, BuildError, OSError) as exc:
             message = str(exc) if str(exc).startswith(page_file) else f"{page_file}: {exc}"
             raise PluginError(f"{message}; {_HINT}") from None
+
+    def _preview(self, markdown: str, name: str, page_file: str, entry: Any) -> str:
+        project, labels = self.project, self.labels
+        status = read_status(project)
+        failure = status.get(name) or status.get("*")
+        banner = ""
+        if failure:
+            banner = (f'<div class="d2l-failed"><p>{inline(labels.failed)}</p>'
+                      f'<pre>{html.escape(visible(failure))}</pre></div>\n\n')
+        options = {"extensions": self.extensions, "labels": labels}
+        try:
+            includes = page_includes(project, Path(name))
+            outdated = frozenset() if entry is None else outdated_regions(project, includes, entry)
+            if outdated is None or (entry is None and any(i.region.executed for i in includes)):
+                banner += f'<p class="d2l-outdated">{inline(labels.pending)}</p>\n\n'
+                return banner + render_page(markdown, entry, self.record, project.root, page_file,
+                                            outputs=False, **options)
+            return banner + render_page(markdown, entry, self.record, project.root, page_file,
+                                        outdated=outdated, **options)
+        except (RenderError, BuildError) as exc:  # shown in the page, not a dead preview
+            shown = TOKEN.sub("…", markdown)
+            return (f'<div class="d2l-failed"><p>{inline(labels.failed)}</p>'
+                    f'<pre>{html.escape(visible(str(exc)))}</pre></div>\n\n{shown}')
 
     def on_files(self, files: Files, config: MkDocsConfig, **_: Any) -> Files:
         """Publish the record as ``d2l-record.json`` (downloadable, and a valid link target

@@ -57,14 +57,49 @@ _RUN_FIELDS = ("stdout", "stray", "raised", "warnings", "values", "status")
 
 
 def _matches_store(project: Project, entry: PageEntry) -> bool:
-    """Whether the record's outputs equal the store's entry for the same key (True if the
-    store does not have it: a record checked out without its store is judged by its digest)."""
-    stored = Store(project.state_dir / "store", warn=lambda _: None).get(entry.key)
-    if stored is None:
-        return True
-    ran = [[getattr(r, k) for k in _RUN_FIELDS] for r in sorted(stored.runs, key=lambda r: r.index)]
-    shown = [[getattr(r.run, k) for k in _RUN_FIELDS] for r in entry.executed]
-    return ran == shown
+    """Whether the record's outputs equal the store's entries for the same region keys (a
+    region the store does not have passes: a record checked out without its store is judged
+    by its digest)."""
+    store = Store(project.state_dir / "store", warn=lambda _: None)
+    region_keys = [k for _, k in entry.inputs.get("region_keys", ())]
+    if len(region_keys) != len(entry.executed):
+        return False
+    for region_key, shown in zip(region_keys, entry.executed, strict=True):
+        stored = store.get(region_key)
+        if stored is not None and [getattr(stored.runs[0], k) for k in _RUN_FIELDS] != [
+                getattr(shown.run, k) for k in _RUN_FIELDS]:
+            return False
+    return True
+
+
+def must_rerun(old_inputs: Mapping[str, Any], keys: key.PageKeys) -> str:
+    """Which regions an edit affects, in words: ``snippets/a.py:net changed → net, script
+    must re-run`` (the regions whose keys the record does not have, led by those whose own
+    inputs changed rather than an ancestor's); "" if none."""
+    known = {k for _, k in old_inputs.get("region_keys", ())}
+    stale = [node.index for node, (k, _) in zip(keys.nodes, keys.regions, strict=True)
+             if k not in known]
+    if not stale:
+        return ""
+    causes = [keys.nodes[i].region.id for i in stale
+              if not set(keys.nodes[i].deps) & set(stale)]
+    return (f"{', '.join(causes)} changed → "
+            f"{', '.join(keys.nodes[i].region.section for i in stale)} must re-run")
+
+
+def outdated_regions(project: Project, includes: list[Include],
+                     entry: PageEntry) -> frozenset[int] | None:
+    """Which executed includes (numbered from 0 in page order) show outputs their code no
+    longer produces; None if the page now runs other regions, or in another order, than the
+    record holds (then no recorded output belongs to a place on the page)."""
+    executed = [inc for inc in includes if inc.region.executed]
+    recorded = list(entry.inputs.get("region_keys", ()))
+    if [inc.region.id for inc in executed] != [region_id for region_id, _ in recorded]:
+        return None
+    keys = key.page_keys(project.root, [inc.region for inc in executed], entry.inputs["device"],
+                         [inc.own_process for inc in executed])
+    return frozenset(i for i, ((new, _), (_, old)) in enumerate(zip(keys.regions, recorded,
+                                                                     strict=True)) if new != old)
 
 
 def staleness(project: Project, includes: list[Include], entry: PageEntry | None) -> list[str]:
@@ -76,11 +111,15 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
     if record.tampered(entry):
         return ["its record entry does not match its digest (edited by hand?)"]
     reasons: list[str] = []
-    executed = [inc.region for inc in includes if inc.region.executed]
+    executed = [inc for inc in includes if inc.region.executed]
     if executed:
-        page_key, inputs = key.page_key(project.root, executed, entry.inputs["device"])
-        if page_key != entry.key:
-            reasons += explain(entry.inputs, inputs) or ["key changed"]
+        keys = key.page_keys(project.root, [inc.region for inc in executed],
+                             entry.inputs["device"], [inc.own_process for inc in executed])
+        if keys.key != entry.key:
+            reasons += explain(entry.inputs, keys.inputs) or ["key changed"]
+            reach = must_rerun(entry.inputs, keys)
+            if reach:
+                reasons.append(reach)
     shown = {r.id: r.source_sha for r in entry.regions if not r.executed}
     reasons += [f"{inc.region.id} (shown) changed since the build" for inc in includes
                 if inc.region.id in shown and shown[inc.region.id] != inc.region.source_sha]

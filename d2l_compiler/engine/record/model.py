@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from typing import Any
 
-FORMAT = 2  # 2: regions are an ordered list (one entry per include), entries carry a digest
+FORMAT = 3  # 2: regions are an ordered list (one entry per include), entries carry a digest;
+# 3: each executed region has its own key (inputs.region_keys), the store keeps one run per key
 
 
 class RecordError(ValueError):
@@ -279,6 +280,7 @@ class BuildProvenance:
     ran: tuple[str, ...] = ()
     cached: tuple[str, ...] = ()
     seconds: float = 0.0
+    regions_ran: tuple[str, ...] = ()  # "page: path:section", in the order they were planned
 
     @classmethod
     def from_json(cls, data: Any) -> BuildProvenance:
@@ -288,13 +290,14 @@ class BuildProvenance:
         return cls(str(data.get("device", "?")), str(data.get("git_commit", "unknown")),
                    str(data.get("date_utc", "")), str(data.get("python", "")),
                    tuple(summary.get("ran", ())), tuple(summary.get("cached", ())),
-                   float(summary.get("seconds", 0.0)))
+                   float(summary.get("seconds", 0.0)), tuple(summary.get("regions_ran", ())))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape written to the record."""
         return {"device": self.device, "git_commit": self.git_commit, "date_utc": self.date_utc,
                 "python": self.python, "summary": {"ran": list(self.ran),
                                                    "cached": list(self.cached),
+                                                   "regions_ran": list(self.regions_ran),
                                                    "seconds": self.seconds}}
 
 

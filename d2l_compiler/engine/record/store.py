@@ -65,12 +65,23 @@ class Store:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def keep_only(self, keys: Iterable[str]) -> list[str]:
-        """Delete every entry (and stray temporary directory) whose key is not in ``keys``."""
+    def keep_only(self, keys: Iterable[str], spare: int = 0) -> list[str]:
+        """Delete every entry whose key is not in ``keys``, except the ``spare`` most recently
+        written of them (so undoing an edit finds its old results), and every stray
+        temporary directory. The store stays bounded: ``len(keys) + spare`` entries at most."""
         wanted = set(keys)
+        unused = []
         removed = []
         for folder in self.path.iterdir() if self.path.is_dir() else ():
-            if folder.name not in wanted:
-                shutil.rmtree(folder, ignore_errors=True)
+            if folder.name in wanted:
+                continue
+            if folder.name.startswith(".") or not (folder / "meta.json").is_file():
+                shutil.rmtree(folder, ignore_errors=True)  # a half-written entry
                 removed.append(folder.name)
+                continue
+            unused.append(folder)
+        unused.sort(key=lambda f: (f / "meta.json").stat().st_mtime_ns, reverse=True)
+        for folder in unused[spare:]:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
         return removed

@@ -20,7 +20,7 @@ Every string that comes from a run (values, labels, warnings, provenance) passes
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from d2l_compiler.engine.render.tokens import (Extensions, PageContext, RenderEr
                                                load_extensions)
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
 
-_TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.*?)\s*\}\}")
+TOKEN = _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.*?)\s*\}\}")
 _HEADING = re.compile(r"^#\s+\S")
 _MAX_FORMAT_NUMBER = 200  # widths and precisions in a token's format spec
 _MAX_TOKEN_TEXT = 10_000  # characters one formatted value may produce
@@ -63,6 +63,12 @@ class Labels:
     notebook_torch: str = " (this build used PyTorch {torch})"
     notebook_stdout: str = "Output"
     notebook_stderr: str = "Standard error"
+    # the live preview (``python -m d2l_compiler serve``) only
+    outdated: str = ("Outdated: this code changed after the output below was recorded; it is "
+                     "running again.")
+    pending: str = ("This page's code changed; it is running again, and its outputs will "
+                    "appear when it finishes.")
+    failed: str = "The last build of this page failed; the outputs shown are from before the edit:"
 
 
 LABELS = {
@@ -77,7 +83,10 @@ LABELS = {
                                "这次构建的记录。[下载这个 notebook（{name}）]({name})。",
                  notebook_setup="运行这个 notebook 之前，先在同一个 Python 环境里安装它用到的包{torch}：",
                  notebook_torch="（本次构建使用 PyTorch {torch}）",
-                 notebook_stdout="输出", notebook_stderr="标准错误输出"),
+                 notebook_stdout="输出", notebook_stderr="标准错误输出",
+                 outdated="已过时：这段代码在下面的输出记录之后改过了，正在重新运行。",
+                 pending="本页的代码改过了，正在重新运行；运行结束后这里会显示新的输出。",
+                 failed="本页最近一次构建失败了，下面显示的仍是修改之前的输出："),
 }
 
 
@@ -170,29 +179,44 @@ def _replace_token(body: str, page: PageContext, extensions: Extensions) -> str:
     return _format(value, fmt.strip(), ref.strip())
 
 
-def _included_outputs(fence_includes, runs, page_file: str, labels: Labels) -> list[str]:
-    """The output blocks for the includes of one fence, consuming their recorded runs."""
+def _included_outputs(fence_includes, runs, page_file: str, labels: Labels,
+                      outdated: frozenset[int] = frozenset()) -> list[str]:
+    """The output blocks for the includes of one fence, consuming their recorded runs
+    (``runs`` yields (n, entry): n counts the executed includes; those in ``outdated`` are
+    marked as such)."""
     lines: list[str] = []
     for ref in fence_includes:
-        region = next(runs, None)
+        n, region = next(runs, (None, None))
         if region is None or region.target != ref.target:
             raise RenderError(f"{page_file}:{ref.line}: the record has no run for include "
                               f"{ref.target!r} at this place: rebuild")
         if region.run is not None:
+            if n in outdated:
+                lines += ["", f'{ref.indent}<p class="d2l-outdated">{inline(labels.outdated)}</p>']
             lines += output_blocks(region.run, ref.indent, labels)
     return lines
+
+
+def _numbered(entries) -> Iterator[tuple[int | None, Any]]:
+    n = 0
+    for entry in entries:
+        yield (n if entry.executed else None), entry
+        n += entry.executed
 
 
 def render_page(markdown: str, entry: PageEntry | None, record: Record | None = None,
                 root: Path | None = None,
                 page_file: str = "page", outputs: bool = True,
-                extensions: Extensions | None = None, labels: Labels = LABELS["en"]) -> str:
+                extensions: Extensions | None = None, labels: Labels = LABELS["en"],
+                outdated: frozenset[int] = frozenset()) -> str:
     """The page with outputs, values and stamp filled in from its record ``entry``.
 
     ``record`` (the whole build record) is needed only by ``{{ d2l:report }}`` and provenance
     lines; ``root`` (the project root) only by ``{{ d2l:dataflow }}``, which reads source code.
     ``page_file`` names the page in errors (``page_file:line: ...``). With ``outputs=False``
-    (a prose fragment, as the notebook renders) no outputs are placed.
+    (a prose fragment, as the notebook renders) no outputs are placed. The outputs of the
+    executed includes numbered in ``outdated`` (0 = the first) are marked as outdated (the
+    live preview, while they run again).
     """
     try:
         parsed = parse_page(markdown, page_file)
@@ -203,7 +227,7 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
     page_stamp = stamp(entry.provenance, entry.executed_at, labels) if executed else ""
     page = PageContext(_by_section(entries), entry, record, root, page_stamp, labels.language)
     extensions = extensions or load_extensions()
-    runs = iter(entries)
+    runs = _numbered(entries)
     fence_end = {f.end: f for f in parsed.fences}
     fenced = parsed.fenced_lines()
     out: list[str] = []
@@ -216,7 +240,8 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
                 raise RenderError(f"{page_file}:{number}: {exc}") from None
         out.append(line)
         if outputs and number in fence_end:
-            out += _included_outputs(fence_end[number].includes, runs, page_file, labels)
+            out += _included_outputs(fence_end[number].includes, runs, page_file, labels,
+                                     outdated)
         if not stamped and _HEADING.match(line):
             out += ["", f'<p class="d2l-stamp">{page_stamp}</p>', ""]
             stamped = True

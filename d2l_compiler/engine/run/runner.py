@@ -119,9 +119,10 @@ def _parse_events(data: bytes) -> list[Any]:
     return events
 
 
-def log_name(page: str) -> str:
-    """A page's log file name: injective (``a/b.md`` and ``a__b.md`` never share one)."""
-    return quote(page, safe="") + ".log"
+def log_name(page: str, label: str = "") -> str:
+    """A page's log file name: injective (``a/b.md`` and ``a__b.md`` never share one); a
+    ``label`` names one of several processes of the page (``a.md.3.log``)."""
+    return quote(page, safe="") + (f".{quote(label, safe='')}" if label else "") + ".log"
 
 
 def _classify(failed: RegionRun | None, outcome: Outcome, corrupt: bool) -> Fault:
@@ -136,12 +137,12 @@ def _classify(failed: RegionRun | None, outcome: Outcome, corrupt: bool) -> Faul
     return Fault.CORRUPT_RESULT if corrupt else Fault.EXIT
 
 
-def _job(root: Path, executed: list[Include], limits: Limits) -> dict[str, Any]:
+def _job(root: Path, executed: dict[int, Include], limits: Limits) -> dict[str, Any]:
     return {"root": str(root), "output_limit": limits.output_chars,
             "memory_mb": limits.memory_mb, "regions": [
                 {"index": index, "id": inc.region.id, "path": inc.region.path,
                  "first_line": inc.region.first_line, "code": inc.region.code,
-                 "expect": inc.region.expect_raises} for index, inc in enumerate(executed)]}
+                 "expect": inc.region.expect_raises} for index, inc in executed.items()]}
 
 
 def _start(root: Path, work: Path, device: str, limits: Limits) -> subprocess.Popen:
@@ -158,11 +159,21 @@ def _start(root: Path, work: Path, device: str, limits: Limits) -> subprocess.Po
 
 
 def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
-             log_dir: Path, on_event: Callable[[RegionRun], None] = lambda run: None) -> PageRun:
-    """Execute the executed regions of ``page`` in order, in one fresh subprocess."""
-    executed = [inc for inc in includes if inc.region.executed]
+             log_dir: Path, on_event: Callable[[RegionRun], None] = lambda run: None,
+             indices: list[int] | None = None, replay: frozenset[int] = frozenset(),
+             log_label: str = "", deadline: float | None = None) -> PageRun:
+    """Execute the executed regions of ``includes`` in order, in one fresh subprocess.
+
+    ``indices`` are their places among the page's executed regions (default: 0, 1, ...);
+    regions whose index is in ``replay`` run only to rebuild the state later ones need:
+    their runs are not returned or reported (a failure among them still fails the page).
+    ``deadline`` (``time.monotonic()``) overrides ``limits.timeout`` when the page's time
+    is shared by several processes.
+    """
+    shown = [inc for inc in includes if inc.region.executed]
+    executed = dict(zip(indices if indices is not None else range(len(shown)), shown, strict=True))
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / log_name(page)
+    log = log_dir / log_name(page, log_label)
     become_subreaper()
     keep = descendants()  # what this process had running before the page (left alone)
     start = time.monotonic()
@@ -173,8 +184,9 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
         (work / "job.json").write_text(json.dumps(_job(root, executed, limits)), encoding="utf-8")
         sink = OutputSink(log, limits.output_bytes)
         proc = _start(root, work, device, limits)
-        outcome = supervise(proc, start + limits.timeout, sink,
-                             _Follow(work / "result.jsonl", on_event))
+        until = start + limits.timeout if deadline is None else deadline
+        outcome = supervise(proc, until, sink, _Follow(
+            work / "result.jsonl", lambda run: None if run.index in replay else on_event(run)))
         proc.returncode = outcome.code
         signal_group(proc.pid, signal.SIGKILL)  # anything a region left behind
         sweep(keep)
@@ -192,11 +204,15 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
             if sink is not None:
                 sink.close()
             shutil.rmtree(work, ignore_errors=True)
-    return _result(page, executed, events, outcome, limits, time.monotonic() - start, log, sink)
+    run = _result(page, executed, events, outcome, limits, time.monotonic() - start, log, sink,
+                  replay)
+    run.regions = [r for r in run.regions if r.index not in replay]
+    return run
 
 
-def _result(page: str, executed: list[Include], events: list[Any], outcome: Outcome,
-            limits: Limits, duration: float, log: Path, sink: OutputSink) -> PageRun:
+def _result(page: str, executed: dict[int, Include], events: list[Any], outcome: Outcome,
+            limits: Limits, duration: float, log: Path, sink: OutputSink,
+            replay: frozenset[int] = frozenset()) -> PageRun:
     corrupt = _CORRUPT in events
     run = PageRun(page, True, [e for e in events if isinstance(e, RegionRun)],
                   duration=duration, peak_mb=outcome.peak, log=str(log))
@@ -208,14 +224,16 @@ def _result(page: str, executed: list[Include], events: list[Any], outcome: Outc
         return run
     run.ok = False
     ran = {r.index for r in run.regions}
-    culprit = executed[failed.index] if failed is not None and 0 <= failed.index < len(executed) \
-        else next((inc for index, inc in enumerate(executed) if index not in ran), executed[-1])
-    not_run = [inc.region.section for index, inc in enumerate(executed)
-               if index not in ran and inc is not culprit]
+    last = list(executed)[-1]
+    culprit_index = failed.index if failed is not None and failed.index in executed \
+        else next((index for index in executed if index not in ran), last)
+    culprit = executed[culprit_index]
+    not_run = [inc.region.section for index, inc in executed.items()
+               if index not in ran and index != culprit_index and index not in replay]
     run.regions += [RegionRun(index, inc.region.id, Status.NOT_RUN)
-                    for index, inc in enumerate(executed) if index not in ran]
+                    for index, inc in executed.items() if index not in ran]
     run.failure = _report(culprit, failed, _classify(failed, outcome, corrupt), outcome.code,
-                          limits, run, not_run, sink.tail())
+                          limits, run, not_run, sink.tail(), culprit_index in replay)
     with open(log, "a", encoding="utf-8") as log_file:
         log_file.write("\n--- engine report ---\n" + run.failure + "\n")
         if failed is not None and failed.error is not None:
@@ -224,7 +242,8 @@ def _result(page: str, executed: list[Include], events: list[Any], outcome: Outc
 
 
 def _report(inc: Include, failed: RegionRun | None, fault: Fault, code: int | None,
-            limits: Limits, run: PageRun, not_run: list[str], tail: str) -> str:
+            limits: Limits, run: PageRun, not_run: list[str], tail: str,
+            replayed: bool = False) -> str:
     region = inc.region
     line = region.first_line
     headline = fault.value
@@ -243,7 +262,8 @@ def _report(inc: Include, failed: RegionRun | None, fault: Fault, code: int | No
                f"{run.duration:.2f} s elapsed", f"peak memory {run.peak_mb:.0f} MiB"]
     if fault is Fault.OUT_OF_MEMORY and limits.memory_mb:
         details.append(f"memory limit {limits.memory_mb} MiB")
-    lines = [f"{inc.where}: region {region.section!r} failed: {terminal(headline)}",
+    again = " (re-run to rebuild the state a later region needs)" if replayed else ""
+    lines = [f"{inc.where}: region {region.section!r} failed{again}: {terminal(headline)}",
              "  " + " · ".join(d for d in details if d)]
     if not_run:
         lines.append(f"  not run: {', '.join(not_run)}")

@@ -72,6 +72,7 @@ class Include:
     md_line: int
     region: Region
     target: str = ""  # as written in the page
+    own_process: bool = False  # run in a process of its own (marked in the page)
 
     @property
     def where(self) -> str:
@@ -150,7 +151,8 @@ def includes_in(project: Project, markdown: str, page: Path) -> list[Include]:
             region = read_region(project.root, ref.target, project.settings.executed)
         except UsageError as exc:
             raise UsageError(f"{page_file}:{ref.line}: {exc}") from None
-        includes.append(Include(page.as_posix(), page_file, ref.line, region, ref.target))
+        includes.append(Include(page.as_posix(), page_file, ref.line, region, ref.target,
+                                ref.own_process))
     return includes
 
 

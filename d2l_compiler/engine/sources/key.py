@@ -14,11 +14,13 @@ import json
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 from d2l_compiler.engine.sources.discover import Region
+from d2l_compiler.engine.sources.graph import Node, page_graph
 from d2l_compiler.engine.errors import UsageError
 
 from d2l_compiler.engine.record.model import FORMAT as RECORD_FORMAT
@@ -26,7 +28,9 @@ from d2l_compiler.engine.record.model import FORMAT as RECORD_FORMAT
 OUTPUT_ENV = ("D2L_BENCH_QUICK",)
 
 
-def _imported_names(source: str, module: str | None = None, is_package: bool = False) -> set[str]:
+@lru_cache(maxsize=512)
+def _imported_names(source: str, module: str | None = None,
+                    is_package: bool = False) -> frozenset[str]:
     """Absolute dotted names imported anywhere in ``source`` (inside functions too)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
@@ -42,7 +46,7 @@ def _imported_names(source: str, module: str | None = None, is_package: bool = F
             names.add(base)
             # `from pkg import sub` may name a submodule: keep both candidates
             names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-    return {n for n in names if n}
+    return frozenset(n for n in names if n)
 
 
 def _project_file(root: Path, dotted: str) -> tuple[Path, bool] | None:
@@ -117,23 +121,65 @@ def data_files(root: Path, regions: list[Region]) -> dict[str, str]:
     return dict(sorted(digests.items()))
 
 
-def page_key(root: Path, regions: list[Region], device: str) -> tuple[str, dict]:
-    """The key of a page's execution and the inputs it was computed from (for reports).
+def region_keys(root: Path, nodes: list[Node], device: str) -> list[tuple[str, dict]]:
+    """The key of each executed region of a page, and its inputs: its own code, the project
+    modules, packages and data files it uses, whether it runs in a process of its own, and
+    the keys of the regions it depends on (so an edit re-keys exactly its descendants)."""
+    keys: list[tuple[str, dict]] = []
+    for node in nodes:
+        files, packages = dependencies(root, [node.region])
+        inputs = {**_environment(device), "region": [node.region.id, node.region.source_sha],
+                  "files": files, "packages": packages, "data": data_files(root, [node.region]),
+                  "own_process": node.own_process, "after": [keys[d][0] for d in node.deps]}
+        keys.append((_digest(inputs), inputs))
+    return keys
 
-    ``regions`` are the executed regions in the order the page runs them, repeated if the
-    page includes one twice.
-    """
+
+def _environment(device: str) -> dict:
+    return {"format": RECORD_FORMAT, "python": platform.python_version(), "device": device,
+            "env": {name: os.environ.get(name, "") for name in OUTPUT_ENV}}
+
+
+def _digest(inputs: dict) -> str:
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PageKeys:
+    """A page's key and inputs, its dependency graph, and each executed region's key."""
+
+    key: str
+    inputs: dict
+    nodes: list[Node]
+    regions: list[tuple[str, dict]]  # (key, inputs) per node
+
+
+def page_keys(root: Path, regions: list[Region], device: str,
+              own_process: list[bool] | None = None) -> PageKeys:
+    """The keys of a page's execution (see :func:`page_key`) and of each of its regions."""
+    nodes = page_graph(regions, own_process or [False] * len(regions))
+    keyed = region_keys(root, nodes, device)
     files, packages = dependencies(root, regions)
     inputs = {
+        **_environment(device),
         "data": data_files(root, regions),
-        "format": RECORD_FORMAT,
         # order and repetition are inputs: they change what each region sees when it runs
         "regions": [[r.id, r.source_sha] for r in regions],
         "files": files,
         "packages": packages,
-        "python": platform.python_version(),
-        "device": device,
-        "env": {name: os.environ.get(name, "") for name in OUTPUT_ENV},
+        "region_keys": [[node.region.id, k] for node, (k, _) in zip(nodes, keyed, strict=True)],
     }
-    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest(), inputs
+    return PageKeys(_digest(inputs), inputs, nodes, keyed)
+
+
+def page_key(root: Path, regions: list[Region], device: str,
+             own_process: list[bool] | None = None) -> tuple[str, dict]:
+    """The key of a page's execution and the inputs it was computed from (for reports).
+
+    ``regions`` are the executed regions in the order the page runs them, repeated if the
+    page includes one twice; ``own_process`` says which of them are marked to run in a
+    process of their own. The inputs hold the key of each region (``region_keys``).
+    """
+    found = page_keys(root, regions, device, own_process)
+    return found.key, found.inputs

@@ -20,6 +20,8 @@ INCLUDE = re.compile(r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<target>
 _BLOCK_INCLUDE = re.compile(r"^[ \t]*-+8<-+[ \t]*$")
 _OPEN_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _COMMENT = re.compile(r"<!--|-->")
+# on the line before a fence: run the regions it includes in a process of their own
+OWN_PROCESS = re.compile(r"^[ \t]*<!--[ \t]*d2l:[ \t]*own-process[ \t]*-->[ \t]*$")
 
 
 class PageSyntaxError(UsageError):
@@ -33,6 +35,7 @@ class IncludeRef:
     line: int  # 1-based line number in the page
     target: str  # as written, e.g. ``snippets/a.py:r``
     indent: str  # the indentation of the fence holding it
+    own_process: bool = False  # the fence is marked ``<!-- d2l: own-process -->``
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,14 @@ def _comment_state(line: str, inside: bool) -> tuple[bool, bool]:
     return touched, inside
 
 
+def _marked(lines: tuple[str, ...], fence_line: int) -> bool:
+    """Whether the nearest non-blank line above the fence (1-based ``fence_line``) marks it."""
+    for line in reversed(lines[: fence_line - 1]):
+        if line.strip():
+            return bool(OWN_PROCESS.match(line))
+    return False
+
+
 def parse_page(markdown: str, page_file: str) -> ParsedPage:
     """Parse ``markdown``; ``PageSyntaxError`` (naming ``page_file:line``) if it is unsafe to render."""
     lines = tuple(markdown.split("\n"))
@@ -95,7 +106,8 @@ def parse_page(markdown: str, page_file: str) -> ParsedPage:
                 raise PageSyntaxError(f"{where}: use the one-line form --8<-- \"path:section\"")
             match = INCLUDE.match(line)
             if match and not match["escape"]:
-                includes.append(IncludeRef(number, match["target"], opening["indent"]))
+                includes.append(IncludeRef(number, match["target"], opening["indent"],
+                                           _marked(lines, start)))
             continue
         commented, in_comment = _comment_state(line, in_comment)
         include = INCLUDE.match(line)

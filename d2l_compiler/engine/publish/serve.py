@@ -1,0 +1,147 @@
+"""The live preview: ``python -m d2l_compiler serve`` (what ``nox -s serve`` runs).
+
+It starts ``mkdocs serve`` and, beside it, watches the sources: pages, every Python file of
+the project (executed regions and the modules they import) and the data files regions
+declare. When one changes and some page's results are stale, it re-runs only the regions
+the edit affects (the same build as ``build --no-site``) and rewrites the record, which
+MkDocs watches, so the page reloads with the new outputs. While regions run, the preview
+shows their previous outputs marked as outdated; a failure is printed here and shown at the
+top of its page (``<state_dir>/serve-status.json``) until the next build succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from d2l_compiler.engine.build import BuildOptions, build
+from d2l_compiler.engine.errors import BuildError, UsageError
+from d2l_compiler.engine.progress import PlainProgress
+from d2l_compiler.engine.record.freshness import check
+from d2l_compiler.engine.sources.project import Project
+
+POLL_SECONDS = 0.1
+STATUS_FILE = "serve-status.json"
+_SKIPPED_DIRS = {".git", ".nox", ".d2l", "site", "generated", "__pycache__", "node_modules",
+                 ".cache", ".venv", ".pytest_cache"}
+
+
+def status_path(project: Project) -> Path:
+    """Where the serve loop says which pages failed (read by the plugin while serving)."""
+    return project.state_dir / STATUS_FILE
+
+
+def read_status(project: Project) -> dict[str, str]:
+    """Page -> the failure of its last build in the serve loop ({} if none, or unreadable)."""
+    try:
+        data = json.loads(status_path(project).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _write_status(project: Project, failures: dict[str, str]) -> None:
+    if read_status(project) == failures and status_path(project).exists():
+        return  # unchanged: do not make MkDocs rebuild for nothing
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    staging = status_path(project).with_suffix(".tmp")
+    staging.write_text(json.dumps(failures, ensure_ascii=False), encoding="utf-8")
+    os.replace(staging, status_path(project))
+
+
+def snapshot(project: Project) -> dict[str, tuple[int, int]]:
+    """Modification time and size of every file an edit to which may change a page."""
+    seen: dict[str, tuple[int, int]] = {}
+    for folder, dirs, files in os.walk(project.root):
+        dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith(".")]
+        for name in files:
+            path = Path(folder, name)
+            if not (name.endswith((".py", ".md")) or path == project.config_file):
+                continue
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # removed meanwhile
+            seen[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    for data in _declared_data(project):
+        try:
+            stat = data.stat()
+            seen[str(data)] = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            seen[str(data)] = (0, -1)
+    return seen
+
+
+def _declared_data(project: Project) -> list[Path]:
+    from d2l_compiler.engine.record.io import load_record
+
+    try:
+        record = load_record(project.record_path)
+    except BuildError:
+        return []
+    if record is None:
+        return []
+    return [project.root / rel for entry in record.pages.values()
+            for rel in entry.inputs.get("data", {})]
+
+
+def refresh(project: Project, progress: PlainProgress) -> dict[str, str]:
+    """Run what is stale (nothing if nothing is); the failures by page, for the status file."""
+    try:
+        stale = [page for page, reasons in check(project).items() if reasons]
+    except UsageError as exc:
+        if "no build record" not in str(exc):
+            return {"*": str(exc)}
+        stale = ["*"]
+    if not stale:
+        return {}
+    try:
+        build(project, BuildOptions(), None, progress)
+    except BuildError as exc:
+        text = str(exc)
+        failed = [page for page in stale if page != "*" and page in text] or ["*"]
+        return {page: text for page in failed}
+    return {}
+
+
+def serve(project: Project, dev_addr: str, progress: PlainProgress | None = None,
+          max_seconds: float | None = None) -> int:
+    """Run ``mkdocs serve`` and the watch-and-rebuild loop until interrupted (or until
+    ``max_seconds``, for tests); returns the exit status."""
+    progress = progress or PlainProgress()
+    _write_status(project, refresh(project, progress))
+    for page, failure in read_status(project).items():
+        progress.say(f"FAILED {page}:\n{failure}")
+    mkdocs = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", dev_addr,
+                               "-f", str(project.config_file)], cwd=project.root,
+                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "D2L_SERVING": "1"})
+    started = time.monotonic()
+    before = snapshot(project)
+    try:
+        while max_seconds is None or time.monotonic() - started < max_seconds:
+            if mkdocs.poll() is not None:
+                progress.say(f"error: mkdocs serve exited with status {mkdocs.returncode}")
+                return 1
+            time.sleep(POLL_SECONDS)
+            now = snapshot(project)
+            if now == before:
+                continue
+            before = now  # an edit made while the build runs is seen at the next poll
+            failures = refresh(project, progress)
+            _write_status(project, failures)
+            for page, failure in failures.items():
+                progress.say(f"FAILED {page}:\n{failure}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        mkdocs.terminate()
+        try:
+            mkdocs.wait(10)
+        except subprocess.TimeoutExpired:
+            mkdocs.kill()
+            mkdocs.wait()
+    return 0

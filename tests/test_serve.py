@@ -1,0 +1,97 @@
+"""The live preview for real: ``python -m d2l_compiler serve`` (mkdocs serve plus the engine's
+watch loop) on a fixture site, driven over HTTP with bounded waits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import FixtureSite  # noqa: F401 - the `site` fixture
+
+SLOW_REGION = "import time\ntime.sleep(1.5)\nprint('{value}')\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _fetch(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode("utf-8")
+    except OSError:
+        return ""
+
+
+def _wait_until(url: str, holds, limit: float = 60.0) -> str:
+    deadline = time.monotonic() + limit
+    page = ""
+    while time.monotonic() < deadline:
+        page = _fetch(url)
+        if holds(page):
+            return page
+        time.sleep(0.1)
+    raise AssertionError(f"{url} never showed what was expected; last page:\n{page[-3000:]}")
+
+
+def _shown(text: str, page: str) -> bool:
+    """Whether ``text`` is an output block on the page (not merely in the code shown)."""
+    return f"<code>{text}\n" in page
+
+
+def _snippet(site, value: str) -> None:
+    site.write("snippets/a.py", "# --8<-- [start:a]\n" + SLOW_REGION.format(value=value)
+               + "# --8<-- [end:a]\n# --8<-- [start:b]\nprint('b' * 3)\n# --8<-- [end:b]\n")
+
+
+def test_an_edit_shows_as_outdated_then_reloads_with_the_new_output(site):
+    _snippet(site, "first-output")
+    site.write("docs/index.md", """\
+        # 页面
+
+        ```python
+        --8<-- "snippets/a.py:a"
+        ```
+
+        ```python
+        --8<-- "snippets/a.py:b"
+        ```
+        """)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "d2l_compiler", "serve", "--dev-addr", f"127.0.0.1:{port}"],
+        cwd=site.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, start_new_session=True)
+    try:
+        _wait_until(url, lambda page: _shown("first-output", page) and _shown("bbb", page))
+        _snippet(site, "second-output")
+        # while the edited region runs again, its old output is shown, marked as outdated
+        outdated = _wait_until(url, lambda page: "d2l-outdated" in page)
+        assert _shown("first-output", outdated)
+        fresh = _wait_until(url, lambda page: _shown("second-output", page))
+        assert "d2l-outdated" not in fresh and "first-output" not in fresh and "bbb" in fresh
+        runs = site.record()["provenance"]["summary"]["regions_ran"]
+        assert runs == ["index.md: snippets/a.py:a"]  # b was not run again
+        # a failure shows on the page (and the terminal), the last good output under it
+        site.write("snippets/a.py", "# --8<-- [start:a]\n1 / 0\n# --8<-- [end:a]\n"
+                   "# --8<-- [start:b]\nprint('b' * 3)\n# --8<-- [end:b]\n")
+        failed = _wait_until(url, lambda page: "d2l-failed" in page and "ZeroDivisionError" in page)
+        assert _shown("second-output", failed)
+        _snippet(site, "third-output")
+        healed = _wait_until(url, lambda page: _shown("third-output", page)
+                             and "d2l-failed" not in page)
+        assert "d2l-outdated" not in healed
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+    assert "ZeroDivisionError" in output  # the terminal said so too
+    assert not (Path(site.root) / "site").exists()  # the preview never publishes a site
