@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +42,13 @@ class Edit:
     old: str
     new: str
     marker: str
+    printed: bool = False  # the marker is printed: wait for it as output, not as code
+
+    @property
+    def shown(self) -> str:
+        """What the HTML holds once the edit is in (an output line starts and ends a line;
+        in the highlighted code the marker sits between quotes)."""
+        return f"\n{self.marker}\n" if self.printed else self.marker
 
 
 def edits(tag: str) -> list[Edit]:
@@ -49,9 +59,9 @@ def edits(tag: str) -> list[Edit]:
         Edit("fancy_func", "snippets/imperative.py", "    return g\n",
              f"    return g  # 改动标记{tag}B\n", f"改动标记{tag}B"),
         Edit("net", "snippets/hybrid.py", "print(net(x))\n",
-             f"print(net(x))\nprint('改动标记{tag}C')\n", f"改动标记{tag}C"),
+             f"print(net(x))\nprint('改动标记{tag}C')\n", f"改动标记{tag}C", printed=True),
         Edit("compile_paths", "snippets/modern.py", "print(paths)\n",
-             f"print(paths)\nprint('改动标记{tag}D')\n", f"改动标记{tag}D"),
+             f"print(paths)\nprint('改动标记{tag}D')\n", f"改动标记{tag}D", printed=True),
         Edit("helper module", "d2l_compiler/models.py", "def get_net(",
              f"# 改动标记{tag}E\ndef get_net(", f"改动标记{tag}E"),
     ]
@@ -88,7 +98,7 @@ def measure(project: Path, edit: Edit, env: dict) -> dict:
     start = time.perf_counter()
     file.write_text(original.replace(edit.old, edit.new, 1), encoding="utf-8")
     _run(BUILD, project, env)
-    _wait_for(project / PAGE_HTML, edit.marker, True)
+    _wait_for(project / PAGE_HTML, edit.shown, True)
     seconds = time.perf_counter() - start
     ran = _regions_ran(project)
     file.write_text(original, encoding="utf-8")
@@ -99,6 +109,58 @@ def measure(project: Path, edit: Edit, env: dict) -> dict:
             "undo_seconds": time.perf_counter() - undo_start, "undo_ran": _regions_ran(project)}
 
 
+def _served(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode("utf-8")
+    except OSError:
+        return ""
+
+
+def _wait_served(url: str, marker: str, present: bool, limit: float = 900.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        page = _served(url)
+        if page and (marker in page) == present:
+            return
+        time.sleep(0.02)
+    sys.exit(f"error: {url} never {'showed' if present else 'lost'} {marker!r}")
+
+
+def measure_preview(project: Path, env: dict) -> dict:
+    """The same edits through the live preview (``python -m d2l_compiler serve``): seconds
+    from writing the file until the served page shows the marker (polled over HTTP)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/compilers/"
+    server = subprocess.Popen([*BUILD[:-1], "serve", "--dev-addr", f"127.0.0.1:{port}"],
+                              cwd=project, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    cases = {}
+    try:
+        _wait_served(url, "</html>", True)
+        time.sleep(3)  # let the warm page process finish importing
+        for edit in edits(f"p{os.getpid()}"):
+            file = project / edit.file
+            original = file.read_text(encoding="utf-8")
+            start = time.perf_counter()
+            file.write_text(original.replace(edit.old, edit.new, 1), encoding="utf-8")
+            _wait_served(url, edit.shown, True)
+            seconds = time.perf_counter() - start
+            _wait_served(url, "d2l-outdated", False)  # the page's code has all run again
+            ran = _regions_ran(project)
+            file.write_text(original, encoding="utf-8")
+            _wait_served(url, edit.marker, False)
+            _wait_served(url, "d2l-outdated", False)
+            time.sleep(3)  # a warm process for the next edit
+            cases[edit.name] = {"seconds": seconds, "regions_ran": ran}
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(60)
+    return cases
+
+
 def run(real: bool) -> dict:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     if not real:
@@ -106,7 +168,7 @@ def run(real: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         project = scratch_copy(Path(tmp) / "project")
         _run([*BUILD, "--force"], project, env)
-        bare = min(timed(BARE, project, {"D2L_RECORD": str(project / ".d2l" / "record.json")})
+        bare = min(timed(BARE, project, {**env, "D2L_RECORD": str(project / ".d2l" / "record.json")})
                    for _ in range(3))
         start = time.perf_counter()
         _run(BUILD, project, env)
@@ -114,9 +176,10 @@ def run(real: bool) -> dict:
         cases = {"no-op build": {"seconds": no_op, "regions_ran": _regions_ran(project)}}
         for edit in edits(str(os.getpid())):
             cases[edit.name] = measure(project, edit, env)
-    for data in cases.values():
+        preview = measure_preview(project, env)
+    for data in (*cases.values(), *preview.values()):
         data["ratio_to_bare"] = data["seconds"] / bare
-    return {"quick": not real, "bare_mkdocs_seconds": bare, "cases": cases}
+    return {"quick": not real, "bare_mkdocs_seconds": bare, "cases": cases, "preview": preview}
 
 
 def main() -> None:
@@ -128,6 +191,12 @@ def main() -> None:
     for name, data in report["cases"].items():
         undo = f"{data['undo_seconds']:.2f}" if "undo_seconds" in data else "—"
         print(f"{name:<16}{data['seconds']:>9.2f}{data['ratio_to_bare']:>8.2f}{undo:>8}  "
+              f"{', '.join(data['regions_ran']) or '(none)'}")
+    print("edit to visible page in the live preview (serve; the first moment the page shows "
+          "the edit, its outputs possibly still marked outdated for a code edit)")
+    print(f"{'edit':<16}{'seconds':>9}{'x bare':>8}  regions run")
+    for name, data in report["preview"].items():
+        print(f"{name:<16}{data['seconds']:>9.2f}{data['ratio_to_bare']:>8.2f}  "
               f"{', '.join(data['regions_ran']) or '(none)'}")
     print(f"report: {write_report('edit-loop', report)}")
 

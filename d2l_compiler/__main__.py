@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from d2l_compiler.engine.publish.serve import serve
 
+            host, _, port = args.dev_addr.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise UsageError(f"--dev-addr {args.dev_addr!r} is not HOST:PORT "
+                                 "(e.g. 127.0.0.1:8000)")
             return serve(project, args.dev_addr)
         if not math.isfinite(args.timeout) or args.timeout <= 0 or (
                 args.memory_limit is not None and args.memory_limit <= 0):

@@ -717,3 +717,20 @@ def test_notebook_prose_keeps_the_line_after_a_fence_and_the_last_line():
     book = page_notebook(page, entry, record, {"a.py:r0": "print('x')\n"}, page_file="docs/p.md")
     assert ["".join(c["source"]) for c in book["cells"]] == ["Intro", "print('x')",
                                                            "Right after.\nEnd"]
+
+
+def test_the_live_preview_marks_exactly_the_outdated_outputs():
+    two = ("```python\n--8<-- \"a.py:shown\"\n--8<-- \"a.py:p\"\n```\n\n"
+           "```python\n--8<-- \"a.py:q\"\n```\n")
+    shown = RegionEntry("a.py:shown", "shown", "a.py", 1, 2, "a.py:shown", "s", False, None)
+    runs = [RegionRun(0, "a.py:p", stdout="P\n"), RegionRun(1, "a.py:q", stdout="Q\n")]
+    entry = _entry(*runs, targets=("a.py:p", "a.py:q"))
+    entry = PageEntry(entry.key, entry.inputs, entry.provenance, entry.executed_at, 1.0, 1.0,
+                      (shown, *entry.regions))
+    labels = md.LABELS["zh"]
+    for outdated, marked in ((frozenset(), []), ({0}, ["P"]), ({1}, ["Q"]), ({0, 1}, ["P", "Q"])):
+        out = render_page(two, entry, page_file="p", labels=labels, outdated=frozenset(outdated))
+        assert out.count('class="d2l-outdated"') == len(marked)
+        for text in marked:  # the note sits right above the output it is about
+            note = out.index('class="d2l-outdated"', out.index(f"--8<-- \"a.py:{text.lower()}\""))
+            assert note < out.index(f"\n{text}\n") and labels.outdated in out[note:note + 200]

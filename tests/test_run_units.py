@@ -1010,3 +1010,34 @@ def test_a_page_leaves_no_descriptor_open_in_the_engine(tmp_path):
         gc.collect()  # a pipe left open would be closed here, with a ResourceWarning
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert set(os.listdir("/proc/self/fd")) <= before  # the pipe and the log are closed
+
+
+# --- the live preview's warm page process -------------------------------------------------------
+
+def test_a_warm_process_runs_one_page_then_a_fresh_one_waits(tmp_path):
+    from d2l_compiler.engine.run.warm import WarmPool
+
+    warm = WarmPool(("colorsys", "no_such_module_anywhere", "not a name"))
+    warm.prepare(tmp_path, "cpu", None)
+    probe = ("import builtins, os, sys\n"
+             "print('colorsys' in sys.modules, hasattr(builtins, 'leaked'), os.getcwd().endswith('cwd'))\n"
+             "print(sys.stdin.read() == '')")
+    try:
+        first = _run(tmp_path, probe, warm=warm)
+        assert first.ok, first.failure
+        # imported ahead (a cold process has not imported colorsys), in the page's own
+        # working directory, stdin at end of file like a cold page process
+        assert first.regions[0].stdout == "True False True\nTrue\n"
+        crashed = _run(tmp_path, "import builtins, os, signal\nbuiltins.leaked = 1\n"
+                                 "os.kill(os.getpid(), signal.SIGSEGV)", warm=warm)
+        assert not crashed.ok and "failed: crash" in crashed.failure
+        again = _run(tmp_path, probe, warm=warm)  # a new warm process: nothing leaked
+        assert again.ok and again.regions[0].stdout == "True False True\nTrue\n"
+        cold = _run(tmp_path, probe)
+        assert cold.regions[0].stdout == "False False True\nTrue\n"
+        # another device or memory limit: the waiting process is not used, a cold one is
+        other = _run(tmp_path, probe, warm=warm, limits=Limits(timeout=60, memory_mb=4096))
+        assert other.ok and other.regions[0].stdout.startswith("False")
+    finally:
+        warm.close()
+    assert warm._proc is None

@@ -82,10 +82,11 @@ def test_an_edit_shows_as_outdated_then_reloads_with_the_new_output(site):
         runs = site.record()["provenance"]["summary"]["regions_ran"]
         assert runs == ["index.md: snippets/a.py:a"]  # b was not run again
         # a failure shows on the page (and the terminal), the last good output under it
-        site.write("snippets/a.py", "# --8<-- [start:a]\n1 / 0\n# --8<-- [end:a]\n"
-                   "# --8<-- [start:b]\nprint('b' * 3)\n# --8<-- [end:b]\n")
+        site.write("snippets/a.py", "# --8<-- [start:a]\nraise ZeroDivisionError('<b id=inj>x</b>')"
+                   "\n# --8<-- [end:a]\n# --8<-- [start:b]\nprint('b' * 3)\n# --8<-- [end:b]\n")
         failed = _wait_until(url, lambda page: "d2l-failed" in page and "ZeroDivisionError" in page)
         assert _shown("second-output", failed)
+        assert "<b id=inj>" not in failed and "&lt;b id=inj&gt;" in failed  # text, not markup
         _snippet(site, "third-output")
         healed = _wait_until(url, lambda page: _shown("third-output", page)
                              and "d2l-failed" not in page)
@@ -95,3 +96,15 @@ def test_an_edit_shows_as_outdated_then_reloads_with_the_new_output(site):
         output, _ = server.communicate(timeout=30)
     assert "ZeroDivisionError" in output  # the terminal said so too
     assert not (Path(site.root) / "site").exists()  # the preview never publishes a site
+
+
+def test_a_bad_address_is_one_line_before_anything_runs(site):
+    from conftest import run_cli
+
+    site.write("snippets/a.py", "# --8<-- [start:a]\nopen('ran', 'w')\n# --8<-- [end:a]\n")
+    site.write("docs/index.md", '# p\n\n```python\n--8<-- "snippets/a.py:a"\n```\n')
+    for address in ("nonsense", "127.0.0.1:99999", ":8000", "host:port"):
+        result = run_cli("serve", "--dev-addr", address, cwd=site.root)
+        assert result.code == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert "is not HOST:PORT" in result.stderr
+    assert not (site.root / ".d2l").exists()  # nothing ran

@@ -21,8 +21,10 @@ from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.render.markdown import RenderError, labels_for
 from d2l_compiler.engine.render.tokens import extensions_for
+from d2l_compiler.engine.run.child import provenance as where_this_runs
 from d2l_compiler.engine.run.plan import plan_processes
 from d2l_compiler.engine.run.runner import Limits, run_page
+from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.publish.sitedir import check_site_dir
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
 from d2l_compiler.engine.record.store import Store
@@ -39,6 +41,7 @@ class BuildOptions:
     only: str | None = None
     force: bool = False
     limits: Limits = field(default_factory=Limits)
+    warm: WarmPool | None = None  # the live preview's warm page process (see run.warm)
 
 
 @dataclass
@@ -200,7 +203,8 @@ def _run_regions(project: Project, page: str, executed: list[Include], keys: key
         run = run_page(project.root, page, [executed[i] for i in plan.indices], device=device,
                        limits=options.limits, deadline=deadline, log_dir=project.state_dir / "logs",
                        on_event=lambda event: progress.region(page, event),
-                       indices=list(plan.indices), replay=plan.replay, log_label=plan.label)
+                       indices=list(plan.indices), replay=plan.replay, log_label=plan.label,
+                       warm=options.warm)
         if not run.ok:
             failures.append(f"{run.failure}\nfull log: {run.log}")
             continue
@@ -220,9 +224,12 @@ def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
     region is inserted before it)."""
     entries = [found[i] for i in range(len(keys.regions))]
     assert all(e is not None for e in entries)  # every region ran or was stored
-    provenance: dict = {}
+    # a page that only shows code: where its (empty) run would have been
+    provenance: dict = {} if entries else {**where_this_runs(), "device": keys.inputs["device"]}
     for entry in sorted(entries, key=lambda e: e.executed_at):  # the latest run wins
         provenance.update(entry.provenance)
+    if entries:  # the stamp gives the span when regions ran in different builds
+        provenance["first_executed_at"] = min(e.executed_at for e in entries)
     runs = [replace(entry.runs[0], index=i) for i, entry in enumerate(entries)]
     return PageEntry(keys.key, keys.inputs, provenance,
                      max((e.executed_at for e in entries), default=record.utc_now()),

@@ -144,6 +144,16 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             return (f'<div class="d2l-failed"><p>{inline(labels.failed)}</p>'
                     f'<pre>{html.escape(visible(str(exc)))}</pre></div>\n\n{shown}')
 
+    def on_env(self, env: Any, **_: Any) -> Any:
+        """Keep the theme's compiled templates between builds (Jinja's bytecode cache, in the
+        state directory): compiling them again is most of a build that runs nothing."""
+        from jinja2 import FileSystemBytecodeCache
+
+        folder = self.project.state_dir / "jinja"
+        folder.mkdir(parents=True, exist_ok=True)
+        env.bytecode_cache = FileSystemBytecodeCache(str(folder))
+        return env
+
     def on_files(self, files: Files, config: MkDocsConfig, **_: Any) -> Files:
         """Publish the record as ``d2l-record.json`` (downloadable, and a valid link target
         for --strict); leave out the theme's source maps unless ``keep_source_maps``."""

@@ -3,7 +3,8 @@
 It starts ``mkdocs serve`` and, beside it, watches the sources: pages, every Python file of
 the project (executed regions and the modules they import) and the data files regions
 declare. When one changes and some page's results are stale, it re-runs only the regions
-the edit affects (the same build as ``build --no-site``) and rewrites the record, which
+the edit affects (the same build as ``build --no-site``, in a page process started ahead
+with the heavy packages imported: see :mod:`..run.warm`) and rewrites the record, which
 MkDocs watches, so the page reloads with the new outputs. While regions run, the preview
 shows their previous outputs marked as outdated; a failure is printed here and shown at the
 top of its page (``<state_dir>/serve-status.json``) until the next build succeeds.
@@ -22,6 +23,8 @@ from d2l_compiler.engine.build import BuildOptions, build
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.progress import PlainProgress
 from d2l_compiler.engine.record.freshness import check
+from d2l_compiler.engine.run.device import resolve_device
+from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.sources.project import Project
 
 POLL_SECONDS = 0.1
@@ -89,7 +92,22 @@ def _declared_data(project: Project) -> list[Path]:
             for rel in entry.inputs.get("data", {})]
 
 
-def refresh(project: Project, progress: PlainProgress) -> dict[str, str]:
+def heavy_packages(project: Project) -> tuple[str, ...]:
+    """The third-party packages the recorded pages import (what a warm process imports)."""
+    from d2l_compiler.engine.record.io import load_record
+
+    try:
+        record = load_record(project.record_path)
+    except BuildError:
+        return ()
+    if record is None:
+        return ()
+    return tuple(sorted({name for entry in record.pages.values()
+                         for name in entry.inputs.get("packages", {})}))
+
+
+def refresh(project: Project, progress: PlainProgress,
+            warm: WarmPool | None = None) -> dict[str, str]:
     """Run what is stale (nothing if nothing is); the failures by page, for the status file."""
     try:
         stale = [page for page, reasons in check(project).items() if reasons]
@@ -100,7 +118,7 @@ def refresh(project: Project, progress: PlainProgress) -> dict[str, str]:
     if not stale:
         return {}
     try:
-        build(project, BuildOptions(), None, progress)
+        build(project, BuildOptions(warm=warm), None, progress)
     except BuildError as exc:
         text = str(exc)
         failed = [page for page in stale if page != "*" and page in text] or ["*"]
@@ -114,6 +132,8 @@ def serve(project: Project, dev_addr: str, progress: PlainProgress | None = None
     ``max_seconds``, for tests); returns the exit status."""
     progress = progress or PlainProgress()
     _write_status(project, refresh(project, progress))
+    warm = WarmPool(heavy_packages(project))
+    warm.prepare(project.root, resolve_device(project.state_dir), None)
     for page, failure in read_status(project).items():
         progress.say(f"FAILED {page}:\n{failure}")
     mkdocs = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", dev_addr,
@@ -131,13 +151,14 @@ def serve(project: Project, dev_addr: str, progress: PlainProgress | None = None
             if now == before:
                 continue
             before = now  # an edit made while the build runs is seen at the next poll
-            failures = refresh(project, progress)
+            failures = refresh(project, progress, warm)
             _write_status(project, failures)
             for page, failure in failures.items():
                 progress.say(f"FAILED {page}:\n{failure}")
     except KeyboardInterrupt:
         pass
     finally:
+        warm.close()
         mkdocs.terminate()
         try:
             mkdocs.wait(10)

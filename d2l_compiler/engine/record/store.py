@@ -34,6 +34,10 @@ class Store:
             return None
         try:
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            if isinstance(meta, dict) and isinstance(meta.get("format"), int) and \
+                    meta["format"] != RECORD_FORMAT:  # an older engine's entry: not corrupt
+                shutil.rmtree(folder, ignore_errors=True)
+                return None
             payload = (folder / "entry.json").read_bytes()
             if meta.get("format") != RECORD_FORMAT:
                 raise ValueError(f"format {meta.get('format')!r}, expected {RECORD_FORMAT}")

@@ -105,7 +105,11 @@ def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABE
         parts.append(labels.torch.format(torch=provenance["torch"],
                                          threads=provenance.get("threads", "?")))
     parts.append(labels.python.format(python=provenance.get("python", "?")))
-    parts.append(labels.when.format(when=readable_time(executed_at)))
+    when = readable_time(executed_at)
+    first = provenance.get("first_executed_at")
+    if isinstance(first, str) and first and first != executed_at:  # regions ran at other times
+        when = f"{readable_time(first)} – {when}"
+    parts.append(labels.when.format(when=when))
     return inline(labels.stamp.format(parts=labels.separator.join(parts)))
 
 

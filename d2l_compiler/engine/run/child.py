@@ -240,9 +240,36 @@ def run(job: dict, emit: Callable[[dict], None]) -> bool:
     return True
 
 
+STANDBY = "--standby"
+
+
+def _stand_by(modules: list[str]) -> list[str]:
+    """A warm process: import the heavy third-party ``modules`` now, then wait on stdin for
+    the one job this process will run (a JSON line: job file, result file, working
+    directory). Project modules are never imported here: they may be what an edit changed."""
+    for module in modules:
+        try:
+            __import__(module)
+        except Exception:  # noqa: BLE001 - the job will report it, naming its own line
+            pass
+    line = sys.stdin.readline()
+    if not line:
+        os._exit(0)  # the engine let it go unused
+    order = json.loads(line)
+    devnull = os.open(os.devnull, os.O_RDONLY)  # as a fresh page process: stdin at EOF
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - lives with the process
+    os.chdir(order["cwd"])
+    return [order["job"], order["result"]]
+
+
 def main() -> None:
-    """``python -m d2l_compiler.engine.run.child JOB RESULT``."""
-    job_file, result_file = sys.argv[1:]
+    """``python -m d2l_compiler.engine.run.child JOB RESULT``, or ``... --standby MODULE...``."""
+    args = sys.argv[1:]
+    if args[:1] == [STANDBY]:
+        args = _stand_by(args[1:])
+    job_file, result_file = args
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
     try:
         out = open(result_file, "a", encoding="ascii")  # noqa: SIM115 - closed by os._exit

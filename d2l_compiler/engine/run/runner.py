@@ -12,7 +12,6 @@ is killed and reaped before ``run_page`` returns or raises (see :mod:`.procs`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -30,6 +29,7 @@ from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.render.escape import terminal
 from d2l_compiler.engine.run.procs import OutputSink, become_subreaper, descendants, shielded, sweep
 from d2l_compiler.engine.run.supervise import Outcome, child_setup, reap, signal_group, stop, supervise
+from d2l_compiler.engine.run.warm import CHILD, WarmPool, page_env
 
 OUTPUT_LIMIT = 1_000_000  # characters of stdout kept per region
 DESCRIPTOR_LIMIT = 32 * 1024 * 1024  # bytes a page's process tree may write to stdout/stderr
@@ -145,30 +145,36 @@ def _job(root: Path, executed: dict[int, Include], limits: Limits) -> dict[str, 
                  "expect": inc.region.expect_raises} for index, inc in executed.items()]}
 
 
-def _start(root: Path, work: Path, device: str, limits: Limits) -> subprocess.Popen:
+def _start(root: Path, work: Path, device: str, limits: Limits,
+           warm: WarmPool | None = None) -> subprocess.Popen:
     run_dir = work / "cwd"
     run_dir.mkdir()  # regions that write files (a saved model) write them here
-    env = {**os.environ, "D2L_DEVICE": device, "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    if warm is not None:
+        proc = warm.take(root, device, limits.memory_mb, work / "job.json",
+                         work / "result.jsonl", run_dir)
+        if proc is not None:
+            return proc
     return subprocess.Popen(
-        [sys.executable, "-m", "d2l_compiler.engine.run.child", str(work / "job.json"),
-         str(work / "result.jsonl")],
-        cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True,
+        [sys.executable, "-m", CHILD, str(work / "job.json"), str(work / "result.jsonl")],
+        cwd=run_dir, env=page_env(root, device), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=child_setup(limits.memory_mb))
 
 
 def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
              log_dir: Path, on_event: Callable[[RegionRun], None] = lambda run: None,
              indices: list[int] | None = None, replay: frozenset[int] = frozenset(),
-             log_label: str = "", deadline: float | None = None) -> PageRun:
+             log_label: str = "", deadline: float | None = None,
+             warm: WarmPool | None = None) -> PageRun:
     """Execute the executed regions of ``includes`` in order, in one fresh subprocess.
 
     ``indices`` are their places among the page's executed regions (default: 0, 1, ...);
     regions whose index is in ``replay`` run only to rebuild the state later ones need:
     their runs are not returned or reported (a failure among them still fails the page).
     ``deadline`` (``time.monotonic()``) overrides ``limits.timeout`` when the page's time
-    is shared by several processes.
+    is shared by several processes. With ``warm`` (the live preview), the process is one
+    started ahead with the heavy third-party packages imported, and another is started for
+    the next run once this one is over.
     """
     shown = [inc for inc in includes if inc.region.executed]
     executed = dict(zip(indices if indices is not None else range(len(shown)), shown, strict=True))
@@ -183,7 +189,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     try:
         (work / "job.json").write_text(json.dumps(_job(root, executed, limits)), encoding="utf-8")
         sink = OutputSink(log, limits.output_bytes)
-        proc = _start(root, work, device, limits)
+        proc = _start(root, work, device, limits, warm)
         until = start + limits.timeout if deadline is None else deadline
         outcome = supervise(proc, until, sink, _Follow(
             work / "result.jsonl", lambda run: None if run.index in replay else on_event(run)))
@@ -204,6 +210,8 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
             if sink is not None:
                 sink.close()
             shutil.rmtree(work, ignore_errors=True)
+    if warm is not None:
+        warm.prepare(root, device, limits.memory_mb)  # for the next run, while the author reads
     run = _result(page, executed, events, outcome, limits, time.monotonic() - start, log, sink,
                   replay)
     run.regions = [r for r in run.regions if r.index not in replay]
