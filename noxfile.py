@@ -7,9 +7,11 @@ installs a CUDA build instead, e.g.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
+from pathlib import Path
 
 import nox
 
@@ -22,8 +24,16 @@ QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}
 
 
 def _install(session: nox.Session, extras: str) -> None:
+    """Install torch and the project (editable) unless this environment already has exactly
+    that: pip takes seconds even when there is nothing to do, more than a no-op build."""
+    wanted = hashlib.sha256("\0".join([TORCH_SPEC, extras, Path("pyproject.toml").read_text(
+        encoding="utf-8")]).encode()).hexdigest()
+    stamp = Path(session.virtualenv.location) / ".d2l-installed"
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted:
+        return
     session.install(*shlex.split(TORCH_SPEC), "numpy")
     session.install("-e", f".[{extras}]")
+    stamp.write_text(wanted, encoding="utf-8")
 
 
 @nox.session

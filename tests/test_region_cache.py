@@ -145,6 +145,19 @@ def test_a_region_marked_own_process_runs_alone_after_its_ancestors(tmp_path):
     assert len(set(log.read_text().split())) == 3  # its ancestor was rebuilt in a new process
 
 
+def test_an_ancestor_that_does_not_reproduce_makes_the_whole_page_run_again(tmp_path):
+    regions = [("draw", "import random\nt = random.random()\nprint(t)"),
+               ("steady", "print('steady')"), ("show", "print(t)")]
+    _write(tmp_path, regions)
+    _build(tmp_path)
+    _write(tmp_path, [*regions[:2], ("show", "print(t, 'again')")])
+    # draw re-run to rebuild t drew another number: show's output would not match the
+    # draw the page shows, so every region runs again in one process
+    assert _build(tmp_path) == ["draw", "steady", "show"]
+    outputs = _outputs(tmp_path)
+    assert outputs["show"] == outputs["draw"].strip() + " again\n"
+
+
 def test_check_names_the_edit_and_its_reach(tmp_path):
     _write(tmp_path, CHAIN)
     _build(tmp_path)

@@ -147,8 +147,15 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             if len(to_run) < len(executed):  # say which: an author wants to see the edit's reach
                 progress.say("  only " + ", ".join(executed[i].region.section for i in to_run))
             began = time.monotonic()
-            ran, failure = _run_regions(project, page, executed, keys, to_run, device,
-                                        options, progress)
+            ran, failure, differs = _run_regions(project, page, executed, keys, to_run, device,
+                                                 options, progress, found)
+            if differs and not failure:  # an ancestor is not deterministic: run the whole page
+                progress.say(f"  {', '.join(differs)} printed or bound something else when run "
+                             "again to rebuild state; the whole page runs again, so that every "
+                             "output comes from one run")
+                ran, failure, _ = _run_regions(project, page, executed, keys,
+                                               list(range(len(executed))), device, options,
+                                               progress, found)
             progress.finished(page, not failure, time.monotonic() - began)
             for index, entry in ran.items():
                 store.put(entry.key, entry)  # kept even if another region or page fails
@@ -191,14 +198,19 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     return summary, []
 
 
+_SAME_RUN = ("status", "stdout", "stray", "raised", "values")
+
+
 def _run_regions(project: Project, page: str, executed: list[Include], keys: key.PageKeys,
                  to_run: list[int], device: str, options: BuildOptions,
-                 progress: PlainProgress) -> tuple[dict[int, StoredPage], str]:
+                 progress: PlainProgress, found: dict[int, StoredPage | None],
+                 ) -> tuple[dict[int, StoredPage], str, list[str]]:
     """Run the regions ``to_run`` of a page (see :mod:`.run.plan`), within the page's time
-    limit; the stored results of the processes that succeeded, and the failures in words."""
+    limit: the stored results of the processes that succeeded, the failures in words, and
+    the regions that, re-run only to rebuild state, did not reproduce their recorded run."""
     deadline = time.monotonic() + options.limits.timeout
     ran: dict[int, StoredPage] = {}
-    failures = []
+    failures, differs = [], []
     for plan in plan_processes(keys.nodes, to_run):
         run = run_page(project.root, page, [executed[i] for i in plan.indices], device=device,
                        limits=options.limits, deadline=deadline, log_dir=project.state_dir / "logs",
@@ -208,13 +220,18 @@ def _run_regions(project: Project, page: str, executed: list[Include], keys: key
         if not run.ok:
             failures.append(f"{run.failure}\nfull log: {run.log}")
             continue
+        for again in run.replayed:
+            recorded = found.get(again.index)
+            if recorded is not None and [getattr(again, k) for k in _SAME_RUN] != [
+                    getattr(recorded.runs[0], k) for k in _SAME_RUN]:
+                differs.append(executed[again.index].region.section)
         executed_at = record.utc_now()
         for region_run in run.regions:
             index = region_run.index
             region_key, inputs = keys.regions[index]
             ran[index] = StoredPage(region_key, inputs, run.provenance, executed_at,
                                     region_run.duration, run.peak_mb, (region_run,))
-    return ran, "\n".join(failures)
+    return ran, "\n".join(failures), sorted(set(differs))
 
 
 def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],

@@ -57,6 +57,7 @@ class PageRun:
     peak_mb: float = 0.0
     failure: str = ""  # a few lines for the terminal
     log: str = ""
+    replayed: list[RegionRun] = field(default_factory=list)  # runs that only rebuilt state
 
 
 def describe_exit(code: int) -> str:
@@ -214,6 +215,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
         warm.prepare(root, device, limits.memory_mb)  # for the next run, while the author reads
     run = _result(page, executed, events, outcome, limits, time.monotonic() - start, log, sink,
                   replay)
+    run.replayed = [r for r in run.regions if r.index in replay]
     run.regions = [r for r in run.regions if r.index not in replay]
     return run
 
