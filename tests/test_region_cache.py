@@ -79,6 +79,9 @@ def test_reordering_reruns_what_the_order_affects(tmp_path):
     _build(tmp_path)
     _write(tmp_path, [CHAIN[2], CHAIN[0], CHAIN[1], CHAIN[3]])  # c moves first: nothing reads it
     assert _build(tmp_path) == []
+    entry = load_record(tmp_path / ".d2l" / "record.json").pages["p.md"]
+    assert [(r.section, r.run.stdout) for r in entry.executed] == [  # each output in its place
+        ("c", "c 7\n"), ("a", "a 1\n"), ("b", "b 2\n"), ("d", "d 20\n")]
     rebinds = ("e", "y = 100")  # now d reads e's y, not b's
     _write(tmp_path, [CHAIN[2], CHAIN[0], CHAIN[1], rebinds, CHAIN[3]])
     assert _build(tmp_path) == ["e", "d"]
@@ -233,6 +236,9 @@ def _graph(*codes: str, own: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
     (("x = 1", "exec('y = 1', {})", "import os", "print(x)"), [(), (), (1,), (0,)]),
     (("x = 1", "from os import *", "print(2)"), [(), (0,), (1,)]),
     (("import torch", "print(1)", "import torch.nn"), [(), (), (0,)]),
+    # a module used through a name bound earlier: its state is still the module's
+    (("import numpy as np", "np.random.seed(1)", "import numpy\nprint(numpy.random.rand())"),
+     [(), (0,), (1,)]),
     (("open('f', 'w')", "import shutil"), [(), (0,)]),
     (("x = 1", "# depends: *\nprint(2)"), [(), (0,)]),
     (("x = (", "print(1)"), [(), (0,)]),  # does not parse: depends on, and blocks, everything

@@ -255,12 +255,8 @@ def _stand_by(modules: list[str]) -> list[str]:
     line = sys.stdin.readline()
     if not line:
         os._exit(0)  # the engine let it go unused
-    order = json.loads(line)
-    devnull = os.open(os.devnull, os.O_RDONLY)  # as a fresh page process: stdin at EOF
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - lives with the process
-    os.chdir(order["cwd"])
+    order = json.loads(line)  # the engine has closed the pipe: stdin is at its end, as
+    os.chdir(order["cwd"])    # a cold page process's /dev/null is
     return [order["job"], order["result"]]
 
 
