@@ -23,6 +23,8 @@ from d2l_compiler.engine.build import BuildOptions, build
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.progress import PlainProgress
 from d2l_compiler.engine.record.freshness import check
+from d2l_compiler.engine.record.io import load_record
+from d2l_compiler.engine.record.model import Record
 from d2l_compiler.engine.run.device import resolve_device
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.sources.project import Project
@@ -79,31 +81,26 @@ def snapshot(project: Project) -> dict[str, tuple[int, int]]:
     return seen
 
 
-def _declared_data(project: Project) -> list[Path]:
-    from d2l_compiler.engine.record.io import load_record
-
+def _recorded(project: Project) -> Record | None:
+    """The build record, or None (none yet, another format, or unreadable: the next build
+    says why)."""
     try:
-        record = load_record(project.record_path)
+        return load_record(project.record_path)
     except BuildError:
-        return []
-    if record is None:
-        return []
-    return [project.root / rel for entry in record.pages.values()
-            for rel in entry.inputs.get("data", {})]
+        return None
+
+
+def _declared_data(project: Project) -> list[Path]:
+    record = _recorded(project)
+    return [] if record is None else [project.root / rel for entry in record.pages.values()
+                                      for rel in entry.inputs.get("data", {})]
 
 
 def heavy_packages(project: Project) -> tuple[str, ...]:
     """The third-party packages the recorded pages import (what a warm process imports)."""
-    from d2l_compiler.engine.record.io import load_record
-
-    try:
-        record = load_record(project.record_path)
-    except BuildError:
-        return ()
-    if record is None:
-        return ()
-    return tuple(sorted({name for entry in record.pages.values()
-                         for name in entry.inputs.get("packages", {})}))
+    record = _recorded(project)
+    return () if record is None else tuple(sorted(
+        {name for entry in record.pages.values() for name in entry.inputs.get("packages", {})}))
 
 
 def refresh(project: Project, progress: PlainProgress,
