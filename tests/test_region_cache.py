@@ -15,7 +15,8 @@ from d2l_compiler.engine.record.freshness import check
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.progress import PlainProgress
 from d2l_compiler.engine.run.runner import Limits
-from d2l_compiler.engine.sources.graph import page_graph, usage
+from d2l_compiler.engine.sources.graph import page_graph
+from d2l_compiler.engine.sources.usage import usage
 from d2l_compiler.engine.sources.discover import Region
 from d2l_compiler.engine.sources.project import Project
 
