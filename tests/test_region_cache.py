@@ -162,6 +162,19 @@ def test_an_ancestor_that_does_not_reproduce_makes_the_whole_page_run_again(tmp_
     assert outputs["show"] == outputs["draw"].strip() + " again\n"
 
 
+def test_a_region_in_its_own_process_may_not_follow_a_non_deterministic_one(tmp_path):
+    regions = [("draw", "import random\nt = random.random()"), ("timed", "print(t)")]
+    _write(tmp_path, regions, own=frozenset({"timed"}))
+    # timed's process re-runs draw, which draws another t than the page's process showed
+    with pytest.raises(Exception, match=r"docs/p.md:\d+: region 'draw' \(snippets/s.py:2\) "
+                                        r"printed or bound something else .*seed it"):
+        _build(tmp_path)
+    assert not (tmp_path / ".d2l" / "record.json").exists()
+    _write(tmp_path, [("draw", "import random\nrandom.seed(3)\nt = random.random()"),
+                      regions[1]], own=frozenset({"timed"}))
+    assert _build(tmp_path) == ["draw", "timed"]  # seeded: both processes agree
+
+
 def test_check_names_the_edit_and_its_reach(tmp_path):
     _write(tmp_path, CHAIN)
     _build(tmp_path)

@@ -149,13 +149,18 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             began = time.monotonic()
             ran, failure, differs = _run_regions(project, page, executed, keys, to_run, device,
                                                  options, progress, found)
-            if differs and not failure:  # an ancestor is not deterministic: run the whole page
-                progress.say(f"  {', '.join(differs)} printed or bound something else when run "
-                             "again to rebuild state; the whole page runs again, so that every "
-                             "output comes from one run")
-                ran, failure, _ = _run_regions(project, page, executed, keys,
-                                               list(range(len(executed))), device, options,
-                                               progress, found)
+            if differs and not failure and len(to_run) < len(executed):
+                # an ancestor is not deterministic: run the whole page, so that every output
+                # comes from one run of what the page shows
+                progress.say(f"  {', '.join(executed[i].region.section for i in differs)} "
+                             "printed or bound something else when run again to rebuild "
+                             "state; the whole page runs again")
+                ran, failure, differs = _run_regions(project, page, executed, keys,
+                                                     list(range(len(executed))), device,
+                                                     options, progress, found)
+            if differs and not failure:  # even so: a region in its own process re-ran it
+                failure = "\n".join(_not_reproduced(executed[i]) for i in differs)
+                ran = {}  # nothing of this run may be reused: some outputs do not fit others
             progress.finished(page, not failure, time.monotonic() - began)
             for index, entry in ran.items():
                 store.put(entry.key, entry)  # kept even if another region or page fails
@@ -204,7 +209,7 @@ _SAME_RUN = ("status", "stdout", "stray", "raised", "values")
 def _run_regions(project: Project, page: str, executed: list[Include], keys: key.PageKeys,
                  to_run: list[int], device: str, options: BuildOptions,
                  progress: PlainProgress, found: dict[int, StoredPage | None],
-                 ) -> tuple[dict[int, StoredPage], str, list[str]]:
+                 ) -> tuple[dict[int, StoredPage], str, list[int]]:
     """Run the regions ``to_run`` of a page (see :mod:`.run.plan`), within the page's time
     limit: the stored results of the processes that succeeded, the failures in words, and
     the regions that, re-run only to rebuild state, did not reproduce their recorded run."""
@@ -220,11 +225,11 @@ def _run_regions(project: Project, page: str, executed: list[Include], keys: key
         if not run.ok:
             failures.append(f"{run.failure}\nfull log: {run.log}")
             continue
-        for again in run.replayed:
-            recorded = found.get(again.index)
+        for again in run.replayed:  # against this build's run of it, else the stored one
+            recorded = ran.get(again.index) or found.get(again.index)
             if recorded is not None and [getattr(again, k) for k in _SAME_RUN] != [
                     getattr(recorded.runs[0], k) for k in _SAME_RUN]:
-                differs.append(executed[again.index].region.section)
+                differs.append(again.index)
         executed_at = record.utc_now()
         for region_run in run.regions:
             index = region_run.index
@@ -232,6 +237,15 @@ def _run_regions(project: Project, page: str, executed: list[Include], keys: key
             ran[index] = StoredPage(region_key, inputs, run.provenance, executed_at,
                                     region_run.duration, run.peak_mb, (region_run,))
     return ran, "\n".join(failures), sorted(set(differs))
+
+
+def _not_reproduced(include: Include) -> str:
+    region = include.region
+    return (f"{include.where}: region {region.section!r} ({region.path}:{region.first_line}) "
+            "printed or bound something else when it was run again to rebuild the state of a "
+            "region in a process of its own, so that region's output would not follow from "
+            "what the page shows: make it deterministic (seed it), or drop the own-process "
+            "mark of the regions that use it")
 
 
 def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
