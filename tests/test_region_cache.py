@@ -245,7 +245,11 @@ def _graph(*codes: str, own: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
     (("def f():\n    return g", "g = 1", "print(f())"), [(), (), (0, 1)]),  # closures
     (("i = 5", "[i for i in range(3)]", "print(i)"), [(), (), (0,)]),  # comprehension scope
     (("def f(a, b):\n    e = a + b\n    return e", "e = 1", "print(e)"), [(), (), (1,)]),
-    (("def f():\n    global g\n    g = 1", "f()", "print(g)"), [(), (0,), (1,)]),
+    (("def f():\n    global g\n    g = 1", "f()", "print(g)"), [(), (0,), (0, 1)]),
+    # a loop variable may keep its old value (no iteration): readers depend on both binders,
+    # but the loop itself does not depend on the earlier one
+    (("_ = 5", "for _ in range(0):\n    pass", "print(_)"), [(), (), (0, 1)]),
+    (("for _ in range(2):\n    pass", "with open('f') as _:\n    pass"), [(), ()]),
     (("x = 1", "globals()['x'] = 2", "print(1)"), [(), (0,), (1,)]),
     (("x = 1", "exec('y = 1', {})", "import os", "print(x)"), [(), (), (1,), (0,)]),
     (("x = 1", "from os import *", "print(2)"), [(), (0,), (1,)]),
@@ -274,3 +278,25 @@ def test_usage_reads_what_code_reads_before_binding_it():
     found = usage("import torch\nnet = get_net()\nprint(net(x))")
     assert found.binds == {"torch", "net"}
     assert {"get_net", "x", "<module torch>"} <= found.reads and "net" not in found.reads
+
+
+def test_the_chapter_s_timing_regions_depend_only_on_the_code_that_builds_the_model():
+    """Each timing region runs in a process of its own after its ancestors: if one timing
+    region became another's ancestor (a shared loop variable, say), its timings would be
+    re-run and differ, and the build would fail. Read from the real chapter, nothing runs."""
+    from d2l_compiler.engine.sources import key
+    from d2l_compiler.engine.sources.discover import discover
+    from conftest import ROOT
+
+    project = Project(ROOT / "mkdocs.yml")
+    executed = [inc for inc in discover(project)["compilers.md"] if inc.region.executed]
+    nodes = key.page_keys(project.root, [inc.region for inc in executed], "cpu",
+                          [inc.own_process for inc in executed]).nodes
+    names = [n.region.section for n in nodes]
+    depends = {n.region.section: {names[d] for d in n.deps} for n in nodes}
+    timing = {"benchmark", "benchmark_repeated", "seed_vs_careful", "compile_paths",
+              "call_overhead"}
+    assert {n.region.section for n in nodes if n.own_process} == timing
+    for name in timing | {"save"}:
+        assert depends[name] == {"symbolic", "script"}, (name, depends[name])
+    assert depends["fancy_func"] == set() and "fancy_func" not in set().union(*depends.values())

@@ -43,24 +43,24 @@ def _is_pseudo(name: str) -> bool:
 def page_graph(regions: list[Region], marked_own_process: list[bool]) -> list[Node]:
     """The dependency graph of a page's executed regions, in page order."""
     nodes: list[Node] = []
-    last_touch: dict[str, int] = {}  # name -> the last region that bound or used it
+    # name -> the regions whose touch of it a reader depends on: the last that bound or used
+    # it, plus those after that one that may have bound it
+    last_touch: dict[str, frozenset[int]] = {}
     bound_anywhere: set[str] = set()
     opaque_before: int | None = None  # the last region that could bind any name
     any_module_before: int | None = None  # the last region that could change any module
-    # what reading a name may read in turn: a function reads its free names when called, so
-    # a name's value stands for everything the region that bound it read
-    implied: dict[str, frozenset[str]] = {}
+    # what reading a name may read and bind in turn: a function reads its free names and
+    # binds its globals when called, so a name stands for what the region binding it did
+    implied: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
     for index, region in enumerate(regions):
-        found = usage(region.code)
-        found = Usage(found.binds, _with_implied(found.reads, implied), found.opaque,
-                      found.any_module, found.may_bind)
+        found = _with_implied(usage(region.code), implied)
         pseudo = {name for name in found.reads if _is_pseudo(name)}
         if found.opaque:
             deps = set(range(index))
         else:
-            deps = {last_touch[name] for name in found.reads if name in last_touch}
+            deps = set().union(*(last_touch.get(name, ()) for name in found.reads))
             if found.any_module:
-                deps |= {i for name, i in last_touch.items() if _is_pseudo(name)}
+                deps |= set().union(*(i for name, i in last_touch.items() if _is_pseudo(name)))
             if opaque_before is not None:
                 deps.add(opaque_before)
             if any_module_before is not None and pseudo:
@@ -71,10 +71,9 @@ def page_graph(regions: list[Region], marked_own_process: list[bool]) -> list[No
         # a use touches a name only if some region bound it (print is nobody's); what a
         # region in a process of its own mutates (objects, modules, files) stays there: only
         # its names reach later regions, which then run in processes of their own too
-        touched = found.binds | found.may_bind
+        touched = set(found.binds)
         if not own:
-            touched |= found.reads & bound_anywhere
-            touched |= pseudo
+            touched |= (found.reads & bound_anywhere) | pseudo
             if found.opaque:
                 opaque_before = index
             if found.any_module:
@@ -82,20 +81,26 @@ def page_graph(regions: list[Region], marked_own_process: list[bool]) -> list[No
         elif found.opaque:
             opaque_before = index  # the names it may have bound reach later regions
         for name in touched:
-            last_touch[name] = index
-        for name in found.binds:
-            implied[name] = found.reads
+            last_touch[name] = frozenset({index})
+        for name in found.may_bind - touched:
+            last_touch[name] = last_touch.get(name, frozenset()) | {index}
+        for name in found.binds | found.may_bind:
+            implied[name] = (found.reads, found.may_bind)
     return nodes
 
 
-def _with_implied(reads: frozenset[str], implied: dict[str, frozenset[str]]) -> frozenset[str]:
-    found, pending = set(reads), list(reads)
+def _with_implied(found: Usage,
+                  implied: dict[str, tuple[frozenset[str], frozenset[str]]]) -> Usage:
+    reads, may_bind, pending = set(found.reads), set(found.may_bind), list(found.reads)
     while pending:
-        for name in implied.get(pending.pop(), ()):
-            if name not in found:
-                found.add(name)
+        more_reads, more_binds = implied.get(pending.pop(), ((), ()))
+        may_bind |= set(more_binds) - found.binds
+        for name in more_reads:
+            if name not in reads:
+                reads.add(name)
                 pending.append(name)
-    return frozenset(found)
+    return Usage(found.binds, frozenset(reads), found.opaque, found.any_module,
+                 frozenset(may_bind))
 
 
 def ancestors(nodes: list[Node], index: int) -> set[int]:

@@ -34,7 +34,7 @@ class Usage:
     reads: frozenset[str]  # names (and pseudo-names) it may read or mutate
     opaque: bool  # it can read or bind any name (exec, globals(), star import, ...)
     any_module: bool = False  # it can import or change any module (exec with a namespace, ...)
-    may_bind: frozenset[str] = frozenset()  # names it binds only sometimes (also in reads)
+    may_bind: frozenset[str] = frozenset()  # names it binds only sometimes
 
 
 class _Reads(ast.NodeVisitor):
@@ -185,10 +185,14 @@ def usage(code: str) -> Usage:
         bound, maybe = _bound_by(statement)
         modules, star = _modules(statement)
         # a name read before this region bound it comes from earlier regions; augmented
-        # assignments, deletions and bindings inside if/for/try/with may keep the old value
-        if isinstance(statement, (*_COMPOUND, ast.AugAssign, ast.Delete)):
+        # assignments and deletions read the old value; a binding inside if/for/try/with may
+        # not happen, so the old value may live on (``may_bind``: later readers depend on
+        # this region and on the earlier binder, this region on neither)
+        if isinstance(statement, ast.AugAssign | ast.Delete):
+            reads |= bound - binds
+        elif isinstance(statement, _COMPOUND):
             maybe |= bound
-        reads |= (seen.loaded - binds) | maybe
+        reads |= seen.loaded - binds
         reads |= {module_name(m) for m in modules}
         if modules & _FILE_MODULES or seen.calls & _FILE_CALLS:
             reads.add(FILES)
