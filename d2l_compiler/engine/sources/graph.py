@@ -3,6 +3,8 @@
 The rule (also in the README): a region depends on the last earlier region that *touched* a
 name it reads (bound it, or used it: a use may mutate, ``net.eval()``), and on the last earlier
 region that imported a module it imports (module state such as the random seed is shared).
+A binding that may not happen (inside if/for/with/try, or a function's ``global``) leaves the
+earlier binder in force too: readers depend on both.
 What the analysis cannot see errs towards re-running. ``exec``/``eval`` without a namespace of
 their own, ``globals()``, ``locals()``, ``vars()`` and ``from m import *`` can read and bind any
 name: such a region depends on every region before it, and every region after it depends on
