@@ -134,8 +134,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         new_pages.update({p: e for p, e in previous.pages.items() if p not in pages})
     for page, includes in pages.items():
         executed = [inc for inc in includes if inc.region.executed]
-        keys = key.page_keys(project.root, [inc.region for inc in executed], device,
-                             [inc.own_process for inc in executed])
+        keys = key.include_keys(project.root, includes, device)
         found = {i: None if options.force else store.get(k) for i, (k, _) in enumerate(keys.regions)}
         to_run = [i for i, hit in found.items() if hit is None]
         summary.regions_cached += len(found) - len(to_run)

@@ -96,8 +96,7 @@ def outdated_regions(project: Project, includes: list[Include],
     recorded = list(entry.inputs.get("region_keys", ()))
     if [inc.region.id for inc in executed] != [region_id for region_id, _ in recorded]:
         return None
-    keys = key.page_keys(project.root, [inc.region for inc in executed], entry.inputs["device"],
-                         [inc.own_process for inc in executed])
+    keys = key.include_keys(project.root, includes, entry.inputs["device"])
     return frozenset(i for i, ((new, _), (_, old)) in enumerate(zip(keys.regions, recorded,
                                                                      strict=True)) if new != old)
 
@@ -113,8 +112,7 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
     reasons: list[str] = []
     executed = [inc for inc in includes if inc.region.executed]
     if executed:
-        keys = key.page_keys(project.root, [inc.region for inc in executed],
-                             entry.inputs["device"], [inc.own_process for inc in executed])
+        keys = key.include_keys(project.root, includes, entry.inputs["device"])
         if keys.key != entry.key:
             reasons += explain(entry.inputs, keys.inputs) or ["key changed"]
             reach = must_rerun(entry.inputs, keys)

@@ -19,7 +19,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from d2l_compiler.engine.sources.discover import Region
+from d2l_compiler.engine.sources.discover import Include, Region
 from d2l_compiler.engine.sources.graph import Node, page_graph
 from d2l_compiler.engine.errors import UsageError
 
@@ -160,17 +160,24 @@ def page_keys(root: Path, regions: list[Region], device: str,
     """The keys of a page's execution (see :func:`page_key`) and of each of its regions."""
     nodes = page_graph(regions, own_process or [False] * len(regions))
     keyed = region_keys(root, nodes, device)
-    files, packages = dependencies(root, regions)
     inputs = {
         **_environment(device),
-        "data": data_files(root, regions),
+        # the page's modules, packages and data: the union of its regions' (read once, there)
+        **{kind: dict(sorted({name: value for _, region in keyed
+                              for name, value in region[kind].items()}.items()))
+           for kind in ("data", "files", "packages")},
         # order and repetition are inputs: they change what each region sees when it runs
         "regions": [[r.id, r.source_sha] for r in regions],
-        "files": files,
-        "packages": packages,
         "region_keys": [[node.region.id, k] for node, (k, _) in zip(nodes, keyed, strict=True)],
     }
     return PageKeys(_digest(inputs), inputs, nodes, keyed)
+
+
+def include_keys(root: Path, includes: list[Include], device: str) -> PageKeys:
+    """:func:`page_keys` of a page's includes (those it only shows are left out)."""
+    executed = [inc for inc in includes if inc.region.executed]
+    return page_keys(root, [inc.region for inc in executed], device,
+                     [inc.own_process for inc in executed])
 
 
 def page_key(root: Path, regions: list[Region], device: str,
