@@ -10,6 +10,10 @@ import argparse
 import math
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from d2l_compiler.engine.build import BuildOptions
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +35,27 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds a page may run before it is killed (default: 900)")
     build.add_argument("--memory-limit", type=int, default=None, metavar="MIB",
                        help="address-space limit per page process, in MiB (default: none)")
+    build.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                       help="pages run at once (default: the number of cores); exclusive pages "
+                            "always run alone, GPU pages one per free GPU")
+    build.add_argument("--executor", choices=("local", "ray"), default=None,
+                       help="where pages run: this machine (default) or a Ray cluster "
+                            "(default when RAY_ADDRESS is set)")
+    build.add_argument("--shard", metavar="K/N",
+                       help="run shard K of N (balanced by the last record's durations) and "
+                            "write .d2l/shards/K-of-N.json for `merge`; builds no site")
+    build.add_argument("--gpu-shards", metavar="LIST",
+                       help="with --shard: the shards that have a GPU (e.g. 4 or 3,4); pages "
+                            "that want a GPU go only to them")
+    merge = sub.add_parser("merge", help="merge build records (shards, CPU and GPU builds) and "
+                                         "build the site from them, running nothing")
+    merge.add_argument("records", nargs="+", metavar="RECORD", help="record files to merge")
+    merge.add_argument("--config", default="mkdocs.yml", help="MkDocs config (default: mkdocs.yml)")
+    merge.add_argument("--site-dir", default="site", help="where the site goes (default: site)")
+    merge.add_argument("--no-site", action="store_true", help="write the merged record only")
+    merge.add_argument("--prefer", choices=("cuda", "cpu"), default="cuda",
+                       help="whose results a page shows first when it has several devices' "
+                            "(default: cuda)")
     bench = sub.add_parser("bench-chapter", help="the chapter's measurement on this machine, "
                                                  "beside a published build's numbers")
     bench.add_argument("--published", metavar="PATH_OR_URL",
@@ -82,6 +107,33 @@ def _bench_chapter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_options(args: argparse.Namespace) -> BuildOptions:
+    """The build's options from the command line; ``UsageError`` (one line) if they are bad."""
+    import os
+
+    from d2l_compiler.engine.build import BuildOptions
+    from d2l_compiler.engine.errors import UsageError
+    from d2l_compiler.engine.run.runner import Limits
+    from d2l_compiler.engine.run.schedule import default_jobs
+    from d2l_compiler.engine.run.shard import parse_shard
+
+    if not math.isfinite(args.timeout) or args.timeout <= 0 or (
+            args.memory_limit is not None and args.memory_limit <= 0):
+        raise UsageError("--timeout and --memory-limit must be positive finite numbers")
+    if args.jobs is not None and not 1 <= args.jobs <= 1024:
+        raise UsageError(f"--jobs {args.jobs}: expected a number of pages from 1 to 1024")
+    if args.gpu_shards and not args.shard:
+        raise UsageError("--gpu-shards needs --shard K/N")
+    if args.shard and args.only:
+        raise UsageError("--shard and --only cannot be combined: a shard's pages are chosen "
+                         "for it")
+    shard = parse_shard(args.shard, args.gpu_shards) if args.shard else None
+    executor = args.executor or ("ray" if os.environ.get("RAY_ADDRESS") else "local")
+    return BuildOptions(only=args.only, force=args.force,
+                        limits=Limits(args.timeout, args.memory_limit),
+                        jobs=args.jobs or default_jobs(), executor=executor, shard=shard)
+
+
 class Terminated(BaseException):
     """SIGTERM arrived (e.g. a cancelled CI job): unwind, cleaning up, and exit 143."""
 
@@ -95,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
-    from d2l_compiler.engine.build import BuildOptions, build
+    from d2l_compiler.engine.build import build
     from d2l_compiler.engine.errors import BuildError, UsageError
+    from d2l_compiler.engine.run.shard import shard_record_path
     from d2l_compiler.engine.sources.project import find_project
-    from d2l_compiler.engine.run.runner import Limits
 
     try:
         if args.command == "check":
@@ -114,14 +166,23 @@ def main(argv: list[str] | None = None) -> int:
                 raise UsageError(f"--dev-addr {args.dev_addr!r} is not HOST:PORT "
                                  "(e.g. 127.0.0.1:8000)")
             return serve(project, args.dev_addr)
-        if not math.isfinite(args.timeout) or args.timeout <= 0 or (
-                args.memory_limit is not None and args.memory_limit <= 0):
-            raise UsageError("--timeout and --memory-limit must be positive finite numbers")
-        options = BuildOptions(only=args.only, force=args.force,
-                               limits=Limits(args.timeout, args.memory_limit))
-        site = None if args.no_site else project.root / args.site_dir  # absolute stays absolute
+        if args.command == "merge":
+            from pathlib import Path
+
+            from d2l_compiler.engine.build import merge
+
+            site = None if args.no_site else project.root / args.site_dir
+            merged = merge(project, [Path(r) for r in args.records], site, args.prefer)
+            print(f"merged {len(args.records)} record(s): {len(merged.pages)} pages, devices "
+                  f"{merged.provenance.device}; record: {project.record_path}")
+            if site is not None:
+                print(f"site: {site}")
+            return 0
+        options = _build_options(args)
+        site = None if args.no_site or options.shard else project.root / args.site_dir
         summary = build(project, options, site)
-        print(f"{summary}; record: {project.record_path}")
+        written = shard_record_path(project, options.shard) if options.shard else project.record_path
+        print(f"{summary}; record: {written}")
         if site is not None:
             print(f"site: {site}")
     except BuildError as exc:

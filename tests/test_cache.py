@@ -11,6 +11,7 @@ import pytest
 
 from conftest import FixtureSite, pages_ran
 from d2l_compiler.engine import build as engine
+from d2l_compiler.engine.run import jobs
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.sources.discover import Region
 from d2l_compiler.engine.build import BuildOptions
@@ -139,7 +140,7 @@ def test_second_build_never_calls_the_runner(site, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the runner was called on a warm build")
 
-    monkeypatch.setattr(engine, "run_page", refuse)
+    monkeypatch.setattr(jobs, "run_page", refuse)
     summary = engine.build(project, BuildOptions(), site.root / "site")
     assert summary.ran == [] and summary.cached == ["index.md"]
 

@@ -142,11 +142,26 @@ def test_corrupt_store_entry_is_rerun(site, how):
     clean = _normalised_site(site)
     entry = _store_entry(site)
     CORRUPTIONS[how](entry / "entry.json")
+    (site.root / ".d2l" / "record.json").unlink()  # nor does the record have it
     result = site.build()
     assert result.code == 0, result.stderr
     assert f"discarding corrupt store entry {entry}" in result.stderr
     assert "pages: 1 run" in result.stdout
     assert _normalised_site(site) == clean
+
+
+@pytest.mark.parametrize("how", ["truncated", "valid JSON, edited"])
+def test_a_corrupt_store_entry_the_record_still_has_is_taken_from_the_record(site, how):
+    _one_region(site, "print('stable output')\nvalue = 42")
+    assert site.build().code == 0
+    clean = _normalised_site(site)
+    entry = _store_entry(site)
+    CORRUPTIONS[how](entry / "entry.json")
+    result = site.build()
+    assert result.code == 0, result.stderr
+    assert "pages: 0 run, 1 cached" in result.stdout  # the record's sealed result, not a re-run
+    assert _normalised_site(site) == clean
+    assert site.build().stderr == ""  # and the store holds it again
 
 
 def _pages_site(site: FixtureSite, count: int) -> None:

@@ -5,25 +5,29 @@ from __future__ import annotations
 import fcntl
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
-from d2l_compiler.engine.record.model import (BuildProvenance, PageEntry, Record, RegionEntry,
-                                              RegionRun, StoredPage)
+from d2l_compiler.engine.record.model import (FORMAT, BuildProvenance, PageEntry, PageTiming, Record,
+                                              RegionEntry, RegionRun, Status, StoredPage)
 from d2l_compiler.engine.run.device import resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
-from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.render.notebook import write_notebooks
 from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.render.markdown import RenderError, labels_for
 from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.run.child import provenance as where_this_runs
-from d2l_compiler.engine.run.plan import plan_processes
-from d2l_compiler.engine.run.runner import Limits, run_page
+from d2l_compiler.engine.run.jobs import PageJob, PageOutcome, run_job
+from d2l_compiler.engine.run.runner import Limits
+from d2l_compiler.engine.run.schedule import Executor, InlineExecutor, PoolExecutor, run_jobs
+from d2l_compiler.engine.run.shard import Shard, page_estimates, shard_pages, shard_record_path
+from d2l_compiler.engine.sources.resources import page_resources
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.publish.sitedir import check_site_dir
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
@@ -42,6 +46,9 @@ class BuildOptions:
     force: bool = False
     limits: Limits = field(default_factory=Limits)
     warm: WarmPool | None = None  # the live preview's warm page process (see run.warm)
+    jobs: int = 1  # pages run at once (local worker processes when > 1)
+    executor: str = "local"  # or "ray"
+    shard: Shard | None = None  # run this shard's pages only and write a shard record
 
 
 @dataclass
@@ -125,53 +132,50 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
              progress: PlainProgress) -> tuple[BuildSummary, list[str]]:
     """Run every page whose key has no stored result (all with ``force``); write the record."""
     start = time.perf_counter()
+    previous = record.load_record(project.record_path)
+    if options.shard is not None:
+        pages = {p: pages[p] for p in shard_pages(project, pages, previous, options.shard)}
     sources_before = fingerprint(project, pages)
     store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
-    previous = record.load_record(project.record_path)
+    reusable = recorded_results(previous)  # a record brought from elsewhere (merged, committed)
     summary, failures = BuildSummary(), []
     new_pages: dict[str, PageEntry] = {}
     if options.only is not None and previous is not None:  # keep the other pages' results
         new_pages.update({p: e for p, e in previous.pages.items() if p not in pages})
+    planned: dict[str, tuple[list[Include], key.PageKeys, dict[int, StoredPage | None]]] = {}
+    jobs: list[PageJob] = []
+    estimate = page_estimates(previous)
     for page, includes in pages.items():
         executed = [inc for inc in includes if inc.region.executed]
         keys = key.include_keys(project.root, includes, device)
         found = {i: None if options.force else store.get(k) for i, (k, _) in enumerate(keys.regions)}
+        for i, (k, _) in enumerate(keys.regions):
+            if found[i] is None and not options.force and k in reusable:
+                found[i] = reusable[k]
+                store.put(k, reusable[k])  # the store has it again
         to_run = [i for i, hit in found.items() if hit is None]
         summary.regions_cached += len(found) - len(to_run)
+        planned[page] = (includes, keys, found)
         if not to_run:
             summary.cached.append(page)
             progress.cached(page)
-        else:
-            progress.started(page, len(to_run))
-            if len(to_run) < len(executed):  # say which: an author wants to see the edit's reach
-                progress.say("  only " + ", ".join(executed[i].region.section for i in to_run))
-            began = time.monotonic()
-            ran, failure, differs = _run_regions(project, page, executed, keys, to_run, device,
-                                                 options, progress, found)
-            if differs and not failure and len(to_run) < len(executed):
-                # an ancestor is not deterministic: run the whole page, so that every output
-                # comes from one run of what the page shows
-                progress.say(f"  {', '.join(executed[i].region.section for i in differs)} "
-                             "printed or bound something else when run again to rebuild "
-                             "state; the whole page runs again")
-                ran, failure, differs = _run_regions(project, page, executed, keys,
-                                                     list(range(len(executed))), device,
-                                                     options, progress, found)
-            if differs and not failure:  # even so: a region in its own process re-ran it
-                failure = "\n".join(_not_reproduced(executed[i]) for i in differs)
-                ran = {}  # nothing of this run may be reused: some outputs do not fit others
-            progress.finished(page, not failure, time.monotonic() - began)
-            for index, entry in ran.items():
-                store.put(entry.key, entry)  # kept even if another region or page fails
-                found[index] = entry
-            summary.regions_ran += [f"{page}: {executed[i].region.id}" for i in sorted(ran)]
-            if failure:
+            continue
+        jobs.append(PageJob(project.root, page, tuple(executed), keys, tuple(to_run), device,
+                            options.limits, project.state_dir / "logs", dict(found),
+                            page_resources(project.root, includes), estimate(page)))
+    outcomes = _run(jobs, options, device, progress, store)
+    for page, (includes, keys, found) in planned.items():  # page order, whatever ran when
+        outcome = outcomes.get(page)
+        if outcome is not None:
+            found.update(outcome.ran)
+            summary.regions_ran += [f"{page}: {keys.nodes[i].region.id}" for i in sorted(outcome.ran)]
+            if outcome.failure:
                 summary.failed.append(page)
-                failures.append(failure)
+                failures.append(outcome.failure)
                 continue
             summary.ran.append(page)
         # the key covers executed code only: what the page merely shows is refreshed
-        new_pages[page] = _page_entry(keys, found, includes, page in summary.ran)
+        new_pages[page] = _page_entry(keys, found, includes, outcome is not None)
     summary.seconds = time.perf_counter() - start
     if failures:
         return summary, failures
@@ -179,13 +183,107 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     if changed:
         return summary, [f"sources changed while the build ran ({', '.join(changed[:5])}): "
                          "the outputs may not match them; run the build again"]
+    timeline = tuple(sorted((PageTiming(o.page, o.started, o.ended, o.worker, o.gpus,
+                                        job.resources.exclusive)
+                             for job in jobs for o in [outcomes[job.page]]),
+                            key=lambda t: (t.started, t.page)))
     provenance = BuildProvenance(device, record.git_commit(project.root), record.utc_now(),
                                  sys.version.split()[0], tuple(summary.ran),
                                  tuple(summary.cached), round(summary.seconds, 3),
-                                 tuple(summary.regions_ran))
-    full = Record(provenance, new_pages)
+                                 tuple(summary.regions_ran), timeline)
+    others = _other_devices(project, pages, previous, device, progress)
+    full = Record(provenance, new_pages, other_devices=others)
+    in_use = [k for page in new_pages for entry in full.devices(page)
+              for _, k in entry.inputs.get("region_keys", ())]
+    if options.shard is not None:  # a shard's record holds its pages only, for `merge`
+        record.write_record(shard_record_path(project, options.shard), full)
+        in_use += [k for entry in (previous.pages.values() if previous else ())
+                   for _, k in entry.inputs.get("region_keys", ())]  # the other shards' pages
+    else:
+        publish_record(project, pages, full)
+    store.keep_only(in_use, SPARE_RESULTS)
+    return summary, []
+
+
+def _other_devices(project: Project, pages: dict[str, list[Include]], previous: Record | None,
+                   device: str, progress: PlainProgress) -> dict[str, tuple[PageEntry, ...]]:
+    """The previous record's results from other devices that still match their page (a GPU
+    run merged in stays beside this CPU build's until its page's code changes)."""
+    from d2l_compiler.engine.record.freshness import staleness
+
+    kept: dict[str, tuple[PageEntry, ...]] = {}
+    for page in previous.pages if previous is not None else ():
+        entries = [e for e in previous.devices(page) if e.inputs.get("device") != device]
+        if page not in pages:  # not built this time (--only): kept as it was
+            kept[page] = tuple(entries)
+            continue
+        fresh = []
+        for entry in entries:
+            reasons = staleness(project, pages[page], entry)
+            if reasons:
+                progress.say(f"dropped the {entry.inputs.get('device')} results of {page}: "
+                             f"{reasons[0]}")
+            else:
+                fresh.append(entry)
+        kept[page] = tuple(fresh)
+    return {page: entries for page, entries in kept.items() if entries}
+
+
+def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: str = "cuda",
+          progress: PlainProgress | None = None) -> Record:
+    """Merge the records at ``paths`` (shards, other devices) into the project's record,
+    runs nothing: every page with executed code must be in one of them, each result must
+    match the page's sources now; the results go into the store, then the derived files,
+    the record and (unless ``site_dir`` is None) the site are written."""
+    from d2l_compiler.engine.record.freshness import staleness
+    from d2l_compiler.engine.record.merge import Labelled, merge_records
+
+    loaded = []
+    for path in paths:
+        found = record.load_record(path)
+        if found is None:
+            raise UsageError(f"merge: {path}: no build record (of format {FORMAT}) there")
+        loaded.append(Labelled(str(path), found))
+    merged = merge_records(loaded, prefer)
+    pages = discover(project)
+    if site_dir is not None:
+        check_site_dir(site_dir, _protected(project, pages), project.docs_dir)
+        renderer_wired(project)
+    for page in merged.pages:
+        if page not in pages:
+            raise UsageError(f"merge: {page} is in the records but is no page of this project "
+                             "with code")
+    for page, includes in pages.items():
+        if not any(inc.region.executed for inc in includes):
+            continue
+        if page not in merged.pages:
+            raise UsageError(f"merge: no record has {page} (did a shard not run?)")
+        for entry in merged.devices(page):
+            reasons = staleness(project, includes, entry, against_store=False)
+            if reasons:
+                raise UsageError(f"merge: {page} ({entry.inputs.get('device')}) was built from "
+                                 f"other sources than this checkout: {reasons[0]}")
+    progress = progress or make_progress()
+    try:
+        with _exclusive(project, progress):
+            store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
+            for region_key, result in recorded_results(merged).items():
+                store.put(region_key, result)  # the record and the store agree again
+            publish_record(project, pages, merged)
+            if site_dir is not None:
+                from d2l_compiler.engine.publish.mkdocs_plugin import build_site
+
+                build_site(project, site_dir, _protected(project, pages))
+    finally:
+        progress.close()
+    return merged
+
+
+def publish_record(project: Project, pages: dict[str, list[Include]], full: Record) -> None:
+    """Write the derived files and notebooks of ``full``, then the record itself (if a page
+    cannot be rendered, the old record stays)."""
     extensions = extensions_for(project.settings.extensions)
-    try:  # derived files first: if a page cannot be rendered, the old record stays
+    try:
         for write_derived in extensions.derived:
             write_derived(project.docs_dir, full)
         write_notebooks(project.docs_dir, full, {
@@ -197,54 +295,64 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     except RenderError as exc:
         raise BuildError(str(exc)) from None
     record.write_record(project.record_path, full)
-    store.keep_only((region_key for entry in new_pages.values()
-                     for _, region_key in entry.inputs.get("region_keys", ())), SPARE_RESULTS)
-    return summary, []
 
 
-_SAME_RUN = ("status", "stdout", "stray", "raised", "values")
+def _run(jobs: list[PageJob], options: BuildOptions, device: str, progress: PlainProgress,
+         store: Store) -> dict[str, PageOutcome]:
+    """Run the jobs on the executor the options choose; each result is stored as soon as its
+    page is done (kept even if another page fails or the build is interrupted)."""
+    if not jobs:
+        return {}
+
+    def started(job: PageJob) -> None:
+        progress.started(job.page, len(job.to_run))
+
+    def done(job: PageJob, outcome: PageOutcome) -> None:
+        for line in outcome.notes:
+            progress.say(line)
+        progress.finished(job.page, not outcome.failure, outcome.ended - outcome.started)
+        for entry in outcome.ran.values():
+            store.put(entry.key, entry)
+
+    executor = make_executor(options, device, len(jobs), lambda job, gpus: run_job(
+        job, gpus, say=progress.say, on_event=lambda event: progress.region(job.page, event),
+        warm=options.warm))
+    aborted = True
+    try:
+        outcomes = run_jobs(jobs, executor, started, done)
+        aborted = False
+    finally:
+        executor.close(abort=aborted)
+    return outcomes
 
 
-def _run_regions(project: Project, page: str, executed: list[Include], keys: key.PageKeys,
-                 to_run: list[int], device: str, options: BuildOptions,
-                 progress: PlainProgress, found: dict[int, StoredPage | None],
-                 ) -> tuple[dict[int, StoredPage], str, list[int]]:
-    """Run the regions ``to_run`` of a page (see :mod:`.run.plan`), within the page's time
-    limit: the stored results of the processes that succeeded, the failures in words, and
-    the regions that, re-run only to rebuild state, did not reproduce their recorded run."""
-    deadline = time.monotonic() + options.limits.timeout
-    ran: dict[int, StoredPage] = {}
-    failures, differs = [], []
-    for plan in plan_processes(keys.nodes, to_run):
-        run = run_page(project.root, page, [executed[i] for i in plan.indices], device=device,
-                       limits=options.limits, deadline=deadline, log_dir=project.state_dir / "logs",
-                       on_event=lambda event: progress.region(page, event),
-                       indices=list(plan.indices), replay=plan.replay, log_label=plan.label,
-                       warm=options.warm)
-        if not run.ok:
-            failures.append(f"{run.failure}\nfull log: {run.log}")
+def make_executor(options: BuildOptions, device: str, pages: int,
+                  inline: Callable[[PageJob, str | None], PageOutcome]) -> Executor:
+    """Ray if asked for; local worker processes for several pages and jobs; else this process."""
+    if options.executor == "ray":
+        from d2l_compiler.engine.run.ray_executor import RayExecutor
+
+        return RayExecutor(device)
+    if options.jobs > 1 and pages > 1:
+        return PoolExecutor(device, min(options.jobs, pages))
+    return InlineExecutor(device, inline)
+
+
+def recorded_results(previous: Record | None) -> dict[str, StoredPage]:
+    """The region results a record holds, by region key, as the store would give them: a
+    record merged from shards or committed from a GPU machine is reused, not run again
+    (entries that do not match their digest are ignored)."""
+    found: dict[str, StoredPage] = {}
+    for entry in [e for page in (previous.pages if previous else ()) for e in previous.devices(page)]:
+        region_keys = [k for _, k in entry.inputs.get("region_keys", ())]
+        if record.tampered(entry) or len(region_keys) != len(entry.executed):
             continue
-        for again in run.replayed:  # against this build's run of it, else the stored one
-            recorded = ran.get(again.index) or found.get(again.index)
-            if recorded is not None and [getattr(again, k) for k in _SAME_RUN] != [
-                    getattr(recorded.runs[0], k) for k in _SAME_RUN]:
-                differs.append(again.index)
-        executed_at = record.utc_now()
-        for region_run in run.regions:
-            index = region_run.index
-            region_key, inputs = keys.regions[index]
-            ran[index] = StoredPage(region_key, inputs, run.provenance, executed_at,
-                                    region_run.duration, run.peak_mb, (region_run,))
-    return ran, "\n".join(failures), sorted(set(differs))
-
-
-def _not_reproduced(include: Include) -> str:
-    region = include.region
-    return (f"{include.where}: region {region.section!r} ({region.path}:{region.first_line}) "
-            "printed or bound something else when it was run again to rebuild the state of a "
-            "region in a process of its own, so that region's output would not follow from "
-            "what the page shows: make it deterministic (seed it), or drop the own-process "
-            "mark of the regions that use it")
+        for region_key, shown in zip(region_keys, entry.executed, strict=True):
+            if shown.run is not None and shown.run.status is Status.OK:
+                found[region_key] = StoredPage(region_key, {}, entry.provenance,
+                                               entry.executed_at, shown.run.duration,
+                                               entry.peak_mb, (shown.run,))
+    return found
 
 
 def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],

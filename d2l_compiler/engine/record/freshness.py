@@ -101,10 +101,12 @@ def outdated_regions(project: Project, includes: list[Include],
                                                                      strict=True)) if new != old)
 
 
-def staleness(project: Project, includes: list[Include], entry: PageEntry | None) -> list[str]:
+def staleness(project: Project, includes: list[Include], entry: PageEntry | None,
+              against_store: bool = True) -> list[str]:
     """Why ``entry`` no longer matches the page whose current includes are ``includes``
     ([] = fresh). Keys are recomputed for the device the entry was recorded on, so a machine
-    without a GPU can vouch for results recorded on one."""
+    without a GPU can vouch for results recorded on one. ``against_store=False`` skips the
+    comparison with this machine's store (a record from another machine, being merged)."""
     if entry is None:
         return ["never built"]
     if record.tampered(entry):
@@ -123,7 +125,7 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
                 if inc.region.id in shown and shown[inc.region.id] != inc.region.source_sha]
     if not reasons and [r.id for r in entry.regions] != [inc.region.id for inc in includes]:
         reasons.append("the page includes other regions than when it was built")
-    if not reasons and not _matches_store(project, entry):
+    if not reasons and against_store and not _matches_store(project, entry):
         reasons.append("its recorded outputs differ from the stored results of that run")
     return reasons
 

@@ -45,7 +45,7 @@ class Store:
                 raise ValueError("checksum mismatch")
             return StoredPage.from_json(json.loads(payload))
         except (OSError, ValueError, AttributeError, RecordError) as exc:
-            self.warn(f"warning: discarding corrupt store entry {folder} ({exc}); re-running")
+            self.warn(f"warning: discarding corrupt store entry {folder} ({exc})")
             shutil.rmtree(folder, ignore_errors=True)
             return None
 

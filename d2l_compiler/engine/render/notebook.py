@@ -16,7 +16,7 @@ from typing import Any
 
 from d2l_compiler.engine.record.model import PageEntry, Record, RegionRun
 from d2l_compiler.engine.render.escape import visible
-from d2l_compiler.engine.sources.page import parse_page
+from d2l_compiler.engine.sources.page import MARK, parse_page
 from d2l_compiler.engine.sources.project import GENERATED_DIR
 from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, fence_for, render_page
 from d2l_compiler.engine.render.notebook_page import notebook_markdown
@@ -94,6 +94,10 @@ def _chunks(markdown: str, page_file: str) -> list[tuple[str, Any]]:
             prose.append(parsed.lines[number - 1])
             number += 1
             continue
+        while prose and not prose[-1].strip():
+            prose.pop()
+        if prose and MARK.match(prose[-1]):
+            prose.pop()  # the engine's mark for this fence says nothing to a notebook's reader
         chunks.append(("markdown", "\n".join(prose)))
         first = sum(1 for kind, _ in chunks if kind == "include")
         chunks += [("include", first + i) for i in range(len(fence.includes))]

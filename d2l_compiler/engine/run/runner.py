@@ -147,17 +147,17 @@ def _job(root: Path, executed: dict[int, Include], limits: Limits) -> dict[str, 
 
 
 def _start(root: Path, work: Path, device: str, limits: Limits,
-           warm: WarmPool | None = None) -> subprocess.Popen:
+           warm: WarmPool | None = None, gpus: str | None = None) -> subprocess.Popen:
     run_dir = work / "cwd"
     run_dir.mkdir()  # regions that write files (a saved model) write them here
-    if warm is not None:
+    if warm is not None and gpus is None:
         proc = warm.take(root, device, limits.memory_mb, work / "job.json",
                          work / "result.jsonl", run_dir)
         if proc is not None:
             return proc
     return subprocess.Popen(
         [sys.executable, "-m", CHILD, str(work / "job.json"), str(work / "result.jsonl")],
-        cwd=run_dir, env=page_env(root, device), stdin=subprocess.DEVNULL,
+        cwd=run_dir, env=page_env(root, device, gpus), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=child_setup(limits.memory_mb))
 
@@ -166,7 +166,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
              log_dir: Path, on_event: Callable[[RegionRun], None] = lambda run: None,
              indices: list[int] | None = None, replay: frozenset[int] = frozenset(),
              log_label: str = "", deadline: float | None = None,
-             warm: WarmPool | None = None) -> PageRun:
+             warm: WarmPool | None = None, gpus: str | None = None) -> PageRun:
     """Execute the executed regions of ``includes`` in order, in one fresh subprocess.
 
     ``indices`` are their places among the page's executed regions (default: 0, 1, ...);
@@ -175,7 +175,8 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     ``deadline`` (``time.monotonic()``) overrides ``limits.timeout`` when the page's time
     is shared by several processes. With ``warm`` (the live preview), the process is one
     started ahead with the heavy third-party packages imported, and another is started for
-    the next run once this one is over.
+    the next run once this one is over. ``gpus`` sets the process's
+    ``CUDA_VISIBLE_DEVICES`` (the GPUs the scheduler gave the page).
     """
     shown = [inc for inc in includes if inc.region.executed]
     executed = dict(zip(indices if indices is not None else range(len(shown)), shown, strict=True))
@@ -190,7 +191,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     try:
         (work / "job.json").write_text(json.dumps(_job(root, executed, limits)), encoding="utf-8")
         sink = OutputSink(log, limits.output_bytes)
-        proc = _start(root, work, device, limits, warm)
+        proc = _start(root, work, device, limits, warm, gpus)
         until = start + limits.timeout if deadline is None else deadline
         outcome = supervise(proc, until, sink, _Follow(
             work / "result.jsonl", lambda run: None if run.index in replay else on_event(run)))

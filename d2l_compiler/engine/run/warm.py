@@ -21,10 +21,14 @@ from d2l_compiler.engine.run.supervise import child_setup
 CHILD = "d2l_compiler.engine.run.child"
 
 
-def page_env(root: Path, device: str) -> dict[str, str]:
-    """The environment of a page process."""
-    return {**os.environ, "D2L_DEVICE": device, "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+def page_env(root: Path, device: str, gpus: str | None = None) -> dict[str, str]:
+    """The environment of a page process; ``gpus`` (e.g. ``"0,1"``) are the GPUs the
+    scheduler gave it (``CUDA_VISIBLE_DEVICES``; None: whatever this process sees)."""
+    env = {**os.environ, "D2L_DEVICE": device, "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpus
+    return env
 
 
 class WarmPool:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.sources.page import parse_page
+from d2l_compiler.engine.sources.page import Needs, parse_page
 from d2l_compiler.engine.sources.project import Project
 
 DEFAULT_EXECUTED = ("snippets/",)
@@ -73,6 +73,7 @@ class Include:
     region: Region
     target: str = ""  # as written in the page
     own_process: bool = False  # run in a process of its own (marked in the page)
+    needs: Needs = field(default_factory=Needs)  # what the page's mark declares it needs
 
     @property
     def where(self) -> str:
@@ -152,7 +153,7 @@ def includes_in(project: Project, markdown: str, page: Path) -> list[Include]:
         except UsageError as exc:
             raise UsageError(f"{page_file}:{ref.line}: {exc}") from None
         includes.append(Include(page.as_posix(), page_file, ref.line, region, ref.target,
-                                ref.own_process))
+                                ref.own_process, ref.needs))
     return includes
 
 

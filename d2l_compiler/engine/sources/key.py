@@ -79,6 +79,14 @@ def _distribution_versions(top_level: str) -> list[str]:
 
 def dependencies(root: Path, regions: list[Region]) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Project files (path -> sha256) and third-party packages (name -> versions) the regions use."""
+    sources, packages = project_modules(root, regions)
+    return ({rel: hashlib.sha256(source.encode("utf-8")).hexdigest()
+             for rel, source in sources.items()}, packages)
+
+
+def project_modules(root: Path, regions: list[Region]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The source of every project module the regions import, followed transitively by static
+    analysis (path -> text), and the third-party packages they import (name -> versions)."""
     files: dict[str, str] = {}
     packages: dict[str, list[str]] = {}
     pending = [name for r in regions for name in _imported_names(r.code)]
@@ -103,9 +111,8 @@ def dependencies(root: Path, regions: list[Region]) -> tuple[dict[str, str], dic
             continue
         file, is_package = found
         rel = file.relative_to(root).as_posix()
-        source = file.read_text(encoding="utf-8")
-        files[rel] = hashlib.sha256(source.encode("utf-8")).hexdigest()
-        pending.extend(_imported_names(source, dotted, is_package))
+        files[rel] = file.read_text(encoding="utf-8")
+        pending.extend(_imported_names(files[rel], dotted, is_package))
     return dict(sorted(files.items())), dict(sorted(packages.items()))
 
 

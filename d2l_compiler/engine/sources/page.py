@@ -11,7 +11,7 @@ fence's character, is at least as long, and carries nothing but spaces after it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from d2l_compiler.engine.errors import UsageError
 
@@ -20,12 +20,22 @@ INCLUDE = re.compile(r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<target>
 _BLOCK_INCLUDE = re.compile(r"^[ \t]*-+8<-+[ \t]*$")
 _OPEN_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _COMMENT = re.compile(r"<!--|-->")
-# on the line before a fence: run the regions it includes in a process of their own
-OWN_PROCESS = re.compile(r"^[ \t]*<!--[ \t]*d2l:[ \t]*own-process[ \t]*-->[ \t]*$")
+# on the line before a fence, what its regions need: `<!-- d2l: own-process, exclusive, gpu=1 -->`
+MARK = re.compile(r"^[ \t]*<!--[ \t]*d2l:(?P<words>[^>]*?)-->[ \t]*$")
+_WORD = re.compile(r"^(?P<name>[a-z][-a-z]*)(?:=(?P<value>[0-9]+|yes|no))?$")
 
 
 class PageSyntaxError(UsageError):
     """A page the engine cannot render honestly; the message starts with ``page:line``."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a fence's mark declares its regions need; None: not declared (inferred)."""
+
+    gpus: int | None = None  # ``gpu`` (one) or ``gpu=N``; ``gpu=0`` runs without one
+    exclusive: bool | None = None  # ``exclusive``: nothing else runs meanwhile (timings)
+    memory_mb: int | None = None  # ``memory=MIB``: the scheduler keeps this much free for it
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class IncludeRef:
     target: str  # as written, e.g. ``snippets/a.py:r``
     indent: str  # the indentation of the fence holding it
     own_process: bool = False  # the fence is marked ``<!-- d2l: own-process -->``
+    needs: Needs = field(default_factory=Needs)  # resources the mark declares
 
 
 @dataclass(frozen=True)
@@ -81,12 +92,38 @@ def _comment_state(line: str, inside: bool) -> tuple[bool, bool]:
     return touched, inside
 
 
-def _marked(lines: tuple[str, ...], fence_line: int) -> bool:
-    """Whether the nearest non-blank line above the fence (1-based ``fence_line``) marks it."""
-    for line in reversed(lines[: fence_line - 1]):
-        if line.strip():
-            return bool(OWN_PROCESS.match(line))
-    return False
+MARK_WORDS = ("own-process", "exclusive", "gpu", "memory")
+
+
+def _mark(lines: tuple[str, ...], fence_line: int, page_file: str) -> tuple[bool, Needs]:
+    """The mark on the nearest non-blank line above the fence (1-based ``fence_line``):
+    whether its regions run in a process of their own, and what they need."""
+    number = _above(lines, fence_line)
+    match = MARK.match(lines[number - 1]) if number else None
+    return _parse_mark(match["words"], f"{page_file}:{number}") if match else (False, Needs())
+
+
+def _parse_mark(words: str, where: str) -> tuple[bool, Needs]:
+    own, values = False, {}
+    for word in filter(None, re.split(r"[\s,]+", words.strip())):
+        match = _WORD.match(word)
+        name = match["name"] if match else word
+        value = match["value"] if match else None
+        if name not in MARK_WORDS or name in values or (name == "own-process" and own):
+            raise PageSyntaxError(f"{where}: {word!r} is not a d2l mark or is given twice "
+                                  f"(marks: own-process, exclusive[=no], gpu[=N], memory=MIB)")
+        if name == "own-process" and value is None:
+            own = True
+        elif name == "exclusive" and value in (None, "yes", "no"):
+            values[name] = value != "no"
+        elif name == "gpu" and (value is None or value.isdigit()):
+            values[name] = 1 if value is None else int(value)
+        elif name == "memory" and value is not None and value.isdigit() and int(value) > 0:
+            values[name] = int(value)
+        else:
+            raise PageSyntaxError(f"{where}: {word!r}: expected own-process, exclusive[=no], "
+                                  "gpu[=N] or memory=MIB")
+    return own, Needs(values.get("gpu"), values.get("exclusive"), values.get("memory"))
 
 
 def parse_page(markdown: str, page_file: str) -> ParsedPage:
@@ -107,7 +144,7 @@ def parse_page(markdown: str, page_file: str) -> ParsedPage:
             match = INCLUDE.match(line)
             if match and not match["escape"]:
                 includes.append(IncludeRef(number, match["target"], opening["indent"],
-                                           _marked(lines, start)))
+                                           *_mark(lines, start, page_file)))
             continue
         commented, in_comment = _comment_state(line, in_comment)
         include = INCLUDE.match(line)
@@ -121,4 +158,22 @@ def parse_page(markdown: str, page_file: str) -> ParsedPage:
     if opening is not None:
         raise PageSyntaxError(f"{page_file}:{start}: this code fence is never closed "
                               f"(close it with {opening['fence']})")
+    _no_stray_marks(lines, fences, page_file)
     return ParsedPage(lines, tuple(fences))
+
+
+def _no_stray_marks(lines: tuple[str, ...], fences: list[CodeFence], page_file: str) -> None:
+    """A mark must stand right above a fence that includes code: one anywhere else would
+    silently declare nothing."""
+    fenced = {n for f in fences for n in range(f.start, f.end + 1)}
+    marked = {n for f in fences if f.includes for n in [_above(lines, f.start)] if n}
+    for number, line in enumerate(lines, 1):
+        if number not in fenced and number not in marked and MARK.match(line):
+            raise PageSyntaxError(f"{page_file}:{number}: this d2l mark is not on the line "
+                                  "above a code fence that includes a region; it would declare "
+                                  "nothing")
+
+
+def _above(lines: tuple[str, ...], fence_line: int) -> int | None:
+    """The nearest non-blank line above a fence (1-based), if any."""
+    return next((n for n in range(fence_line - 1, 0, -1) if lines[n - 1].strip()), None)
