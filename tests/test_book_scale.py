@@ -1,0 +1,296 @@
+"""Book scale: what pages need, the local scheduler, shards and their merge.
+
+Real builds (subprocess CLI, real worker processes) on fixture books; the scheduler's policy
+also against a fake executor, whose jobs take fixed times, to check its invariants exactly.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import FixtureSite
+from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.run.jobs import PageJob, PageOutcome
+from d2l_compiler.engine.run.runner import Limits
+from d2l_compiler.engine.run.schedule import order, run_jobs
+from d2l_compiler.engine.run.shard import assign, parse_shard
+from d2l_compiler.engine.sources.discover import includes_in
+from d2l_compiler.engine.sources.key import PageKeys
+from d2l_compiler.engine.sources.page import PageSyntaxError
+from d2l_compiler.engine.sources.project import Project
+from d2l_compiler.engine.sources.resources import Resources, page_resources
+
+
+# --- what a page needs -----------------------------------------------------------------
+
+def _needs(tmp_path: Path, page: str, code: str, module: str = "") -> Resources:
+    site = FixtureSite(tmp_path / "b")
+    site.write("snippets/s.py", f"# --8<-- [start:r]\n{code}\n# --8<-- [end:r]\n")
+    if module:
+        site.write("helpers.py", module)
+    project = Project(site.root / "mkdocs.yml")
+    return page_resources(project.root, includes_in(project, page, Path("p.md")))
+
+
+FENCE = '```python\n--8<-- "snippets/s.py:r"\n```\n'
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("x = 1", Resources()),
+    ("import time\ntime.sleep(0.1)", Resources()),  # sleeping is not measuring
+    ("import time\nt = time.perf_counter()", Resources(exclusive=True)),
+    ("from time import monotonic", Resources(exclusive=True)),
+    ("import timeit", Resources(exclusive=True)),
+    ("import torch.utils.benchmark as b", Resources(exclusive=True)),
+    ("import torch\nx = torch.ones(1)", Resources()),  # torch without cuda: CPU only
+    ("import torch\nd = 'cuda' if torch.cuda.is_available() else 'cpu'", Resources(gpus=1)),
+    ("import helpers", Resources(gpus=1, exclusive=True)),  # through a project module
+])
+def test_needs_are_inferred_from_the_code_and_the_modules_it_imports(tmp_path, code, expected):
+    helper = "import time\nimport torch\n\ndef go():\n    return torch.cuda, time.time()\n"
+    assert _needs(tmp_path, FENCE, code, helper) == expected
+
+
+@pytest.mark.parametrize("mark, expected", [
+    ("<!-- d2l: exclusive -->", Resources(exclusive=True)),
+    ("<!-- d2l: gpu=2, memory=4096 -->", Resources(gpus=2, memory_mb=4096)),
+    ("<!-- d2l: gpu -->", Resources(gpus=1)),
+    ("<!-- d2l: own-process exclusive=no gpu=0 -->", Resources()),  # overrides inference
+])
+def test_a_mark_above_the_fence_declares_needs(tmp_path, mark, expected):
+    timing_on_gpu = "import time, torch\nt = time.perf_counter()\ntorch.cuda.synchronize"
+    code = timing_on_gpu if "=no" in mark else "x = 1"
+    assert _needs(tmp_path, f"{mark}\n\n{FENCE}", code) == expected
+
+
+@pytest.mark.parametrize("mark", ["<!-- d2l: exclusiv -->", "<!-- d2l: gpu=two -->",
+                                  "<!-- d2l: memory -->", "<!-- d2l: memory=0 -->",
+                                  "<!-- d2l: gpu gpu=2 -->"])
+def test_a_bad_mark_is_one_line_naming_page_and_line(tmp_path, mark):
+    with pytest.raises(PageSyntaxError, match=r"^docs/p\.md:3: .*d2l mark|^docs/p\.md:3: .*expected"):
+        _needs(tmp_path, f"# p\n\n{mark}\n{FENCE}", "x = 1")
+
+
+def test_a_mark_that_stands_above_no_fence_is_refused(tmp_path):
+    with pytest.raises(PageSyntaxError, match=r"docs/p\.md:3: this d2l mark is not on the line"):
+        _needs(tmp_path, f"# p\n\n<!-- d2l: exclusive -->\n\nprose\n\n{FENCE}", "x = 1")
+
+
+# --- the scheduler's policy against a fake executor --------------------------------------
+
+class FakeExecutor:
+    """Jobs "run" in threads for the seconds their estimate says; records every interval."""
+
+    def __init__(self, slots: int, gpus: int = 0) -> None:
+        self.slots, self.gpu_count, self.memory_mb = slots, gpus, 1000
+        self.gpu_ids = tuple(str(i) for i in range(gpus))
+        self.intervals: list[tuple[str, float, float, str | None]] = []
+        self._lock = threading.Lock()
+        self._pool = cf.ThreadPoolExecutor(16)
+
+    def submit(self, job: PageJob, gpus: str | None) -> cf.Future:
+        def work() -> PageOutcome:
+            began = time.monotonic()
+            time.sleep(job.estimate)
+            with self._lock:
+                self.intervals.append((job.page, began, time.monotonic(), gpus))
+            return PageOutcome(job.page, started=began, ended=time.monotonic())
+        return self._pool.submit(work)
+
+    def close(self, abort: bool = False) -> None:
+        self._pool.shutdown()
+
+
+def _job(page: str, seconds: float, device: str = "cpu", **needs) -> PageJob:
+    return PageJob(Path("."), page, (), PageKeys("", {}, [], []), (0,), device, Limits(),
+                   Path("."), {}, Resources(**needs), seconds)
+
+
+def _most_at_once(spans) -> int:
+    events = sorted([(s[1], 1) for s in spans] + [(s[2], -1) for s in spans])
+    running = most = 0
+    for _, step in events:  # an end sorts before a start at the same instant
+        running += step
+        most = max(most, running)
+    return most
+
+
+def _overlap(a, b) -> bool:
+    return a[1] < b[2] and b[1] < a[2]
+
+
+def test_exclusive_pages_run_alone_and_gpus_are_never_shared():
+    jobs = [_job(f"p{i}", 0.05 + 0.01 * (i % 3)) for i in range(8)]
+    jobs += [_job("timing-a", 0.05, exclusive=True), _job("timing-b", 0.04, exclusive=True)]
+    jobs += [_job(f"g{i}", 0.05, "cuda", gpus=1) for i in range(4)]
+    jobs += [_job("g-two", 0.05, "cuda", gpus=2)]
+    executor = FakeExecutor(slots=3, gpus=2)
+    outcomes = run_jobs(jobs, executor)
+    executor.close()
+    assert set(outcomes) == {j.page for j in jobs}  # every page, once
+    spans = executor.intervals
+    for a in spans:
+        if a[0].startswith("timing"):
+            assert not any(_overlap(a, b) for b in spans if b is not a), a[0]
+        for b in spans:
+            if b is not a and _overlap(a, b):
+                assert not set((a[3] or "").split(",")) & set((b[3] or "").split(",")) - {""}
+    assert _most_at_once(spans) == 3  # the slots were used, and never more
+    assert {s[3] for s in spans if s[0] == "g-two"} == {"0,1"}
+    assert all(s[3] is None for s in spans if s[0].startswith("p"))
+
+
+def test_pages_start_exclusive_first_then_longest_first():
+    jobs = [_job("short", 1), _job("long", 9), _job("timing", 2, exclusive=True), _job("mid", 5)]
+    assert [j.page for j in order(jobs)] == ["timing", "long", "mid", "short"]
+
+
+def test_a_page_needing_more_gpus_than_there_are_is_refused_before_anything_runs():
+    executor = FakeExecutor(slots=2, gpus=1)
+    with pytest.raises(UsageError, match="big.md needs 2 GPUs; this build has 1"):
+        run_jobs([_job("small.md", 0.01), _job("big.md", 0.01, "cuda", gpus=2)], executor)
+    assert executor.intervals == []
+
+
+# --- shards ------------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text("abcdefgh", min_size=1, max_size=6),
+                       st.tuples(st.floats(0.1, 500), st.booleans()), max_size=40),
+       st.integers(1, 6), st.sets(st.integers(1, 6), max_size=3))
+def test_every_page_goes_to_exactly_one_shard_and_gpu_pages_to_gpu_shards(pages, count, gpus):
+    gpu_shards = frozenset(g for g in gpus if g <= count)
+    shares = assign(pages, count, gpu_shards)
+    placed = [p for share in shares.values() for p in share]
+    assert sorted(placed) == sorted(pages)
+    assert shares == assign(dict(reversed(list(pages.items()))), count, gpu_shards)  # stable
+    for shard, share in shares.items():
+        for page in share:
+            if gpu_shards and gpu_shards != set(range(1, count + 1)):
+                assert (shard in gpu_shards) == pages[page][1]
+
+
+def test_shards_are_balanced_by_duration():
+    durations = {f"p{i:03}": (float(d), False) for i, d in enumerate([300, 200, 120, 100, 90, 60,
+                                                                       60, 45, 30, 30, 20, 10] * 4)}
+    loads = [sum(durations[p][0] for p in share) for share in assign(durations, 4).values()]
+    assert max(loads) / (sum(loads) / 4) <= 1.05
+
+
+@pytest.mark.parametrize("text, gpus", [("0/4", None), ("5/4", None), ("a/b", None), ("1", None),
+                                        ("1/4", "5"), ("1/4", "x")])
+def test_bad_shard_options_are_one_line(text, gpus):
+    with pytest.raises(UsageError, match="^--(gpu-)?shard"):
+        parse_shard(text, gpus)
+
+
+# --- real builds -------------------------------------------------------------------------
+
+def _book(site: FixtureSite, pages: int, fail: int | None = None) -> None:
+    """``pages`` pages of one region each (sleeping, so that pages overlap when parallel);
+    page 0 measures time (exclusive); page ``fail`` raises."""
+    for i in range(pages):
+        site.write(f"docs/p{i}.md", f'# P{i}\n\ntext\n\n```python\n--8<-- "snippets/s{i}.py:r"\n```\n')
+        body = f"import time\ntime.sleep(0.6)\nprint('page {i}')\nvalue = {i}"
+        if i == 0:
+            body = "import time\nassert time.perf_counter() > 0\nprint('timing page')"
+        if i == fail:
+            body = "raise ValueError('page %d fails')" % i
+        site.write(f"snippets/s{i}.py", f"# --8<-- [start:r]\n{body}\n# --8<-- [end:r]\n")
+
+
+def _outputs(record: dict) -> dict:
+    return {page: [(r["id"], r["status"], r["stdout"], r["values"]) for r in entry["regions"]]
+            for page, entry in record["pages"].items()}
+
+
+def test_a_parallel_build_records_what_a_serial_one_does(site):
+    _book(site, 6)
+    serial = site.build("--no-site", "--jobs", "1")
+    assert serial.code == 0, serial.stderr
+    expected = _outputs(site.record())
+    parallel = site.build("--no-site", "--jobs", "2", "--force")
+    assert parallel.code == 0, parallel.stderr
+    record = site.record()
+    assert _outputs(record) == expected
+    timeline = record["provenance"]["summary"]["timeline"]
+    assert sorted(t["page"] for t in timeline) == [f"p{i}.md" for i in range(6)]
+    spans = [(t["page"], t["started"], t["ended"], t["exclusive"]) for t in timeline]
+    timing = next(s for s in spans if s[0] == "p0.md")
+    assert timing[3] and not any(_overlap(timing, s) for s in spans if s is not timing)
+    assert len({t["worker"] for t in timeline}) == 2  # two worker processes did the work
+    assert any(_overlap(a, b) for a in spans for b in spans if a is not b)  # really in parallel
+    # a site built from the parallel record, running nothing
+    published = site.build("--jobs", "2")
+    assert published.code == 0 and "0 run, 6 cached" in published.stdout
+
+
+def test_a_failing_page_in_a_parallel_build_is_reported_as_in_a_serial_one(site):
+    _book(site, 4, fail=2)
+    serial = site.build("--no-site", "--jobs", "1")
+    parallel = site.build("--no-site", "--jobs", "2")
+    for result in (serial, parallel):
+        assert result.code == 1
+        assert "docs/p2.md:6: region 'r' failed: exception: ValueError: page 2 fails" in result.stderr
+        assert "at snippets/s2.py:2" in result.stderr
+        assert "the record and the site were left unchanged" in result.stderr
+    assert not (site.root / ".d2l" / "record.json").exists()
+    # the other pages' results were kept: a fixed page 2 runs alone
+    site.write("snippets/s2.py", "# --8<-- [start:r]\nprint('fixed')\n# --8<-- [end:r]\n")
+    fixed = site.build("--no-site", "--jobs", "2")
+    assert fixed.code == 0 and "pages: 1 run, 3 cached" in fixed.stdout
+
+
+def _shard_records(site: FixtureSite, count: int) -> list[Path]:
+    paths = []
+    for k in range(1, count + 1):
+        result = site.build("--shard", f"{k}/{count}")
+        assert result.code == 0, result.stderr
+        paths.append(site.root / ".d2l" / "shards" / f"{k}-of-{count}.json")
+    return paths
+
+
+def test_shards_cover_the_book_and_merge_in_any_order_into_a_site_that_runs_nothing(site):
+    _book(site, 5)
+    paths = _shard_records(site, 3)
+    shares = [set(json.loads(p.read_text())["pages"]) for p in paths]
+    assert sorted(p for share in shares for p in share) == [f"p{i}.md" for i in range(5)]
+    assert not (site.root / ".d2l" / "record.json").exists()  # shards write only their own
+    merged = []
+    for names in (paths, list(reversed(paths)), [paths[1], paths[0], paths[2]]):
+        result = site.run("merge", *map(str, names), "--no-site")
+        assert result.code == 0, result.stderr
+        merged.append((site.root / ".d2l" / "record.json").read_text())
+    assert merged[0] == merged[1] == merged[2]
+    built = site.build()
+    assert built.code == 0 and "regions: 0 run, 5 cached" in built.stdout
+    assert "page 3" in site.html("p3")
+
+
+def test_merge_refuses_records_of_other_sources_and_incomplete_sets(site):
+    _book(site, 3)
+    paths = _shard_records(site, 2)
+    missing = site.run("merge", str(paths[0]), "--no-site")
+    assert missing.code == 2 and "merge: no record has" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    older = paths[1].with_name("older.json")
+    older.write_text(paths[1].read_text())
+    page = next(iter(json.loads(older.read_text())["pages"]))
+    number = page[1]
+    site.write(f"snippets/s{number}.py", "# --8<-- [start:r]\nprint('edited')\n# --8<-- [end:r]\n")
+    assert site.build("--shard", "2/2").code == 0  # the same shard again, from the edited code
+    clash = site.run("merge", str(paths[0]), str(paths[1]), str(older), "--no-site")
+    assert clash.code == 2
+    assert f"merge: {page}:" in clash.stderr and "different sources" in clash.stderr
+    stale = site.run("merge", str(paths[0]), str(older), "--no-site")
+    assert stale.code == 2 and f"merge: {page} (cpu) was built from other sources" in stale.stderr
+    unknown = site.run("merge", str(site.root / "nope.json"))
+    assert unknown.code == 2 and "no build record" in unknown.stderr
