@@ -1,4 +1,5 @@
-"""Sessions: ``nox -s docs`` (run every region, build the site), ``nox -s tests``, ``nox -s serve``.
+"""Sessions: ``nox -s docs`` (run every region, build the site), ``nox -s tests``, ``nox -s serve``,
+``nox -s ray`` (the Ray executor on a local cluster), ``nox -s bench``.
 
 PyTorch comes from ``D2L_TORCH_SPEC`` (default ``torch==2.13.0``, a CPU build). A GPU user
 installs a CUDA build instead, e.g.
@@ -62,6 +63,14 @@ def tests(session: nox.Session) -> None:
     _install_axe(session)
     session.run("pytest", *(session.posargs or ["tests", "--codeblocks", "README.md"]),
                 env=QUIET_MKDOCS)
+
+
+@nox.session
+def ray(session: nox.Session) -> None:
+    """The Ray executor against a real local Ray cluster (Ray is an optional extra)."""
+    _install(session, "docs,test,ray")
+    session.run("pytest", "tests/test_ray.py", *session.posargs,
+                env={**QUIET_MKDOCS, "D2L_REQUIRE_RAY": "1"})
 
 
 @nox.session

@@ -314,7 +314,7 @@ def _run(jobs: list[PageJob], options: BuildOptions, device: str, progress: Plai
         for entry in outcome.ran.values():
             store.put(entry.key, entry)
 
-    executor = make_executor(options, device, len(jobs), lambda job, gpus: run_job(
+    executor = make_executor(options, device, len(jobs), jobs[0].root, lambda job, gpus: run_job(
         job, gpus, say=progress.say, on_event=lambda event: progress.region(job.page, event),
         warm=options.warm))
     aborted = True
@@ -326,13 +326,13 @@ def _run(jobs: list[PageJob], options: BuildOptions, device: str, progress: Plai
     return outcomes
 
 
-def make_executor(options: BuildOptions, device: str, pages: int,
+def make_executor(options: BuildOptions, device: str, pages: int, root: Path,
                   inline: Callable[[PageJob, str | None], PageOutcome]) -> Executor:
     """Ray if asked for; local worker processes for several pages and jobs; else this process."""
     if options.executor == "ray":
         from d2l_compiler.engine.run.ray_executor import RayExecutor
 
-        return RayExecutor(device)
+        return RayExecutor(device, root)
     if options.jobs > 1 and pages > 1:
         return PoolExecutor(device, min(options.jobs, pages))
     return InlineExecutor(device, inline)
