@@ -203,7 +203,7 @@ def _book(site: FixtureSite, pages: int, fail: int | None = None) -> None:
         if i == 0:
             body = "import time\nassert time.perf_counter() > 0\nprint('timing page')"
         if i == fail:
-            body = "raise ValueError('page %d fails')" % i
+            body = f"raise ValueError('page {i} fails')"
         site.write(f"snippets/s{i}.py", f"# --8<-- [start:r]\n{body}\n# --8<-- [end:r]\n")
 
 

@@ -54,3 +54,64 @@ def test_paths_provenance_names_the_gpu():
     entry = {"provenance": {"cpu": "some CPU"}, "executed_at": "2026-11-25T00:00:00Z"}
     line = tables.paths_provenance(paths, entry["provenance"], entry["executed_at"], "abc123")
     assert f"设备 cuda（{GPU}）" in line and "提交 <code>abc123</code>" in line and "some CPU" not in line
+
+
+def _gpu_twin(project_root, cpu_record: dict) -> dict:
+    """The chapter's record as a GPU machine would write it (a fixture: same code, its own
+    key for device cuda, the paths measured ten times faster on a named GPU)."""
+    from pathlib import Path
+
+    from d2l_compiler.engine.sources.discover import page_includes
+    from d2l_compiler.engine.sources.project import Project
+
+    record = json.loads(json.dumps(cpu_record))
+    project = Project(project_root / "mkdocs.yml")
+    for name, entry in record["pages"].items():
+        keys = key.include_keys(project.root, page_includes(project, Path(name)), "cuda")
+        entry["key"], entry["inputs"] = keys.key, keys.inputs
+        entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128", threads=8)
+        for region in entry["regions"]:
+            paths = (region.get("values") or {}).get("paths")
+            if isinstance(paths, dict) and paths.get("type") == "paths":
+                paths.update(device="cuda", gpu=GPU, torch="2.13.0+cu128")
+                for results in paths["batches"].values():
+                    for result in results.values():
+                        for field in ("median", "q1", "q3", "min", "max"):
+                            result["samples"][field] /= 10
+        record["pages"][name] = seal(entry)
+    record["provenance"]["device"] = "cuda"
+    record.pop("other_devices", None)
+    return record
+
+
+def test_a_cpu_and_a_gpu_record_merged_show_side_by_side(chapter, tmp_path):
+    import shutil
+
+    from conftest import run_cli
+
+    copy = tmp_path / "book"
+    shutil.copytree(chapter, copy, ignore=shutil.ignore_patterns("site", ".nox", ".git"))
+    cpu = json.loads((copy / ".d2l" / "record.json").read_text(encoding="utf-8"))
+    gpu_file = tmp_path / "gpu-record.json"
+    gpu_file.write_text(json.dumps(_gpu_twin(copy, cpu)), encoding="utf-8")
+    cpu_file = tmp_path / "cpu-record.json"
+    shutil.copy(copy / ".d2l" / "record.json", cpu_file)
+    merged = run_cli("merge", str(cpu_file), str(gpu_file), "--prefer", "cpu", cwd=copy)
+    assert merged.code == 0, merged.stderr
+    assert "devices cpu+cuda" in merged.stdout
+    html = (copy / "site" / "compilers" / "index.html").read_text(encoding="utf-8")
+    table = html[html.index("<table"):html.index("</table>")]
+    assert f"cuda（{GPU}）" in table and "cpu（" in table and 'colspan="5"' in table
+    assert table.count('scope="colgroup"') == 3  # the paths' names, then one group per device
+    chart = html[html.index('<figure class="d2l-chart">'):]
+    chart = chart[:chart.index("</figure>")]
+    assert "· cpu</text>" in chart and "· cuda</text>" in chart
+    assert "同一份代码也在另一种设备上运行过：设备 cuda" in html  # the stamp names both
+    assert f"在 cuda（{GPU}） 上：批量为 1 时" in html and "在 cpu（" in html
+    assert html.count("测量环境：设备") >= 2  # a provenance line per device
+    # a CPU build afterwards runs nothing and keeps the GPU's results beside its own
+    rebuilt = run_cli("build", "--no-site", cwd=copy)
+    assert rebuilt.code == 0 and "regions: 0 run" in rebuilt.stdout, rebuilt.stderr
+    kept = json.loads((copy / ".d2l" / "record.json").read_text(encoding="utf-8"))
+    assert [e["inputs"]["device"] for e in kept["other_devices"]["compilers.md"]] == ["cuda"]
+    assert run_cli("check", cwd=copy).code == 0

@@ -3,6 +3,9 @@
 Registered through the ``d2l_compiler.extensions`` entry point (see ``pyproject.toml``):
 the tokens ``paths_table`` / ``paths_files`` / ``paths_summary`` (VALUE BATCH),
 ``paths_chart`` / ``paths_provenance`` (VALUE); the chart is inline SVG drawn from the record.
+When the record holds the page's results from several devices (a CPU build merged with a GPU
+build), the tables get a column group, the chart a series, the summary and the provenance a
+sentence per device.
 Adding a token to the chapter touches this package only.
 """
 
@@ -12,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from d2l_compiler.chapter import tables
-from d2l_compiler.chapter.charts import paths_chart
+from d2l_compiler.chapter.charts import paths_chart_devices
 from d2l_compiler.engine.render.tokens import Extensions, RenderError, TokenCall
 
 
@@ -34,17 +37,49 @@ def _by_batch(render):
     return token
 
 
+def _per_device(call: TokenCall, words: int, usage: str) -> list[tuple[Any, Mapping[str, Any]]]:
+    """(entry, paths) from this page's results and every other device's (a merged record)."""
+    _paths(call, words, usage)  # the main results: checked as always
+    return [(entry, paths) for entry, paths in call.page.lookup_devices(call.words[1])
+            if isinstance(paths, Mapping) and paths.get("type") == "paths"]
+
+
+def _labelled(call: TokenCall, words: int, usage: str) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(tables.device_label(paths, entry.provenance if entry else {}), paths)
+            for entry, paths in _per_device(call, words, usage)]
+
+
+def _table(call: TokenCall) -> str:
+    measured = _labelled(call, 3, "paths_table VALUE BATCH")
+    try:
+        return tables.paths_table_devices(measured, call.words[2])
+    except ValueError as exc:
+        raise RenderError(str(exc)) from None
+
+
+def _summary(call: TokenCall) -> str:
+    measured = _labelled(call, 3, "paths_summary VALUE BATCH")
+    try:
+        if len(measured) == 1:
+            return tables.paths_summary(measured[0][1], call.words[2])
+        return "".join(f"在 {label} 上：{tables.paths_summary(paths, call.words[2])}"
+                       for label, paths in measured)
+    except ValueError as exc:
+        raise RenderError(str(exc)) from None
+
+
 def _provenance(call: TokenCall) -> str:
-    paths = _paths(call, 2, "paths_provenance VALUE")
-    entry, record = call.page.entry, call.page.record
-    return tables.paths_provenance(paths, entry.provenance if entry else {},
-                                   entry.executed_at if entry else "?",
-                                   record.provenance.git_commit if record else "unknown")
+    record = call.page.record
+    commit = record.provenance.git_commit if record else "unknown"
+    return "<br>".join(tables.paths_provenance(paths, entry.provenance if entry else {},
+                                               entry.executed_at if entry else "?", commit)
+                       for entry, paths in _per_device(call, 2, "paths_provenance VALUE"))
 
 
 def _chart(call: TokenCall) -> str:
-    paths = _paths(call, 2, "paths_chart VALUE")
-    return f'<figure class="d2l-chart">{paths_chart(paths)}</figure>'
+    # the device's kind only: the chart is narrow, and the table names the hardware
+    measured = [(str(paths.get("device")), paths) for _, paths in _per_device(call, 2, "paths_chart VALUE")]
+    return f'<figure class="d2l-chart">{paths_chart_devices(measured)}</figure>'
 
 
 def _file_growth(call: TokenCall) -> str:
@@ -53,9 +88,9 @@ def _file_growth(call: TokenCall) -> str:
 
 def register(ext: Extensions) -> None:
     """Register the chapter's tokens."""
-    ext.token("paths_table")(_by_batch(tables.paths_table))
+    ext.token("paths_table")(_table)
     ext.token("paths_files")(_by_batch(tables.paths_files))
-    ext.token("paths_summary")(_by_batch(tables.paths_summary))
+    ext.token("paths_summary")(_summary)
     ext.token("paths_provenance")(_provenance)
     ext.token("paths_chart")(_chart)
     ext.token("paths_file_growth")(_file_growth)

@@ -76,3 +76,66 @@ def paths_chart(paths: Mapping[str, Any]) -> str:
             f'style="max-width:100%;height:auto;font-family:inherit;font-size:12px" '
             f'fill="currentColor"><title id="paths-{digest}">{title}</title>'
             + "".join(parts) + "</svg>")
+
+
+SERIES = 15  # height of one device's bar and numbers within a path's row
+
+
+def _device_panel(batch: str, measured: list[tuple[str, Mapping[str, Any]]],
+                  top: float) -> tuple[list[str], float]:
+    """One batch size with a series per device: under each path's name, one bar per device
+    (its per-call median, the interquartile whisker, the device's name after the number),
+    on one scale, so the devices compare at a glance."""
+    per_device = [(label, dict(_ordered(paths["batches"].get(batch, {})))) for label, paths in measured]
+    names = [n for n, _ in _ordered({n: r for _, results in per_device for n, r in results.items()})]
+    slowest = max((r["samples"]["q3"] for _, results in per_device for r in results.values()),
+                  default=0.0) or 1.0
+    scale = CALL_BAR / slowest
+    parts = [f'<text x="0" y="{top + 14}" font-weight="bold">批量 {escape(batch)}</text>',
+             f'<text x="0" y="{top + 30}" font-size="11">'
+             '每次调用，微秒（条：中位数；横线：四分位区间），每种设备一条</text>']
+    y = top + TITLE
+    for name in names:
+        label = next(results[name]["label"] for _, results in per_device if name in results)
+        parts.append(f'<text x="0" y="{y + 12}" font-size="11">{escape(str(label))}</text>')
+        y += 17
+        for number, (device, results) in enumerate(per_device):
+            r = results.get(name)
+            opacity = ("0.8", "0.45", "0.25")[number % 3]
+            if r is None:
+                parts.append(f'<text x="0" y="{y + 11}" font-size="10">'
+                             f'{escape(device)}：未测量</text>')
+            else:
+                s = r["samples"]
+                parts += [f'<rect x="0" y="{y}" width="{s["median"] * scale:.1f}" height="11" '
+                          f'fill="currentColor" fill-opacity="{opacity}"/>',
+                          f'<line x1="{s["q1"] * scale:.1f}" x2="{s["q3"] * scale:.1f}" '
+                          f'y1="{y + 5.5}" y2="{y + 5.5}" stroke="currentColor" '
+                          'stroke-width="1.5"/>',
+                          f'<text x="{CALL_NUMBER_X}" y="{y + 10}" font-size="10">'
+                          f'{s["median"] * 1e6:.1f} · {escape(device)}</text>']
+            y += SERIES
+        y += 8
+    return parts, y - top + 6
+
+
+def paths_chart_devices(measured: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """:func:`paths_chart` for one device; with several (label, paths), a series per device."""
+    if len(measured) == 1:
+        return paths_chart(measured[0][1])
+    batches = list(dict.fromkeys(b for _, paths in measured for b in paths["batches"]))
+    parts: list[str] = []
+    top = 0.0
+    for batch in batches:
+        panel, height = _device_panel(batch, measured, top)
+        parts += panel
+        top += height
+    digest = hashlib.sha256(json.dumps([[label, paths["batches"]] for label, paths in measured],
+                                       sort_keys=True).encode()).hexdigest()[:10]
+    devices = "、".join(label for label, _ in measured)
+    title = f"各条路径每次调用的时间在 {devices} 上的对比（条形为中位数，横线为四分位区间），按批量大小分组"
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="d2l-chart" role="img" '
+            f'aria-labelledby="paths-{digest}" viewBox="0 0 {WIDTH} {top:.0f}" width="{WIDTH}" '
+            f'style="max-width:100%;height:auto;font-family:inherit;font-size:12px" '
+            f'fill="currentColor"><title id="paths-{digest}">{escape(title)}</title>'
+            + "".join(parts) + "</svg>")

@@ -36,15 +36,20 @@ def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str,
     return sorted(results.items(), key=lambda item: rank.get(item[0], len(rank)))
 
 
-def _table(header: list[str], rows: list[list[str]], numeric: set[int]) -> str:
+def _table(header: list[str], rows: list[list[str]], numeric: set[int],
+           groups: list[tuple[str, int]] | None = None) -> str:
     """An HTML table whose cells carry their column's name (``data-label``), so that on a
     phone the stylesheet can show each row as a card instead of a too-wide table. Cells are
-    already escaped Markdown-free HTML; the header words are this module's own."""
+    already escaped Markdown-free HTML; the header words are this module's own. ``groups``
+    (title, columns) puts a row of column-group titles above the header."""
     def cell(tag: str, column: int, text: str) -> str:
         align = ' style="text-align:right"' if column in numeric else ""
         label = f' data-label="{header[column]}"' if tag == "td" else ""
         return f"<{tag}{label}{align}>{text}</{tag}>"
     head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    if groups:
+        head = ("".join(f'<th colspan="{span}" scope="colgroup">{title}</th>'
+                        for title, span in groups) + "</tr><tr>" + head)
     body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>"
                    for row in rows)
     return f'<div class="d2l-cards"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
@@ -65,6 +70,49 @@ def paths_table(paths: Mapping[str, Any], batch: str) -> str:
                      "—" if name == "eager" else words[r["vs_eager"]],
                      "—" if name == "eager" else breakeven_text(r, eager)])
     return _table(PATHS_HEADER, rows, numeric={2, 3, 4, 6})
+
+
+def device_label(paths: Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
+    """``cuda（NVIDIA H200）`` / ``cpu（Intel Xeon ...）``: which device measured ``paths``."""
+    hardware = paths.get("gpu") if paths.get("device") == "cuda" else provenance.get("cpu")
+    return inline(f"{paths.get('device')}（{hardware}）" if hardware else str(paths.get("device")))
+
+
+def _device_cells(r: Mapping[str, Any] | None, eager: Mapping[str, Any] | None, name: str) -> list[str]:
+    words = {"faster": "更快", "slower": "更慢", "within noise": "波动之内"}
+    if r is None or eager is None:
+        return ["—"] * 4 + ["未测量"]
+    s = r["samples"]
+    timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）"
+    if name == "eager":
+        return ["—", timing, "1（基准）", "—", "—"]
+    return [f"{r['compile_seconds']:.2f}", timing,
+            f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）",
+            words[r["vs_eager"]], breakeven_text(r, eager)]
+
+
+def paths_table_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: str) -> str:
+    """:func:`paths_table` with a column group per device (``measured``: label, paths),
+    one row per path any device measured."""
+    if len(measured) == 1:
+        return paths_table(measured[0][1], batch)
+    per_device = [dict(_batch(paths, batch)) for _, paths in measured]
+    rank = {name: i for i, name in enumerate(PATHS)}
+    names = sorted({n for results in per_device for n in results},
+                   key=lambda n: (rank.get(n, len(rank)), n))
+    header, groups = PATHS_HEADER[:2], [("", 2)]
+    for label, _ in measured:
+        header += [f"{label}：{h}" for h in PATHS_HEADER[2:]]
+        groups.append((label, len(PATHS_HEADER) - 2))
+    rows = []
+    for name in names:
+        first = next(results[name] for results in per_device if name in results)
+        row = [inline(first["label"]), inline(first.get("setting", "—"))]
+        for results in per_device:
+            row += _device_cells(results.get(name), results.get("eager"), name)
+        rows.append(row)
+    numeric = {i for i in range(2, len(header)) if (i - 2) % 5 in (0, 1, 2, 4)}
+    return _table(header, rows, numeric, groups)
 
 
 def breakeven_calls(result: Mapping[str, Any], eager: Mapping[str, Any]) -> int | None:

@@ -111,10 +111,12 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         try:
             if self.serving:
                 return self._preview(markdown, name, page_file, entry)
-            if entry is not None:
-                problems = staleness(project, page_includes(project, Path(name)), entry)
+            includes = page_includes(project, Path(name)) if entry is not None else []
+            for results in self.record.devices(name):  # every device's results shown
+                problems = staleness(project, includes, results)
                 if problems:
-                    raise RenderError(f"stale results: {'; '.join(problems)}")
+                    where = "" if results is entry else f" ({results.inputs.get('device')})"
+                    raise RenderError(f"stale results{where}: {'; '.join(problems)}")
             return render_page(markdown, entry, self.record, project.root, page_file,
                                extensions=self.extensions, labels=self.labels)
         except (RenderError, BuildError, OSError) as exc:

@@ -136,5 +136,11 @@ def check(project: Project) -> dict[str, list[str]]:
     stored = record.load_record(project.record_path)
     if stored is None:
         raise UsageError(f"no build record at {project.record_path}: nothing to check")
-    return {page: staleness(project, includes, stored.pages.get(page))
-            for page, includes in pages.items() if any(inc.region.executed for inc in includes)}
+    found = {}
+    for page, includes in pages.items():
+        if any(inc.region.executed for inc in includes):
+            found[page] = staleness(project, includes, stored.pages.get(page)) + [
+                f"{other.inputs.get('device')} results: {reason}"
+                for other in stored.devices(page)[1:]
+                for reason in staleness(project, includes, other)]
+    return found

@@ -60,8 +60,9 @@ class _Render(Preprocessor):
         text = "\n".join(lines)
         name, entry = self._entry(text)
         page_file = f"{self.project.docs_dir.name}/{name}"
-        if entry is not None:
-            problems = staleness(self.project, includes_in(self.project, text, Path(name)), entry)
+        includes = includes_in(self.project, text, Path(name)) if entry is not None else []
+        for results in self.record.devices(name):  # every device's results shown
+            problems = staleness(self.project, includes, results)
             if problems:
                 raise RenderError(f"{page_file}: stale results: {'; '.join(problems)}")
         return render_page(text, entry, self.record, self.project.root, page_file,

@@ -49,6 +49,7 @@ class Labels:
     raised: str = "Exception (raised on purpose)"
     warnings: str = "Warnings (captured by the build)"
     stamp: str = "This page's code was run by the build: {parts}."
+    stamp_other: str = "The same code also ran on another device: {parts}."
     device: str = "device {device}"
     hardware: str = " ({hardware})"
     torch: str = "PyTorch {torch}, {threads} threads"
@@ -77,6 +78,7 @@ LABELS = {
                  stray="其他线程的输出（由前面代码段启动的线程写出）",
                  raised="异常（本段代码有意引发）", warnings="运行时警告（构建时捕获）",
                  stamp="本页代码由构建实际运行：{parts}。", device="设备 {device}",
+                 stamp_other="同一份代码也在另一种设备上运行过：{parts}。",
                  hardware="（{hardware}）", torch="PyTorch {torch}，{threads} 个线程",
                  python="Python {python}", when="执行于 {when}", separator="；", language="zh",
                  notebook_note="本页是[{title}]({page})一页导出的 Jupyter notebook：代码相同，输出来自"
@@ -95,8 +97,10 @@ def labels_for(name: str) -> Labels:
     return LABELS[name]
 
 
-def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABELS["en"]) -> str:
-    """One line saying where and when a page's code ran."""
+def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABELS["en"],
+          template: str | None = None) -> str:
+    """One line saying where and when a page's code ran (``template``: another wording of
+    the line, e.g. ``labels.stamp_other``)."""
     device = provenance.get("device", "?")
     hardware = provenance.get("gpu") if device == "cuda" else provenance.get("cpu")
     parts = [labels.device.format(device=device)
@@ -110,7 +114,7 @@ def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABE
     if isinstance(first, str) and first and first != executed_at:  # regions ran at other times
         when = f"{readable_time(first)} – {when}"
     parts.append(labels.when.format(when=when))
-    return inline(labels.stamp.format(parts=labels.separator.join(parts)))
+    return inline((template or labels.stamp).format(parts=labels.separator.join(parts)))
 
 
 def fence_for(text: str) -> str:
@@ -143,6 +147,14 @@ def output_blocks(run: RegionRun, indent: str = "", labels: Labels = LABELS["en"
         text = "\n".join(f"{w.category}: {w.message}" for w in run.warnings)
         lines += ["", *text_block(text, labels.warnings, indent)]
     return lines
+
+
+def _other_devices(record: Record | None, entry: PageEntry | None) -> tuple[PageEntry, ...]:
+    """The results from other devices of the page whose main results are ``entry``."""
+    if record is None or entry is None:
+        return ()
+    name = next((page for page, found in record.pages.items() if found is entry), None)
+    return tuple(record.devices(name)[1:]) if name is not None else ()
 
 
 def _by_section(entries: tuple[RegionEntry, ...]) -> dict[str, RegionRun | list[str]]:
@@ -228,8 +240,12 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
         raise RenderError(str(exc)) from None
     entries = entry.regions if entry is not None else ()
     executed = entry is not None and bool(entry.executed)
-    page_stamp = stamp(entry.provenance, entry.executed_at, labels) if executed else ""
-    page = PageContext(_by_section(entries), entry, record, root, page_stamp, labels.language)
+    others = tuple((other, _by_section(other.regions)) for other in _other_devices(record, entry))
+    page_stamp = " ".join([stamp(entry.provenance, entry.executed_at, labels)] + [
+        stamp(other.provenance, other.executed_at, labels, labels.stamp_other)
+        for other, _ in others]) if executed else ""
+    page = PageContext(_by_section(entries), entry, record, root, page_stamp, labels.language,
+                       others)
     extensions = extensions or load_extensions()
     runs = _numbered(entries)
     fence_end = {f.end: f for f in parsed.fences}

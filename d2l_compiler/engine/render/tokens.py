@@ -19,7 +19,7 @@ is read as a value reference ``SECTION.name[.field] | FORMAT``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +45,21 @@ class PageContext:
     root: Path | None
     stamp: str
     language: str = "en"  # of the words a token generates: "en" or "zh"
+    # the same page's results from other devices (a merged record): entry, section -> run
+    others: tuple[tuple[PageEntry, Mapping[str, RegionRun | list[str]]], ...] = ()
+
+    def lookup_devices(self, ref: str) -> list[tuple[PageEntry | None, Any]]:
+        """``ref`` from this page's results, then from each other device's results that
+        recorded it (the device is ``entry.inputs["device"]``), for tokens that compare
+        devices side by side."""
+        found = [(self.entry, self.lookup(ref))]
+        for entry, regions in self.others:
+            try:
+                found.append((entry, replace(self, regions=regions, entry=entry,
+                                             others=()).lookup(ref)))
+            except RenderError:
+                continue  # that device did not record it (a path it skipped, say)
+        return found
 
     def lookup(self, ref: str) -> Any:
         """The recorded value ``SECTION.name[.field...]``; ``RenderError`` naming what is missing."""
