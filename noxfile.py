@@ -87,6 +87,8 @@ def bench(session: nox.Session) -> None:
     _install(session, "docs")
     session.run("python", "-m", "benchmarks.build_speed", *session.posargs, env=QUIET_MKDOCS)
     session.run("python", "-m", "benchmarks.edit_loop", env=QUIET_MKDOCS)
+    session.install("ray>=2.40")  # the book-scale benchmark compares the Ray executor too
+    session.run("python", "-m", "benchmarks.book_scale", env=QUIET_MKDOCS)
     session.run("python", "-m", "benchmarks.timing_agreement", *session.posargs)
     session.run("python", "-m", "benchmarks.faults", *session.posargs)
 

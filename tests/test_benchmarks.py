@@ -24,3 +24,21 @@ def test_every_edit_of_the_edit_loop_benchmark_still_applies():
         assert edit.old in (ROOT / edit.file).read_text(encoding="utf-8"), edit.name
         assert edit.marker in edit.new and edit.marker not in edit.old
         assert edit.shown == (f"\n{edit.marker}\n" if edit.printed else edit.marker)
+
+
+def test_the_synthetic_book_has_the_spread_and_the_exclusive_pages_it_claims(tmp_path):
+    from pathlib import Path
+
+    from benchmarks.book_scale import EXCLUSIVE_PAGES, write_book
+    from d2l_compiler.engine.sources.discover import discover
+    from d2l_compiler.engine.sources.project import Project
+    from d2l_compiler.engine.sources.resources import page_resources
+
+    intended = write_book(tmp_path / "book", 200)
+    project = Project(Path(tmp_path / "book" / "mkdocs.yml"))
+    pages = discover(project)
+    assert len(pages) == 200
+    exclusive = [p for p, incs in pages.items() if page_resources(project.root, incs).exclusive]
+    assert len(exclusive) == EXCLUSIVE_PAGES  # the timing pages, inferred from their code
+    seconds = sorted(intended.values())
+    assert seconds[-1] > 5 * seconds[len(seconds) // 2]  # a long tail, as real books have

@@ -294,3 +294,39 @@ def test_merge_refuses_records_of_other_sources_and_incomplete_sets(site):
     assert stale.code == 2 and f"merge: {page} (cpu) was built from other sources" in stale.stderr
     unknown = site.run("merge", str(site.root / "nope.json"))
     assert unknown.code == 2 and "no build record" in unknown.stderr
+
+
+def test_shards_sharing_a_store_directory_never_run_a_page_twice(site, tmp_path):
+    _book(site, 4)
+    shared = {"D2L_STORE_DIR": "../shared-store"}  # as CI restores it from its cache
+    for k in (1, 2):
+        assert site.build("--shard", f"{k}/2", env=shared).code == 0
+    assert (tmp_path / "shared-store").is_dir() and not (site.root / ".d2l" / "store").exists()
+    # a full build on the same store runs nothing: every page is there already
+    full = site.build("--no-site", env=shared)
+    assert full.code == 0 and "regions: 0 run, 4 cached" in full.stdout
+
+
+def test_a_result_from_another_machine_is_vouched_for_by_its_sources_not_its_packages(site):
+    """A GPU machine's torch build differs from this one's: its results stay valid while
+    the code is unchanged, and are refused once it changes."""
+    from d2l_compiler.engine.record.freshness import staleness
+    from d2l_compiler.engine.record.model import PageEntry
+    from d2l_compiler.engine.sources import key
+    from d2l_compiler.engine.sources.discover import page_includes
+
+    site.write("docs/index.md", '# t\n\n```python\n--8<-- "snippets/s.py:r"\n```\n')
+    site.write("snippets/s.py", "# --8<-- [start:r]\nimport yaml\nprint(1)\n# --8<-- [end:r]\n")
+    assert site.build("--no-site").code == 0
+    project = Project(site.root / "mkdocs.yml")
+    includes = page_includes(project, Path("index.md"))
+    keys = key.include_keys(project.root, includes, "cuda", {"yaml": ["PyYAML==0.0-gpu-box"]})
+    from d2l_compiler.engine.record.io import load_record
+    entry = load_record(site.root / ".d2l" / "record.json").pages["index.md"]
+    gpu = PageEntry(keys.key, keys.inputs, {**entry.provenance, "device": "cuda"},
+                    entry.executed_at, entry.duration, entry.peak_mb, entry.regions).sealed()
+    assert staleness(project, includes, gpu) == []  # another device: its own packages stand
+    assert "package PyYAML==0.0-gpu-box" in " ".join(staleness(project, includes, gpu,
+                                                               elsewhere=False))
+    site.write("snippets/s.py", "# --8<-- [start:r]\nimport yaml\nprint(2)\n# --8<-- [end:r]\n")
+    assert staleness(project, page_includes(project, Path("index.md")), gpu) != []

@@ -67,7 +67,11 @@ def _gpu_twin(project_root, cpu_record: dict) -> dict:
     record = json.loads(json.dumps(cpu_record))
     project = Project(project_root / "mkdocs.yml")
     for name, entry in record["pages"].items():
-        keys = key.include_keys(project.root, page_includes(project, Path(name)), "cuda")
+        includes = page_includes(project, Path(name))
+        local = key.include_keys(project.root, includes, "cuda").inputs["packages"]
+        # the GPU machine's own torch build: this machine can vouch for the sources only
+        keys = key.include_keys(project.root, includes, "cuda",
+                                {**local, "torch": ["torch==2.13.0+cu128"]})
         entry["key"], entry["inputs"] = keys.key, keys.inputs
         entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128", threads=8)
         for region in entry["regions"]:

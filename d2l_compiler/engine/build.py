@@ -136,7 +136,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     if options.shard is not None:
         pages = {p: pages[p] for p in shard_pages(project, pages, previous, options.shard)}
     sources_before = fingerprint(project, pages)
-    store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
+    store = Store(project.store_dir, warn=lambda msg: print(msg, file=sys.stderr))
     reusable = recorded_results(previous)  # a record brought from elsewhere (merged, committed)
     summary, failures = BuildSummary(), []
     new_pages: dict[str, PageEntry] = {}
@@ -259,14 +259,14 @@ def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: st
         if page not in merged.pages:
             raise UsageError(f"merge: no record has {page} (did a shard not run?)")
         for entry in merged.devices(page):
-            reasons = staleness(project, includes, entry, against_store=False)
+            reasons = staleness(project, includes, entry, against_store=False, elsewhere=True)
             if reasons:
                 raise UsageError(f"merge: {page} ({entry.inputs.get('device')}) was built from "
                                  f"other sources than this checkout: {reasons[0]}")
     progress = progress or make_progress()
     try:
         with _exclusive(project, progress):
-            store = Store(project.state_dir / "store", warn=lambda msg: print(msg, file=sys.stderr))
+            store = Store(project.store_dir, warn=lambda msg: print(msg, file=sys.stderr))
             for region_key, result in recorded_results(merged).items():
                 store.put(region_key, result)  # the record and the store agree again
             publish_record(project, pages, merged)

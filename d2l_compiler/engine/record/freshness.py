@@ -9,6 +9,8 @@ not), every region it shows is unchanged, and its outputs equal the store's for 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from d2l_compiler.engine.sources import key
@@ -60,7 +62,7 @@ def _matches_store(project: Project, entry: PageEntry) -> bool:
     """Whether the record's outputs equal the store's entries for the same region keys (a
     region the store does not have passes: a record checked out without its store is judged
     by its digest)."""
-    store = Store(project.state_dir / "store", warn=lambda _: None)
+    store = Store(project.store_dir, warn=lambda _: None)
     region_keys = [k for _, k in entry.inputs.get("region_keys", ())]
     if len(region_keys) != len(entry.executed):
         return False
@@ -101,12 +103,30 @@ def outdated_regions(project: Project, includes: list[Include],
                                                                      strict=True)) if new != old)
 
 
+def recorded_elsewhere(project: Project, entry: PageEntry) -> bool:
+    """Whether ``entry`` was recorded on another device than this machine's (so on another
+    machine, with that machine's packages)."""
+    return entry.inputs.get("device") != _local_device(str(project.state_dir))
+
+
+@lru_cache(maxsize=8)
+def _local_device(state_dir: str) -> str:
+    from d2l_compiler.engine.run.device import resolve_device
+
+    try:
+        return resolve_device(Path(state_dir))
+    except UsageError:  # D2L_DEVICE=cuda without one: no result here is from this machine
+        return "none"
+
+
 def staleness(project: Project, includes: list[Include], entry: PageEntry | None,
-              against_store: bool = True) -> list[str]:
+              against_store: bool = True, elsewhere: bool | None = None) -> list[str]:
     """Why ``entry`` no longer matches the page whose current includes are ``includes``
     ([] = fresh). Keys are recomputed for the device the entry was recorded on, so a machine
-    without a GPU can vouch for results recorded on one. ``against_store=False`` skips the
-    comparison with this machine's store (a record from another machine, being merged)."""
+    without a GPU can vouch for results recorded on one; for a result recorded elsewhere
+    (``elsewhere``; default: on another device than this machine's) only its sources are
+    vouched for, with the package versions it was recorded with. ``against_store=False``
+    skips the comparison with this machine's store (a record from another machine, merged)."""
     if entry is None:
         return ["never built"]
     if record.tampered(entry):
@@ -114,7 +134,10 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
     reasons: list[str] = []
     executed = [inc for inc in includes if inc.region.executed]
     if executed:
-        keys = key.include_keys(project.root, includes, entry.inputs["device"])
+        if elsewhere is None:
+            elsewhere = recorded_elsewhere(project, entry)
+        keys = key.include_keys(project.root, includes, entry.inputs["device"],
+                                entry.inputs.get("packages") if elsewhere else None)
         if keys.key != entry.key:
             reasons += explain(entry.inputs, keys.inputs) or ["key changed"]
             reach = must_rerun(entry.inputs, keys)

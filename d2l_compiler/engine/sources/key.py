@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -128,13 +129,18 @@ def data_files(root: Path, regions: list[Region]) -> dict[str, str]:
     return dict(sorted(digests.items()))
 
 
-def region_keys(root: Path, nodes: list[Node], device: str) -> list[tuple[str, dict]]:
+def region_keys(root: Path, nodes: list[Node], device: str,
+                versions: Mapping[str, list[str]] | None = None) -> list[tuple[str, dict]]:
     """The key of each executed region of a page, and its inputs: its own code, the project
     modules, packages and data files it uses, whether it runs in a process of its own, and
-    the keys of the regions it depends on (so an edit re-keys exactly its descendants)."""
+    the keys of the regions it depends on (so an edit re-keys exactly its descendants).
+    ``versions`` (package -> versions) stand in for the installed ones: those of the machine
+    that recorded a result, when this one vouches only for its sources."""
     keys: list[tuple[str, dict]] = []
     for node in nodes:
         files, packages = dependencies(root, [node.region])
+        if versions is not None:
+            packages = {name: list(versions.get(name, found)) for name, found in packages.items()}
         inputs = {**_environment(device), "region": [node.region.id, node.region.source_sha],
                   "files": files, "packages": packages, "data": data_files(root, [node.region]),
                   "own_process": node.own_process, "after": [keys[d][0] for d in node.deps]}
@@ -163,10 +169,11 @@ class PageKeys:
 
 
 def page_keys(root: Path, regions: list[Region], device: str,
-              own_process: list[bool] | None = None) -> PageKeys:
+              own_process: list[bool] | None = None,
+              versions: Mapping[str, list[str]] | None = None) -> PageKeys:
     """The keys of a page's execution (see :func:`page_key`) and of each of its regions."""
     nodes = page_graph(regions, own_process or [False] * len(regions))
-    keyed = region_keys(root, nodes, device)
+    keyed = region_keys(root, nodes, device, versions)
     inputs = {
         **_environment(device),
         # the page's modules, packages and data: the union of its regions' (read once, there)
@@ -180,11 +187,12 @@ def page_keys(root: Path, regions: list[Region], device: str,
     return PageKeys(_digest(inputs), inputs, nodes, keyed)
 
 
-def include_keys(root: Path, includes: list[Include], device: str) -> PageKeys:
+def include_keys(root: Path, includes: list[Include], device: str,
+                 versions: Mapping[str, list[str]] | None = None) -> PageKeys:
     """:func:`page_keys` of a page's includes (those it only shows are left out)."""
     executed = [inc for inc in includes if inc.region.executed]
     return page_keys(root, [inc.region for inc in executed], device,
-                     [inc.own_process for inc in executed])
+                     [inc.own_process for inc in executed], versions)
 
 
 def page_key(root: Path, regions: list[Region], device: str,

@@ -16,6 +16,7 @@ The engine and the MkDocs plugin both read these through :class:`Project`, so th
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -65,6 +66,9 @@ def _strings(value: object, name: str, where: Path, what: str = "names") -> tupl
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise UsageError(f"{where}: the d2l plugin's {name!r} must be a list of {what}")
     return tuple(value)
+
+
+STORE_ENV = "D2L_STORE_DIR"  # where the content store lives, if not in the state directory
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,13 @@ class Project:
     def state_dir(self) -> Path:
         """Engine state, ignored by git: the record, the store and the per-page logs."""
         return self.root / self.settings.state_dir
+
+    @property
+    def store_dir(self) -> Path:
+        """The content store: ``<state_dir>/store``, or ``D2L_STORE_DIR`` (relative to the
+        project root), e.g. a directory CI caches between runs and its shards share."""
+        shared = os.environ.get(STORE_ENV, "").strip()
+        return self.root / shared if shared else self.state_dir / "store"
 
     @property
     def record_path(self) -> Path:
