@@ -151,21 +151,37 @@ def page_notebook(markdown: str, entry: PageEntry, record: Record,
     """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code.
     Local images are embedded, so the downloaded file stands alone; with ``links_from``,
     relative links are instead rewritten for a page in that directory (the site's copy)."""
-    def fix_links(text: str) -> str:
-        if page_dir is None:
-            return text
-        return rebased(text, page_dir, links_from) if links_from else _self_contained(text, page_dir)
-    cells = notebook_cells(markdown, entry, record, code_of, fix_links, root, page_file,
+    return page_notebooks(markdown, entry, record, code_of, root, page_dir, page_file,
+                          extensions, labels, install, [links_from])[0]
+
+
+def page_notebooks(markdown: str, entry: PageEntry, record: Record,
+                   code_of: Mapping[str, str], root: Path | None, page_dir: Path | None,
+                   page_file: str, extensions: Extensions | None, labels: Labels,
+                   install: tuple[str, ...], links_from: list[Path | None]) -> list[dict[str, Any]]:
+    """:func:`page_notebook` for each of ``links_from``, rendering the page once."""
+    cells = notebook_cells(markdown, entry, record, code_of, lambda text: text, root, page_file,
                            extensions, labels)
     setup = setup_cell(install, entry.provenance, labels)
     if setup is not None:  # after the title, before anything runs
         cells.insert(1 if cells and "".join(cells[0]["source"]).startswith("# ") else 0, setup)
-    for number, cell in enumerate(cells):
-        cell["id"] = f"cell-{number}"  # nbformat 4.5 requires ids; deterministic ones diff well
-    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-        "d2l": {"executed_at": entry.executed_at, "provenance": dict(entry.provenance)}}}
+    notebooks = []
+    for target in links_from:
+        def fix_links(text: str, target: Path | None = target) -> str:
+            if page_dir is None:
+                return text
+            return rebased(text, page_dir, target) if target else _self_contained(text, page_dir)
+        variant = []
+        for number, cell in enumerate(cells):
+            copy = {**cell, "id": f"cell-{number}"}  # nbformat 4.5 requires ids; these diff well
+            if cell["cell_type"] == "markdown" and cell is not setup:
+                copy["source"] = _lines(fix_links("".join(cell["source"])).strip("\n"))
+            variant.append(copy)
+        notebooks.append({"cells": variant, "nbformat": 4, "nbformat_minor": 5, "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+            "d2l": {"executed_at": entry.executed_at, "provenance": dict(entry.provenance)}}})
+    return notebooks
 
 
 def write_notebooks(docs_dir: Path, record: Record,
@@ -184,11 +200,10 @@ def write_notebooks(docs_dir: Path, record: Record,
         if not entry.executed:
             continue
         target = docs_dir / NOTEBOOK_DIR / Path(page).with_suffix(".ipynb")
-        args = (markdown, entry, record, code_of, root, (docs_dir / page).parent, f"docs/{page}",
-                extensions, labels, install)
         try:
-            notebook = page_notebook(*args)
-            on_site = page_notebook(*args, links_from=target.parent)
+            notebook, on_site = page_notebooks(
+                markdown, entry, record, code_of, root, (docs_dir / page).parent,
+                f"docs/{page}", extensions, labels, install, [None, target.parent])
         except RenderError as exc:
             raise RenderError(str(exc)) from None
         relative = target.relative_to(docs_dir).as_posix()
