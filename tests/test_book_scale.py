@@ -10,6 +10,7 @@ import concurrent.futures as cf
 import json
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,7 @@ FENCE = '```python\n--8<-- "snippets/s.py:r"\n```\n'
     ("import timeit", Resources(exclusive=True)),
     ("import torch.utils.benchmark as b", Resources(exclusive=True)),
     ("import torch\nx = torch.ones(1)", Resources()),  # torch without cuda: CPU only
+    ("device = 'cuda'", Resources()),  # cuda without torch: nothing would use a GPU
     ("import torch\nd = 'cuda' if torch.cuda.is_available() else 'cpu'", Resources(gpus=1)),
     ("import helpers", Resources(gpus=1, exclusive=True)),  # through a project module
 ])
@@ -146,6 +148,21 @@ def test_exclusive_pages_run_alone_and_gpus_are_never_shared():
     assert _most_at_once(spans) == 3  # the slots were used, and never more
     assert {s[3] for s in spans if s[0] == "g-two"} == {"0,1"}
     assert all(s[3] is None for s in spans if s[0].startswith("p"))
+
+
+def test_declared_memory_never_exceeds_the_machine():
+    executor = FakeExecutor(slots=3)  # 1000 MiB in all
+    jobs = [_job(f"big{i}", 0.04, memory_mb=600) for i in range(3)]
+    jobs += [_job(f"small{i}", 0.04, memory_mb=300) for i in range(4)]
+    jobs += [_job("huge", 0.04, memory_mb=5000)]  # more than there is: runs alone
+    run_jobs(jobs, executor)
+    executor.close()
+    need = {j.page: j.resources.memory_mb for j in jobs}
+    spans = executor.intervals
+    for a in spans:  # at each start, what runs then fits, unless the page runs alone
+        running = [b for b in spans if b[1] <= a[1] < b[2]]
+        assert len(running) == 1 or sum(need[b[0]] for b in running) <= 1000, running
+    assert _most_at_once([s for s in spans if s[0].startswith("small")]) >= 2  # they do pair
 
 
 def test_pages_start_exclusive_first_then_longest_first():
@@ -330,3 +347,65 @@ def test_a_result_from_another_machine_is_vouched_for_by_its_sources_not_its_pac
                                                                elsewhere=False))
     site.write("snippets/s.py", "# --8<-- [start:r]\nimport yaml\nprint(2)\n# --8<-- [end:r]\n")
     assert staleness(project, page_includes(project, Path("index.md")), gpu) != []
+
+
+def test_merge_keeps_one_result_per_page_and_device_whatever_the_order():
+    """Two runs of the same key (a page both shards ran, at different times): the later one
+    is kept, in every order; devices stay apart; the build provenance covers every record."""
+    import itertools
+
+    from d2l_compiler.engine.record.merge import Labelled, merge_records
+    from d2l_compiler.engine.record.model import BuildProvenance, PageEntry, Record
+
+    def entry(device: str, key: str, at: str) -> PageEntry:
+        inputs = {"device": device, "regions": [["s.py:r", "x"]], "files": {}, "data": {},
+                  "packages": {}, "python": "3.11", "format": 3, "env": {}}
+        return PageEntry(key, inputs, {"device": device}, at, 1.0, 1.0, ()).sealed()
+
+    def rec(commit: str, *entries: tuple[str, PageEntry]) -> Record:
+        return Record(BuildProvenance(entries[0][1].inputs["device"], commit, "2026-11-30", "3.11"),
+                      dict(entries))
+
+    early, late = entry("cpu", "k1", "2026-11-30T01:00:00Z"), entry("cpu", "k1", "2026-11-30T02:00:00Z")
+    gpu = entry("cuda", "k2", "2026-11-30T03:00:00Z")
+    records = [Labelled("a", rec("c1", ("p.md", late))), Labelled("b", rec("c2", ("p.md", early))),
+               Labelled("g", rec("c3", ("p.md", gpu)))]
+    results = {json.dumps(merge_records(list(order), prefer="cpu").to_json(), sort_keys=True)
+               for order in itertools.permutations(records)}
+    assert len(results) == 1
+    merged = merge_records(records, prefer="cpu")
+    assert merged.pages["p.md"] == late and merged.other_devices["p.md"] == (gpu,)
+    assert merge_records(records).pages["p.md"] == gpu  # cuda is preferred by default
+    assert merged.provenance.git_commit == "c1+c2+c3" and merged.provenance.device == "cpu+cuda"
+    clash = entry("cpu", "k9", "2026-11-30T04:00:00Z")
+    with pytest.raises(UsageError, match="merge: p.md: a and c hold cpu results built from "
+                                         "different sources"):
+        merge_records([records[0], Labelled("c", rec("c4", ("p.md", clash)))])
+    other_code = replace(gpu, inputs={**gpu.inputs, "regions": [["s.py:r", "edited"]]}).sealed()
+    with pytest.raises(UsageError, match=r"merge: p.md: a \(cpu\) and h \(cuda\) were built "
+                                         "from different sources"):
+        merge_records([records[0], Labelled("h", rec("c5", ("p.md", other_code)))])
+
+
+def test_shard_estimates_come_from_the_last_record():
+    from d2l_compiler.engine.record.model import BuildProvenance, PageEntry, Record
+    from d2l_compiler.engine.run.shard import DEFAULT_ESTIMATE, page_estimates
+
+    def entry(seconds: float) -> PageEntry:
+        return PageEntry("k", {}, {}, "t", seconds, 0.0, ())
+
+    last = Record(BuildProvenance("cpu", "c", "d", "3.11"),
+                  {"a.md": entry(30.0), "b.md": entry(2.0), "c.md": entry(4.0)})
+    estimate = page_estimates(last)
+    assert [estimate(p) for p in ("a.md", "b.md", "c.md", "new.md")] == [30.0, 2.0, 4.0, 4.0]
+    assert page_estimates(None)("any.md") == DEFAULT_ESTIMATE
+
+
+def test_a_page_that_kills_its_worker_fails_the_build_naming_it(site):
+    _book(site, 3)
+    site.write("snippets/s1.py", "# --8<-- [start:r]\nimport os, signal\n"
+                                 "os.kill(os.getppid(), signal.SIGKILL)\n# --8<-- [end:r]\n")
+    result = site.build("--no-site", "--jobs", "2")
+    assert result.code == 1
+    assert "p1.md: the worker running this page stopped" in result.stderr
+    assert "the record and the site were left unchanged" in result.stderr
