@@ -250,20 +250,31 @@ def test_a_parallel_build_records_what_a_serial_one_does(site):
     assert published.code == 0 and "0 run, 6 cached" in published.stdout
 
 
+def _report(stderr: str) -> list[str]:
+    """A failed build's report without what differs between runs (times, log paths)."""
+    return [line for line in stderr.splitlines() if "elapsed" not in line
+            and "full log" not in line and "build failed" not in line]
+
+
 def test_a_failing_page_in_a_parallel_build_is_reported_as_in_a_serial_one(site):
-    _book(site, 4, fail=2)
-    serial = site.build("--no-site", "--jobs", "1")
-    parallel = site.build("--no-site", "--jobs", "2")
+    _book(site, 5, fail=2)
+    site.write("snippets/s3.py", "# --8<-- [start:r]\nimport time\ntime.sleep(30)\n"
+                                 "# --8<-- [end:r]\n")
+    serial = site.build("--no-site", "--jobs", "1", "--timeout", "2")
+    parallel = site.build("--no-site", "--jobs", "2", "--timeout", "2", "--force")
     for result in (serial, parallel):
         assert result.code == 1
         assert "docs/p2.md:6: region 'r' failed: exception: ValueError: page 2 fails" in result.stderr
         assert "at snippets/s2.py:2" in result.stderr
+        assert "docs/p3.md:6: region 'r' failed: timeout after 2 s" in result.stderr
         assert "the record and the site were left unchanged" in result.stderr
+    assert _report(parallel.stderr) == _report(serial.stderr)  # the same words, in page order
     assert not (site.root / ".d2l" / "record.json").exists()
-    # the other pages' results were kept: a fixed page 2 runs alone
-    site.write("snippets/s2.py", "# --8<-- [start:r]\nprint('fixed')\n# --8<-- [end:r]\n")
+    # the other pages' results were kept: fixed pages 2 and 3 run alone
+    for page in (2, 3):
+        site.write(f"snippets/s{page}.py", "# --8<-- [start:r]\nprint('fixed')\n# --8<-- [end:r]\n")
     fixed = site.build("--no-site", "--jobs", "2")
-    assert fixed.code == 0 and "pages: 1 run, 3 cached" in fixed.stdout
+    assert fixed.code == 0 and "pages: 2 run, 3 cached" in fixed.stdout
 
 
 def _shard_records(site: FixtureSite, count: int) -> list[Path]:

@@ -17,7 +17,7 @@ if not os.environ.get("D2L_REQUIRE_RAY"):
     pytest.importorskip("ray", reason="Ray is an optional extra: `nox -s ray` tests it")
 
 from conftest import FixtureSite  # noqa: E402
-from test_book_scale import _book, _outputs, _overlap  # noqa: E402
+from test_book_scale import _book, _outputs, _overlap, _report  # noqa: E402
 
 
 def test_a_ray_build_records_what_a_local_one_does(site: FixtureSite):
@@ -50,10 +50,7 @@ def test_failures_and_timeouts_on_ray_are_reported_as_locally(site: FixtureSite)
         assert result.code == 1
         assert "docs/p1.md:6: region 'r' failed: exception: ValueError: page 1 fails" in result.stderr
         assert "docs/p2.md:6: region 'r' failed: timeout after 2 s" in result.stderr
-    strip = [line for line in on_ray.stderr.splitlines() if "elapsed" not in line
-             and "full log" not in line and "build failed" not in line]
-    assert strip == [line for line in local.stderr.splitlines() if "elapsed" not in line
-                     and "full log" not in line and "build failed" not in line]
+    assert _report(on_ray.stderr) == _report(local.stderr)
 
 
 def _free_port() -> int:
