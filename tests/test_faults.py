@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -171,6 +172,22 @@ def _pages_site(site: FixtureSite, count: int) -> None:
                                         f"print({i})\n# --8<-- [end:r]\n")
 
 
+def _processes_of(root: Path, engine: int) -> list[int]:
+    """Live processes working in ``root`` (a build, its workers) or on a page of the engine
+    ``engine`` (whose scratch directories are named after it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
+            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+        except (OSError, ValueError, IndexError):
+            continue
+        if state != "Z" and (cwd.startswith(str(root)) or f"d2l-page-{engine}-" in cmdline):
+            found.append(int(entry.name))
+    return found
+
+
 def test_sigkilled_builds_lose_nothing(site):
     _pages_site(site, 4)
     rng = random.Random(1234)
@@ -182,7 +199,11 @@ def test_sigkilled_builds_lose_nothing(site):
         proc.kill()
         out, _ = proc.communicate()
         finished = pages_ran(out)
+        time.sleep(0.3)  # the page processes and workers notice the engine's death
         resumed = site.build("--no-site")
+        # nothing of the killed build is left: no scratch directory, no process
+        assert not list(Path(tempfile.gettempdir()).glob(f"d2l-page-{proc.pid}-*"))
+        assert _processes_of(site.root, proc.pid) == []
         assert resumed.code == 0, resumed.stderr
         rerun = pages_ran(resumed.stdout)
         assert not rerun & finished  # what finished before the kill is not run again
@@ -236,3 +257,33 @@ def test_non_timing_outputs_identical_across_builds(site):
     first = site.record()["pages"]["index.md"]["regions"][0]["stdout"]
     assert site.build("--force").code == 0
     assert site.record()["pages"]["index.md"]["regions"][0]["stdout"] == first
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_build_killed_outright_leaves_no_process_and_no_scratch(site, tmp_path, jobs):
+    started = tmp_path / "started"
+    started.mkdir()
+    for i in range(3):
+        site.write(f"docs/p{i}.md", f'# P{i}\n\n```python\n--8<-- "snippets/s{i}.py:r"\n```\n')
+        site.write(f"snippets/s{i}.py", f"# --8<-- [start:r]\nimport os, time\n"
+                                        f"open(os.path.join({str(started)!r}, str(os.getpid())), 'w')\n"
+                                        f"time.sleep(60)\n# --8<-- [end:r]\n")
+    proc = subprocess.Popen([sys.executable, "-m", "d2l_compiler", "build", "--no-site", "-j", str(jobs)],
+                            cwd=site.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "D2L_DEVICE": "cpu"})
+    deadline = time.monotonic() + 60
+    while len(list(started.iterdir())) < jobs:  # each worker is running a page
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while _processes_of(site.root, proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_of(site.root, proc.pid) == []  # workers and pages went with the engine
+    if jobs == 1:  # the engine's own scratch directory: nobody was left to remove it
+        assert list(Path(tempfile.gettempdir()).glob(f"d2l-page-{proc.pid}-*"))
+    for i in range(3):
+        site.write(f"snippets/s{i}.py", f"# --8<-- [start:r]\nprint({i})\n# --8<-- [end:r]\n")
+    assert site.build("--no-site").code == 0
+    assert not list(Path(tempfile.gettempdir()).glob(f"d2l-page-{proc.pid}-*"))

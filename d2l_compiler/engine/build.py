@@ -24,7 +24,7 @@ from d2l_compiler.engine.render.markdown import RenderError, labels_for
 from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.run.child import provenance as where_this_runs
 from d2l_compiler.engine.run.jobs import PageJob, PageOutcome, run_job
-from d2l_compiler.engine.run.runner import Limits
+from d2l_compiler.engine.run.runner import Limits, sweep_scratch
 from d2l_compiler.engine.run.schedule import Executor, InlineExecutor, PoolExecutor, run_jobs
 from d2l_compiler.engine.run.shard import Shard, page_estimates, shard_pages, shard_record_path
 from d2l_compiler.engine.sources.resources import page_resources
@@ -113,6 +113,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
         check_site_dir(site_dir, _protected(project, pages), project.docs_dir)
         renderer_wired(project)
     progress = progress or make_progress()
+    sweep_scratch()  # what a build killed outright (SIGKILL) left in the temporary directory
     try:
         with _exclusive(project, progress):
             summary, failures = _execute(project, options, device, pages, progress)

@@ -26,6 +26,7 @@ from typing import Protocol
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.run.jobs import PageJob, PageOutcome, run_job
 from d2l_compiler.engine.run.procs import become_subreaper, descendants, sweep
+from d2l_compiler.engine.run.supervise import die_with_parent
 
 
 class Executor(Protocol):
@@ -98,13 +99,19 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def _worker_setup() -> None:
+def _worker_setup(engine: int) -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
     become_subreaper()  # a page's orphans come back to this worker, not to another page's
+    die_with_parent(signal.SIGTERM)  # the engine killed outright: clean up and go
+    if os.getppid() != engine:  # it died before that took effect
+        raise SystemExit(1)
 
 
 def _run_in_worker(job: PageJob, gpus: str | None) -> PageOutcome:
-    return run_job(job, gpus)
+    try:
+        return run_job(job, gpus)
+    except _Terminated:  # the page's processes and files are cleaned up by now
+        os._exit(128 + signal.SIGTERM)  # not back to the pool's loop: nobody is waiting
 
 
 class PoolExecutor:
@@ -118,7 +125,7 @@ class PoolExecutor:
         become_subreaper()  # a worker killed hard leaves its page's processes to us
         self._keep = descendants()
         self._pool = cf.ProcessPoolExecutor(slots, multiprocessing.get_context("spawn"),
-                                            initializer=_worker_setup)
+                                            initializer=_worker_setup, initargs=(os.getpid(),))
 
     def submit(self, job: PageJob, gpus: str | None) -> cf.Future:
         """Queue ``job`` on a free worker."""

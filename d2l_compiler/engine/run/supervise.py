@@ -19,14 +19,19 @@ POLL_SECONDS = 0.01
 _PR_SET_PDEATHSIG = 1
 
 
+def die_with_parent(sig: int) -> None:
+    """Have the kernel send ``sig`` to this process when its parent dies, even if the parent
+    is SIGKILLed (Linux; elsewhere a no-op)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+    except (OSError, AttributeError):
+        pass
+
+
 def child_setup(memory_mb: int | None) -> Callable[[], None]:
     """The function the child runs before ``exec``: die with the engine, limit memory."""
     def setup() -> None:
-        # die with the engine, even if it is SIGKILLed (Linux; elsewhere a no-op)
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
+        die_with_parent(signal.SIGKILL)
         if memory_mb is not None:
             limit = memory_mb * 2**20
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
