@@ -229,25 +229,33 @@ def _outputs(record: dict) -> dict:
             for page, entry in record["pages"].items()}
 
 
-def test_a_parallel_build_records_what_a_serial_one_does(site):
-    _book(site, 6)
+def same_as_serial(site: FixtureSite, pages: int, *options: str) -> list[tuple]:
+    """Build the book of ``pages`` pages serially, then again (forced) with ``options``: the
+    same outputs, every page once, the timing page alone; the second build's spans
+    (page, start, end, worker). A site built afterwards runs nothing."""
+    _book(site, pages)
     serial = site.build("--no-site", "--jobs", "1")
     assert serial.code == 0, serial.stderr
     expected = _outputs(site.record())
-    parallel = site.build("--no-site", "--jobs", "2", "--force")
-    assert parallel.code == 0, parallel.stderr
+    other = site.build("--no-site", "--force", *options)
+    assert other.code == 0, other.stderr
     record = site.record()
     assert _outputs(record) == expected
     timeline = record["provenance"]["summary"]["timeline"]
-    assert sorted(t["page"] for t in timeline) == [f"p{i}.md" for i in range(6)]
-    spans = [(t["page"], t["started"], t["ended"], t["exclusive"]) for t in timeline]
+    assert sorted(t["page"] for t in timeline) == [f"p{i}.md" for i in range(pages)]
+    spans = [(t["page"], t["started"], t["ended"], t["worker"]) for t in timeline]
     timing = next(s for s in spans if s[0] == "p0.md")
-    assert timing[3] and not any(_overlap(timing, s) for s in spans if s is not timing)
-    assert len({t["worker"] for t in timeline}) == 2  # two worker processes did the work
+    assert not any(_overlap(timing, s) for s in spans if s is not timing)
+    assert next(t for t in timeline if t["page"] == "p0.md")["exclusive"]
+    published = site.build()
+    assert published.code == 0 and f"0 run, {pages} cached" in published.stdout
+    return spans
+
+
+def test_a_parallel_build_records_what_a_serial_one_does(site):
+    spans = same_as_serial(site, 6, "--jobs", "2")
+    assert len({s[3] for s in spans}) == 2  # two worker processes did the work
     assert any(_overlap(a, b) for a in spans for b in spans if a is not b)  # really in parallel
-    # a site built from the parallel record, running nothing
-    published = site.build("--jobs", "2")
-    assert published.code == 0 and "0 run, 6 cached" in published.stdout
 
 
 def _report(stderr: str) -> list[str]:

@@ -136,13 +136,20 @@ CORRUPTIONS = {
 }
 
 
-@pytest.mark.parametrize("how", sorted(CORRUPTIONS))
-def test_corrupt_store_entry_is_rerun(site, how):
+def _corrupted(site: FixtureSite, how: str) -> tuple[str, Path]:
+    """A built one-region site whose store entry was then corrupted ``how``: the site as it
+    was built, and the entry."""
     _one_region(site, "print('stable output')\nvalue = 42")
     assert site.build().code == 0
     clean = _normalised_site(site)
     entry = _store_entry(site)
     CORRUPTIONS[how](entry / "entry.json")
+    return clean, entry
+
+
+@pytest.mark.parametrize("how", sorted(CORRUPTIONS))
+def test_corrupt_store_entry_is_rerun(site, how):
+    clean, entry = _corrupted(site, how)
     (site.root / ".d2l" / "record.json").unlink()  # nor does the record have it
     result = site.build()
     assert result.code == 0, result.stderr
@@ -153,11 +160,7 @@ def test_corrupt_store_entry_is_rerun(site, how):
 
 @pytest.mark.parametrize("how", ["truncated", "valid JSON, edited"])
 def test_a_corrupt_store_entry_the_record_still_has_is_taken_from_the_record(site, how):
-    _one_region(site, "print('stable output')\nvalue = 42")
-    assert site.build().code == 0
-    clean = _normalised_site(site)
-    entry = _store_entry(site)
-    CORRUPTIONS[how](entry / "entry.json")
+    clean, _ = _corrupted(site, how)
     result = site.build()
     assert result.code == 0, result.stderr
     assert "pages: 0 run, 1 cached" in result.stdout  # the record's sealed result, not a re-run

@@ -17,27 +17,12 @@ if not os.environ.get("D2L_REQUIRE_RAY"):
     pytest.importorskip("ray", reason="Ray is an optional extra: `nox -s ray` tests it")
 
 from conftest import FixtureSite  # noqa: E402
-from test_book_scale import _book, _outputs, _overlap, _report  # noqa: E402
+from test_book_scale import _book, _report, same_as_serial  # noqa: E402
 
 
 def test_a_ray_build_records_what_a_local_one_does(site: FixtureSite):
-    _book(site, 5)
-    local = site.build("--no-site", "--jobs", "1")
-    assert local.code == 0, local.stderr
-    expected = _outputs(site.record())
-    on_ray = site.build("--no-site", "--executor", "ray", "--force")
-    assert on_ray.code == 0, on_ray.stderr
-    record = site.record()
-    assert _outputs(record) == expected
-    timeline = record["provenance"]["summary"]["timeline"]
-    assert sorted(t["page"] for t in timeline) == [f"p{i}.md" for i in range(5)]
-    own_pid = {t["worker"] for t in timeline}
-    assert len(own_pid) >= 2  # Ray's worker processes, not the driver
-    spans = [(t["page"], t["started"], t["ended"]) for t in timeline]
-    timing = next(s for s in spans if s[0] == "p0.md")
-    assert not any(_overlap(timing, s) for s in spans if s is not timing)
-    published = site.build()  # the site from the Ray build's record runs nothing
-    assert published.code == 0 and "0 run, 5 cached" in published.stdout
+    spans = same_as_serial(site, 5, "--executor", "ray")
+    assert len({s[3] for s in spans}) >= 2  # Ray's worker processes, not the driver
 
 
 def test_failures_and_timeouts_on_ray_are_reported_as_locally(site: FixtureSite):

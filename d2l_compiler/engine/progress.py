@@ -65,7 +65,9 @@ class RichProgress(PlainProgress):
 
     def finished(self, page: str, ok: bool, seconds: float) -> None:
         """A page finished (``ok`` or failed) after ``seconds``."""
-        self._bar.update(self._tasks[page], description=f"{page} {'✓' if ok else '✗'}")
+        task = self._tasks[page]
+        done = {"completed": self._bar.tasks[task].total} if ok else {}  # regions of a page run
+        self._bar.update(task, description=f"{page} {'✓' if ok else '✗'}", **done)  # elsewhere
         super().finished(page, ok, seconds)
 
     def close(self) -> None:
