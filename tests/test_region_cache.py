@@ -298,3 +298,32 @@ def test_the_chapter_s_timing_regions_depend_only_on_the_code_that_builds_the_mo
     for name in timing | {"save"}:
         assert depends[name] == {"symbolic", "script"}, (name, depends[name])
     assert depends["fancy_func"] == set() and "fancy_func" not in set().union(*depends.values())
+
+
+def test_a_page_says_which_commits_its_results_were_run_at(tmp_path):
+    """Results kept from an earlier build keep the commit they ran at: a page whose regions
+    ran at two commits names both, and one that ran again at one names it alone."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    def commit(message: str) -> str:
+        git("add", "-A")
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message)
+        return git("rev-parse", "--short=12", "HEAD")
+
+    git("init", "-q")
+    (tmp_path / ".gitignore").write_text(".d2l/\ndocs/generated/\n")
+    _write(tmp_path, [("a", "print(1)"), ("b", "print(2)")])
+    first = commit("one")
+    assert _build(tmp_path) == ["a", "b"]
+    _write(tmp_path, [("a", "print(1)"), ("b", "print(3)")])
+    second = commit("two")
+    assert _build(tmp_path) == ["b"]
+    provenance = load_record(tmp_path / ".d2l" / "record.json").pages["p.md"].provenance
+    assert (provenance["first_git_commit"], provenance["git_commit"]) == (first, second)
+    assert _build(tmp_path, force=True) == ["a", "b"]
+    provenance = load_record(tmp_path / ".d2l" / "record.json").pages["p.md"].provenance
+    assert provenance["git_commit"] == second and "first_git_commit" not in provenance

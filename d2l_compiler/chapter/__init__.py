@@ -70,10 +70,18 @@ def _summary(call: TokenCall) -> str:
 
 def _provenance(call: TokenCall) -> str:
     record = call.page.record
-    commit = record.provenance.git_commit if record else "unknown"
-    return "<br>".join(tables.paths_provenance(paths, entry.provenance if entry else {},
-                                               entry.executed_at if entry else "?", commit)
-                       for entry, paths in _per_device(call, 2, "paths_provenance VALUE"))
+    build_commit = record.provenance.git_commit if record else "unknown"
+    # the commit the numbers were measured at (a result kept from an earlier build keeps its
+    # own; results recorded before commits were kept per run fall back to the build's)
+    lines = []
+    for entry, paths in _per_device(call, 2, "paths_provenance VALUE"):
+        provenance = entry.provenance if entry else {}
+        commit = str(provenance.get("git_commit", build_commit))
+        if provenance.get("first_git_commit"):  # the page's regions ran at several commits
+            commit = f"{provenance['first_git_commit']} – {commit}"
+        lines.append(tables.paths_provenance(paths, provenance,
+                                             entry.executed_at if entry else "?", commit))
+    return "<br>".join(lines)
 
 
 def _chart(call: TokenCall) -> str:

@@ -146,6 +146,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     planned: dict[str, tuple[list[Include], key.PageKeys, dict[int, StoredPage | None]]] = {}
     jobs: list[PageJob] = []
     estimate = page_estimates(previous)
+    commit = record.git_commit(project.root)  # what the code that runs now was committed as
     for page, includes in pages.items():
         executed = [inc for inc in includes if inc.region.executed]
         keys = key.include_keys(project.root, includes, device)
@@ -163,7 +164,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             continue
         jobs.append(PageJob(project.root, page, tuple(executed), keys, tuple(to_run), device,
                             options.limits, project.state_dir / "logs", dict(found),
-                            page_resources(project.root, includes), estimate(page)))
+                            page_resources(project.root, includes), estimate(page), commit))
     outcomes = _run(jobs, options, device, progress, store)
     for page, (includes, keys, found) in planned.items():  # page order, whatever ran when
         outcome = outcomes.get(page)
@@ -188,7 +189,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                                         job.resources.exclusive)
                              for job in jobs for o in [outcomes[job.page]]),
                             key=lambda t: (t.started, t.page)))
-    provenance = BuildProvenance(device, record.git_commit(project.root), record.utc_now(),
+    provenance = BuildProvenance(device, commit, record.utc_now(),
                                  sys.version.split()[0], tuple(summary.ran),
                                  tuple(summary.cached), round(summary.seconds, 3),
                                  tuple(summary.regions_ran), timeline)
@@ -368,7 +369,13 @@ def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
     for entry in sorted(entries, key=lambda e: e.executed_at):  # the latest run wins
         provenance.update(entry.provenance)
     if entries:  # the stamp gives the span when regions ran in different builds
-        provenance["first_executed_at"] = min(e.executed_at for e in entries)
+        first = min(entries, key=lambda e: e.executed_at)
+        provenance["first_executed_at"] = first.executed_at
+        if first.provenance.get("git_commit", provenance.get("git_commit")) != provenance.get(
+                "git_commit"):  # and the span of commits their code was at
+            provenance["first_git_commit"] = first.provenance.get("git_commit")
+        else:
+            provenance.pop("first_git_commit", None)
     runs = [replace(entry.runs[0], index=i) for i, entry in enumerate(entries)]
     return PageEntry(keys.key, keys.inputs, provenance,
                      max((e.executed_at for e in entries), default=record.utc_now()),

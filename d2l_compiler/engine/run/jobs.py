@@ -44,6 +44,7 @@ class PageJob:
     found: dict[int, StoredPage | None]  # the stored results of the page's other regions
     resources: Resources = Resources()
     estimate: float = 0.0  # seconds, from the last record (for ordering)
+    commit: str = "unknown"  # the project's git commit when the build started (provenance)
 
 
 @dataclass
@@ -110,7 +111,8 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
         for region_run in run.regions:
             index = region_run.index
             region_key, inputs = job.keys.regions[index]
-            ran[index] = StoredPage(region_key, inputs, run.provenance, executed_at,
+            ran[index] = StoredPage(region_key, inputs, {**run.provenance, "git_commit": job.commit},
+                                    executed_at,
                                     region_run.duration, run.peak_mb, (region_run,))
     return ran, "\n".join(failures), sorted(set(differs))
 
