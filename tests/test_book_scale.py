@@ -330,6 +330,11 @@ def test_merge_refuses_records_of_other_sources_and_incomplete_sets(site):
     assert stale.code == 2 and f"merge: {page} (cpu) was built from other sources" in stale.stderr
     unknown = site.run("merge", str(site.root / "nope.json"))
     assert unknown.code == 2 and "no build record" in unknown.stderr
+    for not_a_record in (site.root / "mkdocs.yml", site.root / "docs"):  # careless arguments
+        refused = site.run("merge", str(not_a_record), "--no-site")
+        assert refused.code == 2 and "unreadable build record" in refused.stderr
+        assert "delete" not in refused.stderr  # never advice to delete what the user named
+        assert not_a_record.exists()
 
 
 def test_shards_sharing_a_store_directory_never_run_a_page_twice(site, tmp_path):

@@ -242,7 +242,7 @@ def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: st
 
     loaded = []
     for path in paths:
-        found = record.load_record(path)
+        found = record.load_record(path, hint="")
         if found is None:
             raise UsageError(f"merge: {path}: no build record (of format {FORMAT}) there")
         loaded.append(Labelled(str(path), found))

@@ -61,24 +61,25 @@ def write_record(path: Path, record: Record) -> None:
     write_json_atomic(path, record.to_json())
 
 
-def load_record(path: Path) -> Record | None:
+def load_record(path: Path, hint: str = "; delete it and rebuild") -> Record | None:
     """The record at ``path`` (the one place a record is read), or None if there is none or
-    it is from another format; ``UsageError`` (one line) if it is unreadable or malformed."""
+    it is from another format; ``UsageError`` (one line, ending with ``hint``) if it is
+    unreadable or malformed."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: unreadable build record ({exc}); delete it and rebuild") from None
+        raise UsageError(f"{path}: unreadable build record ({exc}){hint}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: malformed build record (a JSON {type(data).__name__}, not an "
-                         "object); delete it and rebuild")
+                         f"object){hint}")
     if data.get("format") != FORMAT:
         return None  # another format: as if there were none
     try:
         return Record.from_json(data)
     except RecordError as exc:
-        raise UsageError(f"{path}: malformed build record ({exc}); delete it and rebuild") from None
+        raise UsageError(f"{path}: malformed build record ({exc}){hint}") from None
 
 
 def git_commit(root: Path) -> str:
