@@ -29,7 +29,16 @@ def test_store_entry_edited_into_other_valid_json_is_discarded(site):
     (entry / "entry.json").write_text(json.dumps(data))  # valid JSON, old checksum
     result = site.build()
     assert result.code == 0 and "checksum mismatch" in result.stderr
-    assert "pages: 1 run" in result.stdout
+    # the record's own sealed result stands in (and is stored again), never the forged one
+    assert "pages: 0 run, 1 cached" in result.stdout
+    assert "stable output" in site.html() and "forged" not in site.html()
+    assert "checksum mismatch" not in site.build().stderr
+    (site.root / ".d2l" / "record.json").unlink()
+    forged = json.loads((entry / "entry.json").read_text())
+    forged["regions"][0]["stdout"] = "forged output\n"
+    (entry / "entry.json").write_text(json.dumps(forged))
+    result = site.build()  # without the record: run again
+    assert result.code == 0 and "pages: 1 run" in result.stdout
     assert "stable output" in site.html() and "forged" not in site.html()
 
 
