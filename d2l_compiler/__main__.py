@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "merge":
             from pathlib import Path
 
-            from d2l_compiler.engine.build import merge
+            from d2l_compiler.engine.merging import merge
 
             site = None if args.no_site else project.root / args.site_dir
             merged = merge(project, [Path(r) for r in args.records], site, args.prefer)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
-from d2l_compiler.engine.record.model import (FORMAT, BuildProvenance, PageEntry, PageTiming, Record,
-                                              RegionEntry, RegionRun, Status, StoredPage)
+from d2l_compiler.engine.record.model import (BuildProvenance, PageEntry, PageTiming, Record,
+                                              RegionEntry, RegionRun, StoredPage)
 from d2l_compiler.engine.run.device import resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
-from d2l_compiler.engine.errors import BuildError, UsageError
+from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.render.notebook import write_notebooks
 from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.sources.project import Project
@@ -31,6 +31,7 @@ from d2l_compiler.engine.sources.resources import page_resources
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.publish.sitedir import check_site_dir
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
+from d2l_compiler.engine.record.reuse import other_devices, recorded_results
 from d2l_compiler.engine.record.store import Store
 
 
@@ -69,7 +70,7 @@ class BuildSummary:
 
 
 @contextmanager
-def _exclusive(project: Project, progress: PlainProgress):
+def project_lock(project: Project, progress: PlainProgress):
     """One build at a time per project: a second one waits instead of racing the first."""
     project.state_dir.mkdir(parents=True, exist_ok=True)
     with open(project.state_dir / "lock", "w") as lock:
@@ -93,7 +94,7 @@ def _regions(runs: list[RegionRun], includes: list[Include]) -> tuple[RegionEntr
                  for inc in includes)
 
 
-def _protected(project: Project, pages: dict[str, list[Include]]) -> list[Path]:
+def protected_paths(project: Project, pages: dict[str, list[Include]]) -> list[Path]:
     """What a site directory must never be or contain."""
     sources = {project.root / inc.region.path for incs in pages.values() for inc in incs}
     return [project.root, project.docs_dir, project.state_dir, project.config_file, *sources]
@@ -110,12 +111,12 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     pages = discover(project, options.only)
     device = resolve_device(project.state_dir)  # before anything runs: no GPU is a usage error
     if site_dir is not None:  # refuse before anything runs, so that nothing is touched
-        check_site_dir(site_dir, _protected(project, pages), project.docs_dir)
+        check_site_dir(site_dir, protected_paths(project, pages), project.docs_dir)
         renderer_wired(project)
     progress = progress or make_progress()
     sweep_scratch()  # what a build killed outright (SIGKILL) left in the temporary directory
     try:
-        with _exclusive(project, progress):
+        with project_lock(project, progress):
             summary, failures = _execute(project, options, device, pages, progress)
             if failures:
                 raise BuildError("\n".join(failures) + f"\nbuild failed ({summary}): "
@@ -123,7 +124,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
             if site_dir is not None:
                 from d2l_compiler.engine.publish.mkdocs_plugin import build_site
 
-                build_site(project, site_dir, _protected(project, pages))
+                build_site(project, site_dir, protected_paths(project, pages))
     finally:
         progress.close()
     return summary
@@ -193,7 +194,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                                  sys.version.split()[0], tuple(summary.ran),
                                  tuple(summary.cached), round(summary.seconds, 3),
                                  tuple(summary.regions_ran), timeline)
-    others = _other_devices(project, pages, previous, device, progress)
+    others = other_devices(project, pages, previous, device, progress.say)
     full = Record(provenance, new_pages, other_devices=others)
     in_use = [k for page in new_pages for entry in full.devices(page)
               for _, k in entry.inputs.get("region_keys", ())]
@@ -205,80 +206,6 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         publish_record(project, pages, full)
     store.keep_only(in_use, SPARE_RESULTS)
     return summary, []
-
-
-def _other_devices(project: Project, pages: dict[str, list[Include]], previous: Record | None,
-                   device: str, progress: PlainProgress) -> dict[str, tuple[PageEntry, ...]]:
-    """The previous record's results from other devices that still match their page (a GPU
-    run merged in stays beside this CPU build's until its page's code changes)."""
-    from d2l_compiler.engine.record.freshness import staleness
-
-    kept: dict[str, tuple[PageEntry, ...]] = {}
-    for page in previous.pages if previous is not None else ():
-        entries = [e for e in previous.devices(page) if e.inputs.get("device") != device]
-        if page not in pages:  # not built this time (--only): kept as it was
-            kept[page] = tuple(entries)
-            continue
-        fresh = []
-        for entry in entries:
-            reasons = staleness(project, pages[page], entry)
-            if reasons:
-                progress.say(f"dropped the {entry.inputs.get('device')} results of {page}: "
-                             f"{reasons[0]}")
-            else:
-                fresh.append(entry)
-        kept[page] = tuple(fresh)
-    return {page: entries for page, entries in kept.items() if entries}
-
-
-def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: str = "cuda",
-          progress: PlainProgress | None = None) -> Record:
-    """Merge the records at ``paths`` (shards, other devices) into the project's record,
-    runs nothing: every page with executed code must be in one of them, each result must
-    match the page's sources now; the results go into the store, then the derived files,
-    the record and (unless ``site_dir`` is None) the site are written."""
-    from d2l_compiler.engine.record.freshness import staleness
-    from d2l_compiler.engine.record.merge import Labelled, merge_records
-
-    loaded = []
-    for path in paths:
-        found = record.load_record(path, hint="")
-        if found is None:
-            raise UsageError(f"merge: {path}: no build record (of format {FORMAT}) there")
-        loaded.append(Labelled(str(path), found))
-    merged = merge_records(loaded, prefer)
-    pages = discover(project)
-    if site_dir is not None:
-        check_site_dir(site_dir, _protected(project, pages), project.docs_dir)
-        renderer_wired(project)
-    for page in merged.pages:
-        if page not in pages:
-            raise UsageError(f"merge: {page} is in the records but is no page of this project "
-                             "with code")
-    for page, includes in pages.items():
-        if not any(inc.region.executed for inc in includes):
-            continue
-        if page not in merged.pages:
-            raise UsageError(f"merge: no record has {page} (did a shard not run?)")
-        for entry in merged.devices(page):
-            reasons = staleness(project, includes, entry, against_store=False, elsewhere=True)
-            if reasons:
-                raise UsageError(f"merge: {page} ({entry.inputs.get('device')}) was built from "
-                                 f"other sources than this checkout: {reasons[0]}")
-    progress = progress or make_progress()
-    try:
-        with _exclusive(project, progress):
-            store = Store(project.store_dir, warn=lambda msg: print(msg, file=sys.stderr))
-            for region_key, result in recorded_results(merged).items():
-                store.put(region_key, result)  # the record and the store agree again
-            publish_record(project, pages, merged)
-            if site_dir is not None:
-                from d2l_compiler.engine.publish.mkdocs_plugin import build_site
-
-                build_site(project, site_dir, _protected(project, pages))
-    finally:
-        progress.close()
-    return merged
 
 
 def publish_record(project: Project, pages: dict[str, list[Include]], full: Record) -> None:
@@ -338,23 +265,6 @@ def make_executor(options: BuildOptions, device: str, pages: int, root: Path,
     if options.jobs > 1 and pages > 1:
         return PoolExecutor(device, min(options.jobs, pages))
     return InlineExecutor(device, inline)
-
-
-def recorded_results(previous: Record | None) -> dict[str, StoredPage]:
-    """The region results a record holds, by region key, as the store would give them: a
-    record merged from shards or committed from a GPU machine is reused, not run again
-    (entries that do not match their digest are ignored)."""
-    found: dict[str, StoredPage] = {}
-    for entry in [e for page in (previous.pages if previous else ()) for e in previous.devices(page)]:
-        region_keys = [k for _, k in entry.inputs.get("region_keys", ())]
-        if record.tampered(entry) or len(region_keys) != len(entry.executed):
-            continue
-        for region_key, shown in zip(region_keys, entry.executed, strict=True):
-            if shown.run is not None and shown.run.status is Status.OK:
-                found[region_key] = StoredPage(region_key, {}, entry.provenance,
-                                               entry.executed_at, shown.run.duration,
-                                               entry.peak_mb, (shown.run,))
-    return found
 
 
 def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
