@@ -107,6 +107,8 @@ def test_a_cpu_and_a_gpu_record_merged_show_side_by_side(chapter, tmp_path):
     table = html[html.index("<table"):html.index("</table>")]
     assert f"cuda（{GPU}）" in table and "cpu（" in table and 'colspan="5"' in table
     assert table.count('scope="colgroup"') == 3  # the paths' names, then one group per device
+    assert table.count(">编译（秒）</th>") == 2  # each group's columns, named once
+    assert f'data-label="cuda（{GPU}）：编译（秒）"' in table  # a phone's card names the device
     chart = html[html.index('<figure class="d2l-chart">'):]
     chart = chart[:chart.index("</figure>")]
     assert "· cpu</text>" in chart and "· cuda</text>" in chart

@@ -37,14 +37,17 @@ def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str,
 
 
 def _table(header: list[str], rows: list[list[str]], numeric: set[int],
-           groups: list[tuple[str, int]] | None = None) -> str:
-    """An HTML table whose cells carry their column's name (``data-label``), so that on a
-    phone the stylesheet can show each row as a card instead of a too-wide table. Cells are
-    already escaped Markdown-free HTML; the header words are this module's own. ``groups``
-    (title, columns) puts a row of column-group titles above the header."""
+           groups: list[tuple[str, int]] | None = None, labels: list[str] | None = None) -> str:
+    """An HTML table whose cells carry their column's name (``data-label``, or ``labels``
+    where the header alone does not say it), so that on a phone the stylesheet can show each
+    row as a card instead of a too-wide table. Cells are already escaped Markdown-free HTML;
+    the header words are this module's own. ``groups`` (title, columns) puts a row of
+    column-group titles above the header."""
+    labels = labels or header
+
     def cell(tag: str, column: int, text: str) -> str:
         align = ' style="text-align:right"' if column in numeric else ""
-        label = f' data-label="{header[column]}"' if tag == "td" else ""
+        label = f' data-label="{labels[column]}"' if tag == "td" else ""
         return f"<{tag}{label}{align}>{text}</{tag}>"
     head = "".join(cell("th", i, h) for i, h in enumerate(header))
     if groups:
@@ -100,9 +103,10 @@ def paths_table_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
     rank = {name: i for i, name in enumerate(PATHS)}
     names = sorted({n for results in per_device for n in results},
                    key=lambda n: (rank.get(n, len(rank)), n))
-    header, groups = PATHS_HEADER[:2], [("", 2)]
+    header, labels, groups = PATHS_HEADER[:2], PATHS_HEADER[:2], [("", 2)]
     for label, _ in measured:
-        header += [f"{label}：{h}" for h in PATHS_HEADER[2:]]
+        header += PATHS_HEADER[2:]
+        labels += [f"{label}：{h}" for h in PATHS_HEADER[2:]]  # a card names the device
         groups.append((label, len(PATHS_HEADER) - 2))
     rows = []
     for name in names:
@@ -112,7 +116,7 @@ def paths_table_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
             row += _device_cells(results.get(name), results.get("eager"), name)
         rows.append(row)
     numeric = {i for i in range(2, len(header)) if (i - 2) % 5 in (0, 1, 2, 4)}
-    return _table(header, rows, numeric, groups)
+    return _table(header, rows, numeric, groups, labels)
 
 
 def breakeven_calls(result: Mapping[str, Any], eager: Mapping[str, Any]) -> int | None:
