@@ -202,6 +202,15 @@ def test_shards_are_balanced_by_duration():
     assert max(loads) / (sum(loads) / 4) <= 1.05
 
 
+def test_a_shard_option_reads_as_a_value():
+    from d2l_compiler.engine.run.shard import Shard
+
+    shard = parse_shard(" 2 / 4 ", "4, 3")
+    assert shard == Shard(2, 4, frozenset({3, 4})) and str(shard) == "2/4"
+    assert {shard: "the same shard"}[parse_shard("2/4", "3,4")]  # a value: equal and hashable
+    assert parse_shard("1/1") == Shard(1, 1)
+
+
 @pytest.mark.parametrize("text, gpus", [("0/4", None), ("5/4", None), ("a/b", None), ("1", None),
                                         ("1/4", "5"), ("1/4", "x")])
 def test_bad_shard_options_are_one_line(text, gpus):
