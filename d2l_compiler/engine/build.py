@@ -24,7 +24,8 @@ from d2l_compiler.engine.render.markdown import RenderError, labels_for
 from d2l_compiler.engine.render.tokens import extensions_for
 from d2l_compiler.engine.run.child import provenance as where_this_runs
 from d2l_compiler.engine.run.jobs import PageJob, PageOutcome, run_job
-from d2l_compiler.engine.run.runner import Limits, sweep_scratch
+from d2l_compiler.engine.run.procs import sweep_scratch
+from d2l_compiler.engine.run.runner import Limits
 from d2l_compiler.engine.run.schedule import Executor, InlineExecutor, PoolExecutor, run_jobs
 from d2l_compiler.engine.run.shard import Shard, page_estimates, shard_pages, shard_record_path
 from d2l_compiler.engine.sources.resources import page_resources

@@ -9,13 +9,16 @@
   re-parented to the engine, which kills and reaps every one of them.
 * :func:`shielded` holds off Ctrl-C and SIGTERM while cleanup runs, so a second signal
   cannot interrupt it half-way.
+* :func:`sweep_scratch` removes the scratch directories of engines killed outright.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _PR_SET_CHILD_SUBREAPER = 36
+WORK_PREFIX = "d2l-page-"  # a page's scratch directory: d2l-page-<engine pid>-<random>
 LOG_HEAD_BYTES = 1024 * 1024  # of a page's raw output, kept at the start of its log
 TAIL_BYTES = 64 * 1024  # kept in memory for the report and the end of the log
 
@@ -150,3 +154,26 @@ def shielded() -> Iterator[None]:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def sweep_scratch(temp: Path | None = None) -> list[Path]:
+    """Remove the scratch directories of engines that died without cleaning up (killed
+    outright): those whose engine process no longer exists. Returns what it removed."""
+    removed = []
+    for folder in Path(temp or tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
+        pid = folder.name[len(WORK_PREFIX):].partition("-")[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -28,12 +28,12 @@ from urllib.parse import quote
 from d2l_compiler.engine.record.model import Fault, RecordError, RegionRun, Status
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.render.escape import terminal
-from d2l_compiler.engine.run.procs import OutputSink, become_subreaper, descendants, shielded, sweep
+from d2l_compiler.engine.run.procs import (WORK_PREFIX, OutputSink, become_subreaper, descendants,
+                                           shielded, sweep)
 from d2l_compiler.engine.run.supervise import Outcome, child_setup, reap, signal_group, stop, supervise
 from d2l_compiler.engine.run.warm import CHILD, WarmPool, page_env
 
 OUTPUT_LIMIT = 1_000_000  # characters of stdout kept per region
-WORK_PREFIX = "d2l-page-"  # a page's scratch directory: d2l-page-<engine pid>-<random>
 DESCRIPTOR_LIMIT = 32 * 1024 * 1024  # bytes a page's process tree may write to stdout/stderr
 
 
@@ -60,29 +60,6 @@ class PageRun:
     failure: str = ""  # a few lines for the terminal
     log: str = ""
     replayed: list[RegionRun] = field(default_factory=list)  # runs that only rebuilt state
-
-
-def sweep_scratch(temp: Path | None = None) -> list[Path]:
-    """Remove the scratch directories of engines that died without cleaning up (killed
-    outright): those whose engine process no longer exists. Returns what it removed."""
-    removed = []
-    for folder in Path(temp or tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
-        pid = folder.name[len(WORK_PREFIX):].partition("-")[0]
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def describe_exit(code: int) -> str:
