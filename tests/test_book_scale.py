@@ -388,7 +388,8 @@ def test_merge_keeps_one_result_per_page_and_device_whatever_the_order():
     import itertools
 
     from d2l_compiler.engine.record.merge import Labelled, merge_records
-    from d2l_compiler.engine.record.model import BuildProvenance, PageEntry, Record
+    from d2l_compiler.engine.record.model import PageEntry
+    from d2l_compiler.engine.record.whole import BuildProvenance, Record
 
     def entry(device: str, key: str, at: str) -> PageEntry:
         inputs = {"device": device, "regions": [["s.py:r", "x"]], "files": {}, "data": {},
@@ -421,7 +422,8 @@ def test_merge_keeps_one_result_per_page_and_device_whatever_the_order():
 
 
 def test_shard_estimates_come_from_the_last_record():
-    from d2l_compiler.engine.record.model import BuildProvenance, PageEntry, Record
+    from d2l_compiler.engine.record.model import PageEntry
+    from d2l_compiler.engine.record.whole import BuildProvenance, Record
     from d2l_compiler.engine.run.shard import DEFAULT_ESTIMATE, page_estimates
 
     def entry(seconds: float) -> PageEntry:

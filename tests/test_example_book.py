@@ -40,7 +40,7 @@ def test_published_record_matches_its_json_schema_and_round_trips(tmp_path):
 
     import jsonschema
 
-    from d2l_compiler.engine.record.model import Record
+    from d2l_compiler.engine.record.whole import Record
 
     book = tmp_path / "tiny-book"
     shutil.copytree(BOOK, book, ignore=shutil.ignore_patterns("site", ".d2l"))

@@ -11,9 +11,10 @@ import pytest
 
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.record import io
-from d2l_compiler.engine.record.model import (FORMAT, BuildProvenance, CapturedWarning, Fault,
-                                              PageEntry, Record, RecordError, RegionEntry,
-                                              RegionError, RegionRun, Status, StoredPage)
+from d2l_compiler.engine.record.model import (FORMAT, CapturedWarning, Fault, PageEntry,
+                                              RecordError, RegionEntry, RegionError, RegionRun,
+                                              Status, StoredPage)
+from d2l_compiler.engine.record.whole import BuildProvenance, Record
 from d2l_compiler.engine.record.store import Store
 
 RUN = RegionRun(1, "snippets/a.py:r", Status.ERROR, 0.25, "out\n", "stray\n", "raised\n",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.record.model import (BuildProvenance, CapturedWarning, PageEntry,
-                                              Record, RegionEntry, RegionRun)
+from d2l_compiler.engine.record.model import CapturedWarning, PageEntry, RegionEntry, RegionRun
+from d2l_compiler.engine.record.whole import BuildProvenance, Record
 from d2l_compiler.engine.render import markdown as md
 from d2l_compiler.engine.render.markdown import RenderError, render_page
 from d2l_compiler.engine.render.tokens import Extensions, PageContext, TokenCall, load_extensions

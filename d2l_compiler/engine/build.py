@@ -12,8 +12,8 @@ from pathlib import Path
 
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
-from d2l_compiler.engine.record.model import (BuildProvenance, PageEntry, PageTiming, Record,
-                                              RegionEntry, RegionRun, StoredPage)
+from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun, StoredPage
+from d2l_compiler.engine.record.whole import BuildProvenance, PageTiming, Record
 from d2l_compiler.engine.run.device import resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import BuildError

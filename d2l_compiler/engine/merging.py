@@ -13,7 +13,8 @@ from d2l_compiler.engine.publish.sitedir import check_site_dir
 from d2l_compiler.engine.record import io as record
 from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.merge import Labelled, merge_records
-from d2l_compiler.engine.record.model import FORMAT, Record
+from d2l_compiler.engine.record.model import FORMAT
+from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.record.reuse import recorded_results
 from d2l_compiler.engine.record.store import Store
 from d2l_compiler.engine.sources.discover import discover

@@ -34,7 +34,7 @@ from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
 from d2l_compiler.engine.publish.serve import read_status, status_path
 from d2l_compiler.engine.record.freshness import outdated_regions, staleness
 from d2l_compiler.engine.record.io import load_record
-from d2l_compiler.engine.record.model import Record
+from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.render.escape import inline, visible
 from d2l_compiler.engine.render.markdown import TOKEN, RenderError, labels_for, render_page
 from d2l_compiler.engine.render.tokens import extensions_for

@@ -24,7 +24,7 @@ from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.progress import PlainProgress
 from d2l_compiler.engine.record.freshness import check
 from d2l_compiler.engine.record.io import load_record
-from d2l_compiler.engine.record.model import Record
+from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.run.device import resolve_device
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.sources.project import Project

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.record.model import FORMAT, PageEntry, Record, RecordError
+from d2l_compiler.engine.record.model import FORMAT, PageEntry, RecordError
+from d2l_compiler.engine.record.whole import Record
 
 
 _HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})

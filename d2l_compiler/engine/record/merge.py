@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.record.io import tampered
-from d2l_compiler.engine.record.model import BuildProvenance, PageEntry, Record
+from d2l_compiler.engine.record.model import PageEntry
+from d2l_compiler.engine.record.whole import BuildProvenance, Record
 
 # the key inputs that say which sources a result was built from (the device, the Python and
 # package versions may differ between machines; the code may not)

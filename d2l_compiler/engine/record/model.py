@@ -2,9 +2,11 @@
 
 Frozen dataclasses with one JSON shape (``to_json``) and one validating loader
 (``from_json``, raising :class:`RecordError` that names the offending field), so the record is
-written and read in exactly one place each. Region entries are flat in JSON (the include's
-fields beside its run's), as the published ``d2l-record.json`` has always been; its JSON
-Schema is ``record.schema.json`` beside this module.
+written and read in exactly one place each. This module holds what regions and pages are;
+:mod:`.whole` the whole record (the build's provenance, its pages, other devices'). Region
+entries are flat in JSON (the include's fields beside its run's), as the published
+``d2l-record.json`` has always been; its JSON Schema is ``record.schema.json`` beside this
+module.
 """
 
 from __future__ import annotations
@@ -267,112 +269,6 @@ class PageEntry:
         from d2l_compiler.engine.record.io import entry_digest
 
         return replace(self, digest=entry_digest(self.to_json()))
-
-
-@dataclass(frozen=True)
-class PageTiming:
-    """When and where one page ran in a build (wall clock, seconds since the epoch)."""
-
-    page: str
-    started: float
-    ended: float
-    worker: str = ""  # host:pid
-    gpus: str | None = None  # the CUDA_VISIBLE_DEVICES it was given
-    exclusive: bool = False
-
-    @classmethod
-    def from_json(cls, data: Any) -> PageTiming:
-        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, "timeline entry")
-        gpus = data.get("gpus")
-        return cls(_need(data, "page", str, "timeline entry"),
-                   float(_need(data, "started", (int, float), "timeline entry")),
-                   float(_need(data, "ended", (int, float), "timeline entry")),
-                   str(data.get("worker", "")), gpus if isinstance(gpus, str) else None,
-                   bool(data.get("exclusive")))
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON shape written to the record."""
-        return _plain(self)
-
-
-@dataclass(frozen=True)
-class BuildProvenance:
-    """Where and when the whole build ran, and what it ran."""
-
-    device: str
-    git_commit: str
-    date_utc: str
-    python: str
-    ran: tuple[str, ...] = ()
-    cached: tuple[str, ...] = ()
-    seconds: float = 0.0
-    regions_ran: tuple[str, ...] = ()  # "page: path:section", in the order they were planned
-    timeline: tuple[PageTiming, ...] = ()  # the pages this build ran, when and where
-
-    @classmethod
-    def from_json(cls, data: Any) -> BuildProvenance:
-        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, "provenance")
-        summary = _mapping(data.get("summary") or {}, "provenance summary")
-        return cls(str(data.get("device", "?")), str(data.get("git_commit", "unknown")),
-                   str(data.get("date_utc", "")), str(data.get("python", "")),
-                   tuple(summary.get("ran", ())), tuple(summary.get("cached", ())),
-                   float(summary.get("seconds", 0.0)), tuple(summary.get("regions_ran", ())),
-                   tuple(PageTiming.from_json(t) for t in summary.get("timeline") or ()))
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON shape written to the record."""
-        return {"device": self.device, "git_commit": self.git_commit, "date_utc": self.date_utc,
-                "python": self.python, "summary": {"ran": list(self.ran),
-                                                   "cached": list(self.cached),
-                                                   "regions_ran": list(self.regions_ran),
-                                                   "timeline": [t.to_json() for t in self.timeline],
-                                                   "seconds": self.seconds}}
-
-
-@dataclass(frozen=True)
-class Record:
-    """The whole build record (``.d2l/record.json``, published as ``d2l-record.json``).
-
-    ``pages`` hold each page's results from the device the build ran on; ``other_devices``
-    the same pages' results from other devices (merged in from a GPU machine's record, say),
-    shown beside them by the renderers that compare devices."""
-
-    provenance: BuildProvenance
-    pages: Mapping[str, PageEntry]
-    format: int = FORMAT
-    other_devices: Mapping[str, tuple[PageEntry, ...]] = field(default_factory=dict)
-
-    def devices(self, page: str) -> list[PageEntry]:
-        """Every result of ``page``: this build's device first, then the others by name."""
-        main = [self.pages[page]] if page in self.pages else []
-        return main + sorted(self.other_devices.get(page, ()), key=lambda e: e.inputs["device"])
-
-    @classmethod
-    def from_json(cls, data: Any) -> Record:
-        """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, "record")
-        if data.get("format") != FORMAT:
-            raise RecordError(f"format {data.get('format')!r}, expected {FORMAT}")
-        pages = _mapping(_need(data, "pages", Mapping, "record"), "pages")
-        others = _mapping(data.get("other_devices") or {}, "other_devices")
-        return cls(BuildProvenance.from_json(_need(data, "provenance", Mapping, "record")),
-                   {name: PageEntry.from_json(entry, f"page {name!r}")
-                    for name, entry in pages.items()},
-                   other_devices={name: tuple(PageEntry.from_json(e, f"page {name!r} ({n})")
-                                              for n, e in enumerate(_need(others, name, list,
-                                                                          "other_devices")))
-                                  for name in others})
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON shape written to the record."""
-        data = {"format": self.format, "provenance": self.provenance.to_json(),
-                "pages": {name: entry.to_json() for name, entry in self.pages.items()}}
-        if any(self.other_devices.values()):
-            data["other_devices"] = {name: [e.to_json() for e in entries]
-                                     for name, entries in self.other_devices.items() if entries}
-        return data
 
 
 def _plain(obj: Any) -> Any:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import tampered
-from d2l_compiler.engine.record.model import PageEntry, Record, Status, StoredPage
+from d2l_compiler.engine.record.model import PageEntry, Status, StoredPage
+from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.project import Project
 

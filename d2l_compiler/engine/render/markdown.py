@@ -28,7 +28,8 @@ from typing import Any
 __all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "render_page", "stamp"]
 
 from d2l_compiler.engine.record.io import readable_time
-from d2l_compiler.engine.record.model import PageEntry, Record, RegionEntry, RegionRun
+from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun
+from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.render.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.tokens import (Extensions, PageContext, RenderError, TokenCall,
                                                load_extensions)

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from d2l_compiler.engine.record.model import PageEntry, Record, RegionRun
+from d2l_compiler.engine.record.model import PageEntry, RegionRun
+from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.render.escape import visible
 from d2l_compiler.engine.sources.page import MARK, parse_page
 from d2l_compiler.engine.sources.project import GENERATED_DIR

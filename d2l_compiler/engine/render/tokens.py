@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.record.model import PageEntry, Record, RegionRun
+from d2l_compiler.engine.record.model import PageEntry, RegionRun
+from d2l_compiler.engine.record.whole import Record
 
 GROUP = "d2l_compiler.extensions"
 

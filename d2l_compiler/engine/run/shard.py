@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.record.model import Record
+from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.sources.resources import page_resources
