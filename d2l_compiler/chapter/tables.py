@@ -60,18 +60,10 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int],
 
 def paths_table(paths: Mapping[str, Any], batch: str) -> str:
     """One row per path: compile time, per-call median and IQR, speed-up with its range."""
-    words = {"faster": "更快", "slower": "更慢", "within noise": "波动之内"}
-    rows = []
-    eager = dict(_batch(paths, batch))["eager"]
-    for name, r in _batch(paths, batch):
-        s = r["samples"]
-        compile_time = "—" if name == "eager" else f"{r['compile_seconds']:.2f}"
-        speed = ("1（基准）" if name == "eager" else
-                 f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）")
-        timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）"
-        rows.append([inline(r["label"]), inline(r.get("setting", "—")), compile_time, timing, speed,
-                     "—" if name == "eager" else words[r["vs_eager"]],
-                     "—" if name == "eager" else breakeven_text(r, eager)])
+    results = _batch(paths, batch)
+    eager = dict(results)["eager"]
+    rows = [[inline(r["label"]), inline(r.get("setting", "—")), *_device_cells(r, eager, name)]
+            for name, r in results]
     return _table(PATHS_HEADER, rows, numeric={2, 3, 4, 6})
 
 

@@ -152,11 +152,8 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     for page, includes in pages.items():
         executed = [inc for inc in includes if inc.region.executed]
         keys = key.include_keys(project.root, includes, device)
-        found = {i: None if options.force else store.get(k) for i, (k, _) in enumerate(keys.regions)}
-        for i, (k, _) in enumerate(keys.regions):
-            if found[i] is None and not options.force and k in reusable:
-                found[i] = reusable[k]
-                store.put(k, reusable[k])  # the store has it again
+        found = {i: None if options.force else _stored(store, reusable, k)
+                 for i, (k, _) in enumerate(keys.regions)}
         to_run = [i for i, hit in found.items() if hit is None]
         summary.regions_cached += len(found) - len(to_run)
         planned[page] = (includes, keys, found)
@@ -207,6 +204,15 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         publish_record(project, pages, full)
     store.keep_only(in_use, SPARE_RESULTS)
     return summary, []
+
+
+def _stored(store: Store, reusable: dict[str, StoredPage], region_key: str) -> StoredPage | None:
+    """The stored result of a region key: the store's, else the record's (stored again)."""
+    found = store.get(region_key)
+    if found is None and region_key in reusable:
+        found = reusable[region_key]
+        store.put(region_key, found)
+    return found
 
 
 def publish_record(project: Project, pages: dict[str, list[Include]], full: Record) -> None:
@@ -282,11 +288,10 @@ def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
     if entries:  # the stamp gives the span when regions ran in different builds
         first = min(entries, key=lambda e: e.executed_at)
         provenance["first_executed_at"] = first.executed_at
-        if first.provenance.get("git_commit", provenance.get("git_commit")) != provenance.get(
-                "git_commit"):  # and the span of commits their code was at
-            provenance["first_git_commit"] = first.provenance.get("git_commit")
-        else:
-            provenance.pop("first_git_commit", None)
+        latest = provenance.get("git_commit")
+        earliest = first.provenance.get("git_commit", latest)
+        if earliest != latest:  # and the span of commits their code was at
+            provenance["first_git_commit"] = earliest
     runs = [replace(entry.runs[0], index=i) for i, entry in enumerate(entries)]
     return PageEntry(keys.key, keys.inputs, provenance,
                      max((e.executed_at for e in entries), default=record.utc_now()),

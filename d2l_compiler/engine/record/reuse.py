@@ -24,10 +24,19 @@ def recorded_results(previous: Record | None) -> dict[str, StoredPage]:
             continue
         for region_key, shown in zip(region_keys, entry.executed, strict=True):
             if shown.run is not None and shown.run.status is Status.OK:
-                found[region_key] = StoredPage(region_key, {}, entry.provenance,
+                found[region_key] = StoredPage(region_key, {}, run_provenance(entry),
                                                entry.executed_at, shown.run.duration,
                                                entry.peak_mb, (shown.run,))
     return found
+
+
+# what a page's provenance says about its regions' runs together, not about any one run
+PAGE_SPANS = ("first_executed_at", "first_git_commit")
+
+
+def run_provenance(entry: PageEntry) -> dict:
+    """A page's provenance as one of its runs has it (without the spans over its runs)."""
+    return {k: v for k, v in entry.provenance.items() if k not in PAGE_SPANS}
 
 
 def other_devices(project: Project, pages: dict[str, list[Include]], previous: Record | None,

@@ -53,14 +53,12 @@ class RayExecutor:
         self._owned = not ray.is_initialized()
         if self._owned:
             address = os.environ.get("RAY_ADDRESS")
-            settings = {"logging_level": logging.ERROR, "log_to_driver": False,
-                        "include_dashboard": False}
+            quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
             if address:
                 runtime = {"working_dir": str(root), "excludes": SHIP_EXCLUDES} if root else {}
-                ray.init(address=address, runtime_env=runtime, logging_level=logging.ERROR,
-                         log_to_driver=False)
+                ray.init(address=address, runtime_env=runtime, **quiet)
             else:
-                ray.init(num_cpus=default_jobs(), **settings)
+                ray.init(num_cpus=default_jobs(), include_dashboard=False, **quiet)
         resources = ray.cluster_resources()
         self.slots = max(int(resources.get("CPU", 1)), 1)
         self.gpu_count = int(resources.get("GPU", 0)) if device == "cuda" else 0

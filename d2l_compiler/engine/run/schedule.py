@@ -70,15 +70,22 @@ def local_memory_mb() -> int:
     return 0
 
 
-class InlineExecutor:
+class _ThisMachine:
+    """The capacity of an executor that runs pages on this machine."""
+
+    def __init__(self, device: str) -> None:
+        self.gpu_ids = local_gpus(device)
+        self.gpu_count = len(self.gpu_ids)
+        self.memory_mb = local_memory_mb()
+
+
+class InlineExecutor(_ThisMachine):
     """Runs each job to the end in this process, when it is submitted (one slot)."""
 
     slots = 1
 
     def __init__(self, device: str, run: Callable[[PageJob, str | None], PageOutcome]) -> None:
-        self.gpu_ids = local_gpus(device)
-        self.gpu_count = len(self.gpu_ids)
-        self.memory_mb = local_memory_mb()
+        super().__init__(device)
         self._run = run
 
     def submit(self, job: PageJob, gpus: str | None) -> cf.Future:
@@ -114,14 +121,12 @@ def _run_in_worker(job: PageJob, gpus: str | None) -> PageOutcome:
         os._exit(128 + signal.SIGTERM)  # not back to the pool's loop: nobody is waiting
 
 
-class PoolExecutor:
+class PoolExecutor(_ThisMachine):
     """``slots`` local worker processes (started fresh, not forked from the engine)."""
 
     def __init__(self, device: str, slots: int) -> None:
+        super().__init__(device)
         self.slots = slots
-        self.gpu_ids = local_gpus(device)
-        self.gpu_count = len(self.gpu_ids)
-        self.memory_mb = local_memory_mb()
         become_subreaper()  # a worker killed hard leaves its page's processes to us
         self._keep = descendants()
         self._pool = cf.ProcessPoolExecutor(slots, multiprocessing.get_context("spawn"),
