@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--timeout", type=float, default=900.0,
                        help="seconds a page may run before it is killed (default: 900)")
     build.add_argument("--memory-limit", type=int, default=None, metavar="MIB",
-                       help="address-space limit per page process, in MiB (default: none)")
+                       help="address-space limit per page process, in MiB (default: none; "
+                            "CPU builds only: CUDA cannot initialise under it)")
     build.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                        help="pages run at once (default: the number of cores); exclusive pages "
                             "always run alone, GPU pages one per free GPU")
@@ -45,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="run shard K of N (balanced by the last record's durations) and "
                             "write .d2l/shards/K-of-N.json for `merge`; builds no site")
     build.add_argument("--gpu-shards", metavar="LIST",
-                       help="with --shard: the shards that have a GPU (e.g. 4 or 3,4); pages "
-                            "that want a GPU go only to them")
+                       help="with --shard: the shards (of the same N) that have a GPU (e.g. 4 "
+                            "or 3,4); pages that want a GPU run on one of them and on one "
+                            "CPU shard, the others on CPU shards only")
     merge = sub.add_parser("merge", help="merge build records (shards, CPU and GPU builds) and "
                                          "build the site from them, running nothing")
     merge.add_argument("records", nargs="+", metavar="RECORD", help="record files to merge")

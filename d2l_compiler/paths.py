@@ -7,9 +7,12 @@ torch is imported inside the functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .numerics import FULL_FLOAT32, Tolerance
 
 PATHS = ("eager", "script", "frozen", "trace", "compile", "compile_max", "export_aoti", "onnx_ort")
 LABELS = {
@@ -34,7 +37,6 @@ SETTINGS = {
     "export_aoti": "AOTInductor freezing=True",
     "onnx_ort": "图优化全开，线程数同 PyTorch",
 }
-TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # compiled kernels may sum in another order
 
 
 @dataclass(frozen=True)
@@ -108,27 +110,64 @@ def onnx_runner(file: Path, x: Any) -> Any:
     return run
 
 
-def unavailable_paths(device: Any) -> dict[str, str]:
-    """Paths that cannot run here, with the reason: ONNX Runtime needs its package, and this
-    chapter runs it on the CPU only (timing it against GPU paths would not be fair)."""
+def unavailable_paths(device: Any, paths: tuple[str, ...] = PATHS) -> dict[str, str]:
+    """Paths among ``paths`` that cannot run on ``device`` here, each with the reason, found
+    before anything is built: ONNX Runtime needs its packages and this chapter runs it on the
+    CPU only (timing it against GPU paths would not be fair); Inductor needs a C++ compiler,
+    on a GPU Triton too, and AOTInductor on a GPU the CUDA toolkit's headers (``CUDA_HOME``),
+    which pip's CUDA wheels do not ship."""
     import importlib.util
 
+    device_type = getattr(device, "type", str(device))
     reasons = {}
-    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnxscript") is None:
-        reasons["onnx_ort"] = "onnxruntime / onnxscript are not installed"
-    elif getattr(device, "type", str(device)) != "cpu":
-        reasons["onnx_ort"] = "ONNX Runtime is measured on the CPU only"
+    if "onnx_ort" in paths:
+        if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnxscript") is None:
+            reasons["onnx_ort"] = "onnxruntime / onnxscript are not installed"
+        elif device_type != "cpu":
+            reasons["onnx_ort"] = "ONNX Runtime is measured on the CPU only"
+    inductor = [name for name in ("compile", "compile_max", "export_aoti") if name in paths]
+    missing = _inductor_missing(device_type) if inductor else {}
+    for name in inductor:
+        why = missing.get("aoti" if name == "export_aoti" else "compile") or missing.get("any")
+        if why:
+            reasons[name] = why
     return reasons
 
 
-def reload_artifact(kind: str, file: Path, x) -> Any:
-    """Load a saved file back into something callable on ``x``; return its output."""
+def _inductor_missing(device_type: str) -> dict[str, str]:
+    """What TorchInductor lacks on this machine: ``any`` (every Inductor path), ``compile``
+    (torch.compile) or ``aoti`` (AOTInductor) -> the reason."""
+    import shutil
+
+    missing = {}
+    compiler = os.environ.get("CXX") or "c++"
+    if not (shutil.which(compiler) or shutil.which("g++") or shutil.which("clang++")):
+        missing["any"] = f"no C++ compiler ({compiler}) on PATH: TorchInductor needs one"
+    if device_type == "cuda":
+        import torch.utils._triton
+        from torch.utils.cpp_extension import CUDA_HOME
+
+        if not torch.utils._triton.has_triton():
+            missing["compile"] = "Triton is not installed: torch.compile needs it on the GPU"
+            missing["aoti"] = missing["compile"]
+        elif CUDA_HOME is None:
+            missing["aoti"] = ("AOTInductor on the GPU needs the CUDA toolkit (nvcc and headers; "
+                               "CUDA_HOME is not set and no nvcc was found)")
+    return missing
+
+
+def reload_artifact(kind: str, file: Path, x, architecture: Any = None) -> Any:
+    """Load a saved file back into something callable on ``x``; return its output. A
+    ``state_dict`` holds parameters only: they are loaded into a fresh copy of
+    ``architecture`` (default: the chapter's ``get_net()``)."""
+    import copy
+
     import torch
 
     from .models import get_net
 
     if kind == "state_dict":
-        net = get_net().to(x.device)
+        net = (copy.deepcopy(architecture) if architecture is not None else get_net()).to(x.device)
         net.load_state_dict(torch.load(file, map_location=x.device))
         return net.eval()(x)
     if kind == "torchscript":
@@ -142,13 +181,16 @@ def reload_artifact(kind: str, file: Path, x) -> Any:
     raise ValueError(f"unknown artifact kind {kind!r}")
 
 
-def check_artifacts(files: dict[str, Path], x, reference) -> list[Artifact]:
-    """Reload every saved file and compare its output with ``reference``."""
+def check_artifacts(files: dict[str, Path], x, reference, tolerance: Tolerance = FULL_FLOAT32,
+                    architecture: Any = None) -> list[Artifact]:
+    """Reload every saved file and compare its output with ``reference`` within ``tolerance``
+    (a ``state_dict`` into a copy of ``architecture``, the model that saved it)."""
     import torch
 
     artifacts = []
     for kind, file in files.items():
         with torch.no_grad():
-            equal = torch.allclose(reload_artifact(kind, file, x), reference, **TOLERANCE)
+            equal = torch.allclose(reload_artifact(kind, file, x, architecture), reference,
+                                   **tolerance.as_kwargs())
         artifacts.append(Artifact(kind, str(file), Path(file).stat().st_size, bool(equal)))
     return artifacts

@@ -124,3 +124,59 @@ def _coverage_context(request):
     os.environ["D2L_COVERAGE_CONTEXT"] = "-"
     if current is not None:
         current.switch_context("-")
+
+
+class FakeMachine:
+    """What the device decision reads, faked: the NVIDIA driver file, the ``/dev/nvidia*``
+    nodes, ``nvidia-smi`` on ``PATH`` and the installed torch's ``version.py``. By default
+    none of the GPU signs is there and torch is a CPU build (``2.13.0+cpu``)."""
+
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        import importlib
+
+        # the module, not the function ``d2l_compiler.device`` that the package exports
+        device = importlib.import_module("d2l_compiler.device")
+        self.root, self.bin = root, root / "bin"
+        self.bin.mkdir(parents=True)
+        self.driver_file, self.node_file = root / "nvidia-version", root / "nvidiactl"
+        self.torch_dir: Path | None = root / "site-packages" / "torch"
+        monkeypatch.setenv(device.DRIVER_FILE_ENV, str(self.driver_file))
+        monkeypatch.setattr(device, "DEVICE_NODES", (str(self.node_file),))
+        monkeypatch.setenv("PATH", str(self.bin))
+        monkeypatch.setattr(device, "_torch_package", lambda: self.torch_dir)
+        self.torch("2.13.0+cpu", None)
+
+    def driver(self, text: str = "NVRM version: 1") -> None:
+        self.driver_file.write_text(text)
+
+    def node(self) -> None:
+        self.node_file.write_text("")
+
+    def smi(self) -> None:
+        smi = self.bin / "nvidia-smi"
+        smi.write_text("#!/bin/sh\n")
+        smi.chmod(0o755)
+
+    def torch(self, version: str, cuda: str | None, hip: str | None = None) -> None:
+        """Install a fake torch ``version.py`` as a real build writes it."""
+        assert self.torch_dir is not None
+        self.torch_dir.mkdir(parents=True, exist_ok=True)
+        (self.torch_dir / "version.py").write_text(
+            "from typing import Optional\n\n"
+            f"__version__ = {version!r}\ndebug = False\ncuda: Optional[str] = {cuda!r}\n"
+            f"git_version = 'abc'\nhip: Optional[str] = {hip!r}\n")
+
+    def torch_of_unknown_kind(self) -> None:
+        """A torch whose ``version.py`` does not say (a fake, an odd build): cannot tell."""
+        self.torch("0.0-fake", None)
+        assert self.torch_dir is not None
+        (self.torch_dir / "version.py").write_text("__version__ = '0.0-fake'\n")
+
+    def no_torch(self) -> None:
+        self.torch_dir = None
+
+
+@pytest.fixture
+def machine(tmp_path, monkeypatch) -> FakeMachine:
+    """A machine with no sign of a GPU and a CPU build of torch, for the device decision."""
+    return FakeMachine(tmp_path / "machine", monkeypatch)

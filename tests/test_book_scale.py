@@ -183,16 +183,34 @@ def test_a_page_needing_more_gpus_than_there_are_is_refused_before_anything_runs
 @given(st.dictionaries(st.text("abcdefgh", min_size=1, max_size=6),
                        st.tuples(st.floats(0.1, 500), st.booleans()), max_size=40),
        st.integers(1, 6), st.sets(st.integers(1, 6), max_size=3))
-def test_every_page_goes_to_exactly_one_shard_and_gpu_pages_to_gpu_shards(pages, count, gpus):
+def test_gpu_pages_run_on_one_gpu_and_one_cpu_shard_the_others_on_one_cpu_shard(pages, count,
+                                                                                gpus):
     gpu_shards = frozenset(g for g in gpus if g <= count)
     shares = assign(pages, count, gpu_shards)
-    placed = [p for share in shares.values() for p in share]
-    assert sorted(placed) == sorted(pages)
     assert shares == assign(dict(reversed(list(pages.items()))), count, gpu_shards)  # stable
-    for shard, share in shares.items():
-        for page in share:
-            if gpu_shards and gpu_shards != set(range(1, count + 1)):
-                assert (shard in gpu_shards) == pages[page][1]
+    assert all(len(share) == len(set(share)) for share in shares.values())
+    mixed = bool(gpu_shards) and gpu_shards != set(range(1, count + 1))
+    for page, (_, gpu) in pages.items():
+        on = [shard for shard, share in shares.items() if page in share]
+        if not mixed:  # one kind of shard: each page once, anywhere
+            assert len(on) == 1
+        elif gpu:  # both devices' results, side by side after the merge
+            assert len(on) == 2 and len(set(on) & gpu_shards) == 1
+        else:
+            assert len(on) == 1 and on[0] not in gpu_shards
+
+
+def test_a_gpu_page_runs_on_the_gpu_shard_and_on_the_least_loaded_cpu_shard():
+    pages = {"chapter.md": (300.0, True), "a.md": (200.0, False), "b.md": (100.0, False),
+             "c.md": (50.0, False)}
+    shares = assign(pages, 3, frozenset({3}))
+    assert shares == {1: ["chapter.md", "c.md"], 2: ["a.md", "b.md"], 3: ["chapter.md"]}
+    # each shard computes the same split, whichever shard it is and in whatever page order
+    assert all(assign(dict(order), 3, frozenset({3})) == shares
+               for order in (reversed(list(pages.items())), sorted(pages.items())))
+    # no GPU shard named (a CPU-only workflow): every page once, on the CPU shards
+    assert assign(pages, 2) == {1: ["chapter.md", "c.md"], 2: ["a.md", "b.md"]}
+    assert assign(pages, 2, frozenset({1, 2})) == assign(pages, 2)  # all shards have a GPU
 
 
 def test_shards_are_balanced_by_duration():
@@ -419,6 +437,68 @@ def test_merge_keeps_one_result_per_page_and_device_whatever_the_order():
     with pytest.raises(UsageError, match=r"merge: p.md: a \(cpu\) and h \(cuda\) were built "
                                          "from different sources"):
         merge_records([records[0], Labelled("h", rec("c5", ("p.md", other_code)))])
+
+
+def test_a_gpu_page_from_a_cpu_shard_and_the_gpu_shard_merges_into_one_entry():
+    """The shards' records as ``--gpu-shards`` leaves them: the chapter on cpu in CPU shard 1
+    and on cuda in GPU shard 3 (which also carries the last record's cpu result, the same
+    run), the other pages on cpu only. They merge, in any order, into one entry per page."""
+    import itertools
+
+    from d2l_compiler.engine.record.merge import Labelled, merge_records
+    from d2l_compiler.engine.record.model import PageEntry
+    from d2l_compiler.engine.record.whole import BuildProvenance, Record
+
+    def entry(page: str, device: str, at: str) -> PageEntry:
+        inputs = {"device": device, "regions": [[f"{page}:r", "sha"]], "files": {}, "data": {},
+                  "packages": {}, "python": "3.11", "format": 3, "env": {}}
+        return PageEntry(f"{page}-{device}", inputs, {"device": device}, at, 1.0, 1.0, ()).sealed()
+
+    cpu, gpu = entry("ch", "cpu", "2026-11-30T01:00:00Z"), entry("ch", "cuda", "2026-11-30T02:00:00Z")
+    a, b = entry("a", "cpu", "2026-11-30T01:00:00Z"), entry("b", "cpu", "2026-11-30T01:00:00Z")
+    shards = [Labelled("1-of-3.json", Record(BuildProvenance("cpu", "c", "d", "3.11"),
+                                             {"ch.md": cpu, "a.md": a})),
+              Labelled("2-of-3.json", Record(BuildProvenance("cpu", "c", "d", "3.11"),
+                                             {"b.md": b})),
+              Labelled("3-of-3.json", Record(BuildProvenance("cuda", "c", "d", "3.11"),
+                                             {"ch.md": gpu}, other_devices={"ch.md": (cpu,)}))]
+    merged = {json.dumps(merge_records(list(order)).to_json(), sort_keys=True)
+              for order in itertools.permutations(shards)}
+    assert len(merged) == 1
+    record = merge_records(shards)
+    assert record.pages == {"ch.md": gpu, "a.md": a, "b.md": b}
+    assert record.other_devices == {"ch.md": (cpu,)} and record.provenance.device == "cpu+cuda"
+    assert merge_records(shards, prefer="cpu").pages["ch.md"] == cpu
+
+
+def test_a_shard_carries_other_devices_results_of_its_own_pages_only(site):
+    """The last record holds every page on cpu and cuda; a page's code changes. The shard
+    that runs it drops its stale cuda result; the other shard, which does not run it, must
+    not carry that result either, or ``merge`` would refuse it (different sources)."""
+    from d2l_compiler.engine.record.io import seal
+    from d2l_compiler.engine.sources import key
+    from d2l_compiler.engine.sources.discover import read_region
+
+    _book(site, 4)
+    assert site.build("--no-site").code == 0
+    path = site.root / ".d2l" / "record.json"
+    record = json.loads(path.read_text())
+    record["other_devices"] = {}
+    for page, entry in record["pages"].items():  # as if merged with a GPU machine's record
+        regions = [read_region(site.root, r["id"]) for r in entry["regions"] if r["executed"]]
+        gpu = json.loads(json.dumps(entry))
+        gpu["key"], gpu["inputs"] = key.page_key(site.root, regions, "cuda")
+        gpu["provenance"]["device"] = "cuda"
+        record["other_devices"][page] = [seal(gpu)]
+    path.write_text(json.dumps(record))
+    site.write("snippets/s1.py", "# --8<-- [start:r]\nprint('edited')\n# --8<-- [end:r]\n")
+    paths = _shard_records(site, 2)
+    for shard in paths:
+        own = json.loads(shard.read_text())
+        assert set(own.get("other_devices", {})) <= set(own["pages"]) - {"p1.md"}
+    merged = site.run("merge", *map(str, paths), "--no-site")
+    assert merged.code == 0, merged.stderr
+    assert set(json.loads(path.read_text())["other_devices"]) == {"p0.md", "p2.md", "p3.md"}
 
 
 def test_shard_estimates_come_from_the_last_record():

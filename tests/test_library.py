@@ -120,7 +120,7 @@ def test_device_rejects_unknown_value(monkeypatch):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_device_cuda_without_gpu_is_an_error(monkeypatch):
     monkeypatch.setenv("D2L_DEVICE", "cuda")
-    with pytest.raises(DeviceUnavailable, match="no CUDA device"):
+    with pytest.raises(DeviceUnavailable, match="a CPU build|finds no usable CUDA device"):
         device_kind()
     monkeypatch.setenv("D2L_DEVICE", "auto")
     assert device_kind() == "cpu"

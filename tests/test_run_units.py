@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from d2l_compiler.engine.record.model import Fault, RegionRun, Status
-from d2l_compiler.engine.run import child, procs, runner, supervise
+from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.run import child, device, procs, runner, supervise
 from d2l_compiler.engine.run.runner import Limits, describe_exit, log_name, run_page
 from d2l_compiler.engine.sources.discover import Include, Region
 
@@ -458,42 +459,41 @@ def test_become_subreaper_on_linux():
 
 # --- the device --------------------------------------------------------------------------------
 
-def test_device_resolution(tmp_path, monkeypatch):
+def test_device_resolution(machine, tmp_path, monkeypatch):
     from d2l_compiler.engine.errors import UsageError
     from d2l_compiler.engine.run import device
 
     probes: list[str] = []
     monkeypatch.setattr(device, "_probe", lambda: probes.append("probe") or "cuda")
-    driver = tmp_path / "nvidia-version"
-    monkeypatch.setenv(device.DRIVER_FILE_ENV, str(driver))
     monkeypatch.setenv("D2L_DEVICE", " CPU ")
     assert device.resolve_device(tmp_path / "state") == "cpu"
+    machine.torch_of_unknown_kind()
     monkeypatch.setenv("D2L_DEVICE", "")
-    assert device.resolve_device(tmp_path / "state") == "cpu" and probes == []  # no driver
+    assert device.resolve_device(tmp_path / "state") == "cpu" and probes == []  # no GPU sign
     monkeypatch.setenv("D2L_DEVICE", "cuda")
     monkeypatch.setattr(device, "_probe", lambda: "cpu")
-    with pytest.raises(UsageError, match="no CUDA device is available"):
-        device.resolve_device(tmp_path / "state")  # asked for, probed even without a driver
-    assert not (tmp_path / "state" / "device.json").exists()  # no driver: nothing cached
-    monkeypatch.undo()
+    with pytest.raises(UsageError, match="no CUDA device is available to torch 0.0-fake"):
+        device.resolve_device(tmp_path / "state")  # asked for, probed even without a sign
+    assert not (tmp_path / "state" / "device.json").exists()  # no GPU sign: nothing cached
     monkeypatch.setattr(device, "_probe", lambda: probes.append("probe") or "cuda")
-    monkeypatch.setenv(device.DRIVER_FILE_ENV, str(driver))
-    driver.write_text("NVRM version: 1")
+    machine.driver("NVRM version: 1")
     monkeypatch.setenv("D2L_DEVICE", "auto")
     assert device.resolve_device(tmp_path / "state") == "cuda" and probes == ["probe"]
     cache = tmp_path / "state" / "device.json"
     assert json.loads(cache.read_text())["device"] == "cuda"
     assert device.resolve_device(tmp_path / "state") == "cuda" and probes == ["probe"]  # cached
-    driver.write_text("NVRM version: 2")  # a new driver: ask again
+    machine.driver("NVRM version: 2")  # a new driver: ask again
     assert device.resolve_device(tmp_path / "state") == "cuda" and probes == ["probe", "probe"]
-    cache.write_text("[")  # a corrupt cache costs one probe, no failure
+    machine.torch("2.13.0+cu128", "12.8")  # another torch: ask again
     assert device.resolve_device(tmp_path / "state") == "cuda" and len(probes) == 3
+    cache.write_text("[")  # a corrupt cache costs one probe, no failure
+    assert device.resolve_device(tmp_path / "state") == "cuda" and len(probes) == 4
     monkeypatch.setenv("D2L_DEVICE", "tpu")
     with pytest.raises(UsageError, match="D2L_DEVICE='tpu' is not one of"):
         device.resolve_device(tmp_path / "state")
 
 
-def test_cache_comparison_and_probe_fallbacks(tmp_path, monkeypatch):
+def test_cache_comparison_and_probe_answers(tmp_path, monkeypatch):
     from d2l_compiler.engine.run import device
 
     cache = tmp_path / "device.json"
@@ -504,11 +504,133 @@ def test_cache_comparison_and_probe_fallbacks(tmp_path, monkeypatch):
     assert device.cached_differs(cache, {"a": 1}, "cuda")
     monkeypatch.setattr(device, "_PROBE", "print('cuda')")
     assert device._probe() == "cuda"
-    monkeypatch.setattr(device, "_PROBE", "import sys; print('cuda'); sys.exit(1)")
-    assert device._probe() == "cpu"
-    monkeypatch.setattr(device.sys, "executable", str(tmp_path / "no-python"))
+    monkeypatch.setattr(device, "_PROBE", "print('cpu')")
     assert device._probe() == "cpu"
     assert device._torch_version() != ""
+
+
+SPEC_HINT = 'D2L_TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"'
+
+
+@pytest.fixture
+def probes(monkeypatch) -> list[str]:
+    """Every probe the engine runs is recorded here; it answers ``cuda``."""
+    asked: list[str] = []
+    monkeypatch.setattr(device, "_probe", lambda: asked.append("probe") or "cuda")
+    monkeypatch.setattr(device, "_said", set())  # each test sees its notes afresh
+    return asked
+
+
+@pytest.mark.parametrize("sign", ["driver", "node", "smi"])
+def test_auto_probes_on_any_sign_of_a_gpu_not_only_the_driver_file(machine, probes, tmp_path,
+                                                                   monkeypatch, sign):
+    """gVisor and WSL2 have no /proc/driver/nvidia: a device node or nvidia-smi counts too."""
+    monkeypatch.setenv("D2L_DEVICE", "auto")
+    machine.torch_of_unknown_kind()
+    getattr(machine, sign)()
+    assert device.resolve_device(tmp_path / "state") == "cuda" and probes == ["probe"]
+    assert device.resolve_device(tmp_path / "state") == "cuda" and probes == ["probe"]  # cached
+
+
+@pytest.mark.parametrize(("cuda", "hip"), [("12.8", None), (None, "6.3.42131")])
+def test_auto_probes_a_gpu_build_of_torch_even_with_no_sign_on_the_machine(machine, probes,
+                                                                          tmp_path, monkeypatch,
+                                                                          cuda, hip):
+    monkeypatch.setenv("D2L_DEVICE", "auto")
+    machine.torch("2.13.0+cu128" if cuda else "2.13.0+rocm6.3", cuda, hip)
+    assert device.resolve_device(tmp_path / "state") == "cuda" and probes == ["probe"]
+
+
+def test_auto_without_any_sign_never_probes(machine, probes, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("D2L_DEVICE", "auto")
+    assert device.resolve_device(tmp_path / "state") == "cpu"  # a CPU build
+    machine.torch_of_unknown_kind()
+    assert device.resolve_device(tmp_path / "state") == "cpu"
+    machine.no_torch()
+    assert device.resolve_device(tmp_path / "state") == "cpu"
+    assert probes == [] and not (tmp_path / "state").exists() and capsys.readouterr().err == ""
+
+
+# the device: a failed probe
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("import sys; sys.stderr.write('Traceback ...\\nRuntimeError: CUDA driver init failed\\n'); "
+     "sys.exit(1)", "exit status 1: RuntimeError: CUDA driver init failed"),
+    ("print('cuda?')", "unexpected output 'cuda?'"),
+    ("import time; time.sleep(30)", "no answer within 1 s"),
+    (None, "cannot start"),
+])
+def test_a_failed_probe_is_never_cached_and_says_why(machine, tmp_path, monkeypatch, capsys,
+                                                     code, reason):
+    monkeypatch.setattr(device, "_said", set())
+    machine.driver()
+    machine.torch("2.13.0+cu128", "12.8")
+    monkeypatch.setattr(device, "PROBE_TIMEOUT", 1.0)
+    if code is None:
+        monkeypatch.setattr(device.sys, "executable", str(tmp_path / "no-python"))
+    else:
+        monkeypatch.setattr(device, "_PROBE", code)
+    monkeypatch.setenv("D2L_DEVICE", "auto")
+    assert device.resolve_device(tmp_path / "state") == "cpu"
+    assert not (tmp_path / "state" / "device.json").exists()  # the next build asks again
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and reason in err and "building on the CPU" in err
+    monkeypatch.setenv("D2L_DEVICE", "cuda")
+    with pytest.raises(UsageError, match="D2L_DEVICE=cuda but the device probe failed") as exc:
+        device.resolve_device(tmp_path / "state")
+    assert reason in str(exc.value) and "\n" not in str(exc.value)
+
+
+# the device: a CPU build of torch on a GPU machine
+
+def test_auto_with_a_driver_but_a_cpu_build_builds_on_the_cpu_and_says_so(machine, probes,
+                                                                         tmp_path, monkeypatch,
+                                                                         capsys):
+    monkeypatch.setenv("D2L_DEVICE", "auto")
+    machine.driver()
+    assert device.resolve_device(tmp_path / "state") == "cpu" and probes == []
+    assert capsys.readouterr().err == (
+        "note: an NVIDIA driver is loaded but torch 2.13.0+cpu is a CPU build: building on the "
+        f"CPU (for the GPU, install a CUDA build, e.g. {SPEC_HINT} (see README))\n")
+    assert device.resolve_device(tmp_path / "state") == "cpu"
+    assert capsys.readouterr().err == ""  # once per process (freshness asks again)
+
+
+def test_auto_with_a_driver_and_a_gpu_build_that_sees_no_gpu_says_so(machine, tmp_path,
+                                                                     monkeypatch, capsys):
+    monkeypatch.setattr(device, "_said", set())
+    monkeypatch.setattr(device, "_probe", lambda: "cpu")
+    monkeypatch.setenv("D2L_DEVICE", "auto")
+    machine.node()
+    machine.torch("2.13.0+cu128", "12.8")
+    assert device.resolve_device(tmp_path / "state") == "cpu"
+    assert capsys.readouterr().err == (f"note: {machine.node_file} exists but torch 2.13.0+cu128 "
+                                       "(a GPU build) sees no usable GPU: building on the CPU\n")
+
+
+def test_cuda_with_a_cpu_build_names_the_wheel_and_how_to_get_a_cuda_build(machine, probes,
+                                                                           tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DEVICE", "cuda")
+    machine.driver()
+    with pytest.raises(UsageError) as exc:
+        device.resolve_device(tmp_path / "state")
+    assert str(exc.value) == ("D2L_DEVICE=cuda but torch 2.13.0+cpu (a CPU build): install a "
+                              f"CUDA build, e.g. {SPEC_HINT} (see README)")
+    machine.no_torch()
+    with pytest.raises(UsageError, match="^D2L_DEVICE=cuda but torch is not installed$"):
+        device.resolve_device(tmp_path / "state")
+    assert probes == []
+
+
+# --- --memory-limit on a GPU build ---------------------------------------------------------------
+
+def test_memory_limit_is_refused_on_a_cuda_build_only():
+    with pytest.raises(UsageError, match=r"^--memory-limit limits address space \(RLIMIT_AS\), "
+                                         "under which CUDA cannot initialise: .*cgroup.*"
+                                         "`memory=` mark"):
+        device.check_memory_limit("cuda", 1024)
+    device.check_memory_limit("cuda", None)
+    device.check_memory_limit("cpu", 1024)
 
 
 # --- progress ---------------------------------------------------------------------------------------
@@ -810,17 +932,16 @@ def test_a_child_that_cannot_write_its_result_says_so_in_one_line(tmp_path, resu
     assert proc.stderr == f"d2l: cannot write the result file: {message}\n" and proc.stdout == ""
 
 
-def test_device_cache_is_written_into_new_or_existing_folders_and_never_fails_a_build(tmp_path,
-                                                                                      monkeypatch):
+def test_device_cache_is_written_into_new_or_existing_folders_and_never_fails_a_build(
+        machine, tmp_path, monkeypatch):
     from d2l_compiler.engine.run import device
 
-    driver = tmp_path / "nvidia-version"
-    driver.write_text("NVRM version: 1")
-    monkeypatch.setenv(device.DRIVER_FILE_ENV, str(driver))
+    machine.driver()
+    machine.torch("2.13.0+cu128", "12.8")
     monkeypatch.setenv("D2L_DEVICE", "auto")
     monkeypatch.setattr(device, "_probe", lambda: "cpu")
     nested = tmp_path / "a" / "b" / "state"
-    assert device.resolve_device(nested) == "cpu"  # auto with a driver but no usable GPU: cpu
+    assert device.resolve_device(nested, note=lambda _: None) == "cpu"  # a driver, no usable GPU
     assert json.loads((nested / "device.json").read_text())["device"] == "cpu"  # parents made
     existing = tmp_path / "existing"
     existing.mkdir()

@@ -14,7 +14,7 @@ from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
 from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun, StoredPage
 from d2l_compiler.engine.record.whole import BuildProvenance, PageTiming, Record
-from d2l_compiler.engine.run.device import resolve_device
+from d2l_compiler.engine.run.device import check_memory_limit, resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.render.notebook import write_notebooks
@@ -32,7 +32,7 @@ from d2l_compiler.engine.sources.resources import page_resources
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.publish.sitedir import check_site_dir
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
-from d2l_compiler.engine.record.reuse import other_devices, recorded_results
+from d2l_compiler.engine.record.reuse import other_devices, recorded_results, with_named_records
 from d2l_compiler.engine.record.store import Store
 
 
@@ -111,6 +111,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     """
     pages = discover(project, options.only)
     device = resolve_device(project.state_dir)  # before anything runs: no GPU is a usage error
+    check_memory_limit(device, options.limits.memory_mb)  # RLIMIT_AS and CUDA do not mix
     if site_dir is not None:  # refuse before anything runs, so that nothing is touched
         check_site_dir(site_dir, protected_paths(project, pages), project.docs_dir)
         renderer_wired(project)
@@ -192,7 +193,11 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                                  sys.version.split()[0], tuple(summary.ran),
                                  tuple(summary.cached), round(summary.seconds, 3),
                                  tuple(summary.regions_ran), timeline)
-    others = other_devices(project, pages, previous, device, progress.say)
+    others = with_named_records(project, pages, lambda page: device,
+                                other_devices(project, pages, previous, device, progress.say),
+                                progress.say)
+    if options.shard is not None:  # other shards' pages: their owners check and carry those
+        others = {page: entries for page, entries in others.items() if page in pages}
     full = Record(provenance, new_pages, other_devices=others)
     in_use = [k for page in new_pages for entry in full.devices(page)
               for _, k in entry.inputs.get("region_keys", ())]

@@ -15,11 +15,16 @@ from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.merge import Labelled, merge_records
 from d2l_compiler.engine.record.model import FORMAT
 from d2l_compiler.engine.record.whole import Record
-from d2l_compiler.engine.record.reuse import recorded_results
+from d2l_compiler.engine.record.reuse import recorded_results, with_named_records
 from d2l_compiler.engine.record.store import Store
 from d2l_compiler.engine.sources.discover import discover
 from d2l_compiler.engine.sources.fingerprint import renderer_wired
 from d2l_compiler.engine.sources.project import Project
+
+
+def _main_device(merged: Record, page: str) -> str | None:
+    entry = merged.pages.get(page)
+    return None if entry is None else str(entry.inputs.get("device"))
 
 
 def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: str = "cuda",
@@ -54,6 +59,9 @@ def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: st
                 raise UsageError(f"merge: {page} ({entry.inputs.get('device')}) was built from "
                                  f"other sources than this checkout: {reasons[0]}")
     progress = progress or make_progress()
+    others = with_named_records(project, pages, lambda page: _main_device(merged, page),
+                                dict(merged.other_devices), progress.say)
+    merged = Record(merged.provenance, merged.pages, other_devices=others)
     try:
         with project_lock(project, progress):
             store = Store(project.store_dir, warn=lambda msg: print(msg, file=sys.stderr))

@@ -56,6 +56,7 @@ class D2LConfig(base.Config):
     labels = c.Choice(LABEL_SETS, default="en")
     notebook_install = c.ListOfItems(c.Type(str), default=[])
     keep_source_maps = c.Optional(c.Type(bool))  # default: Project's settings (one source)
+    records = c.ListOfItems(c.Type(str), default=[])  # other machines' records shown beside
 
 
 class D2LPlugin(BasePlugin[D2LConfig]):

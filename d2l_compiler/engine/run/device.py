@@ -1,10 +1,12 @@
 """Which device a build runs on, decided without importing torch into the engine.
 
-``D2L_DEVICE=cpu`` needs no probe. With ``auto`` (or ``cuda``) on a machine whose NVIDIA
-driver is loaded, whether torch can use the GPU is asked of a short-lived subprocess, and
-the answer is cached in the state directory, keyed by what could change it (the driver
-version, the installed torch version, ``CUDA_VISIBLE_DEVICES``): a warm build on a GPU
-machine therefore never imports torch at all, in the engine or anywhere else.
+``D2L_DEVICE=cpu`` needs no probe, and neither does a CPU build of torch (read from its
+``version.py``, not imported): it can never use a GPU. Otherwise, when there is any sign that
+torch might see a GPU (a loaded NVIDIA driver, ``/dev/nvidia*``, ``nvidia-smi`` on ``PATH``,
+or a CUDA build of torch), whether it can is asked of a short-lived subprocess, and the answer
+is cached in the state directory, keyed by what could change it (the driver version, those
+signs, the installed torch, ``CUDA_VISIBLE_DEVICES``, the boot): a warm build therefore never
+imports torch at all, in the engine or anywhere else. A probe that fails is never cached.
 """
 
 from __future__ import annotations
@@ -13,28 +15,46 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from d2l_compiler.device import CHOICES
+from d2l_compiler.device import (CUDA_BUILD_HINT, DRIVER_FILE_ENV, DeviceUnavailable, TorchBuild,
+                                 driver_file, gpu_hints, requested, torch_build)
 from d2l_compiler.engine.errors import UsageError
 
-# where the loaded NVIDIA kernel driver announces itself (overridable, for tests)
-DRIVER_FILE_ENV = "D2L_NVIDIA_DRIVER_FILE"
-_DRIVER_FILE = "/proc/driver/nvidia/version"
+__all__ = ["DRIVER_FILE_ENV", "ProbeFailed", "cached_differs", "check_memory_limit",
+           "resolve_device"]
+
 _PROBE = "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')"
+PROBE_TIMEOUT = 120.0  # seconds; a wedged driver can hang torch.cuda.is_available()
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
+_said: set[str] = set()  # notes already printed by this process (freshness asks again)
+
+
+class ProbeFailed(Exception):
+    """The probe subprocess gave no answer; the message says why, in a few words."""
 
 
 def _requested() -> str:
-    value = os.environ.get("D2L_DEVICE", "auto").strip().lower() or "auto"
-    if value not in CHOICES:
-        raise UsageError(f"D2L_DEVICE={value!r} is not one of {', '.join(CHOICES)}")
-    return value
+    try:
+        return requested()
+    except DeviceUnavailable as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _driver() -> str | None:
     try:
-        return Path(os.environ.get(DRIVER_FILE_ENV) or _DRIVER_FILE).read_text(errors="replace")
+        return driver_file().read_text(errors="replace")
+    except OSError:
+        return None
+
+
+def _boot() -> str | None:
+    # a cached answer holds for this boot of this machine, not for a state folder moved
+    # (restored from a CI cache, say) to a machine whose GPU shows none of the signs
+    try:
+        return Path(_BOOT_ID).read_text().strip()
     except OSError:
         return None
 
@@ -46,13 +66,34 @@ def _torch_version() -> str:
         return "not-installed"
 
 
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no output"
+
+
 def _probe() -> str:
+    """``"cuda"`` or ``"cpu"`` as torch sees it, asked in a subprocess; ``ProbeFailed``
+    when the subprocess cannot start, times out, fails or prints something else."""
     try:
         proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
-                              timeout=120, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return "cpu"
-    return "cuda" if proc.returncode == 0 and proc.stdout.strip() == "cuda" else "cpu"
+                              timeout=PROBE_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ProbeFailed(f"no answer within {PROBE_TIMEOUT:.0f} s") from None
+    except OSError as exc:
+        raise ProbeFailed(f"cannot start {sys.executable}: {exc.strerror or exc}") from None
+    if proc.returncode != 0:
+        raise ProbeFailed(f"exit status {proc.returncode}: {_last_line(proc.stderr)}")
+    answer = proc.stdout.strip()
+    if answer not in ("cpu", "cuda"):
+        raise ProbeFailed(f"unexpected output {_last_line(answer)!r}")
+    return answer
+
+
+def _note(message: str) -> None:
+    """One line on stderr, once per process."""
+    if message not in _said:
+        _said.add(message)
+        print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 def cached_differs(cache: Path, facts: dict, device: str) -> bool:
@@ -63,14 +104,35 @@ def cached_differs(cache: Path, facts: dict, device: str) -> bool:
         return True
 
 
-def resolve_device(state_dir: Path) -> str:
-    """``"cpu"`` or ``"cuda"`` for ``D2L_DEVICE``; ``UsageError`` if cuda is asked for and absent."""
-    requested = _requested()
-    driver = _driver() if requested != "cpu" else None
-    if requested == "cpu" or (driver is None and requested == "auto"):
+def _cpu_build(wanted: str, build: TorchBuild, hints: list[str],
+               note: Callable[[str], None]) -> str:
+    """The device when torch cannot use a GPU whatever the machine has (a CPU build, or none)."""
+    if wanted == "cuda":
+        raise UsageError(f"D2L_DEVICE=cuda but {build.describe()}"
+                         + (f": {CUDA_BUILD_HINT}" if build.version is not None else ""))
+    if hints and build.version is not None:
+        note(f"{hints[0]} but torch {build.version} is a CPU build: building on the CPU "
+             f"(for the GPU, {CUDA_BUILD_HINT})")
+    return "cpu"
+
+
+def resolve_device(state_dir: Path, note: Callable[[str], None] | None = None) -> str:
+    """``"cpu"`` or ``"cuda"`` for ``D2L_DEVICE``; ``UsageError`` if cuda is asked for and absent.
+
+    ``note`` receives the one-line remarks (default: printed on stderr, each once): the build
+    runs on the CPU of a machine that shows a GPU, or the probe failed."""
+    note = note or _note
+    wanted = _requested()
+    if wanted == "cpu":
         return "cpu"
-    facts = {"driver": driver, "torch": _torch_version(),
-             "visible": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    build, hints = torch_build(), gpu_hints()
+    if build.gpu is False:  # no probe: a CPU build of torch never sees a GPU
+        return _cpu_build(wanted, build, hints, note)
+    if wanted == "auto" and not hints and build.gpu is None:
+        return "cpu"  # no sign of a GPU anywhere: the cheap path, no torch import
+    facts = {"driver": _driver(), "hints": hints, "torch": _torch_version(),
+             "gpu_build": build.gpu, "visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+             "boot": _boot()}
     cache = state_dir / "device.json"
     try:
         cached = json.loads(cache.read_text(encoding="utf-8"))
@@ -78,14 +140,34 @@ def resolve_device(state_dir: Path) -> str:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         found = None
     if found not in ("cpu", "cuda"):
-        found = _probe()
-    if driver is not None and cached_differs(cache, facts, found):
+        try:
+            found = _probe()
+        except ProbeFailed as exc:  # never cached: the next build asks again
+            if wanted == "cuda":
+                raise UsageError(f"D2L_DEVICE=cuda but the device probe failed ({exc})") from None
+            note(f"the device probe (does torch see a GPU?) failed ({exc}): building on the "
+                 "CPU; not cached, the next build asks again")
+            return "cpu"
+    # with no sign of a GPU there is nothing to key an answer on (cuda was asked for blindly)
+    if (hints or build.gpu) and cached_differs(cache, facts, found):
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps({"facts": facts, "device": found}), encoding="utf-8")
         except OSError:
             pass  # a cache we cannot write only costs the next build a probe
-    if requested == "cuda" and found != "cuda":
-        raise UsageError("D2L_DEVICE=cuda but no CUDA device is available "
-                         "(set D2L_DEVICE=cpu or auto)")
+    if wanted == "auto" and found == "cpu" and hints:
+        note(f"{hints[0]} but {build.describe()} sees no usable GPU: building on the CPU")
+    if wanted == "cuda" and found != "cuda":
+        raise UsageError(f"D2L_DEVICE=cuda but no CUDA device is available to "
+                         f"{build.describe()} (set D2L_DEVICE=cpu or auto)")
     return found
+
+
+def check_memory_limit(device: str, memory_mb: int | None) -> None:
+    """``UsageError`` for ``--memory-limit`` on a CUDA build: the limit is RLIMIT_AS, and CUDA
+    reserves far more virtual address space than it ever uses, so it could not initialise."""
+    if device == "cuda" and memory_mb is not None:
+        raise UsageError("--memory-limit limits address space (RLIMIT_AS), under which CUDA "
+                         "cannot initialise: on a GPU build limit memory with a cgroup instead "
+                         "(e.g. systemd-run --scope -p MemoryMax=..., docker --memory) and "
+                         "declare a page's need with its `memory=` mark, or set D2L_DEVICE=cpu")

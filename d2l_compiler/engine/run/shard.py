@@ -3,9 +3,13 @@
 Every shard computes the same assignment from the same inputs (the pages, what each needs, and
 the durations in the last record), so no coordination is needed: the longest page goes to the
 least loaded shard (ties: the lower number), new pages count with the median known duration.
-Pages that want a GPU go only to the shards named as having one (``--gpu-shards``), the others
-only to the rest (to all shards when every shard has a GPU, or none has). Each shard writes a
-record of its own pages; ``merge`` puts the shards' records together.
+
+With ``--gpu-shards`` naming some but not all shards, a page that wants a GPU runs twice: on one
+GPU shard and on one CPU shard (each balanced among its kind), so the merged record holds its
+results on both devices side by side; the other pages run on one CPU shard only. When every
+shard has a GPU, or none has, each page runs on exactly one shard. Each shard writes a record
+of its own pages; ``merge`` puts the shards' records together (one page's cpu and cuda results
+become one entry with ``other_devices``).
 """
 
 from __future__ import annotations
@@ -47,8 +51,10 @@ def parse_shard(text: str, gpu_shards: str | None = None) -> Shard:
     gpus: set[int] = set()
     for part in filter(None, (gpu_shards or "").replace(" ", "").split(",")):
         if not part.isdigit() or not 1 <= int(part) <= count:
-            raise UsageError(f"--gpu-shards {gpu_shards!r}: expected shard numbers "
-                             f"between 1 and {count}, separated by commas")
+            # the GPU shards are among the N: every job (CPU or GPU) must pass the same N
+            raise UsageError(f"--gpu-shards {gpu_shards!r}: expected shard numbers between 1 "
+                             f"and {count} (N of --shard {text.strip()}, which counts the GPU "
+                             "shards too), separated by commas")
         gpus.add(int(part))
     return Shard(int(match[1]), count, frozenset(gpus))
 
@@ -62,7 +68,11 @@ def page_estimates(previous: Record | None) -> Callable[[str], float]:
 
 def assign(pages: Mapping[str, tuple[float, bool]], shard_count: int,
            gpu_shards: frozenset[int] = frozenset()) -> dict[int, list[str]]:
-    """Shard number (1-based) -> its pages, from each page's (estimate, wants a GPU)."""
+    """Shard number (1-based) -> its pages, from each page's (estimate, wants a GPU).
+
+    A page that wants a GPU goes to one GPU shard and one CPU shard when there are both kinds;
+    every other page (and every page when all shards or none have a GPU) to exactly one shard.
+    The result depends only on the arguments' contents, not on their order."""
     everyone = list(range(1, shard_count + 1))
     with_gpu = [s for s in everyone if s in gpu_shards]
     without = [s for s in everyone if s not in gpu_shards]
@@ -70,10 +80,14 @@ def assign(pages: Mapping[str, tuple[float, bool]], shard_count: int,
     shares: dict[int, list[str]] = {s: [] for s in everyone}
     for page in sorted(pages, key=lambda p: (-pages[p][0], p)):
         estimate, gpu = pages[page]
-        eligible = (with_gpu if gpu else without) or everyone
-        target = min(eligible, key=lambda s: (load[s], s))
-        load[target] += estimate
-        shares[target].append(page)
+        if not (with_gpu and without):
+            groups = [everyone]  # one kind of shard only: each page once, anywhere
+        else:  # a GPU page runs on both kinds, so its CPU results stand beside its GPU ones
+            groups = [with_gpu, without] if gpu else [without]
+        for group in groups:
+            target = min(group, key=lambda s: (load[s], s))
+            load[target] += estimate
+            shares[target].append(page)
     return shares
 
 

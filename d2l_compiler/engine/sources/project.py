@@ -10,6 +10,8 @@ engine's settings, read from the ``d2l`` plugin's options in ``mkdocs.yml``::
           labels: en              # or zh: the words put around outputs and in the stamp
           notebook_install: []    # shell lines the generated notebooks' setup cell shows
           keep_source_maps: false # publish the theme's *.map files too
+          records: []             # records made on other machines (a GPU's), shown beside
+                                  # this build's results while they match the sources
 
 The engine and the MkDocs plugin both read these through :class:`Project`, so they agree.
 """
@@ -49,6 +51,7 @@ class Settings:
     labels: str = "en"
     notebook_install: tuple[str, ...] = ()  # shell lines the notebooks' first cell shows
     keep_source_maps: bool = False  # publish the theme's *.map files (only its debugger reads them)
+    records: tuple[str, ...] = ()  # other machines' records (relative to the project) to show
 
 
 def _plugin_options(config: dict) -> dict | None:
@@ -114,6 +117,9 @@ class Project:
         if options.get("notebook_install") is not None:
             settings = replace(settings, notebook_install=_strings(
                 options["notebook_install"], "notebook_install", self.config_file, "commands"))
+        if options.get("records") is not None:
+            settings = replace(settings, records=_strings(options["records"], "records",
+                                                          self.config_file, "files"))
         if options.get("keep_source_maps") is not None:
             if not isinstance(options["keep_source_maps"], bool):
                 raise UsageError(f"{self.config_file}: the d2l plugin's 'keep_source_maps' must "

@@ -1,0 +1,93 @@
+"""compare_paths on the CPU: a path that fails is skipped with its reason (the comparison
+goes on), float32 matmul precision is pinned and recorded with the tolerance it implies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from d2l_compiler import compare_paths
+from d2l_compiler.numerics import (FULL_FLOAT32, REDUCED, MatmulSettings, pin_matmul_precision,
+                                   requested_precision, tolerance)
+from d2l_compiler.paths import unavailable_paths
+
+
+class Unscriptable(nn.Module):
+    """Runs eagerly and traces, but ``torch.jit.script`` refuses ``**kwargs``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(512, 2)
+
+    def forward(self, x, **options):
+        return self.linear(x)
+
+
+def test_a_failing_path_is_skipped_with_its_reason_and_the_others_are_measured(monkeypatch):
+    # the worker processes unpickle the model: they must be able to import this module
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+    torch.manual_seed(0)
+    with pytest.warns(RuntimeWarning, match="torch.jit.script skipped at batch 1"):
+        report = compare_paths(Unscriptable(), batch_sizes=(1, 2),
+                               paths=("eager", "script", "trace")).to_record()
+    reason = report["skipped"]["script"]
+    assert reason.startswith("批量 1 时失败：") and "argument" in reason.lower(), reason
+    for batch in ("1", "2"):  # the same paths in every batch: the failed one in none
+        assert sorted(report["batches"][batch]) == ["eager", "trace"]
+    assert report["matmul"] == {"precision": "highest", "tf32": False, "forced_by": ""}
+    assert report["tolerance"] == {"rtol": FULL_FLOAT32.rtol, "atol": FULL_FLOAT32.atol}
+    assert report["timer"] == "torch.utils.benchmark" and report["compile_covers"]
+
+
+def test_eager_failing_fails_the_comparison(monkeypatch):
+    monkeypatch.setenv("D2L_PATH_TIMEOUT", "0.1")  # every worker runs out of time
+    with pytest.raises(RuntimeError, match="measuring eager failed.*did not finish"):
+        compare_paths(nn.Linear(512, 2), batch_sizes=(1,), paths=("eager",))
+
+
+def test_precision_is_pinned_and_tolerance_follows_it(monkeypatch):
+    monkeypatch.delenv("D2L_MATMUL_PRECISION", raising=False)
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")  # as a reader's earlier cell might
+        settings = pin_matmul_precision("cpu")
+        assert settings == MatmulSettings("highest", False, "")
+        assert torch.get_float32_matmul_precision() == "highest"
+        assert tolerance("cpu", torch.float32, settings) == FULL_FLOAT32
+        assert tolerance("cpu", torch.bfloat16, settings) == REDUCED
+        assert tolerance("cpu", torch.float32, pin_matmul_precision("cpu", "medium")) == REDUCED
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def test_tf32_on_a_gpu_loosens_the_tolerance_and_is_said():
+    tf32 = MatmulSettings("high", True)
+    forced = MatmulSettings("highest", True, "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE")
+    assert tolerance("cuda", torch.float32, tf32) == REDUCED
+    assert tolerance("cuda", torch.float32, forced) == REDUCED
+    assert tolerance("cuda", torch.float32, MatmulSettings("highest", False)) == FULL_FLOAT32
+    assert "启用 TF32" in tf32.describe() and "未启用" not in tf32.describe()
+    assert "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE 强制开启" in forced.describe()
+
+
+def test_a_tf32_override_without_a_tf32_device_changes_nothing(monkeypatch):
+    monkeypatch.setenv("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "1")
+    assert pin_matmul_precision("cpu") == MatmulSettings("highest", False, "")
+
+
+def test_an_unknown_precision_is_refused(monkeypatch):
+    monkeypatch.setenv("D2L_MATMUL_PRECISION", "fast")
+    with pytest.raises(ValueError, match="D2L_MATMUL_PRECISION='fast' is not one of highest"):
+        requested_precision()
+
+
+def test_paths_that_cannot_run_here_are_named_before_anything_runs(monkeypatch):
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    monkeypatch.setenv("PATH", "/nonexistent")  # no g++ or clang++ either
+    reasons = unavailable_paths(torch.device("cpu"))
+    for name in ("compile", "compile_max", "export_aoti"):
+        assert "no C++ compiler (no-such-compiler)" in reasons[name]
+    assert "script" not in reasons and "eager" not in reasons

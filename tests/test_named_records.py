@@ -1,0 +1,63 @@
+"""A record brought back from another machine (a GPU's) and named in the plugin's
+``records:`` is shown beside this build's results while it matches the sources, and left
+out, saying so, once it does not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from d2l_compiler.engine.record.io import seal
+from d2l_compiler.engine.sources import key
+from d2l_compiler.engine.sources.discover import read_region
+
+GPU = "NVIDIA Fixture GPU (test double)"
+CONFIG_RECORDS = "\n      records: [records/gpu.json]\n"
+
+
+def _site_with_a_gpu_record(site):
+    site.write("docs/index.md", '# GPU\n\n```python\n--8<-- "snippets/s.py:r"\n```\n')
+    site.write("snippets/s.py", "# --8<-- [start:r]\nprint('ran here')\n# --8<-- [end:r]\n")
+    assert site.build("--no-site").code == 0
+    record = site.record()
+    entry = record["pages"]["index.md"]
+    regions = [read_region(site.root, r["id"]) for r in entry["regions"] if r["executed"]]
+    entry["key"], entry["inputs"] = key.page_key(site.root, regions, "cuda")
+    entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128")
+    record["pages"]["index.md"] = seal(entry)
+    record["provenance"]["device"] = "cuda"
+    (site.root / "records").mkdir()
+    (site.root / "records" / "gpu.json").write_text(json.dumps(record), encoding="utf-8")
+    shutil.rmtree(site.root / ".d2l")  # a fresh clone: only the committed record is there
+    config = site.root / "mkdocs.yml"
+    config.write_text(config.read_text(encoding="utf-8").rstrip("\n") + CONFIG_RECORDS,
+                      encoding="utf-8")
+
+
+def test_a_named_record_is_shown_beside_while_it_matches(site):
+    _site_with_a_gpu_record(site)
+    built = site.build()
+    assert built.code == 0, built.stderr
+    assert [e["inputs"]["device"] for e in site.record()["other_devices"]["index.md"]] == ["cuda"]
+    assert "同一份代码也在另一种设备上运行过：设备 cuda" in site.html()
+    assert site.run("check").code == 0
+
+
+def test_a_named_record_that_no_longer_matches_is_left_out_saying_why(site):
+    _site_with_a_gpu_record(site)
+    site.write("snippets/s.py", "# --8<-- [start:r]\nprint('edited')\n# --8<-- [end:r]\n")
+    built = site.build()
+    assert built.code == 0, built.stderr
+    said = built.stdout + built.stderr
+    assert "not shown: the cuda results of index.md in records/gpu.json" in said
+    assert "other_devices" not in site.record()
+    assert "另一种设备" not in site.html() and "edited" in site.html()
+
+
+def test_a_named_record_that_is_missing_is_one_line(site):
+    _site_with_a_gpu_record(site)
+    (site.root / "records" / "gpu.json").unlink()
+    built = site.build()
+    assert built.code == 2
+    assert built.stderr.strip() == ("error: records: records/gpu.json: no build record there "
+                                    "(named in the d2l plugin's records: option)")
