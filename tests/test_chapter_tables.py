@@ -47,6 +47,25 @@ def test_the_paths_table_shows_settings_and_break_even_per_row():
     assert rows[0][-1][1] == "—"  # eager pays nothing back: it compiles nothing
 
 
+def test_the_timing_cell_says_how_many_samples_the_median_rests_on():
+    calls = {"eager": 1, "script": 1000, "compile": 1, "trace": 1}  # per sample
+    counted = {**PATHS, "batches": {"1": {
+        name: {**r, "samples": {**r["samples"], "count": 1200, "number": calls[name]}}
+        for name, r in PATHS["batches"]["1"].items()}}}
+    cells = re.findall(r'data-label="每次调用：中位数（四分位区间），微秒"[^>]*>(.*?)</td>',
+                       paths_table(counted, "1"))
+    assert cells[0] == "60.0（59.0–61.0）<br><small>1,200 个样本</small>"
+    assert cells[1] == "40.0（39.0–41.0）<br><small>1,200 个样本（每个 1,000 次调用）</small>"
+
+
+def test_tolerances_read_in_scientific_notation():
+    from d2l_compiler.chapter.tables import _number
+
+    assert [_number(v) for v in (1e-4, 1e-5, 1e-2, 2.5e-3, 0.5, 0)] == [
+        "1e-4", "1e-5", "1e-2", "2.5e-3", "0.5", "0"]
+    assert _number("<b>") == "&#60;b&#62;"
+
+
 def test_the_summary_writes_each_speedup_once_without_stacked_brackets():
     summary = paths_summary(PATHS, "1")
     assert "）（" not in summary

@@ -56,9 +56,13 @@ def test_paths_provenance_names_the_gpu():
     assert f"设备 cuda（{GPU}）" in line and "提交 <code>abc123</code>" in line and "some CPU" not in line
 
 
+ONNX_CPU_ONLY = "ONNX Runtime is measured on the CPU only"
+
+
 def _gpu_twin(project_root, cpu_record: dict) -> dict:
     """The chapter's record as a GPU machine would write it (a fixture: same code, its own
-    key for device cuda, the paths measured ten times faster on a named GPU)."""
+    key for device cuda, the paths measured ten times faster on a named GPU, timed by CUDA
+    events, and ONNX Runtime skipped there as ``compare_paths`` skips it on a GPU)."""
     from pathlib import Path
 
     from d2l_compiler.engine.sources.discover import page_includes
@@ -77,8 +81,11 @@ def _gpu_twin(project_root, cpu_record: dict) -> dict:
         for region in entry["regions"]:
             paths = (region.get("values") or {}).get("paths")
             if isinstance(paths, dict) and paths.get("type") == "paths":
-                paths.update(device="cuda", gpu=GPU, torch="2.13.0+cu128")
+                paths.update(device="cuda", gpu=GPU, torch="2.13.0+cu128", cuda="12.8",
+                             timer="CUDA 事件")
+                paths["skipped"] = {**(paths.get("skipped") or {}), "onnx_ort": ONNX_CPU_ONLY}
                 for results in paths["batches"].values():
+                    results.pop("onnx_ort", None)
                     for result in results.values():
                         for field in ("median", "q1", "q3", "min", "max"):
                             result["samples"][field] /= 10
@@ -86,6 +93,15 @@ def _gpu_twin(project_root, cpu_record: dict) -> dict:
     record["provenance"]["device"] = "cuda"
     record.pop("other_devices", None)
     return record
+
+
+def _cpu_paths(record: dict) -> dict:
+    """The ``compare_paths`` result in the chapter's record."""
+    for region in record["pages"]["compilers.md"]["regions"]:
+        paths = (region.get("values") or {}).get("paths")
+        if isinstance(paths, dict) and paths.get("type") == "paths":
+            return paths
+    raise AssertionError("no compare_paths result in the record")
 
 
 def test_a_cpu_and_a_gpu_record_merged_show_side_by_side(chapter, tmp_path):
@@ -115,6 +131,12 @@ def test_a_cpu_and_a_gpu_record_merged_show_side_by_side(chapter, tmp_path):
     assert "同一份代码也在另一种设备上运行过：设备 cuda" in html  # the stamp names both
     assert f"在 cuda（{GPU}） 上：批量为 1 时" in html and "在 cpu（" in html
     assert html.count("测量环境：设备") >= 2  # a provenance line per device
+    assert "计时方式：CUDA 事件" in html and f"设备 cuda（{GPU}，CUDA 12.8）" in html
+    files = next(t for t in html.split("<table")[1:] if "重新加载后输出一致" in t)
+    if "onnx_ort" in next(iter(_cpu_paths(cpu)["batches"].values())):  # measured on this CPU
+        # the GPU skipped ONNX Runtime: its row stays, the GPU's cells say why it is empty
+        assert "ONNX（<code>.onnx</code>）" in files and f"未测量（{ONNX_CPU_ONLY}）" in files
+        assert "ONNX 文件是" in html  # and the prose still describes the file the CPU saved
     # a CPU build afterwards runs nothing and keeps the GPU's results beside its own
     rebuilt = run_cli("build", "--no-site", cwd=copy)
     assert rebuilt.code == 0 and "regions: 0 run" in rebuilt.stdout, rebuilt.stderr

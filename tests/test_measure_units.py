@@ -91,3 +91,62 @@ def test_paths_that_cannot_run_here_are_named_before_anything_runs(monkeypatch):
     for name in ("compile", "compile_max", "export_aoti"):
         assert "no C++ compiler (no-such-compiler)" in reasons[name]
     assert "script" not in reasons and "eager" not in reasons
+
+
+def test_on_a_gpu_aotinductor_without_the_cuda_toolkit_is_skipped_before_it_runs(monkeypatch):
+    import torch.utils._triton
+    import torch.utils.cpp_extension
+
+    monkeypatch.setattr(torch.utils._triton, "has_triton", lambda: True)
+    monkeypatch.setattr(torch.utils.cpp_extension, "CUDA_HOME", None)
+    reasons = unavailable_paths(torch.device("cuda"))
+    assert "CUDA toolkit" in reasons["export_aoti"] and "CUDA_HOME" in reasons["export_aoti"]
+    assert "compile" not in reasons and "compile_max" not in reasons
+    assert reasons["onnx_ort"] == "ONNX Runtime is measured on the CPU only"
+    monkeypatch.setattr(torch.utils._triton, "has_triton", lambda: False)
+    reasons = unavailable_paths(torch.device("cuda"))
+    assert all("Triton" in reasons[n] for n in ("compile", "compile_max", "export_aoti"))
+
+
+class _FakeEvent:
+    """A CUDA event on the CPU's clock (this machine has no GPU): what measure_call_cuda
+    does with the events is under test, not the events."""
+
+    def __init__(self, enable_timing: bool = False) -> None:
+        assert enable_timing
+
+    def record(self) -> None:
+        import time
+
+        self.at = time.perf_counter()
+
+    def synchronize(self) -> None:
+        pass
+
+    def elapsed_time(self, end: "_FakeEvent") -> float:
+        return (end.at - self.at) * 1e3  # milliseconds, as CUDA's
+
+
+class _OnTheGpu:
+    is_cuda = True
+
+
+def test_gpu_timing_takes_enough_samples_from_blocks_of_calls(monkeypatch):
+    import time
+
+    from d2l_compiler.measure import CUDA_EVENTS, MIN_CUDA_SAMPLES, measure_call
+
+    monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
+    calls = []
+
+    def work(x):  # about 20 µs, like a small model's launch-bound call
+        calls.append(x)
+        until = time.perf_counter() + 2e-5
+        while time.perf_counter() < until:
+            pass
+    samples = measure_call(work, _OnTheGpu(), "fake gpu", min_run_time=0.1)
+    assert len(samples.seconds) >= MIN_CUDA_SAMPLES  # blocked_autorange gave 2-20 here
+    assert samples.number > 1  # a block is long enough for the events' resolution
+    assert 1.5e-5 < samples.median < 1e-3
+    assert dict(samples.conditions)["计时方式"] == CUDA_EVENTS
+    assert len(calls) >= samples.number * len(samples.seconds)

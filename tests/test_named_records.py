@@ -15,14 +15,18 @@ GPU = "NVIDIA Fixture GPU (test double)"
 CONFIG_RECORDS = "\n      records: [records/gpu.json]\n"
 
 
-def _site_with_a_gpu_record(site):
+def _site_with_a_gpu_record(site, monkeypatch=None):
     site.write("docs/index.md", '# GPU\n\n```python\n--8<-- "snippets/s.py:r"\n```\n')
     site.write("snippets/s.py", "# --8<-- [start:r]\nprint('ran here')\n# --8<-- [end:r]\n")
     assert site.build("--no-site").code == 0
     record = site.record()
     entry = record["pages"]["index.md"]
     regions = [read_region(site.root, r["id"]) for r in entry["regions"] if r["executed"]]
+    if monkeypatch is not None:  # recorded by another interpreter, as a GPU machine's is
+        monkeypatch.setattr(key.platform, "python_version", lambda: "3.12.3")
     entry["key"], entry["inputs"] = key.page_key(site.root, regions, "cuda")
+    if monkeypatch is not None:
+        monkeypatch.undo()
     entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128")
     record["pages"]["index.md"] = seal(entry)
     record["provenance"]["device"] = "cuda"
@@ -36,6 +40,17 @@ def _site_with_a_gpu_record(site):
 
 def test_a_named_record_is_shown_beside_while_it_matches(site):
     _site_with_a_gpu_record(site)
+    _shown_beside(site)
+
+
+def test_a_named_record_from_another_python_is_shown_beside(site, monkeypatch):
+    _site_with_a_gpu_record(site, monkeypatch)
+    recorded = json.loads((site.root / "records" / "gpu.json").read_text(encoding="utf-8"))
+    assert recorded["pages"]["index.md"]["inputs"]["python"] == "3.12.3"  # not this machine's
+    _shown_beside(site)
+
+
+def _shown_beside(site):
     built = site.build()
     assert built.code == 0, built.stderr
     assert [e["inputs"]["device"] for e in site.record()["other_devices"]["index.md"]] == ["cuda"]

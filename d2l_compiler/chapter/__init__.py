@@ -1,17 +1,19 @@
 """This chapter's extension of the engine: everything that knows the ``compare_paths`` record.
 
 Registered through the ``d2l_compiler.extensions`` entry point (see ``pyproject.toml``):
-the tokens ``paths_table`` / ``paths_files`` / ``paths_summary`` (VALUE BATCH),
-``paths_chart`` / ``paths_provenance`` (VALUE); the chart is inline SVG drawn from the record.
+the tokens ``paths_table`` / ``paths_files`` / ``paths_summary`` / ``paths_file_kinds`` /
+``paths_compile_times`` (VALUE BATCH), ``paths_chart`` / ``paths_provenance`` /
+``paths_file_growth`` / ``paths_batch_scaling`` / ``paths_process_spread`` /
+``paths_device`` (VALUE); the chart is inline SVG drawn from the record.
 When the record holds the page's results from several devices (a CPU build merged with a GPU
-build), the tables get a column group, the chart a series, the summary and the provenance a
-sentence per device.
+build), the tables get a column group, the chart a series, and the sentences one per device:
+a statement about speed holds for the device that measured it, so each names its device.
 Adding a token to the chapter touches this package only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from d2l_compiler.chapter import tables
@@ -27,16 +29,6 @@ def _paths(call: TokenCall, words: int, usage: str) -> Mapping[str, Any]:
     return paths
 
 
-def _by_batch(render):
-    def token(call: TokenCall) -> str:
-        paths = _paths(call, 3, f"{call.words[0]} VALUE BATCH")
-        try:
-            return render(paths, call.words[2])
-        except ValueError as exc:
-            raise RenderError(str(exc)) from None
-    return token
-
-
 def _per_device(call: TokenCall, words: int, usage: str) -> list[tuple[Any, Mapping[str, Any]]]:
     """(entry, paths) from this page's results and every other device's (a merged record)."""
     _paths(call, words, usage)  # the main results: checked as always
@@ -49,12 +41,34 @@ def _labelled(call: TokenCall, words: int, usage: str) -> list[tuple[str, Mappin
             for entry, paths in _per_device(call, words, usage)]
 
 
-def _table(call: TokenCall) -> str:
-    measured = _labelled(call, 3, "paths_table VALUE BATCH")
-    try:
-        return tables.paths_table_devices(measured, call.words[2])
-    except ValueError as exc:
-        raise RenderError(str(exc)) from None
+def _every_device_by_batch(render: Callable[[list[tuple[str, Mapping[str, Any]]], str], str]
+                           ) -> Callable[[TokenCall], str]:
+    """A ``NAME VALUE BATCH`` token rendering every device's results at one batch size."""
+    def token(call: TokenCall) -> str:
+        measured = _labelled(call, 3, f"{call.words[0]} VALUE BATCH")
+        try:
+            return render(measured, call.words[2])
+        except ValueError as exc:
+            raise RenderError(str(exc)) from None
+    return token
+
+
+def _every_device(render: Callable[[list[tuple[str, Mapping[str, Any]]]], str]
+                  ) -> Callable[[TokenCall], str]:
+    """A ``NAME VALUE`` token rendering every device's results."""
+    def token(call: TokenCall) -> str:
+        measured = _labelled(call, 2, f"{call.words[0]} VALUE")
+        try:
+            return render(measured)
+        except ValueError as exc:
+            raise RenderError(str(exc)) from None
+    return token
+
+
+def _device(call: TokenCall) -> str:
+    # the device of the page's own results: the one every plain value token reads
+    measured = _labelled(call, 2, "paths_device VALUE")
+    return measured[0][0]
 
 
 def _summary(call: TokenCall) -> str:
@@ -90,15 +104,16 @@ def _chart(call: TokenCall) -> str:
     return f'<figure class="d2l-chart">{paths_chart_devices(measured)}</figure>'
 
 
-def _file_growth(call: TokenCall) -> str:
-    return tables.paths_file_growth(_paths(call, 2, "paths_file_growth VALUE"))
-
-
 def register(ext: Extensions) -> None:
     """Register the chapter's tokens."""
-    ext.token("paths_table")(_table)
-    ext.token("paths_files")(_by_batch(tables.paths_files))
+    ext.token("paths_table")(_every_device_by_batch(tables.paths_table_devices))
+    ext.token("paths_files")(_every_device_by_batch(tables.paths_files_devices))
+    ext.token("paths_file_kinds")(_every_device_by_batch(tables.paths_file_kinds))
+    ext.token("paths_compile_times")(_every_device_by_batch(tables.paths_compile_times))
     ext.token("paths_summary")(_summary)
     ext.token("paths_provenance")(_provenance)
     ext.token("paths_chart")(_chart)
-    ext.token("paths_file_growth")(_file_growth)
+    ext.token("paths_file_growth")(_every_device(tables.paths_file_growth_devices))
+    ext.token("paths_batch_scaling")(_every_device(tables.paths_batch_scaling))
+    ext.token("paths_process_spread")(_every_device(tables.paths_process_spread))
+    ext.token("paths_device")(_device)

@@ -12,6 +12,7 @@ from typing import Any
 
 from d2l_compiler.claims import verdict
 from d2l_compiler.models import human_size
+from d2l_compiler.numerics import MatmulSettings
 from d2l_compiler.paths import LABELS, PATHS
 from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.render.escape import inline
@@ -78,12 +79,23 @@ def _device_cells(r: Mapping[str, Any] | None, eager: Mapping[str, Any] | None, 
     if r is None or eager is None:
         return ["—"] * 4 + ["未测量"]
     s = r["samples"]
-    timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）"
+    timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）" + _sample_count(s)
     if name == "eager":
         return ["—", timing, "1（基准）", "—", "—"]
     return [f"{r['compile_seconds']:.2f}", timing,
             f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）",
             words[r["vs_eager"]], breakeven_text(r, eager)]
+
+
+def _sample_count(samples: Mapping[str, Any]) -> str:
+    """How many samples a median rests on (and calls per sample), for the timing cell; "" for
+    records from before counts were kept."""
+    count, number = samples.get("count"), samples.get("number")
+    if not isinstance(count, int) or isinstance(count, bool):
+        return ""
+    calls = (f"（每个 {number:,} 次调用）" if isinstance(number, int)
+             and not isinstance(number, bool) and number > 1 else "")
+    return f"<br><small>{count:,} 个样本{calls}</small>"
 
 
 def paths_table_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: str) -> str:
@@ -130,20 +142,86 @@ def breakeven_text(result: Mapping[str, Any], eager: Mapping[str, Any]) -> str:
     return "永不（更慢）" if result["vs_eager"] == "slower" else "无法确定（差别在波动之内）"
 
 
+# The name of each kind of saved file, and what is in it (the prose beside the files table).
+KIND_NAMES = {"state_dict": "<code>state_dict</code>（<code>torch.save</code>）",
+              "onnx": "ONNX（<code>.onnx</code>）",
+              "torchscript": "TorchScript（<code>.save</code>）",
+              "export": "<code>torch.export.save</code>（<code>.pt2</code>）",
+              "aoti_package": "AOTInductor 包（<code>.pt2</code>）"}
+KIND_CONTENTS = {
+    "state_dict": "<code>state_dict</code> 只有参数，加载时还需要定义模型的 Python 代码",
+    "torchscript": "TorchScript 文件里既有参数，也有计算图",
+    "export": "<code>torch.export</code> 的 <code>.pt2</code> 里是参数和一张完整的计算图",
+    "aoti_package": "AOTInductor 的包里是已经编译好的机器码，加上参数",
+    "onnx": ("ONNX 文件是一张与框架无关的计算图连同参数，ONNX Runtime 等推理引擎可以直接加载它，"
+             "完全不需要 PyTorch，这正是符号式程序能够“离开 Python”的最直接的例子"),
+}
+
+
+def _kind_name(kind: Any) -> str:
+    return KIND_NAMES.get(kind, inline(kind))
+
+
+def _file_cells(artifact: Mapping[str, Any]) -> list[str]:
+    return [str(int(artifact["size_bytes"])), human_size(artifact["size_bytes"]),
+            "是" if artifact["reload_equal"] else "<strong>否</strong>"]
+
+
 def paths_files(paths: Mapping[str, Any], batch: str) -> str:
     """The files each path saved at one batch size: kind, size, reloads equal."""
-    names = {"state_dict": "<code>state_dict</code>（<code>torch.save</code>）",
-             "onnx": "ONNX（<code>.onnx</code>）",
-             "torchscript": "TorchScript（<code>.save</code>）",
-             "export": "<code>torch.export.save</code>（<code>.pt2</code>）",
-             "aoti_package": "AOTInductor 包（<code>.pt2</code>）"}
     rows = []
     for _, r in _batch(paths, batch):
         for a in r["artifacts"]:
-            rows.append([inline(r["label"]), names.get(a["kind"], inline(a["kind"])),
-                         str(int(a["size_bytes"])), human_size(a["size_bytes"]),
-                         "是" if a["reload_equal"] else "<strong>否</strong>"])
+            rows.append([inline(r["label"]), _kind_name(a["kind"]), *_file_cells(a)])
     return _table(FILES_HEADER, rows, numeric={2, 3})
+
+
+def _not_measured(paths: Mapping[str, Any], name: str) -> str:
+    """``未测量`` and, where the record says it, why this device skipped ``name``."""
+    why = (paths.get("skipped") or {}).get(name)
+    return f"未测量（{inline(why)}）" if why else "未测量"
+
+
+def paths_files_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: str) -> str:
+    """:func:`paths_files` with a column group per device (``measured``: label, paths): one
+    row per (path, kind of file) any device saved; a device that did not measure the path
+    says ``未测量`` and why (a path skipped on one device still has its row from another)."""
+    if len(measured) == 1:
+        return paths_files(measured[0][1], batch)
+    per_device = [dict(_batch(paths, batch)) for _, paths in measured]
+    rank = {name: i for i, name in enumerate(PATHS)}
+    saved: dict[tuple[str, str], str] = {}  # (path, kind) -> the path's label, in first-seen order
+    for results in per_device:
+        for name, r in results.items():
+            for a in r["artifacts"]:
+                saved.setdefault((name, a["kind"]), r["label"])
+    rows_keys = sorted(saved, key=lambda k: (rank.get(k[0], len(rank)), k[0]))
+    header, labels, groups = FILES_HEADER[:2], FILES_HEADER[:2], [("", 2)]
+    for label, _ in measured:
+        header += FILES_HEADER[2:]
+        labels += [f"{label}：{h}" for h in FILES_HEADER[2:]]  # a card names the device
+        groups.append((label, len(FILES_HEADER) - 2))
+    rows = []
+    for name, kind in rows_keys:
+        row = [inline(saved[name, kind]), _kind_name(kind)]
+        for (_, paths), results in zip(measured, per_device, strict=True):
+            if name not in results:
+                row += ["—", "—", _not_measured(paths, name)]
+                continue
+            found = [a for a in results[name]["artifacts"] if a["kind"] == kind]
+            row += _file_cells(found[0]) if found else ["—", "—", "—"]
+        rows.append(row)
+    numeric = {i for i in range(2, len(header)) if (i - 2) % 3 in (0, 1)}
+    return _table(header, rows, numeric, groups, labels)
+
+
+def paths_file_kinds(measured: list[tuple[str, Mapping[str, Any]]], batch: str) -> str:
+    """What is in each kind of file the table shows: a clause per kind some device saved at
+    ``batch``, so the text never describes a file no device produced."""
+    kinds = {a["kind"] for _, paths in measured for _, r in _batch(paths, batch)
+             for a in r["artifacts"]}
+    clauses = [text for kind, text in KIND_CONTENTS.items() if kind in kinds]
+    return "；".join(clauses) + "。" if clauses else ""
 
 
 def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
@@ -169,18 +247,58 @@ def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
     return f"批量为 {inline(batch)} 时，" + "；".join(parts) + f"。{lead}。"
 
 
+def _number(value: Any) -> str:
+    """``1e-4`` rather than ``0.0001``: tolerances read best in scientific notation."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return inline(value)
+    if value == 0 or 0.1 <= abs(value) < 1e4 or not math.isfinite(value):
+        return f"{value:g}"
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def _arithmetic(paths: Mapping[str, Any]) -> list[str]:
+    """The timer, float32 matmul precision and output tolerance, as far as the record has
+    them (records from before they were kept have none)."""
+    parts = []
+    if paths.get("timer"):
+        parts.append(f"计时方式：{inline(paths['timer'])}")
+    matmul = paths.get("matmul")
+    if isinstance(matmul, Mapping) and matmul.get("precision"):
+        settings = MatmulSettings(str(matmul["precision"]), bool(matmul.get("tf32")),
+                                  str(matmul.get("forced_by") or ""))
+        parts.append(inline(settings.describe()))
+    tol = paths.get("tolerance")
+    if isinstance(tol, Mapping) and {"rtol", "atol"} <= set(tol):
+        parts.append(f"与 eager 比对输出的容差：rtol={_number(tol['rtol'])}，"
+                     f"atol={_number(tol['atol'])}")
+    if paths.get("compile_covers"):
+        parts.append(f"编译时间包括{inline(paths['compile_covers'])}")
+    return parts
+
+
 def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], executed_at: str,
                      commit: str) -> str:
-    """Where these numbers come from: device, CPU/GPU model, torch, threads, date, commit."""
-    hardware = paths.get("gpu") if paths.get("device") == "cuda" else provenance.get("cpu")
-    quick = "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试" if paths.get("quick") else ""
+    """Where these numbers come from: device, CPU/GPU model (and CUDA version), torch,
+    threads, date, commit; then the timer, the float32 matmul precision (TF32 or not), the
+    tolerance outputs were compared with, what the compile time covers, and what was skipped."""
+    cuda = paths.get("device") == "cuda"
+    hardware = paths.get("gpu") if cuda else provenance.get("cpu")
+    if cuda and paths.get("cuda"):
+        hardware = f"{hardware}，CUDA {paths['cuda']}" if hardware else f"CUDA {paths['cuda']}"
+    where = f"{paths.get('device')}（{hardware}）" if hardware else str(paths.get("device"))
+    tail = "".join(f"；{part}" for part in _arithmetic(paths))
+    if paths.get("quick"):
+        tail += "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试"
     skipped = paths.get("skipped") or {}
     if skipped:
-        quick += "；未测量：" + "，".join(f"{inline(LABELS.get(name, name))}（{inline(why)}）"
-                                       for name, why in skipped.items())
-    return (inline(f"测量环境：设备 {paths.get('device')}（{hardware}），PyTorch {paths.get('torch')}，"
+        rank = {name: i for i, name in enumerate(PATHS)}  # the chapter's order, not the record's
+        tail += "；未测量：" + "，".join(
+            f"{inline(LABELS.get(name, name))}（{inline(skipped[name])}）"
+            for name in sorted(skipped, key=lambda n: (rank.get(n, len(rank)), str(n))))
+    return (inline(f"测量环境：设备 {where}，PyTorch {paths.get('torch')}，"
                    f"{paths.get('threads')} 个线程，执行于 {readable_time(executed_at)}，提交 ")
-            + f"<code>{inline(commit)}</code>{quick}。")
+            + f"<code>{inline(commit)}</code>{tail}。")
 
 
 def paths_file_growth(paths: Mapping[str, Any]) -> str:
@@ -199,10 +317,129 @@ def paths_file_growth(paths: Mapping[str, Any]) -> str:
                 continue
             extra_rows = (int(large) - int(small)) * row if row else None
             label = inline(result["label"])
-            text = (f"批量从 {small} 增加到 {large} 时，{label} 保存的 {inline(artifact['kind'])} "
-                    f"文件大了 {grown} 字节（{human_size(grown)}）")
+            text = (f"批量从 {small} 增加到 {large} 时，{label} 保存的 "
+                    f"{_kind_name(artifact['kind'])} 文件大了 {grown} 字节（{human_size(grown)}）")
             if extra_rows and abs(grown - extra_rows) <= 0.05 * extra_rows:
                 text += (f"，与多出的 {int(large) - int(small)} 行示例输入的大小（{extra_rows} 字节）"
                          f"相差不到 5%：文件里连同导出时使用的示例输入一起保存了")
             sentences.append(text)
     return "；".join(sentences) + "。" if sentences else ""
+
+
+def paths_file_growth_devices(measured: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """:func:`paths_file_growth` for every device (``measured``: label, paths): said once when
+    every device found the same, else a sentence per device that found something."""
+    found = [(label, paths_file_growth(paths)) for label, paths in measured]
+    if len({text for _, text in found}) == 1:
+        return found[0][1]
+    return "".join(f"在 {label} 上，{text}" for label, text in found if text)
+
+
+def _eager_medians(paths: Mapping[str, Any]) -> list[tuple[int, float]]:
+    """(batch size, eager's median seconds per call), smallest batch first."""
+    found = []
+    for batch, results in (paths.get("batches") or {}).items():
+        eager = results.get("eager") if isinstance(results, Mapping) else None
+        if isinstance(eager, Mapping) and str(batch).isdigit():
+            found.append((int(batch), float(eager["samples"]["median"])))
+    return sorted(found)
+
+
+def _share(fixed: float, total: float) -> str:
+    part = fixed / total
+    return f"约占 {part * 100:.0f}%（{'开销' if part >= 0.5 else '计算'}占主导）"
+
+
+def batch_scaling(paths: Mapping[str, Any]) -> str:
+    """How eager's time per call grows from the smallest batch to the largest, split by the
+    straight line through the two medians into a part independent of the batch (interpreter,
+    framework, kernel launches) and a part proportional to it (the computation); \"\" with
+    fewer than two batch sizes."""
+    medians = _eager_medians(paths)
+    if len(medians) < 2:
+        return ""
+    (n1, t1), (n2, t2) = medians[0], medians[-1]
+    said = (f"eager 每次调用的中位数从批量 {n1} 的 {_us(t1)} 微秒变为批量 {n2} 的 "
+            f"{_us(t2)} 微秒")
+    per_row = (t2 - t1) / (n2 - n1)
+    fixed = t1 - per_row * n1
+    if per_row <= 0:
+        return f"{said}，没有随批量增长：两种批量下都是固定开销占主导。"
+    if fixed <= 0:
+        return f"{said}，与批量大致成正比：两种批量下都是计算占主导。"
+    return (f"{said}；据此估算，固定开销在批量 {n1} 时{_share(fixed, t1)}，"
+            f"在批量 {n2} 时{_share(fixed, t2)}。")
+
+
+def paths_batch_scaling(measured: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """:func:`batch_scaling` for every device, each sentence naming its device."""
+    return "".join(f"在 {label} 上，{text}" for label, paths in measured
+                   if (text := batch_scaling(paths)))
+
+
+def process_spread(paths: Mapping[str, Any]) -> tuple[float, str, str] | None:
+    """The largest relative difference between eager's median timed in its own process and
+    eager's median timed beside a path in that path's process: (difference, batch, path
+    label); None if no path was paired with eager."""
+    worst: tuple[float, str, str] | None = None
+    for batch, results in (paths.get("batches") or {}).items():
+        own = results.get("eager") if isinstance(results, Mapping) else None
+        if not isinstance(own, Mapping):
+            continue
+        for name, r in results.items():
+            beside = (r.get("paired") or {}).get("eager") if isinstance(r, Mapping) else None
+            if name == "eager" or not isinstance(beside, Mapping):
+                continue
+            gap = abs(beside["median"] / own["samples"]["median"] - 1)
+            if worst is None or gap > worst[0]:
+                worst = (gap, str(batch), str(r["label"]))
+    return worst
+
+
+def paths_process_spread(measured: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """A sentence for the page: how far eager's median moved between processes, per device,
+    from :func:`process_spread`; "" when no device paired its paths with eager."""
+    parts = []
+    for label, paths in measured:
+        found = process_spread(paths)
+        if found:
+            gap, batch, path = found
+            parts.append(f"在 {label} 上最多相差 {gap * 100:.1f}%（批量 {inline(batch)}，"
+                         f"{inline(path)} 的进程）")
+    if not parts:
+        return ""
+    return "这次测量里，eager 在各条路径的进程里与在它自己的进程里测得的中位数，" + "，".join(parts) + "。"
+
+
+COMPILED = ("compile", "compile_max", "export_aoti")  # the paths that generate code
+
+
+def compile_times(paths: Mapping[str, Any], batch: str) -> str:
+    """Which code-generating paths took longer to compile than ``torch.jit.script`` at
+    ``batch``, and which did not; \"\" if script or all of them were not measured."""
+    results = dict(_batch(paths, batch))
+    script = results.get("script")
+    if script is None:
+        return ""
+    longer, not_longer = [], []
+    for name in COMPILED:
+        if name in results:
+            r = results[name]
+            (longer if r["compile_seconds"] > script["compile_seconds"] else not_longer).append(
+                f"{inline(r['label'])} {r['compile_seconds']:.2f} 秒")
+    if not longer and not not_longer:
+        return ""
+    than = f"{inline(script['label'])}（{script['compile_seconds']:.2f} 秒）"
+    parts = []
+    if longer:
+        parts.append(f"一次性编译时间比 {than}长的有 " + "、".join(longer))
+    if not_longer:
+        parts.append(("不比它长的有 " if longer else f"一次性编译时间不比 {than}长的有 ")
+                     + "、".join(not_longer))
+    return f"批量为 {inline(batch)} 时，" + "；".join(parts) + "。"
+
+
+def paths_compile_times(measured: list[tuple[str, Mapping[str, Any]]], batch: str) -> str:
+    """:func:`compile_times` for every device, each sentence naming its device."""
+    return "".join(f"在 {label} 上，{text}" for label, paths in measured
+                   if (text := compile_times(paths, batch)))

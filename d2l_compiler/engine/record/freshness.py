@@ -125,8 +125,8 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
     ([] = fresh). Keys are recomputed for the device the entry was recorded on, so a machine
     without a GPU can vouch for results recorded on one; for a result recorded elsewhere
     (``elsewhere``; default: on another device than this machine's) only its sources are
-    vouched for, with the package versions it was recorded with. ``against_store=False``
-    skips the comparison with this machine's store (a record from another machine, merged)."""
+    vouched for, with the package versions, Python and environment it was recorded with.
+    ``against_store=False`` skips the comparison with this machine's store (a record from another machine, merged)."""
     if entry is None:
         return ["never built"]
     if record.tampered(entry):
@@ -137,7 +137,8 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
         if elsewhere is None:
             elsewhere = recorded_elsewhere(project, entry)
         keys = key.include_keys(project.root, includes, entry.inputs["device"],
-                                entry.inputs.get("packages") if elsewhere else None)
+                                entry.inputs.get("packages") if elsewhere else None,
+                                entry.inputs if elsewhere else None)
         if keys.key != entry.key:
             reasons += explain(entry.inputs, keys.inputs) or ["key changed"]
             reach = must_rerun(entry.inputs, keys)

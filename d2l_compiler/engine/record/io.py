@@ -84,9 +84,13 @@ def load_record(path: Path, hint: str = "; delete it and rebuild") -> Record | N
 
 
 def git_commit(root: Path) -> str:
-    """The commit checked out at ``root`` (with ``+dirty`` if files changed); where ``root``
-    is a copy without git (a tree sent to a GPU machine), ``D2L_SOURCE_COMMIT`` as its sender
-    named it, marked ``(copy)``; else ``unknown``."""
+    """The commit checked out at ``root`` (with ``+dirty`` if files changed), or ``unknown``.
+    ``D2L_SOURCE_COMMIT`` overrides it, marked ``(copy)``: a tree sent to another machine (a
+    GPU's) may carry no git history, or a stale one under the files sent."""
+    named = os.environ.get(SOURCE_COMMIT_ENV, "").strip()
+    if named:
+        return f"{named[:40]} (copy)"
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
@@ -94,8 +98,7 @@ def git_commit(root: Path) -> str:
         commit = git("rev-parse", "--short=12", "HEAD")
         return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.SubprocessError):
-        named = os.environ.get(SOURCE_COMMIT_ENV, "").strip()
-        return f"{named[:40]} (copy)" if named else "unknown"
+        return "unknown"
 
 
 SOURCE_COMMIT_ENV = "D2L_SOURCE_COMMIT"

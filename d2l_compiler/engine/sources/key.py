@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from d2l_compiler.engine.sources.discover import Include, Region
 from d2l_compiler.engine.sources.graph import Node, page_graph
@@ -130,27 +131,38 @@ def data_files(root: Path, regions: list[Region]) -> dict[str, str]:
 
 
 def region_keys(root: Path, nodes: list[Node], device: str,
-                versions: Mapping[str, list[str]] | None = None) -> list[tuple[str, dict]]:
+                versions: Mapping[str, list[str]] | None = None,
+                machine: Mapping[str, Any] | None = None) -> list[tuple[str, dict]]:
     """The key of each executed region of a page, and its inputs: its own code, the project
     modules, packages and data files it uses, whether it runs in a process of its own, and
     the keys of the regions it depends on (so an edit re-keys exactly its descendants).
     ``versions`` (package -> versions) stand in for the installed ones: those of the machine
-    that recorded a result, when this one vouches only for its sources."""
+    that recorded a result, when this one vouches only for its sources; ``machine`` (its
+    ``python`` and ``env`` inputs) likewise stands in for this machine's interpreter and
+    environment."""
     keys: list[tuple[str, dict]] = []
     for node in nodes:
         files, packages = dependencies(root, [node.region])
         if versions is not None:
             packages = {name: list(versions.get(name, found)) for name, found in packages.items()}
-        inputs = {**_environment(device), "region": [node.region.id, node.region.source_sha],
+        inputs = {**_environment(device, machine), "region": [node.region.id, node.region.source_sha],
                   "files": files, "packages": packages, "data": data_files(root, [node.region]),
                   "own_process": node.own_process, "after": [keys[d][0] for d in node.deps]}
         keys.append((_digest(inputs), inputs))
     return keys
 
 
-def _environment(device: str) -> dict:
-    return {"format": RECORD_FORMAT, "python": platform.python_version(), "device": device,
+def _environment(device: str, machine: Mapping[str, Any] | None = None) -> dict:
+    here = {"format": RECORD_FORMAT, "python": platform.python_version(), "device": device,
             "env": {name: os.environ.get(name, "") for name in OUTPUT_ENV}}
+    if machine is not None:  # the recording machine's interpreter and environment
+        here.update({name: machine[name] for name in MACHINE_INPUTS if name in machine})
+    return here
+
+
+# what a result recorded on another machine was recorded with, taken as it says: those
+# are that machine's facts, not inputs this one can check (the sources are)
+MACHINE_INPUTS = ("python", "env")
 
 
 def _digest(inputs: dict) -> str:
@@ -170,12 +182,13 @@ class PageKeys:
 
 def page_keys(root: Path, regions: list[Region], device: str,
               own_process: list[bool] | None = None,
-              versions: Mapping[str, list[str]] | None = None) -> PageKeys:
+              versions: Mapping[str, list[str]] | None = None,
+              machine: Mapping[str, Any] | None = None) -> PageKeys:
     """The keys of a page's execution (see :func:`page_key`) and of each of its regions."""
     nodes = page_graph(regions, own_process or [False] * len(regions))
-    keyed = region_keys(root, nodes, device, versions)
+    keyed = region_keys(root, nodes, device, versions, machine)
     inputs = {
-        **_environment(device),
+        **_environment(device, machine),
         # the page's modules, packages and data: the union of its regions' (read once, there)
         **{kind: dict(sorted({name: value for _, region in keyed
                               for name, value in region[kind].items()}.items()))
@@ -188,11 +201,12 @@ def page_keys(root: Path, regions: list[Region], device: str,
 
 
 def include_keys(root: Path, includes: list[Include], device: str,
-                 versions: Mapping[str, list[str]] | None = None) -> PageKeys:
+                 versions: Mapping[str, list[str]] | None = None,
+                 machine: Mapping[str, Any] | None = None) -> PageKeys:
     """:func:`page_keys` of a page's includes (those it only shows are left out)."""
     executed = [inc for inc in includes if inc.region.executed]
     return page_keys(root, [inc.region for inc in executed], device,
-                     [inc.own_process for inc in executed], versions)
+                     [inc.own_process for inc in executed], versions, machine)
 
 
 def page_key(root: Path, regions: list[Region], device: str,
