@@ -126,7 +126,8 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
     without a GPU can vouch for results recorded on one; for a result recorded elsewhere
     (``elsewhere``; default: on another device than this machine's) only its sources are
     vouched for, with the package versions, Python and environment it was recorded with.
-    ``against_store=False`` skips the comparison with this machine's store (a record from another machine, merged)."""
+    ``against_store=False`` skips the comparison with this machine's store (a record from
+    another machine, merged)."""
     if entry is None:
         return ["never built"]
     if record.tampered(entry):
