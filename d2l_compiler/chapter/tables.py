@@ -98,6 +98,18 @@ def _sample_count(samples: Mapping[str, Any]) -> str:
     return f"<br><small>{count:,} 个样本{calls}</small>"
 
 
+def _device_columns(base: list[str], devices: list[str]
+                    ) -> tuple[list[str], list[str], list[tuple[str, int]]]:
+    """Header, card labels and column groups of a table whose first two columns name the
+    row and whose other ``base`` columns repeat once per device (a card names the device)."""
+    header, labels, groups = base[:2], base[:2], [("", 2)]
+    for label in devices:
+        header = header + base[2:]
+        labels = labels + [f"{label}：{h}" for h in base[2:]]
+        groups.append((label, len(base) - 2))
+    return header, labels, groups
+
+
 def paths_table_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: str) -> str:
     """:func:`paths_table` with a column group per device (``measured``: label, paths),
     one row per path any device measured."""
@@ -107,11 +119,7 @@ def paths_table_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
     rank = {name: i for i, name in enumerate(PATHS)}
     names = sorted({n for results in per_device for n in results},
                    key=lambda n: (rank.get(n, len(rank)), n))
-    header, labels, groups = PATHS_HEADER[:2], PATHS_HEADER[:2], [("", 2)]
-    for label, _ in measured:
-        header += PATHS_HEADER[2:]
-        labels += [f"{label}：{h}" for h in PATHS_HEADER[2:]]  # a card names the device
-        groups.append((label, len(PATHS_HEADER) - 2))
+    header, labels, groups = _device_columns(PATHS_HEADER, [label for label, _ in measured])
     rows = []
     for name in names:
         first = next(results[name] for results in per_device if name in results)
@@ -196,11 +204,7 @@ def paths_files_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
             for a in r["artifacts"]:
                 saved.setdefault((name, a["kind"]), r["label"])
     rows_keys = sorted(saved, key=lambda k: (rank.get(k[0], len(rank)), k[0]))
-    header, labels, groups = FILES_HEADER[:2], FILES_HEADER[:2], [("", 2)]
-    for label, _ in measured:
-        header += FILES_HEADER[2:]
-        labels += [f"{label}：{h}" for h in FILES_HEADER[2:]]  # a card names the device
-        groups.append((label, len(FILES_HEADER) - 2))
+    header, labels, groups = _device_columns(FILES_HEADER, [label for label, _ in measured])
     rows = []
     for name, kind in rows_keys:
         row = [inline(saved[name, kind]), _kind_name(kind)]
