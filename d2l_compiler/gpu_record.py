@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -139,7 +140,10 @@ def ensure_installed(project_root: Path) -> str | None:
     if proc.returncode == 0:
         return "installed the project in place (pip install -e . --no-deps --no-index)"
     lines = proc.stderr.strip().splitlines() or ["pip failed"]
-    site = _metadata_by_hand(project_root)
+    try:
+        site = _metadata_by_hand(project_root)
+    except (OSError, KeyError, ValueError) as exc:
+        return f"pip could not install the project ({lines[-1]}), nor its metadata be written ({exc})"
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(project_root), str(site), os.environ.get("PYTHONPATH")]))
     return f"pip could not install the project ({lines[-1]}); wrote its metadata to {site}"
@@ -147,14 +151,15 @@ def ensure_installed(project_root: Path) -> str | None:
 
 def _metadata_by_hand(project_root: Path) -> Path:
     """A ``*.dist-info`` with the project's entry points, from ``pyproject.toml``."""
-    import tomllib
+    import tomllib  # Python 3.11+; the GPU images have 3.12
 
     project = tomllib.loads((project_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     site = project_root / ".d2l" / "site-packages"
-    info = site / f"{project['name']}-{project['version']}.dist-info"
+    version = project.get("version", "0")  # a dynamic version is not needed for entry points
+    info = site / f"{project['name']}-{version}.dist-info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\n"
-                                   f"Version: {project['version']}\n", encoding="utf-8")
+                                   f"Version: {version}\n", encoding="utf-8")
     groups = project.get("entry-points", {})
     (info / "entry_points.txt").write_text("".join(
         f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in items.items())
@@ -162,16 +167,55 @@ def _metadata_by_hand(project_root: Path) -> Path:
     return site
 
 
-def _pack_logs(logs: Path, target: Path) -> None:
+def _pack_logs(logs: Path, target: Path, since: float) -> None:
+    """The page logs this run wrote (not older ones left in the folder) as one archive."""
     with tarfile.open(target, "w:gz") as tar:
         for log in sorted(logs.glob("*.log")) if logs.is_dir() else ():
-            tar.add(log, arcname=log.name)
+            if log.stat().st_mtime >= since:
+                tar.add(log, arcname=log.name)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where this run reads and writes, decided (and checked) before anything runs."""
+
+    out: Path
+    record: Path  # what the build writes: the book's record, or the shard's
+    logs: Path
+    build_args: tuple[str, ...]
+
+
+def plan(args: argparse.Namespace) -> Plan:
+    """The run's paths and build arguments from the book's own settings; ``UsageError`` in one
+    line for a bad ``--shard`` or an ``--out`` that is a file or lies in the published docs."""
+    from d2l_compiler.engine.errors import UsageError
+    from d2l_compiler.engine.run.shard import parse_shard, shard_record_path
+    from d2l_compiler.engine.sources.project import find_project
+
+    project = find_project(args.config)
+    build_args: tuple[str, ...] = ("--config", str(project.config_file))
+    record = project.record_path
+    if args.gpu_shards and not args.shard:
+        raise UsageError("--gpu-shards needs --shard K/N")
+    if args.shard:
+        shard = parse_shard(args.shard, args.gpu_shards)
+        build_args += ("--shard", str(shard), "--gpu-shards", args.gpu_shards or "")
+        record = shard_record_path(project, shard)
+    out = Path(args.out).resolve()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out}: exists and is not a folder")
+    if out == project.docs_dir.resolve() or out.is_relative_to(project.docs_dir.resolve()):
+        raise UsageError(f"--out {args.out}: inside the docs folder, whose files are published")
+    return Plan(out, record, project.state_dir / "logs", build_args)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Check, build, collect; the exit status as described in the module docstring."""
+    from d2l_compiler.engine.errors import UsageError
+
     parser = argparse.ArgumentParser(prog="python -m d2l_compiler.gpu_record",
                                      description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="mkdocs.yml", help="MkDocs config (default: mkdocs.yml)")
     parser.add_argument("--out", default=".d2l/gpu-run", help="where the record and logs go")
     parser.add_argument("--page-timeout", type=float, default=480.0,
                         help="seconds a page may run (default: 480)")
@@ -180,12 +224,20 @@ def main(argv: list[str] | None = None) -> int:
                              "is skipped with that reason (default: 150)")
     parser.add_argument("--check-only", action="store_true", help="check the environment only")
     parser.add_argument("--shard", metavar="K/N", help="passed on to `build` (CI's GPU shard): "
-                        "the record is then the shard's, .d2l/shards/K-of-N.json")
+                        "the record is then the shard's, <state_dir>/shards/K-of-N.json")
     parser.add_argument("--gpu-shards", metavar="LIST", help="passed on to `build` with --shard")
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    try:
+        where = plan(args)
+        where.out.mkdir(parents=True, exist_ok=True)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    out = where.out
+    started, started_at = time.perf_counter(), time.time()
     env = read_environment()
     print("\n".join(["environment:", *env.lines()]), flush=True)
     for note in env.notes:
@@ -200,34 +252,53 @@ def main(argv: list[str] | None = None) -> int:
     if installed:
         print(installed, flush=True)
     command = [sys.executable, "-m", "d2l_compiler", "build", "--no-site",
-               "--timeout", str(args.page_timeout)]
-    record = Path(".d2l") / "record.json"
-    if args.shard:
-        command += ["--shard", args.shard, "--gpu-shards", args.gpu_shards or ""]
-        index, _, count = args.shard.partition("/")
-        record = Path(".d2l") / "shards" / f"{index.strip()}-of-{count.strip()}.json"
+               "--timeout", str(args.page_timeout), *where.build_args]
     child_env = {**os.environ, "D2L_PATH_TIMEOUT": str(args.path_timeout),
                  "PYTHONUNBUFFERED": "1", "D2L_DEVICE": env.device}
     print(f"running: {' '.join(command)}", flush=True)
-    with open(out / "build.log", "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, env=child_env)
-        assert proc.stdout is not None
-        for line in proc.stdout:  # to the terminal and the log, as it happens
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            log.write(line)
-        code = proc.wait()
-    _pack_logs(Path(".d2l") / "logs", out / "page-logs.tar.gz")
-    if code != 0 or not record.is_file():
-        print(f"error: the build failed (exit {code}); see {out / 'build.log'} and "
+    code = _run_build(command, child_env, out / "build.log")
+    _pack_logs(where.logs, out / "page-logs.tar.gz", started_at)
+    fresh = where.record.is_file() and where.record.stat().st_mtime >= started_at
+    if code != 0 or not fresh:
+        why = f"exit {code}" if code != 0 else f"it wrote no new record at {where.record}"
+        print(f"error: the build failed ({why}); see {out / 'build.log'} and "
               f"{out / 'page-logs.tar.gz'}", file=sys.stderr)
         return 1
     target = out / f"record-{env.device}.json"
-    shutil.copyfile(record, target)
+    shutil.copyfile(where.record, target)
     print(f"recorded in {time.perf_counter() - started:.0f} s: {target}\n"
-          f"merge beside the CPU record: python -m d2l_compiler merge .d2l/record.json {target}")
+          f"merge beside the CPU record: python -m d2l_compiler merge <your record> {target}, "
+          f"or commit it and name it in the d2l plugin's records:")
     return 0
+
+
+def _run_build(command: list[str], env: dict[str, str], log_file: Path) -> int:
+    """The build, its output streamed to the terminal and ``log_file``; if this command is
+    stopped (Ctrl-C, SIGTERM), the build is stopped too, never left holding the GPU."""
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    try:
+        with open(log_file, "w", encoding="utf-8") as log:
+            assert proc.stdout is not None
+            for line in proc.stdout:  # to the terminal and the log, as it happens
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                log.write(line)
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # the engine cleans up its page processes on SIGTERM
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(143)
 
 
 if __name__ == "__main__":

@@ -36,3 +36,19 @@ def test_cuda_asked_of_a_machine_without_one_is_one_line(tmp_path):
     assert proc.stderr.strip().count("\n") == 0
     assert "cannot build here: D2L_DEVICE=cuda but torch" in proc.stderr
     assert not list((tmp_path / "out").glob("record-*.json"))
+
+
+def test_bad_arguments_are_one_line_before_anything_runs(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    cases = [(["--shard", "3/2"], "--shard '3/2'"),
+             (["--gpu-shards", "2"], "--gpu-shards needs --shard"),
+             (["--out", str(tmp_path / "a-file")], "exists and is not a folder"),
+             (["--out", str(ROOT / "docs" / "run")], "inside the docs folder")]
+    for args, message in cases:
+        proc = subprocess.run([sys.executable, "-m", "d2l_compiler.gpu_record", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "D2L_DEVICE": "cpu"})
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+        assert "environment:" not in proc.stdout  # refused before the probe
+    assert not (ROOT / "docs" / "run").exists()

@@ -75,4 +75,32 @@ def test_a_named_record_that_is_missing_is_one_line(site):
     built = site.build()
     assert built.code == 2
     assert built.stderr.strip() == ("error: records: records/gpu.json: no build record there "
-                                    "(named in the d2l plugin's records: option)")
+                                    "(missing, or of another format; named in the d2l plugin's "
+                                    "records: option)")
+
+
+def test_a_record_no_longer_named_leaves_nothing_behind(site):
+    _site_with_a_gpu_record(site)
+    assert site.build().code == 0 and "other_devices" in site.record()
+    config = site.root / "mkdocs.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace(CONFIG_RECORDS, "\n"),
+                      encoding="utf-8")
+    rebuilt = site.build()
+    assert rebuilt.code == 0, rebuilt.stderr
+    assert "other_devices" not in site.record()  # as a fresh clone would show
+    assert "另一种设备" not in site.html()
+
+
+def test_a_bad_named_record_fails_before_anything_runs(site):
+    _site_with_a_gpu_record(site)
+    config = site.root / "mkdocs.yml"
+    for named, message in (("../gpu.json", "records: ../gpu.json: outside the project (name a "
+                                           "file in it)"),
+                           ("records", "records: records: not a file")):
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            "[records/gpu.json]", f"[{named}]"), encoding="utf-8")
+        built = site.build()
+        assert built.code == 2 and built.stderr.strip() == f"error: {message}", built.stderr
+        assert not built.stdout.strip().startswith("running")  # nothing ran
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            f"[{named}]", "[records/gpu.json]"), encoding="utf-8")

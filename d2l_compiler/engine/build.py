@@ -32,7 +32,8 @@ from d2l_compiler.engine.sources.resources import page_resources
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.publish.sitedir import check_site_dir
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
-from d2l_compiler.engine.record.reuse import other_devices, recorded_results, with_named_records
+from d2l_compiler.engine.record.named import load_named, save_origins, with_named_records
+from d2l_compiler.engine.record.reuse import other_devices, recorded_results
 from d2l_compiler.engine.record.store import Store
 
 
@@ -137,6 +138,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     """Run every page whose key has no stored result (all with ``force``); write the record."""
     start = time.perf_counter()
     previous = record.load_record(project.record_path)
+    named = load_named(project)  # a bad records: entry fails now, not after the pages ran
     if options.shard is not None:
         pages = {p: pages[p] for p in shard_pages(project, pages, previous, options.shard)}
     sources_before = fingerprint(project, pages)
@@ -193,9 +195,9 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                                  sys.version.split()[0], tuple(summary.ran),
                                  tuple(summary.cached), round(summary.seconds, 3),
                                  tuple(summary.regions_ran), timeline)
-    others = with_named_records(project, pages, lambda page: device,
-                                other_devices(project, pages, previous, device, progress.say),
-                                progress.say)
+    others, origins = with_named_records(
+        project, pages, lambda page: device,
+        other_devices(project, pages, previous, device, progress.say), named, progress.say)
     if options.shard is not None:  # other shards' pages: their owners check and carry those
         others = {page: entries for page, entries in others.items() if page in pages}
     full = Record(provenance, new_pages, other_devices=others)
@@ -207,6 +209,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                    for _, k in entry.inputs.get("region_keys", ())]  # the other shards' pages
     else:
         publish_record(project, pages, full)
+        save_origins(project, origins)
     store.keep_only(in_use, SPARE_RESULTS)
     return summary, []
 

@@ -15,7 +15,8 @@ from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.merge import Labelled, merge_records
 from d2l_compiler.engine.record.model import FORMAT
 from d2l_compiler.engine.record.whole import Record
-from d2l_compiler.engine.record.reuse import recorded_results, with_named_records
+from d2l_compiler.engine.record.named import load_named, save_origins, with_named_records
+from d2l_compiler.engine.record.reuse import recorded_results
 from d2l_compiler.engine.record.store import Store
 from d2l_compiler.engine.sources.discover import discover
 from d2l_compiler.engine.sources.fingerprint import renderer_wired
@@ -40,6 +41,7 @@ def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: st
             raise UsageError(f"merge: {path}: no build record (of format {FORMAT}) there")
         loaded.append(Labelled(str(path), found))
     merged = merge_records(loaded, prefer)
+    named = load_named(project)
     pages = discover(project)
     if site_dir is not None:
         check_site_dir(site_dir, protected_paths(project, pages), project.docs_dir)
@@ -59,8 +61,8 @@ def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: st
                 raise UsageError(f"merge: {page} ({entry.inputs.get('device')}) was built from "
                                  f"other sources than this checkout: {reasons[0]}")
     progress = progress or make_progress()
-    others = with_named_records(project, pages, lambda page: _main_device(merged, page),
-                                dict(merged.other_devices), progress.say)
+    others, origins = with_named_records(project, pages, lambda page: _main_device(merged, page),
+                                         merged.other_devices, named, progress.say)
     merged = Record(merged.provenance, merged.pages, other_devices=others)
     try:
         with project_lock(project, progress):
@@ -68,6 +70,7 @@ def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: st
             for region_key, result in recorded_results(merged).items():
                 store.put(region_key, result)  # the record and the store agree again
             publish_record(project, pages, merged)
+            save_origins(project, origins)
             if site_dir is not None:
                 from d2l_compiler.engine.publish.mkdocs_plugin import build_site
 

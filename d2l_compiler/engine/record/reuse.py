@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.record.freshness import staleness
-from d2l_compiler.engine.record.io import load_record, tampered
+from d2l_compiler.engine.record.io import tampered
 from d2l_compiler.engine.record.model import PageEntry, Status, StoredPage
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.sources.discover import Include
@@ -61,40 +60,3 @@ def other_devices(project: Project, pages: dict[str, list[Include]], previous: R
         kept[page] = tuple(fresh)
     return {page: entries for page, entries in kept.items() if entries}
 
-
-def with_named_records(project: Project, pages: dict[str, list[Include]],
-                       shown: Callable[[str], str | None],
-                       kept: dict[str, tuple[PageEntry, ...]], say: Callable[[str], None]
-                       ) -> dict[str, tuple[PageEntry, ...]]:
-    """``kept`` plus the other devices' results in the records the book names (the plugin's
-    ``records:``, e.g. one brought back from a GPU machine and committed), each only while it
-    matches its page's sources now; one that does not is left out, saying why (a GPU is not
-    always at hand to refresh it: the page then shows this machine's results alone).
-    ``shown(page)`` is the device whose results the page already shows first. Where
-    both have a device's results, the later run is shown. A named file that is missing or
-    is not a record is a misconfiguration: ``UsageError``."""
-    merged = {page: list(entries) for page, entries in kept.items()}
-    for name in project.settings.records:
-        path = project.root / name
-        found = load_record(path, hint=" (named in the d2l plugin's records:)")
-        if found is None:
-            raise UsageError(f"records: {name}: no build record there (named in the d2l "
-                             "plugin's records: option)")
-        for page in sorted(set(found.pages) | set(found.other_devices)):
-            for entry in found.devices(page):
-                other = entry.inputs.get("device")
-                if page not in pages or other == shown(page):
-                    continue
-                reasons = (["its digest does not match (edited by hand?)"] if tampered(entry)
-                           else staleness(project, pages[page], entry, against_store=False,
-                                          elsewhere=True))
-                if reasons:
-                    say(f"not shown: the {other} results of {page} in {name}: {reasons[0]}")
-                    continue
-                entries = merged.setdefault(page, [])
-                same = [e for e in entries if e.inputs.get("device") == other]
-                if same and same[0].executed_at >= entry.executed_at:
-                    continue
-                entries[:] = [e for e in entries if e.inputs.get("device") != other] + [entry]
-    return {page: tuple(sorted(entries, key=lambda e: str(e.inputs.get("device"))))
-            for page, entries in merged.items() if entries}
