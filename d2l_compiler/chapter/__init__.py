@@ -4,7 +4,7 @@ Registered through the ``d2l_compiler.extensions`` entry point (see ``pyproject.
 the tokens ``paths_table`` / ``paths_files`` / ``paths_summary`` / ``paths_file_kinds`` /
 ``paths_compile_times`` (VALUE BATCH), ``paths_chart`` / ``paths_provenance`` /
 ``paths_file_growth`` / ``paths_batch_scaling`` / ``paths_process_spread`` /
-``paths_device`` (VALUE); the chart is inline SVG drawn from the record.
+``paths_device`` / ``paths_outputs_from`` (VALUE); the chart is inline SVG drawn from the record.
 When the record holds the page's results from several devices (a CPU build merged with a GPU
 build), the tables get a column group, the chart a series, and the sentences one per device:
 a statement about speed holds for the device that measured it, so each names its device.
@@ -71,15 +71,33 @@ def _device(call: TokenCall) -> str:
     return measured[0][0]
 
 
+def _outputs_from(call: TokenCall) -> str:
+    # the page's outputs are the main results' device's; other devices only in the tables,
+    # the chart and the sentences that name them
+    labels = [label for label, _ in _labelled(call, 2, "paths_outputs_from VALUE")]
+    return tables.outputs_from(labels[0], labels[1:])
+
+
 def _summary(call: TokenCall) -> str:
     measured = _labelled(call, 3, "paths_summary VALUE BATCH")
     try:
         if len(measured) == 1:
             return tables.paths_summary(measured[0][1], call.words[2])
-        return "".join(f"在 {label} 上：{tables.paths_summary(paths, call.words[2])}"
-                       for label, paths in measured)
+        return tables.tidy("".join(f"在 {label} 上，{tables.paths_summary(paths, call.words[2])}"
+                                   for label, paths in measured))
     except ValueError as exc:
         raise RenderError(str(exc)) from None
+
+
+def _warnings(call: TokenCall, entry: Any) -> tuple[str, ...]:
+    """The warnings the region holding ``call``'s value raised in ``entry``'s run (the
+    page's own results, or another device's)."""
+    regions = call.page.regions
+    for other, found in call.page.others:
+        if other is entry:
+            regions = found
+    run = regions.get(call.words[1].partition(".")[0])
+    return tuple(w.message for w in getattr(run, "warnings", ()))
 
 
 def _provenance(call: TokenCall) -> str:
@@ -91,10 +109,11 @@ def _provenance(call: TokenCall) -> str:
     for entry, paths in _per_device(call, 2, "paths_provenance VALUE"):
         provenance = entry.provenance if entry else {}
         commit = str(provenance.get("git_commit", build_commit))
-        if provenance.get("first_git_commit"):  # the page's regions ran at several commits
-            commit = f"{provenance['first_git_commit']} – {commit}"
+        # set where the page's regions ran at several commits
+        first = str(provenance.get("first_git_commit") or "")
         lines.append(tables.paths_provenance(paths, provenance,
-                                             entry.executed_at if entry else "?", commit))
+                                             entry.executed_at if entry else "?", commit,
+                                             first_commit=first, warnings=_warnings(call, entry)))
     return "<br>".join(lines)
 
 
@@ -117,3 +136,4 @@ def register(ext: Extensions) -> None:
     ext.token("paths_batch_scaling")(_every_device(tables.paths_batch_scaling))
     ext.token("paths_process_spread")(_every_device(tables.paths_process_spread))
     ext.token("paths_device")(_device)
+    ext.token("paths_outputs_from")(_outputs_from)

@@ -7,6 +7,7 @@ Every comparative word here is derived from the numbers with the rule of
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,16 @@ FILES_HEADER = ["路径", "格式", "大小（字节）", "大小", "重新加�
 
 def _us(seconds: float) -> str:
     return f"{seconds * 1e6:.1f}"
+
+
+# Full-width punctuation already carries its own space: an ASCII space beside it (``cpu（AMD
+# EPYC） 上``, ``（<code>.pt2</code>） 文件``) is a typo in Chinese, so generated sentences drop it.
+_SPACE_BY_FULL_WIDTH = re.compile(r" +(?=[（）：；，。、])|(?<=[（）：；，。、]) +")
+
+
+def tidy(text: str) -> str:
+    """``text`` without ASCII spaces next to full-width punctuation."""
+    return _SPACE_BY_FULL_WIDTH.sub("", text)
 
 
 def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str, Any]]]:
@@ -246,9 +257,9 @@ def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
     (_, best_r), (_, second_r) = ranked[0], ranked[1]
     tie = verdict(best_r["samples"], second_r["samples"]) == "within noise"
     best, second = inline(best_r["label"]), inline(second_r["label"])
-    lead = (f"中位数最小的是 {best}，每次调用 {_us(best_r['samples']['median'])} 微秒；"
-            + (f"但它与 {second} 的差别在测量波动之内" if tie else f"并且明显快于第二名 {second}"))
-    return f"批量为 {inline(batch)} 时，" + "；".join(parts) + f"。{lead}。"
+    lead = (f"中位数最小的是 {best}，每次调用 {_us(best_r['samples']['median'])} 微秒，"
+            + (f"但它与 {second} 的差别在测量波动之内" if tie else f"且明显快于第二名 {second}"))
+    return tidy(f"批量为 {inline(batch)} 时，" + "；".join(parts) + f"。{lead}。")
 
 
 def _number(value: Any) -> str:
@@ -261,9 +272,18 @@ def _number(value: Any) -> str:
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
-def _arithmetic(paths: Mapping[str, Any]) -> list[str]:
+# How ``compare_paths`` warns that warming up the compiler toolchain failed (the record keeps
+# the seconds it took, not whether it succeeded); the clause of ``compile_covers`` that is then
+# no longer true, and what the page says instead.
+WARM_UP_FAILED = "warming up the compiler toolchain failed"
+NOT_TOOLCHAIN = "，也不含编译工具链第一次从磁盘加载"
+WARM_UP_UNFINISHED = "工具链预热未完成，最先计时的编译路径可能包含工具链加载的时间"
+
+
+def _arithmetic(paths: Mapping[str, Any], warm_up_failed: bool = False) -> list[str]:
     """The timer, float32 matmul precision and output tolerance, as far as the record has
-    them (records from before they were kept have none)."""
+    them (records from before they were kept have none); what the compile time covers, less
+    the toolchain's loading where warming it up failed."""
     parts = []
     if paths.get("timer"):
         parts.append(f"计时方式：{inline(paths['timer'])}")
@@ -276,22 +296,48 @@ def _arithmetic(paths: Mapping[str, Any]) -> list[str]:
     if isinstance(tol, Mapping) and {"rtol", "atol"} <= set(tol):
         parts.append(f"与 eager 比对输出的容差：rtol={_number(tol['rtol'])}，"
                      f"atol={_number(tol['atol'])}")
-    if paths.get("compile_covers"):
-        parts.append(f"编译时间包括{inline(paths['compile_covers'])}")
+    covers = str(paths.get("compile_covers") or "")
+    if warm_up_failed:
+        covers = covers.replace(NOT_TOOLCHAIN, "")
+    if covers:
+        # its own "；" would read as the end of the part: within it, a comma
+        parts.append(f"编译时间包括{inline(covers.replace('；', '，'))}")
+    if warm_up_failed:
+        parts.append(WARM_UP_UNFINISHED)
     return parts
 
 
+def _commit(commit: str, first_commit: str = "") -> str:
+    """The commit(s) the numbers were measured at, saying what a range and ``+dirty`` mean."""
+    shown = [c for c in (first_commit, commit) if c]
+    if len(shown) == 2 and shown[0] == shown[1]:
+        shown = shown[1:]
+    notes = []
+    if len(shown) == 2:
+        notes.append("本页各段代码运行时的提交不止一个，这里是最早和最晚的")
+    dirty = [i for i, c in enumerate(shown) if c.endswith("+dirty")]
+    if dirty:
+        whose = "" if len(shown) == 1 else ("两者都" if len(dirty) == 2
+                                            else "前者" if dirty[0] == 0 else "后者")
+        notes.append(f"{whose}含未提交的改动")
+    codes = " 至 ".join(f"<code>{inline(c)}</code>" for c in shown)
+    return codes + (f"（{'；'.join(notes)}）" if notes else "")
+
+
 def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], executed_at: str,
-                     commit: str) -> str:
+                     commit: str, *, first_commit: str = "", warnings: tuple[str, ...] = ()) -> str:
     """Where these numbers come from: device, CPU/GPU model (and CUDA version), torch,
-    threads, date, commit; then the timer, the float32 matmul precision (TF32 or not), the
-    tolerance outputs were compared with, what the compile time covers, and what was skipped."""
+    threads, date, commit (``first_commit``: the earliest, where the page's regions ran at
+    several); then the timer, the float32 matmul precision (TF32 or not), the tolerance
+    outputs were compared with, what the compile time covers (``warnings``: the region's, which
+    say whether warming up the toolchain failed), and what was skipped."""
     cuda = paths.get("device") == "cuda"
     hardware = paths.get("gpu") if cuda else provenance.get("cpu")
     if cuda and paths.get("cuda"):
         hardware = f"{hardware}，CUDA {paths['cuda']}" if hardware else f"CUDA {paths['cuda']}"
     where = f"{paths.get('device')}（{hardware}）" if hardware else str(paths.get("device"))
-    tail = "".join(f"；{part}" for part in _arithmetic(paths))
+    warm_up_failed = any(str(w).startswith(WARM_UP_FAILED) for w in warnings)
+    tail = "".join(f"；{part}" for part in _arithmetic(paths, warm_up_failed))
     if paths.get("quick"):
         tail += "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试"
     skipped = paths.get("skipped") or {}
@@ -300,9 +346,11 @@ def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], ex
         tail += "；未测量：" + "，".join(
             f"{inline(LABELS.get(name, name))}（{inline(skipped[name])}）"
             for name in sorted(skipped, key=lambda n: (rank.get(n, len(rank)), str(n))))
+    # on a GPU the threads are still the CPU's (torch.get_num_threads): say so
+    threads = f"{paths.get('threads')} 个{' CPU ' if cuda else ''}线程"
     return (inline(f"测量环境：设备 {where}，PyTorch {paths.get('torch')}，"
-                   f"{paths.get('threads')} 个线程，执行于 {readable_time(executed_at)}，提交 ")
-            + f"<code>{inline(commit)}</code>{tail}。")
+                   f"{threads}，执行于 {readable_time(executed_at)}，提交 ")
+            + f"{_commit(commit, first_commit)}{tail}。")
 
 
 def paths_file_growth(paths: Mapping[str, Any]) -> str:
@@ -321,13 +369,15 @@ def paths_file_growth(paths: Mapping[str, Any]) -> str:
                 continue
             extra_rows = (int(large) - int(small)) * row if row else None
             label = inline(result["label"])
-            text = (f"批量从 {small} 增加到 {large} 时，{label} 保存的 "
+            # the batch sizes once, at the first file that grew
+            when = "" if sentences else f"批量从 {small} 增加到 {large} 时，"
+            text = (f"{when}{label} 保存的 "
                     f"{_kind_name(artifact['kind'])} 文件大了 {grown} 字节（{human_size(grown)}）")
             if extra_rows and abs(grown - extra_rows) <= 0.05 * extra_rows:
                 text += (f"，与多出的 {int(large) - int(small)} 行示例输入的大小（{extra_rows} 字节）"
-                         f"相差不到 5%：文件里连同导出时使用的示例输入一起保存了")
+                         f"相差不到 5%：导出时用的示例输入也一并存进了文件")
             sentences.append(text)
-    return "；".join(sentences) + "。" if sentences else ""
+    return tidy("；".join(sentences) + "。") if sentences else ""
 
 
 def paths_file_growth_devices(measured: list[tuple[str, Mapping[str, Any]]]) -> str:
@@ -336,7 +386,7 @@ def paths_file_growth_devices(measured: list[tuple[str, Mapping[str, Any]]]) -> 
     found = [(label, paths_file_growth(paths)) for label, paths in measured]
     if len({text for _, text in found}) == 1:
         return found[0][1]
-    return "".join(f"在 {label} 上，{text}" for label, text in found if text)
+    return tidy("".join(f"在 {label} 上，{text}" for label, text in found if text))
 
 
 def _eager_medians(paths: Mapping[str, Any]) -> list[tuple[int, float]]:
@@ -351,6 +401,10 @@ def _eager_medians(paths: Mapping[str, Any]) -> list[tuple[int, float]]:
 
 def _share(fixed: float, total: float) -> str:
     part = fixed / total
+    if part >= 0.995:  # "约占 100%" would round the computation away
+        return "几乎占了全部"
+    if part < 0.005:
+        return "所占不到 1%（计算占主导）"
     return f"约占 {part * 100:.0f}%（{'开销' if part >= 0.5 else '计算'}占主导）"
 
 
@@ -377,8 +431,8 @@ def batch_scaling(paths: Mapping[str, Any]) -> str:
 
 def paths_batch_scaling(measured: list[tuple[str, Mapping[str, Any]]]) -> str:
     """:func:`batch_scaling` for every device, each sentence naming its device."""
-    return "".join(f"在 {label} 上，{text}" for label, paths in measured
-                   if (text := batch_scaling(paths)))
+    return tidy("".join(f"在 {label} 上，{text}" for label, paths in measured
+                        if (text := batch_scaling(paths))))
 
 
 def process_spread(paths: Mapping[str, Any]) -> tuple[float, str, str] | None:
@@ -412,7 +466,8 @@ def paths_process_spread(measured: list[tuple[str, Mapping[str, Any]]]) -> str:
                          f"{inline(path)} 的进程）")
     if not parts:
         return ""
-    return "这次测量里，eager 在各条路径的进程里与在它自己的进程里测得的中位数，" + "，".join(parts) + "。"
+    return tidy("这次测量里，eager 在各条路径的进程里与在它自己的进程里测得的中位数，"
+                + "，".join(parts) + "。")
 
 
 COMPILED = ("compile", "compile_max", "export_aoti")  # the paths that generate code
@@ -445,5 +500,15 @@ def compile_times(paths: Mapping[str, Any], batch: str) -> str:
 
 def paths_compile_times(measured: list[tuple[str, Mapping[str, Any]]], batch: str) -> str:
     """:func:`compile_times` for every device, each sentence naming its device."""
-    return "".join(f"在 {label} 上，{text}" for label, paths in measured
-                   if (text := compile_times(paths, batch)))
+    return tidy("".join(f"在 {label} 上，{text}" for label, paths in measured
+                        if (text := compile_times(paths, batch))))
+
+
+def outputs_from(main: str, others: list[str]) -> str:
+    """Whose results the page's outputs and plain numbers are (``main``, the device that ran
+    the page's own results), and where the ``others`` devices' measurements appear."""
+    if not others:
+        return tidy(f"本页代码块下方的输出和正文里引用的数字都来自 {main}。")
+    which = f"另一台设备 {others[0]}" if len(others) == 1 else f"其他设备 {'、'.join(others)}"
+    return tidy(f"本页代码块下方的输出和正文里引用的数字，凡是没有注明设备的，都来自 {main}；"
+                f"{which} 的测量结果只出现在后面按设备分别列出的表格、图和句子里。")
