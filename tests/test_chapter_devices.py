@@ -99,21 +99,27 @@ def cuda_twin(cpu: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
-def _entry(device: str, paths: dict[str, Any]) -> PageEntry:
+def _entry(device: str, paths: dict[str, Any], warnings: tuple[str, ...] = (),
+           provenance: dict[str, Any] | None = None) -> PageEntry:
     region = {"id": "snippets/modern.py:compile_paths", "section": "compile_paths",
               "path": "snippets/modern.py", "line": 1, "md_line": 1,
               "target": "snippets/modern.py:compile_paths", "source_sha": "0" * 64,
-              "executed": True, "status": "ok", "duration": 1.0, "values": {"paths": paths}}
+              "executed": True, "status": "ok", "duration": 1.0, "values": {"paths": paths},
+              "warnings": [{"category": "RuntimeWarning", "message": m} for m in warnings]}
     data = {"key": device[0] * 64, "inputs": {"device": device},
-            "provenance": {"device": device, "cpu": CPU, "git_commit": f"{device}-commit"},
+            "provenance": {"device": device, "cpu": CPU, "git_commit": f"{device}-commit",
+                           **(provenance or {})},
             "executed_at": "2026-11-25T00:00:00Z", "duration": 1.0, "regions": [region]}
     return PageEntry.from_json(seal(data), "page")
 
 
-def page(*measured: dict[str, Any]) -> PageContext:
+def page(*measured: dict[str, Any], warnings: dict[str, tuple[str, ...]] | None = None,
+         provenance: dict[str, dict[str, Any]] | None = None) -> PageContext:
     """The page's context: the first results are the page's own (the preferred device's),
-    the rest another device's each, as a merged record holds them."""
-    entries = [_entry(paths["device"], paths) for paths in measured]
+    the rest another device's each, as a merged record holds them; ``warnings`` and
+    ``provenance`` by device: what its compare_paths region warned, its run's provenance."""
+    entries = [_entry(paths["device"], paths, (warnings or {}).get(paths["device"], ()),
+                      (provenance or {}).get(paths["device"])) for paths in measured]
 
     def sections(entry: PageEntry) -> dict[str, RegionRun]:
         return {"compile_paths": entry.regions[0].run}
@@ -173,7 +179,7 @@ def test_the_files_prose_describes_only_files_some_device_saved(merged):
 
 def test_the_file_growth_is_said_for_the_device_that_saw_it(merged):
     growth = render(merged, "paths_file_growth compile_paths.paths")
-    assert growth.startswith(f"在 {CPU_LABEL} 上，批量从 1 增加到 256 时，")
+    assert growth.startswith(f"在 {CPU_LABEL}上，批量从 1 增加到 256 时，")
     assert f"大了 {255 * ROW_BYTES} 字节" in growth and "cuda" not in growth
     cpu = cpu_paths()
     twice = page(cpu, {**copy.deepcopy(cpu), "device": "cuda", "gpu": GPU})
@@ -192,6 +198,9 @@ def test_each_provenance_line_names_its_own_timer_precision_and_tolerance(merged
     assert "与 eager 比对输出的容差：rtol=1e-4，atol=1e-5" in cpu_line
     assert f"编译时间包括{COVERS}" in cpu_line and "未测量" not in cpu_line
     assert f"设备 cuda（{GPU}，CUDA 12.8）" in cuda_line and CPU not in cuda_line
+    # a GPU run's threads are its CPU's: the line says so there, and only there
+    assert "，8 个 CPU 线程，" in cuda_line and "，4 个线程，" in cpu_line
+    assert "含未提交的改动" not in cpu_line and "工具链预热未完成" not in cuda_line
     assert "计时方式：CUDA 事件" in cuda_line and "torch.utils.benchmark" not in cuda_line
     assert "float32 矩阵乘法：highest（未启用 TF32）" in cuda_line
     assert f"未测量：torch.export + AOTInductor（{NO_TOOLKIT}），ONNX + ONNX Runtime（" in cuda_line
@@ -221,21 +230,23 @@ def test_the_paths_table_says_how_many_samples_each_median_rests_on(merged):
 
 def test_batch_scaling_is_estimated_per_device(merged):
     said = render(merged, "paths_batch_scaling compile_paths.paths")
-    cpu = said[said.index(f"在 {CPU_LABEL} 上"):]
+    cpu = said[said.index(f"在 {CPU_LABEL}上"):]
     cpu = cpu[:cpu.index("。") + 1]
-    cuda = said[said.index(f"在 {CUDA_LABEL} 上"):]
+    cuda = said[said.index(f"在 {CUDA_LABEL}上"):]
     cuda = cuda[:cuda.index("。") + 1]
     # the line through (1, 60 µs) and (256, 600 µs): 57.9 µs fixed, 2.1 µs per row
     assert "从批量 1 的 60.0 微秒变为批量 256 的 600.0 微秒" in cpu
     assert "批量 1 时约占 96%（开销占主导）" in cpu and "批量 256 时约占 10%（计算占主导）" in cpu
-    # (1, 30 µs) and (256, 40 µs): the fixed part still dominates at batch 256
-    assert "批量 1 时约占 100%（开销占主导）" in cuda and "批量 256 时约占 75%（开销占主导）" in cuda
+    # (1, 30 µs) and (256, 40 µs): the fixed part still dominates at batch 256; at batch 1 it
+    # is 99.9 %, which "约占 100%" would round the computation away from
+    assert "批量 1 时几乎占了全部，" in cuda and "批量 256 时约占 75%（开销占主导）" in cuda
+    assert "100%" not in cuda
 
 
 def test_compile_times_are_compared_only_where_measured(merged):
     said = render(merged, "paths_compile_times compile_paths.paths 1")
-    cpu = said[said.index(f"在 {CPU_LABEL} 上"):]
-    cuda = said[said.index(f"在 {CUDA_LABEL} 上"):]
+    cpu = said[said.index(f"在 {CPU_LABEL}上"):]
+    cuda = said[said.index(f"在 {CUDA_LABEL}上"):]
     cpu, cuda = (text[:text.index("。") + 1] for text in (cpu, cuda))
     assert "一次性编译时间比 torch.jit.script（0.20 秒）长的有 torch.compile 9.00 秒" in cpu
     assert "torch.export + AOTInductor 20.00 秒" in cpu
@@ -245,8 +256,95 @@ def test_compile_times_are_compared_only_where_measured(merged):
 def test_the_process_spread_is_read_per_device(merged):
     said = render(merged, "paths_process_spread compile_paths.paths")
     assert said.startswith("这次测量里，eager 在各条路径的进程里") and said.endswith("。")
-    assert f"在 {CPU_LABEL} 上最多相差 8.0%（批量 1，" in said
-    assert f"在 {CUDA_LABEL} 上最多相差 2.0%（批量 1，" in said
+    assert f"在 {CPU_LABEL}上最多相差 8.0%（批量 1，" in said
+    assert f"在 {CUDA_LABEL}上最多相差 2.0%（批量 1，" in said
+
+
+def test_the_summary_names_each_device_in_a_plain_sentence(merged):
+    said = render(merged, "paths_summary compile_paths.paths 1")
+    assert said.startswith("在 ") and f"在 {CUDA_LABEL}上，批量为 1 时，比 eager 快的有" in said
+    assert f"在 {CPU_LABEL}上，批量为 1 时，" in said and "上：" not in said
+
+
+SENTENCES = ("paths_summary compile_paths.paths 1", "paths_summary compile_paths.paths 256",
+             "paths_batch_scaling compile_paths.paths", "paths_process_spread compile_paths.paths",
+             "paths_compile_times compile_paths.paths 1", "paths_file_growth compile_paths.paths",
+             "paths_outputs_from compile_paths.paths", "paths_provenance compile_paths.paths",
+             "paths_warm_up compile_paths.paths")
+
+
+def test_generated_sentences_put_no_ascii_space_beside_full_width_punctuation(merged):
+    for body in SENTENCES:
+        said = render(merged, body)
+        assert said and not re.search(r" [（）：；，。、]|[（）：；，。、] ", said), (body, said)
+        assert not re.search(r"([；，。、：])\1|[；，][。；]", said), (body, said)
+
+
+def test_the_page_says_whose_outputs_its_code_blocks_show(merged):
+    said = render(merged, "paths_outputs_from compile_paths.paths")
+    main, other = (CPU_LABEL, CUDA_LABEL) if "cpu" in render(
+        merged, "paths_device compile_paths.paths") else (CUDA_LABEL, CPU_LABEL)
+    assert said == (f"本页代码块下方的输出和正文里引用的数字，凡是没有注明设备的，都来自 {main}；"
+                    f"另一台设备 {other}的测量结果只出现在后面按设备分别列出的表格、图和句子里。")
+    alone = render(page(cpu_paths()), "paths_outputs_from compile_paths.paths")
+    assert alone == f"本页代码块下方的输出和正文里引用的数字都来自 {CPU_LABEL}。"
+    cpu = cpu_paths()
+    three = page(cpu, cuda_twin(cpu), {**cuda_twin(cpu), "gpu": "Second GPU"})
+    assert f"其他设备 {CUDA_LABEL}、cuda（Second GPU）的测量结果" in render(
+        three, "paths_outputs_from compile_paths.paths")
+
+
+def test_the_provenance_explains_a_commit_range_and_uncommitted_changes():
+    cpu = cpu_paths()
+    context = page(cpu, cuda_twin(cpu), provenance={
+        "cpu": {"first_git_commit": "aaa111", "git_commit": "bbb222+dirty"},
+        "cuda": {"git_commit": "ccc333+dirty"}})
+    cpu_line, cuda_line = render(context, "paths_provenance compile_paths.paths").split("<br>")
+    assert ("提交 <code>aaa111</code> 至 <code>bbb222+dirty</code>（本页各段代码运行时的提交不止"
+            "一个，这里是最早和最晚的；后者含未提交的改动）；") in cpu_line
+    assert "提交 <code>ccc333+dirty</code>（含未提交的改动）；" in cuda_line
+    assert " – " not in cpu_line
+    same = page(cpu, provenance={"cpu": {"first_git_commit": "aaa111", "git_commit": "aaa111"}})
+    line = render(same, "paths_provenance compile_paths.paths")
+    assert "提交 <code>aaa111</code>；" in line and "不止一个" not in line
+
+
+def test_a_failed_toolchain_warm_up_is_said_for_its_device_only(merged):
+    from d2l_compiler.measure import COMPILE_COVERS  # no torch: it is imported where it runs
+
+    # measure.py warns this way; the record keeps the seconds only, never whether it worked
+    source = (Path(__file__).resolve().parents[1] / "d2l_compiler" / "measure.py").read_text(
+        encoding="utf-8")
+    assert f'"{tables.WARM_UP_FAILED}: ' in source
+    assert tables.NOT_TOOLCHAIN in COMPILE_COVERS and "；" in COMPILE_COVERS
+    cpu, cuda = cpu_paths(), cuda_twin(cpu_paths())
+    for paths in (cpu, cuda):
+        paths["compile_covers"] = COMPILE_COVERS
+    failed = f"{tables.WARM_UP_FAILED}: did not finish within 75 s"
+    for order in ((cpu, cuda), (cuda, cpu)):  # the failing device the page's own or not
+        context = page(*order, warnings={"cuda": ("something else", failed)})
+        lines = render(context, "paths_provenance compile_paths.paths").split("<br>")
+        cpu_line = next(line for line in lines if "设备 cpu" in line)
+        cuda_line = next(line for line in lines if "设备 cuda" in line)
+        assert "也不含编译工具链第一次从磁盘加载" in cpu_line and "工具链预热" not in cpu_line
+        assert "也不含编译工具链第一次从磁盘加载" not in cuda_line
+        assert ("；工具链预热未完成，最先计时的编译路径可能包含工具链加载的时间；"
+                in cuda_line)
+        assert "CUDA 与 cuBLAS 的初始化" in cuda_line  # the rest of what it covers stays
+        # within it, the record's own "；" becomes a comma: it would end the part early
+        assert "加上第一次调用，不含进程启动" in cpu_line and "加上第一次调用；" not in cpu_line
+        # and the prose says, per device, how long the warm-up took or that it did not finish
+        said = render(context, "paths_warm_up compile_paths.paths")
+        assert said.startswith("本次构建中，这一步在 ") and said.endswith("。")
+        assert f"在 {CPU_LABEL}上用了 3.0 秒" in said
+        assert (f"在 {CUDA_LABEL}上没有完成（用了 3.0 秒），那里最先计时的编译路径，"
+                "编译时间可能包含工具链加载的时间") in said
+    fine = render(page(cpu, cuda), "paths_warm_up compile_paths.paths")
+    assert fine == f"本次构建中，这一步在 {CPU_LABEL}上用了 3.0 秒；在 {CUDA_LABEL}上用了 3.0 秒。"
+    assert "没有完成" not in fine and "工具链预热" not in render(
+        page(cpu, cuda), "paths_provenance compile_paths.paths")
+    del cpu["toolchain_warm_up_seconds"], cuda["toolchain_warm_up_seconds"]
+    assert render(page(cpu, cuda), "paths_warm_up compile_paths.paths") == ""  # not recorded
 
 
 def test_an_old_record_without_the_new_fields_still_renders():

@@ -9,8 +9,8 @@ import pytest
 
 from d2l_compiler.claims import verdict
 from d2l_compiler.chapter.charts import paths_chart
-from d2l_compiler.chapter.tables import (PATHS_HEADER, breakeven_calls, breakeven_text, paths_summary,
-                                         paths_table)
+from d2l_compiler.chapter.tables import (PATHS_HEADER, batch_scaling, breakeven_calls, breakeven_text,
+                                         paths_summary, paths_table)
 
 
 def _result(label: str, median: float, spread: float, compile_seconds: float, vs: str) -> dict:
@@ -70,7 +70,32 @@ def test_the_summary_writes_each_speedup_once_without_stacked_brackets():
     summary = paths_summary(PATHS, "1")
     assert "）（" not in summary
     assert "比 eager 快的有 torch.jit.script 1.50×" in summary
-    assert "中位数最小的是 torch.jit.script，每次调用 40.0 微秒；" in summary
+    assert "中位数最小的是 torch.jit.script，每次调用 40.0 微秒，且明显快于第二名" in summary
+    assert "；并且" not in summary
+
+
+def test_the_summary_says_a_tie_for_the_smallest_median_in_one_sentence():
+    tied = {**PATHS, "batches": {"1": {**PATHS["batches"]["1"],
+                                       "frozen": _result("script + freeze", 40.5e-6, 1e-6, 0.3,
+                                                         "faster")}}}
+    summary = paths_summary(tied, "1")
+    assert summary.endswith("每次调用 40.0 微秒，但它与 script + freeze 的差别在测量波动之内。")
+
+
+def _eager_at(medians: dict[str, float]) -> dict:
+    return {"type": "paths", "batches": {
+        batch: {"eager": _result("eager（命令式）", median, 1e-7, 0.0, "within noise")}
+        for batch, median in medians.items()}}
+
+
+def test_batch_scaling_never_rounds_a_share_to_all_or_nothing():
+    # 30 µs at batch 1, 40 µs at 256: the fixed part is 99.9 % of batch 1, not "100%"
+    nearly_all = batch_scaling(_eager_at({"1": 30e-6, "256": 40e-6}))
+    assert "固定开销在批量 1 时几乎占了全部，在批量 256 时约占 75%（开销占主导）。" in nearly_all
+    # the line through (1, 10.001 µs) and (256, 2560 µs) leaves a fixed part of 0.001 µs
+    next_to_none = batch_scaling(_eager_at({"1": 10.001e-6, "256": 2560e-6}))
+    assert "在批量 256 时所占不到 1%（计算占主导）。" in next_to_none
+    assert "约占 0%" not in next_to_none and "约占 100%" not in nearly_all
 
 
 def test_the_chart_draws_every_median_and_compile_time_as_text():

@@ -134,7 +134,7 @@ def test_a_cpu_and_a_gpu_record_merged_show_side_by_side(chapter, tmp_path):
     chart = chart[:chart.index("</figure>")]
     assert "· cpu</text>" in chart and "· cuda</text>" in chart
     assert "同一份代码也在另一种设备上运行过：设备 cuda" in html  # the stamp names both
-    assert f"在 cuda（{GPU}） 上：批量为 1 时" in html and "在 cpu（" in html
+    assert f"在 cuda（{GPU}）上，批量为 1 时" in html and "在 cpu（" in html
     assert html.count("测量环境：设备") >= 2  # a provenance line per device
     assert "计时方式：CUDA 事件" in html and f"设备 cuda（{GPU}，CUDA 12.8）" in html
     files = next(t for t in html.split("<table")[1:] if "重新加载后输出一致" in t)

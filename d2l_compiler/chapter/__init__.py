@@ -4,7 +4,8 @@ Registered through the ``d2l_compiler.extensions`` entry point (see ``pyproject.
 the tokens ``paths_table`` / ``paths_files`` / ``paths_summary`` / ``paths_file_kinds`` /
 ``paths_compile_times`` (VALUE BATCH), ``paths_chart`` / ``paths_provenance`` /
 ``paths_file_growth`` / ``paths_batch_scaling`` / ``paths_process_spread`` /
-``paths_device`` / ``paths_outputs_from`` (VALUE); the chart is inline SVG drawn from the record.
+``paths_device`` / ``paths_outputs_from`` / ``paths_warm_up`` (VALUE); the chart is inline
+SVG drawn from the record.
 When the record holds the page's results from several devices (a CPU build merged with a GPU
 build), the tables get a column group, the chart a series, and the sentences one per device:
 a statement about speed holds for the device that measured it, so each names its device.
@@ -100,6 +101,13 @@ def _warnings(call: TokenCall, entry: Any) -> tuple[str, ...]:
     return tuple(w.message for w in getattr(run, "warnings", ()))
 
 
+def _warm_up(call: TokenCall) -> str:
+    return tables.paths_warm_up([
+        (tables.device_label(paths, entry.provenance if entry else {}), paths,
+         tables.warm_up_failed(_warnings(call, entry)))
+        for entry, paths in _per_device(call, 2, "paths_warm_up VALUE")])
+
+
 def _provenance(call: TokenCall) -> str:
     record = call.page.record
     build_commit = record.provenance.git_commit if record else "unknown"
@@ -137,3 +145,4 @@ def register(ext: Extensions) -> None:
     ext.token("paths_process_spread")(_every_device(tables.paths_process_spread))
     ext.token("paths_device")(_device)
     ext.token("paths_outputs_from")(_outputs_from)
+    ext.token("paths_warm_up")(_warm_up)

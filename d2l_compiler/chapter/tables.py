@@ -280,6 +280,26 @@ NOT_TOOLCHAIN = "，也不含编译工具链第一次从磁盘加载"
 WARM_UP_UNFINISHED = "工具链预热未完成，最先计时的编译路径可能包含工具链加载的时间"
 
 
+def warm_up_failed(warnings: tuple[str, ...]) -> bool:
+    """Whether the ``compare_paths`` region's warnings say warming up the toolchain failed."""
+    return any(str(w).startswith(WARM_UP_FAILED) for w in warnings)
+
+
+def paths_warm_up(measured: list[tuple[str, Mapping[str, Any], bool]]) -> str:
+    """How long warming up the compiler toolchain took on each device (``measured``: label,
+    paths, whether it failed there), and what a failure means for the compile times; ""
+    where no device recorded it."""
+    parts = []
+    for label, paths, failed in measured:
+        seconds = paths.get("toolchain_warm_up_seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            continue
+        parts.append(f"在 {label} 上没有完成（用了 {seconds:.1f} 秒），那里最先计时的编译路径，"
+                     "编译时间可能包含工具链加载的时间" if failed
+                     else f"在 {label} 上用了 {seconds:.1f} 秒")
+    return tidy("本次构建中，这一步" + "；".join(parts) + "。") if parts else ""
+
+
 def _arithmetic(paths: Mapping[str, Any], warm_up_failed: bool = False) -> list[str]:
     """The timer, float32 matmul precision and output tolerance, as far as the record has
     them (records from before they were kept have none); what the compile time covers, less
@@ -336,8 +356,7 @@ def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], ex
     if cuda and paths.get("cuda"):
         hardware = f"{hardware}，CUDA {paths['cuda']}" if hardware else f"CUDA {paths['cuda']}"
     where = f"{paths.get('device')}（{hardware}）" if hardware else str(paths.get("device"))
-    warm_up_failed = any(str(w).startswith(WARM_UP_FAILED) for w in warnings)
-    tail = "".join(f"；{part}" for part in _arithmetic(paths, warm_up_failed))
+    tail = "".join(f"；{part}" for part in _arithmetic(paths, warm_up_failed(warnings)))
     if paths.get("quick"):
         tail += "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试"
     skipped = paths.get("skipped") or {}
