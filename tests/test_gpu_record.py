@@ -137,7 +137,8 @@ def test_a_cpu_and_a_gpu_record_merged_show_side_by_side(chapter, tmp_path):
     assert f"在 cuda（{GPU}）上，批量为 1 时" in html and "在 cpu（" in html
     assert html.count("测量环境：设备") >= 2  # a provenance line per device
     assert "计时方式：CUDA 事件" in html and f"设备 cuda（{GPU}，CUDA 12.8）" in html
-    files = next(t for t in html.split("<table")[1:] if "重新加载后输出一致" in t)
+    tables = [t.split("</table>")[0] for t in html.split("<table")[1:]]
+    files = next(t for t in tables if "重新加载后输出一致" in t)
     if "onnx_ort" in next(iter(_cpu_paths(cpu)["batches"].values())):  # measured on this CPU
         # the GPU skipped ONNX Runtime: its row stays, the GPU's cells say why it is empty
         assert "ONNX（<code>.onnx</code>）" in files and f"未测量（{ONNX_CPU_ONLY}）" in files

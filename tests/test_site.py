@@ -157,9 +157,10 @@ def test_paths_section_is_generated_from_the_record(chapter):
             # drawn alone, or in the cpu series beside another device's (a named GPU record)
             median = f"{result['samples']['median'] * 1e6:.1f}"
             assert f">{median}</text>" in chart or f">{median} · cpu</text>" in chart
-            if name != "eager":
-                seconds = f"{result['compile_seconds']:.1f}"
-                assert f">{seconds}</text>" in chart or f">{seconds} · cpu</text>" in chart
+            if name != "eager" and " · cpu</text>" not in chart:  # one device: times drawn too
+                assert f">{result['compile_seconds']:.1f}</text>" in chart
+            elif name != "eager":  # several devices: the chart compares per-call times only
+                assert f"{result['compile_seconds']:.2f}" in page
     assert "测量环境：设备 cpu" in page and "快速模式" in page  # tests measure in quick mode
     warnings = {w["message"] for w in regions["compile_paths"]["warnings"]}
     assert any("torch.jit.script` is deprecated" in m for m in warnings)

@@ -18,6 +18,7 @@ from d2l_compiler.paths import LABELS, PATHS
 from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.render.escape import inline
 
+SCROLL_LABEL = "表格（较宽时可横向滚动）"
 PATHS_HEADER = ["路径", "推理设置", "编译（秒）", "每次调用：中位数（四分位区间），微秒",
                 "相对 eager 的加速比", "与 eager 相比", "回本所需调用次数"]
 FILES_HEADER = ["路径", "格式", "大小（字节）", "大小", "重新加载后输出一致"]
@@ -67,7 +68,9 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int],
                         for title, span in groups) + "</tr><tr>" + head)
     body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>"
                    for row in rows)
-    return f'<div class="d2l-cards"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    # a wide table scrolls in this box: keyboard users must be able to reach and scroll it
+    return (f'<div class="d2l-cards" tabindex="0" role="region" aria-label="{SCROLL_LABEL}">'
+            f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
 
 
 def paths_table(paths: Mapping[str, Any], batch: str) -> str:
