@@ -154,12 +154,13 @@ def test_no_token_turns_run_data_into_markup(text):
     parsed = _tags(rendered)
     assert set(parsed.tags) <= allowed, set(parsed.tags) - allowed
     assert parsed.tags.count("a") == 1  # the report's own link to the raw record, nothing else
-    from d2l_compiler.chapter.tables import PATHS_HEADER, FILES_HEADER
+    from d2l_compiler.chapter.tables import FILES_HEADER, PATHS_HEADER, SCROLL_LABEL
     drawing = {"xmlns", "role", "aria-labelledby", "viewbox", "width", "height", "x", "y", "x1",
                "x2", "y1", "y2", "fill", "fill-opacity", "stroke", "stroke-width", "font-size",
                "font-weight", "text-anchor"}
     assert all(name in ("class", "title", "id", "style") or name in drawing
                or (name, value) == ("href", "d2l-record.json")
+               or (name, value) in (("tabindex", "0"), ("aria-label", SCROLL_LABEL))
                or (name == "data-label" and value in PATHS_HEADER + FILES_HEADER)
                for name, value in parsed.attrs), parsed.attrs
     assert not any(value and "onerror" in value for _, value in parsed.attrs)
