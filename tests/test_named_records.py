@@ -104,3 +104,16 @@ def test_a_bad_named_record_fails_before_anything_runs(site):
         assert not built.stdout.strip().startswith("running")  # nothing ran
         config.write_text(config.read_text(encoding="utf-8").replace(
             f"[{named}]", "[records/gpu.json]"), encoding="utf-8")
+
+
+def test_a_named_record_edited_by_hand_is_not_shown(site):
+    _site_with_a_gpu_record(site)
+    path = site.root / "records" / "gpu.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["pages"]["index.md"]["regions"][0]["stdout"] = "forged\n"  # digest no longer matches
+    path.write_text(json.dumps(record), encoding="utf-8")
+    built = site.build()
+    assert built.code == 0, built.stderr
+    assert "not shown: the cuda results of index.md in records/gpu.json: its record entry " \
+           "does not match its digest" in built.stdout + built.stderr
+    assert "other_devices" not in site.record() and "forged" not in site.html()

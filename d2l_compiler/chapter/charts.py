@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from d2l_compiler.paths import PATHS
+from d2l_compiler.chapter.tables import chapter_order
 
 WIDTH, ROW, TITLE = 360, 40, 38
 CALL_BAR, CALL_NUMBER_X = 196, 200   # per-call bars from x=0, their median printed after them
@@ -22,8 +22,7 @@ COMPILE_X, COMPILE_BAR = 252, 64     # compile-time bars, their seconds printed 
 
 
 def _ordered(results: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    rank = {name: i for i, name in enumerate(PATHS)}
-    return sorted(results.items(), key=lambda item: rank.get(item[0], len(rank)))
+    return sorted(results.items(), key=lambda item: chapter_order(item[0]))
 
 
 def _panel(batch: str, results: Mapping[str, Any], top: float) -> tuple[list[str], float]:

@@ -38,6 +38,15 @@ def tidy(text: str) -> str:
     return _SPACE_BY_FULL_WIDTH.sub("", text)
 
 
+_RANK = {name: i for i, name in enumerate(PATHS)}
+
+
+def chapter_order(name: object) -> tuple[int, str]:
+    """Sort key: the chapter's order of paths (``PATHS``), unknown names after, by name (the
+    record sorts its keys, so its own order says nothing)."""
+    return _RANK.get(str(name), len(_RANK)), str(name)
+
+
 def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str, Any]]]:
     """The results at one batch size, in the chapter's path order (the record sorts keys)."""
     try:
@@ -45,8 +54,7 @@ def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str,
     except (KeyError, TypeError):
         raise ValueError(f"no measurements for batch size {batch!r} "
                          f"(have: {inline(', '.join(paths.get('batches', {})))})") from None
-    rank = {name: i for i, name in enumerate(PATHS)}
-    return sorted(results.items(), key=lambda item: rank.get(item[0], len(rank)))
+    return sorted(results.items(), key=lambda item: chapter_order(item[0]))
 
 
 def _table(header: list[str], rows: list[list[str]], numeric: set[int],
@@ -130,9 +138,7 @@ def paths_table_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
     if len(measured) == 1:
         return paths_table(measured[0][1], batch)
     per_device = [dict(_batch(paths, batch)) for _, paths in measured]
-    rank = {name: i for i, name in enumerate(PATHS)}
-    names = sorted({n for results in per_device for n in results},
-                   key=lambda n: (rank.get(n, len(rank)), n))
+    names = sorted({n for results in per_device for n in results}, key=chapter_order)
     header, labels, groups = _device_columns(PATHS_HEADER, [label for label, _ in measured])
     rows = []
     for name in names:
@@ -211,13 +217,12 @@ def paths_files_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
     if len(measured) == 1:
         return paths_files(measured[0][1], batch)
     per_device = [dict(_batch(paths, batch)) for _, paths in measured]
-    rank = {name: i for i, name in enumerate(PATHS)}
     saved: dict[tuple[str, str], str] = {}  # (path, kind) -> the path's label, in first-seen order
     for results in per_device:
         for name, r in results.items():
             for a in r["artifacts"]:
                 saved.setdefault((name, a["kind"]), r["label"])
-    rows_keys = sorted(saved, key=lambda k: (rank.get(k[0], len(rank)), k[0]))
+    rows_keys = sorted(saved, key=lambda k: chapter_order(k[0]))
     header, labels, groups = _device_columns(FILES_HEADER, [label for label, _ in measured])
     rows = []
     for name, kind in rows_keys:
@@ -364,10 +369,9 @@ def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], ex
         tail += "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试"
     skipped = paths.get("skipped") or {}
     if skipped:
-        rank = {name: i for i, name in enumerate(PATHS)}  # the chapter's order, not the record's
         tail += "；未测量：" + "，".join(
             f"{inline(LABELS.get(name, name))}（{inline(skipped[name])}）"
-            for name in sorted(skipped, key=lambda n: (rank.get(n, len(rank)), str(n))))
+            for name in sorted(skipped, key=chapter_order))  # the chapter's order
     # on a GPU the threads are still the CPU's (torch.get_num_threads): say so
     threads = f"{paths.get('threads')} 个{' CPU ' if cuda else ''}线程"
     return (inline(f"测量环境：设备 {where}，PyTorch {paths.get('torch')}，"

@@ -59,4 +59,3 @@ def other_devices(project: Project, pages: dict[str, list[Include]], previous: R
                 fresh.append(entry)
         kept[page] = tuple(fresh)
     return {page: entries for page, entries in kept.items() if entries}
-
