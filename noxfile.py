@@ -74,6 +74,15 @@ def ray(session: nox.Session) -> None:
 
 
 @nox.session
+def stale(session: nox.Session) -> None:
+    """The never-stale differential test at length: 200 generated pages with random edit
+    sequences, each incremental build compared with a build from scratch (CI runs 15)."""
+    _install(session, "docs,test")
+    session.run("pytest", "tests/test_never_stale.py", "-k", "any_edits", *session.posargs,
+                env={**QUIET_MKDOCS, "D2L_DIFF_EXAMPLES": "200"})
+
+
+@nox.session
 def serve(session: nox.Session) -> None:
     """Live preview on http://127.0.0.1:8000: an edit re-runs only the regions it affects
     and the page reloads (``nox -s serve -- --dev-addr HOST:PORT`` to serve elsewhere)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from d2l_compiler.engine.build import BuildOptions
+    from d2l_compiler.engine.sources.project import Project
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-site", action="store_true", help="run and record only")
     build.add_argument("--only", metavar="PAGE", help="run one page (e.g. compilers.md)")
     build.add_argument("--force", action="store_true", help="re-run pages even if unchanged")
+    build.add_argument("--verify", action="store_true",
+                       help="build every page (or --only PAGE) from scratch twice in a scratch "
+                            "state directory and name each region whose output differs from "
+                            "the record: stale (exit 1) or nondeterministic; writes nothing of "
+                            "the project's")
+    build.add_argument("--publish", action="store_true",
+                       help="a page shows results of one complete in-order run of it, never "
+                            "results reused region by region (what CI and deploys build)")
     build.add_argument("--timeout", type=float, default=900.0,
                        help="seconds a page may run before it is killed (default: 900)")
     build.add_argument("--memory-limit", type=int, default=None, metavar="MIB",
@@ -109,6 +118,17 @@ def _bench_chapter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(project: Project, options: BuildOptions) -> int:
+    """``build --verify``: each differing region on a line, then the summary; 1 if stale."""
+    from d2l_compiler.engine.verify import verify
+
+    result = verify(project, options)
+    for finding in result.findings:
+        print(finding)
+    print(result)
+    return result.exit_code
+
+
 def _build_options(args: argparse.Namespace) -> BuildOptions:
     """The build's options from the command line; ``UsageError`` (one line) if they are bad."""
     import os
@@ -131,9 +151,11 @@ def _build_options(args: argparse.Namespace) -> BuildOptions:
                          "for it")
     shard = parse_shard(args.shard, args.gpu_shards) if args.shard else None
     executor = args.executor or ("ray" if os.environ.get("RAY_ADDRESS") else "local")
+    publish = getattr(args, "publish", False)
     return BuildOptions(only=args.only, force=args.force,
                         limits=Limits(args.timeout, args.memory_limit),
-                        jobs=args.jobs or default_jobs(), executor=executor, shard=shard)
+                        jobs=args.jobs or default_jobs(), executor=executor, shard=shard,
+                        publish=publish)
 
 
 class Terminated(BaseException):
@@ -180,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             if site is not None:
                 print(f"site: {site}")
             return 0
+        if args.verify and args.shard:
+            raise UsageError("--verify builds every page (or --only PAGE), not a shard")
         options = _build_options(args)
+        if args.verify:
+            return _verify(project, options)
         site = None if args.no_site or options.shard else project.root / args.site_dir
         summary = build(project, options, site)
         written = shard_record_path(project, options.shard) if options.shard else project.record_path

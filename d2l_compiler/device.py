@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import platform
 import re
 import shutil
 import sys
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from d2l_compiler.engine.run.machine import cpu_name  # noqa: F401 - re-exported (page processes read it)
 
 CHOICES = ("auto", "cpu", "cuda")
 
@@ -143,17 +144,6 @@ def device_kind() -> str:
     if wanted == "cuda" and not usable:
         raise DeviceUnavailable(_why_no_cuda(torch))
     return "cuda" if usable else "cpu"
-
-
-def cpu_name() -> str:
-    """The CPU's model name (for provenance lines), read without importing torch."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def device() -> Any:

@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     installed = ensure_installed(Path.cwd())
     if installed:
         print(installed, flush=True)
-    command = [sys.executable, "-m", "d2l_compiler", "build", "--no-site",
+    command = [sys.executable, "-m", "d2l_compiler", "build", "--no-site", "--publish",
                "--timeout", str(args.page_timeout), *where.build_args]
     child_env = {**os.environ, "D2L_PATH_TIMEOUT": str(args.path_timeout),
                  "PYTHONUNBUFFERED": "1", "D2L_DEVICE": env.device}

@@ -487,7 +487,7 @@ def test_a_shard_carries_other_devices_results_of_its_own_pages_only(site):
     for page, entry in record["pages"].items():  # as if merged with a GPU machine's record
         regions = [read_region(site.root, r["id"]) for r in entry["regions"] if r["executed"]]
         gpu = json.loads(json.dumps(entry))
-        gpu["key"], gpu["inputs"] = key.page_key(site.root, regions, "cuda")
+        gpu["key"], gpu["inputs"] = key.page_key(site.root, regions, "cuda", page=page)
         gpu["provenance"]["device"] = "cuda"
         record["other_devices"][page] = [seal(gpu)]
     path.write_text(json.dumps(record))

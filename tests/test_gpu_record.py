@@ -21,7 +21,7 @@ def _as_if_built_on_a_gpu(site) -> None:
     record = json.loads(path.read_text(encoding="utf-8"))
     entry = record["pages"]["index.md"]
     regions = [read_region(site.root, r["id"]) for r in entry["regions"] if r["executed"]]
-    entry["key"], entry["inputs"] = key.page_key(site.root, regions, "cuda")
+    entry["key"], entry["inputs"] = key.page_key(site.root, regions, "cuda", page="index.md")
     entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128", threads=8)
     record["provenance"]["device"] = "cuda"
     record["pages"]["index.md"] = seal(entry)  # a GPU build seals its entries like any build

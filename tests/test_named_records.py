@@ -24,7 +24,7 @@ def _site_with_a_gpu_record(site, monkeypatch=None):
     regions = [read_region(site.root, r["id"]) for r in entry["regions"] if r["executed"]]
     if monkeypatch is not None:  # recorded by another interpreter, as a GPU machine's is
         monkeypatch.setattr(key.platform, "python_version", lambda: "3.12.3")
-    entry["key"], entry["inputs"] = key.page_key(site.root, regions, "cuda")
+    entry["key"], entry["inputs"] = key.page_key(site.root, regions, "cuda", page="index.md")
     if monkeypatch is not None:
         monkeypatch.undo()
     entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from d2l_compiler.engine.sources.discover import _MARKER, read_region
+from d2l_compiler.engine.sources.discover import SECTION_MARKER, read_region
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,8 +18,8 @@ def _all_regions() -> list[str]:
     ids = []
     for file in sorted((ROOT / "snippets").glob("*.py")):
         for line in file.read_text(encoding="utf-8").splitlines():
-            marker = _MARKER.search(line)
-            if marker and marker["kind"] == "start":
+            marker = SECTION_MARKER.match(line)
+            if marker and marker["type"] == "start" and not marker["escape"]:
                 ids.append(f"snippets/{file.name}:{marker['name']}")
     return ids
 

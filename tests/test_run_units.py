@@ -859,7 +859,7 @@ def test_the_value_limits_are_inclusive_and_later_values_still_count(monkeypatch
     monkeypatch.setattr(child, "MAX_REGION_VALUE_BYTES", 20)
     namespace = {"a": 12345, "b": 123456, "c": 12345, "nothing": object(), "d": 12345,
                  "e": 12345, "f": 1}
-    values, dropped = child._exposed(namespace, {})
+    values, dropped = child._exposed(namespace, {}, set())
     assert values == {"a": 12345, "c": 12345, "d": 12345, "e": 12345}  # 5 bytes each: 20 in all
     assert dropped == {"larger than 5 bytes": {"count": 1, "names": ["b"]},
                        "over 20 bytes in all": {"count": 1, "names": ["f"]}}
@@ -869,7 +869,7 @@ def test_a_broken_value_does_not_hide_the_values_after_it():
     class Broken:
         def to_record(self):
             raise RuntimeError("no")
-    values, dropped = child._exposed({"broken": Broken(), "after": 2}, {})
+    values, dropped = child._exposed({"broken": Broken(), "after": 2}, {}, set())
     assert values == {"after": 2}
     assert dropped == {"to_record() failed: RuntimeError": {"count": 1, "names": ["broken"]}}
 

@@ -258,7 +258,8 @@ def test_read_region_follows_pymdownx(tmp_path):
 
     project = _site(tmp_path)
     region = read_region(tmp_path, "code/a.py:r", project.settings.executed)
-    assert region == Region("code/a.py", "r", 3, "y = 1\nz = 2\n", True)  # nested markers dropped
+    # nested markers dropped; the first line shown is line 4 (line 3 is a marker)
+    assert region == Region("code/a.py", "r", 4, "y = 1\nz = 2\n", True)
     assert read_region(tmp_path, "code/a.py:inner", ("code/",)).code == "y = 1\n"
     assert read_region(tmp_path, "lib/b.py:s", ("code/",)).executed is False
     assert read_region(tmp_path, "code/../lib/b.py:s", ("code/",)).path == "lib/b.py"
@@ -352,10 +353,14 @@ def test_region_markers_first_start_then_first_end(tmp_path):
     from d2l_compiler.engine.sources.discover import read_region
 
     (tmp_path / "a.py").write_text(
-        "# --8<-- [end:r]\nbefore = 0\n# --8<-- [start:r]\na = 1\n# --8<-- [start:r]\nb = 2\n"
+        "before = 0\n# --8<-- [start:r]\na = 1\n# --8<-- [start:r]\nb = 2\n"
         "# --8<-- [end:r]\nafter = 3\n# --8<-- [start:r]\nc = 4\n# --8<-- [end:r]\n")
     region = read_region(tmp_path, "a.py:r")
-    assert region.code == "a = 1\nb = 2\n" and region.first_line == 4
+    assert region.code == "a = 1\nb = 2\n" and region.first_line == 3
+    # pymdownx.snippets stops at an end before the start: it shows nothing, so neither do we
+    (tmp_path / "b.py").write_text("# --8<-- [end:r]\n# --8<-- [start:r]\na = 1\n# --8<-- [end:r]\n")
+    with pytest.raises(UsageError, match="line 1 .* comes before its start"):
+        read_region(tmp_path, "b.py:r")
 
 
 def test_comment_marks_open_and_close_only_in_their_own_state():

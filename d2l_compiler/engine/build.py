@@ -17,7 +17,9 @@ from d2l_compiler.engine.record.whole import BuildProvenance, PageTiming, Record
 from d2l_compiler.engine.run.device import check_memory_limit, resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import BuildError
-from d2l_compiler.engine.render.notebook import write_notebooks
+from d2l_compiler.engine.render.notebook import render_notebooks
+from d2l_compiler.engine.publish.generated import publish_generated
+from d2l_compiler.engine.record.guard import after_pages, guarding
 from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.render.markdown import RenderError, labels_for
@@ -35,6 +37,10 @@ from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
 from d2l_compiler.engine.record.named import load_named, save_origins, with_named_records
 from d2l_compiler.engine.record.reuse import other_devices, recorded_results
 from d2l_compiler.engine.record.store import Store
+from d2l_compiler.engine.record.observed import stale_by_inputs
+from d2l_compiler.engine.record.state_walk import unproven
+from d2l_compiler.engine.run.warm import page_env
+from d2l_compiler.engine.sources.graph import descendants
 
 
 # results no page uses any more, kept (newest first) so that undoing an edit runs nothing
@@ -52,6 +58,12 @@ class BuildOptions:
     jobs: int = 1  # pages run at once (local worker processes when > 1)
     executor: str = "local"  # or "ray"
     shard: Shard | None = None  # run this shard's pages only and write a shard record
+    # a publishing build: a page whose results do not all come from one complete in-order
+    # run of it runs whole (region-level reuse is for the author's own builds)
+    publish: bool = False
+    # write the record only, no notebooks or derived files into the docs (build --verify's
+    # scratch runs: the docs stay the project's)
+    record_only: bool = False
 
 
 @dataclass
@@ -109,6 +121,8 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     The whole build holds the project's lock, so concurrent builds queue instead of racing.
     Every page is attempted; if any fails, the record and the site are left as they were
     (pages that succeeded are kept in the store, so the next build does not redo them).
+    A region that changes the engine's state or generated files fails the build as soon as
+    the pages ran, before anything is recorded (see :mod:`.record.guard`).
     """
     pages = discover(project, options.only)
     device = resolve_device(project.state_dir)  # before anything runs: no GPU is a usage error
@@ -119,7 +133,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     progress = progress or make_progress()
     sweep_scratch()  # what a build killed outright (SIGKILL) left in the temporary directory
     try:
-        with project_lock(project, progress):
+        with project_lock(project, progress), guarding(project):
             summary, failures = _execute(project, options, device, pages, progress)
             if failures:
                 raise BuildError("\n".join(failures) + f"\nbuild failed ({summary}): "
@@ -157,6 +171,16 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         keys = key.include_keys(project.root, includes, device)
         found = {i: None if options.force else _stored(store, reusable, k)
                  for i, (k, _) in enumerate(keys.regions)}
+        for index, why in _stale_inputs(project, device, executed, keys, found).items():
+            found[index] = None
+            progress.say(f"{page}: {executed[index].region.id}: {why}")
+        if options.publish and not _one_complete_run(found):  # nothing resting on a guess
+            found = dict.fromkeys(found)
+        if None not in found.values():  # reused whole: each result recorded from its state?
+            why = unproven(keys.nodes, {}, [], {i: hit.runs[0] for i, hit in found.items()})
+            if why:
+                progress.say(f"{page}: {why[0]}; the whole page runs again")
+                found = dict.fromkeys(found)
         to_run = [i for i, hit in found.items() if hit is None]
         summary.regions_cached += len(found) - len(to_run)
         planned[page] = (includes, keys, found)
@@ -168,6 +192,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                             options.limits, project.state_dir / "logs", dict(found),
                             page_resources(project.root, includes), estimate(page), commit))
     outcomes = _run(jobs, options, device, progress, store)
+    after_pages([job.page for job in jobs])  # what a region did to the engine's files fails here
     for page, (includes, keys, found) in planned.items():  # page order, whatever ran when
         outcome = outcomes.get(page)
         if outcome is not None:
@@ -207,11 +232,30 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         record.write_record(shard_record_path(project, options.shard), full)
         in_use += [k for entry in (previous.pages.values() if previous else ())
                    for _, k in entry.inputs.get("region_keys", ())]  # the other shards' pages
+    elif options.record_only:
+        record.write_record(project.record_path, full)
     else:
         publish_record(project, pages, full)
         save_origins(project, origins)
     store.keep_only(in_use, SPARE_RESULTS)
     return summary, []
+
+
+def _stale_inputs(project: Project, device: str, executed: list[Include], keys: key.PageKeys,
+                  found: dict[int, StoredPage | None]) -> dict[int, str]:
+    """Regions whose stored run reached an input (an environment variable, a file, a module)
+    that reads differently now, or shows where it is and moved; with the reason."""
+    runs = {i: hit.runs[0] for i, hit in found.items() if hit is not None}
+    positions = {i: f"{inc.region.first_line}@{project.root}" for i, inc in enumerate(executed)}
+    return stale_by_inputs(runs, project.root, page_env(project.root, device), positions,
+                           lambda index: descendants(keys.nodes, index))
+
+
+def _one_complete_run(found: dict[int, StoredPage | None]) -> bool:
+    """Whether every region's result comes from one run of the whole page, in order."""
+    runs = {hit.provenance.get("page_run") for hit in found.values() if hit is not None}
+    return None not in found.values() and len(runs) <= 1 and all(
+        hit.provenance.get("complete_run") for hit in found.values() if hit is not None)
 
 
 def _stored(store: Store, reusable: dict[str, StoredPage], region_key: str) -> StoredPage | None:
@@ -225,12 +269,14 @@ def _stored(store: Store, reusable: dict[str, StoredPage], region_key: str) -> S
 
 def publish_record(project: Project, pages: dict[str, list[Include]], full: Record) -> None:
     """Write the derived files and notebooks of ``full``, then the record itself (if a page
-    cannot be rendered, the old record stays)."""
+    cannot be rendered, no notebook changes and the old record stays). Generated files that
+    no page produces any more are removed; a file the engine did not write is never touched
+    (see :mod:`.publish.generated`)."""
     extensions = extensions_for(project.settings.extensions)
     try:
-        for write_derived in extensions.derived:
-            write_derived(project.docs_dir, full)
-        write_notebooks(project.docs_dir, full, {
+        derived = [path for write_derived in extensions.derived
+                   for path in write_derived(project.docs_dir, full) or ()]
+        notebooks = render_notebooks(project.docs_dir, full, {
             page: ((project.docs_dir / page).read_text(encoding="utf-8"),
                    {inc.region.id: inc.region.code for inc in includes})
             for page, includes in pages.items()}, project.root, extensions,
@@ -238,6 +284,8 @@ def publish_record(project: Project, pages: dict[str, list[Include]], full: Reco
             project.settings.notebook_install)
     except RenderError as exc:
         raise BuildError(str(exc)) from None
+    publish_generated(project.docs_dir, project.state_dir, notebooks, derived,
+                      kept_pages=set(full.pages) - set(pages))
     record.write_record(project.record_path, full)
 
 
@@ -300,6 +348,13 @@ def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
         earliest = first.provenance.get("git_commit", latest)
         if earliest != latest:  # and the span of commits their code was at
             provenance["first_git_commit"] = earliest
+    latest_run = provenance.get("page_run")
+    reused = [keys.nodes[i].region.section for i, entry in enumerate(entries)
+              if entry.provenance.get("page_run") != latest_run]
+    if reused:  # the stamp names the outputs an earlier run of the page left standing
+        provenance["reused_regions"] = reused
+    else:
+        provenance.pop("reused_regions", None)
     runs = [replace(entry.runs[0], index=i) for i, entry in enumerate(entries)]
     return PageEntry(keys.key, keys.inputs, provenance,
                      max((e.executed_at for e in entries), default=record.utc_now()),

@@ -20,6 +20,9 @@ from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.record.store import Store
+from d2l_compiler.engine.record.observed import stale_by_inputs
+from d2l_compiler.engine.sources.graph import descendants
+from d2l_compiler.engine.record.state_walk import unproven
 
 
 def _changed(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -145,6 +148,12 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
             reach = must_rerun(entry.inputs, keys)
             if reach:
                 reasons.append(reach)
+        if not reasons and not elsewhere:  # what the regions reached while they ran
+            reasons += _inputs_changed(project, entry, keys)
+        if not reasons and not elsewhere and all(r.run is not None for r in entry.executed):
+            # each result recorded from the state the page now gives it (order, aliases)
+            reasons += unproven(keys.nodes, {}, [], {i: shown.run for i, shown
+                                                    in enumerate(entry.executed)})[:1]
     shown = {r.id: r.source_sha for r in entry.regions if not r.executed}
     reasons += [f"{inc.region.id} (shown) changed since the build" for inc in includes
                 if inc.region.id in shown and shown[inc.region.id] != inc.region.source_sha]
@@ -153,6 +162,16 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
     if not reasons and against_store and not _matches_store(project, entry):
         reasons.append("its recorded outputs differ from the stored results of that run")
     return reasons
+
+
+def _inputs_changed(project: Project, entry: PageEntry, keys: key.PageKeys) -> list[str]:
+    from d2l_compiler.engine.run.warm import page_env  # the environment the regions ran in
+
+    runs = {i: shown.run for i, shown in enumerate(entry.executed) if shown.run is not None}
+    positions = {node.index: f"{node.region.first_line}@{project.root}" for node in keys.nodes}
+    stale = stale_by_inputs(runs, project.root, page_env(project.root, entry.inputs["device"]),
+                            positions, lambda index: descendants(keys.nodes, index))
+    return [f"{entry.executed[i].id}: {why}" for i, why in sorted(stale.items())][:5]
 
 
 def check(project: Project) -> dict[str, list[str]]:

@@ -118,6 +118,11 @@ class RegionRun:
     values: Mapping[str, Any] = field(default_factory=dict)
     values_dropped: Mapping[str, Any] = field(default_factory=dict)
     error: RegionError | None = None
+    # inputs it reached while it ran -> their digests (see record.observed)
+    seen: Mapping[str, str] = field(default_factory=dict)
+    # the page process's state before it ran, and what it changed (see run.statedigest)
+    state_before: Mapping[str, str] = field(default_factory=dict)
+    state_changed: Mapping[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Any, where: str = "region run") -> RegionRun:
@@ -140,7 +145,10 @@ class RegionRun:
             warnings=tuple(CapturedWarning.from_json(w, f"{where} warning") for w in warnings),
             values=dict(_mapping(data.get("values") or {}, f"{where} values")),
             values_dropped=dict(_mapping(data.get("values_dropped") or {}, f"{where} dropped")),
-            error=RegionError.from_json(error, f"{where} error") if error is not None else None)
+            error=RegionError.from_json(error, f"{where} error") if error is not None else None,
+            seen=_strings(data.get("seen"), f"{where} seen"),
+            state_before=_strings(data.get("state_before"), f"{where} state"),
+            state_changed=_strings(data.get("state_changed"), f"{where} state", none=True))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape written to the record."""
@@ -155,7 +163,19 @@ class RegionRun:
             data["values_dropped"] = dict(self.values_dropped)
         if self.error is not None:
             data["error"] = _plain(self.error)
+        for name in ("seen", "state_before", "state_changed"):
+            if getattr(self, name):
+                data[name] = dict(getattr(self, name))
         return data
+
+
+def _strings(data: Any, where: str, none: bool = False) -> dict[str, Any]:
+    """A mapping of names to digests (``None`` too where ``none``)."""
+    found = dict(_mapping(data or {}, where))
+    for name, value in found.items():
+        if not isinstance(value, str) and not (none and value is None):
+            raise RecordError(f"{where}: {name!r} is not a digest")
+    return found
 
 
 @dataclass(frozen=True)
@@ -265,10 +285,13 @@ class PageEntry:
                 "ran": self.ran, "digest": self.digest}
 
     def sealed(self) -> PageEntry:
-        """This entry with the digest of its content."""
-        from d2l_compiler.engine.record.io import entry_digest
+        """This entry as the record reads it back, with the digest of that content: whatever
+        reading changes (``0`` where a float is kept becomes ``0.0``, an escaped surrogate
+        pair one character, ...) happens before the digest, so reading never breaks the seal."""
+        from d2l_compiler.engine.record.io import entry_digest, read_back
 
-        return replace(self, digest=entry_digest(self.to_json()))
+        entry = PageEntry.from_json(read_back(replace(self, digest="").to_json()), "page")
+        return replace(entry, digest=entry_digest(entry.to_json()))
 
 
 def _plain(obj: Any) -> Any:

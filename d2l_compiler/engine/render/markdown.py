@@ -56,6 +56,9 @@ class Labels:
     torch: str = "PyTorch {torch}, {threads} threads"
     python: str = "Python {python}"
     when: str = "run at {when}"
+    # outputs an earlier run of the page left standing (region-level reuse, local builds)
+    reused: str = ("{count} outputs reused from an earlier run of the page, each checked "
+                   "against the state it now runs from ({names})")
     separator: str = "; "
     language: str = "en"  # for the words tokens generate (the report, comparisons)
     notebook_note: str = ("This page is the Jupyter notebook of [{title}]({page}): the same code, "
@@ -82,6 +85,7 @@ LABELS = {
                  stamp_other="同一份代码也在另一种设备上运行过：{parts}。",
                  hardware="（{hardware}）", torch="PyTorch {torch}，{threads} 个线程",
                  python="Python {python}", when="执行于 {when}", separator="；", language="zh",
+                 reused="其中 {count} 段的输出沿用自本页更早的一次运行，已核对它们运行时的状态与现在一致（{names}）",
                  notebook_note="本页是[{title}]({page})一页导出的 Jupyter notebook：代码相同，输出来自"
                                "这次构建的记录。[下载这个 notebook（{name}）]({name})。",
                  notebook_setup="运行这个 notebook 之前，先在同一个 Python 环境里安装它用到的包{torch}：",
@@ -115,6 +119,11 @@ def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABE
     if isinstance(first, str) and first and first != executed_at:  # regions ran at other times
         when = f"{readable_time(first)} – {when}"
     parts.append(labels.when.format(when=when))
+    reused = provenance.get("reused_regions")
+    if isinstance(reused, list) and reused:
+        parts.append(labels.reused.format(count=len(reused),
+                                          names=", ".join(str(r) for r in reused[:8])
+                                          + (" …" if len(reused) > 8 else "")))
     return inline((template or labels.stamp).format(parts=labels.separator.join(parts)))
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from d2l_compiler.engine.render.escape import visible
 from d2l_compiler.engine.sources.page import MARK, parse_page
 from d2l_compiler.engine.sources.project import GENERATED_DIR
 from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, fence_for, render_page
-from d2l_compiler.engine.render.notebook_page import notebook_markdown
+from d2l_compiler.engine.render.notebook_page import NOTEBOOK_META, notebook_markdown
 from d2l_compiler.engine.render.tokens import Extensions
 
 NOTEBOOK_DIR = GENERATED_DIR
@@ -185,17 +186,27 @@ def page_notebooks(markdown: str, entry: PageEntry, record: Record,
     return notebooks
 
 
-def write_notebooks(docs_dir: Path, record: Record,
-                    sources: Mapping[str, tuple[str, Mapping[str, str]]],
-                    root: Path | None = None, extensions: Extensions | None = None,
-                    labels: Labels = LABELS["en"], install: tuple[str, ...] = ()) -> list[Path]:
-    """Write ``<docs>/generated/<page>.ipynb`` for each page with executed code, and beside it
-    ``<page>.md``, the notebook as a site page.
+@dataclass(frozen=True)
+class NotebookFile:
+    """One file of a page's notebook, rendered and not yet written."""
 
-    ``sources`` maps a page to (its Markdown, its region code by id). A file is rewritten
-    only when its content changes, so live preview does not loop.
+    path: Path  # under ``<docs>/generated``
+    page: str  # the page it was made from (docs-relative)
+    text: str
+
+
+def render_notebooks(docs_dir: Path, record: Record,
+                     sources: Mapping[str, tuple[str, Mapping[str, str]]],
+                     root: Path | None = None, extensions: Extensions | None = None,
+                     labels: Labels = LABELS["en"],
+                     install: tuple[str, ...] = ()) -> list[NotebookFile]:
+    """``<docs>/generated/<page>.ipynb`` for each page with executed code, and beside it
+    ``<page>.md``, the notebook as a site page; nothing is written (a page that cannot be
+    rendered fails before any file changes).
+
+    ``sources`` maps a page to (its Markdown, its region code by id).
     """
-    written = []
+    files = []
     for page, (markdown, code_of) in sources.items():
         entry = record.pages[page]
         if not entry.executed:
@@ -208,13 +219,44 @@ def write_notebooks(docs_dir: Path, record: Record,
         except RenderError as exc:
             raise RenderError(str(exc)) from None
         relative = target.relative_to(docs_dir).as_posix()
-        _write(target, json.dumps(notebook, ensure_ascii=False, indent=1) + "\n")
-        _write(target.with_suffix(".md"), notebook_markdown(on_site, page, relative, labels))
-        written += [target, target.with_suffix(".md")]
-    return written
+        files += [NotebookFile(target, page, json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"),
+                  NotebookFile(target.with_suffix(".md"), page,
+                               notebook_markdown(on_site, page, relative, labels))]
+    return files
 
 
-def _write(path: Path, text: str) -> None:
+def write_notebooks(docs_dir: Path, record: Record,
+                    sources: Mapping[str, tuple[str, Mapping[str, str]]],
+                    root: Path | None = None, extensions: Extensions | None = None,
+                    labels: Labels = LABELS["en"], install: tuple[str, ...] = ()) -> list[Path]:
+    """Write what :func:`render_notebooks` renders; the paths. A file is rewritten only when
+    its content changes, so live preview does not loop. (A build writes them through
+    :func:`d2l_compiler.engine.publish.generated.publish_generated`, which also removes what
+    no page produces any more.)"""
+    files = render_notebooks(docs_dir, record, sources, root, extensions, labels, install)
+    for file in files:
+        write_if_changed(file.path, file.text)
+    return [file.path for file in files]
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` unless it holds that already (its mtime then stays)."""
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+
+
+def engine_made(path: Path) -> bool:
+    """Whether ``path`` is a notebook file as :func:`render_notebooks` makes them (an
+    ``.ipynb`` with the engine's metadata, or its site page with the engine's front matter):
+    how files written before the engine kept a list of its files are recognized."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".md":
+            return text.startswith(f"---\nsearch:\n  exclude: true\n{NOTEBOOK_META}: ")
+        if path.suffix == ".ipynb":
+            data = json.loads(text)
+            return isinstance(data, dict) and "d2l" in data.get("metadata", {})
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        pass
+    return False

@@ -14,6 +14,7 @@ and events are ASCII JSON, so no character (U+2028 included) can split an event 
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 import json
@@ -27,8 +28,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from d2l_compiler.device import cpu_name
+from d2l_compiler.engine.run.machine import cpu_name
+from d2l_compiler.engine.run.loaded import forget_project_modules
 from d2l_compiler.engine.record.model import CapturedWarning, Fault, RegionError, RegionRun, Status
+from d2l_compiler.engine.run.observe import InputObserver, source_only
+from d2l_compiler.engine.run.statedigest import StateProbe, changes
 
 _MAX_STR = 2000
 _MAX_LIST = 1000
@@ -64,13 +68,16 @@ def _jsonable(value: Any) -> Any:
     return None
 
 
-def _exposed(namespace: dict, before: dict[str, int]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The values a region bound (bounded), and what was dropped and why."""
+def _exposed(namespace: dict, before: dict[str, int] | None,
+             binds: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The values of the names a region binds (bounded), and what was dropped and why;
+    with ``before`` (a region that can bind any name), also of every name it rebound."""
     values: dict[str, Any] = {}
     dropped: dict[str, list[str]] = {}
     total = 0
     for name, value in namespace.items():
-        if name.startswith("_") or before.get(name) == id(value):
+        rebound = before is not None and before.get(name) != id(value)
+        if name.startswith("_") or not (name in binds or rebound):
             continue
         try:
             data = clean(_jsonable(value))
@@ -185,9 +192,39 @@ def _shown_traceback(exc: BaseException, filename: str, shown_as: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout) -> RegionRun:
+_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+_MAX_TRACEBACK = 20000  # characters kept (the end: the frames that raised and the error)
+
+
+@functools.lru_cache(maxsize=1024)
+def _in_engine(filename: str) -> bool:
+    return os.path.realpath(filename).startswith(_ENGINE_DIR + os.sep)
+
+
+def _authors_traceback(exc: BaseException) -> str:
+    """The traceback as Python prints it, less the engine's frames (the ``exec`` that ran the
+    region, anything of the engine the region reached): the author's code and what it called,
+    starting at the region's own line."""
+    shown = traceback.TracebackException.from_exception(exc)
+    pending, seen = [shown], set()
+    while pending:  # the exception, its cause and context, an exception group's members
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.stack = traceback.StackSummary.from_list(
+            [frame for frame in current.stack if not _in_engine(frame.filename)])
+        pending += [current.__cause__, current.__context__, *(getattr(current, "exceptions", None) or ())]
+    return "".join(shown.format())[-_MAX_TRACEBACK:]
+
+
+def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout,
+                watch: _Watch | None = None) -> RegionRun:
     filename = str(Path(root, region["path"]))
     before = {name: id(value) for name, value in namespace.items()}
+    state_before = watch.before() if watch is not None else {}
+    if watch is not None:
+        watch.inputs.start()
     stdout.begin()
     expect = region.get("expect")
     error: RegionError | None = None
@@ -207,30 +244,65 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout)
                 raised = _shown_traceback(exc, filename, region["path"])
             else:
                 error = RegionError(_fault(exc), type(exc).__name__, str(exc)[:_MAX_STR],
-                                    _failing_line(exc, filename),
-                                    "".join(traceback.format_exception(exc))[-20000:])
+                                    _failing_line(exc, filename), _authors_traceback(exc))
     duration = time.perf_counter() - start
     with stdout._lock:
         text, stray = stdout.own.getvalue(), stdout.stray.getvalue()
         truncated = stdout.cut
     if truncated:
         text += f"\n[输出过长，已在 {stdout.limit} 个字符处截断]\n"
-    values, dropped = _exposed(namespace, before)
+    seen = {name: "" for name in watch.inputs.stop()} if watch is not None else {}
+    shown = _warning_list(caught)
+    if _shows_position(filename, region["path"], text + stray + raised, shown, error):
+        seen[f"position:{region['path']}"] = f"{region['first_line']}@{root}"
+    # the names it binds by its text (and, when it can bind any name, those that changed):
+    # never "those that differ from before", which depends on what ran before it
+    binds = set(region.get("binds", ()))
+    values, dropped = _exposed(namespace, before if region.get("opaque", True) else None, binds)
+    state_changed = changes(state_before, watch.after()) if watch is not None else {}
     return RegionRun(region["index"], region["id"], Status.OK if error is None else Status.ERROR,
-                     duration, text, stray, raised, tuple(_warning_list(caught)), values, dropped,
-                     error)
+                     duration, text, stray, raised, tuple(shown), values, dropped,
+                     error, seen, state_before, state_changed)
+
+
+def _shows_position(filename: str, path: str, text: str, shown: list[CapturedWarning],
+                    error: RegionError | None) -> bool:
+    """Whether what the region shows names where its code is (a line number, the checkout's
+    path): then moving the region changes its output."""
+    return bool(error is not None or any(w.where.startswith(filename) for w in shown)
+                or filename in text or path in text)
+
+
+class _Watch:
+    """The page process's state and the inputs each region reaches (see statedigest, observe)."""
+
+    def __init__(self, root: str, namespace: dict, excluded: tuple[Path, ...]) -> None:
+        self.probe = StateProbe(Path(root), namespace)
+        self.inputs = InputObserver(Path(root), excluded)
+        self._last: dict[str, str] | None = None
+
+    def before(self) -> dict[str, str]:
+        """The state before a region: the state after the last one, read once."""
+        return self._last if self._last is not None else self.after()
+
+    def after(self) -> dict[str, str]:
+        """The state now."""
+        self._last = self.probe.digest()
+        return self._last
 
 
 def run(job: dict, emit: Callable[[dict], None]) -> bool:
     """Run the job's regions in order in one namespace; False once one fails."""
     root = job["root"]
     sys.path.insert(0, root)  # `import snippets.x` works as it does from the project root
+    source_only(Path(root))  # never a stale __pycache__ of the project's own modules
     namespace: dict[str, Any] = {"__name__": "__main__"}
     stdout = _RegionStdout(job.get("output_limit", 1_000_000))
+    watch = _Watch(root, namespace, tuple(Path(p) for p in job.get("engine_dirs", ())))
     saved, sys.stdout = sys.stdout, stdout
     try:
         for region in job["regions"]:
-            result = _run_region(region, namespace, root, stdout)
+            result = _run_region(region, namespace, root, stdout, watch)
             emit({"event": "region", "index": result.index, **result.to_json()})
             if result.status is not Status.OK:
                 return False
@@ -263,10 +335,13 @@ def _stand_by(modules: list[str]) -> list[str]:
 def main() -> None:
     """``python -m d2l_compiler.engine.run.child JOB RESULT``, or ``... --standby MODULE...``."""
     args = sys.argv[1:]
-    if args[:1] == [STANDBY]:
+    warm = args[:1] == [STANDBY]
+    if warm:
         args = _stand_by(args[1:])
     job_file, result_file = args
     job = json.loads(Path(job_file).read_text(encoding="utf-8"))
+    if warm:  # loaded before the author's edit: the project's modules must come from its files
+        forget_project_modules(Path(job["root"]))
     try:
         out = open(result_file, "a", encoding="ascii")  # noqa: SIM115 - closed by os._exit
     except OSError as exc:

@@ -11,6 +11,7 @@ is killed and reaped before ``run_page`` returns or raises (see :mod:`.procs`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from urllib.parse import quote
 
 from d2l_compiler.engine.record.model import Fault, RecordError, RegionRun, Status
 from d2l_compiler.engine.sources.discover import Include
+from d2l_compiler.engine.sources.usage import usage
 from d2l_compiler.engine.render.escape import terminal
 from d2l_compiler.engine.run.procs import (WORK_PREFIX, OutputSink, become_subreaper, descendants,
                                            shielded, sweep)
@@ -122,10 +124,19 @@ def _parse_events(data: bytes) -> list[Any]:
     return events
 
 
+LOG_NAME_LIMIT = 200  # characters; most file systems allow 255 bytes in a name
+
+
 def log_name(page: str, label: str = "") -> str:
     """A page's log file name: injective (``a/b.md`` and ``a__b.md`` never share one); a
-    ``label`` names one of several processes of the page (``a.md.3.log``)."""
-    return quote(page, safe="") + (f".{quote(label, safe='')}" if label else "") + ".log"
+    ``label`` names one of several processes of the page (``a.md.3.log``). A name longer
+    than :data:`LOG_NAME_LIMIT` (a long section name) is cut and ends with a hash of the
+    whole name instead, so it stays a valid file name and still names one process."""
+    name = quote(page, safe="") + (f".{quote(label, safe='')}" if label else "")
+    if len(name) + len(".log") > LOG_NAME_LIMIT:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+        name = f"{name[:LOG_NAME_LIMIT - len(digest) - len('..log')]}.{digest}"
+    return name + ".log"
 
 
 def _classify(failed: RegionRun | None, outcome: Outcome, corrupt: bool) -> Fault:
@@ -145,7 +156,15 @@ def _job(root: Path, executed: dict[int, Include], limits: Limits) -> dict[str, 
             "memory_mb": limits.memory_mb, "regions": [
                 {"index": index, "id": inc.region.id, "path": inc.region.path,
                  "first_line": inc.region.first_line, "code": inc.region.code,
-                 "expect": inc.region.expect_raises} for index, inc in executed.items()]}
+                 "expect": inc.region.expect_raises, **_binding(inc.region.code)}
+                for index, inc in executed.items()]}
+
+
+def _binding(code: str) -> dict[str, Any]:
+    """What the page process needs to know of a region's bindings to record its values the
+    same way whatever ran before it: the names its text binds, and whether it can bind any."""
+    found = usage(code)
+    return {"binds": sorted(found.binds | found.may_bind), "opaque": found.opaque}
 
 
 def _start(root: Path, work: Path, device: str, limits: Limits,

@@ -4,8 +4,10 @@ packages the pages import (torch, numpy, ...) already imported, waiting for its 
 It is still a fresh process per run: it is used once, then a new one is started for the next
 run, so no state of a previous run can leak in. It is started exactly like a cold page
 process (same environment, session, limits and supervision); only the waiting differs.
-Project modules are never imported ahead: an edit may have changed them. Builds for
-publishing do not use it (they keep the plain fresh-process model).
+Project modules are never imported ahead: an edit may have changed them (the packages the
+engine lives in are loaded, and import nothing of the chapter); when the job arrives, the
+process drops whatever of the project it holds (:mod:`.loaded`). Builds for publishing do
+not use it (they keep the plain fresh-process model).
 """
 
 from __future__ import annotations

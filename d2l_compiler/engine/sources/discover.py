@@ -5,14 +5,23 @@ Only regions under the project's executed folders (``snippets/`` unless the plug
 file (e.g. ``d2l_compiler/models.py:get_net``) to *show* code without running it.
 Include paths resolve inside the project root (``..`` and symbolic links are followed first,
 then checked), so a page can neither show nor run a file outside the project.
+
+A region's code is exactly what ``pymdownx.snippets`` puts in the page (escaped markers, an
+upper-case ``[END:x]``, a marker inside a string: all read its way, with its own patterns, and
+checked against its own ``extract_section``), so what runs is what the page shows; a region
+pymdownx would show otherwise than marked (no end, an end before the start, a whole-line include
+inside) is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import textwrap
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.sources.page import Needs, parse_page
@@ -24,8 +33,25 @@ DEFAULT_EXECUTED = ("snippets/",)
 _EXPECT = re.compile(r"^\s*#\s*raises:\s*(?P<name>[A-Za-z_][A-Za-z_0-9]*)\s*$")
 # a data file a region reads, so that editing it re-runs the page: `# reads: data/x.csv`
 _READS = re.compile(r"^\s*#\s*reads:\s*(?P<path>\S.*?)\s*$")
-_MARKER = re.compile(r"-+8<-+[ \t]+\[[ \t]*(?P<kind>start|end)[ \t]*:"
-                     r"[ \t]*(?P<name>[A-Za-z][-_0-9A-Za-z]*)[ \t]*\]")
+
+# what pymdownx.snippets reads as a section marker and as a whole-line include: copies of its
+# own patterns (13.x), used only where it is not installed (tests compare them with it)
+_SECTION_MARKER_COPY = re.compile(
+    r"(?xi)^(?P<pre>.*?)(?<!;)(?!(?<=-)-)(?P<escape>;*)(?P<inline_marker>-{1,}8<-{1,}[ \t]+)"
+    r"(?P<section>\[[ \t]*(?P<type>start|end)[ \t]*:[ \t]*(?P<name>[a-z][-_0-9a-z]*)[ \t]*\])"
+    r"(?P<post>.*?)$")
+_WHOLE_LINE_SNIPPET_COPY = re.compile(
+    r"""(?x)^(?P<space>[ \t]*)(?P<escape>;*)(?P<all>(?P<inline_marker>-{1,}8<-{1,}[ \t]+)"""
+    r"""(?P<snippet>(?:"(?:\\"|[^"\n\r])+?"|'(?:\\'|[^'\n\r])+?'))(?![ \t])|"""
+    r"""(?P<block_marker>-{1,}8<-{1,})(?![ \t]))\r?$""")
+try:
+    from pymdownx.snippets import SnippetPreprocessor as _Snippets
+except ImportError:  # no site is built here
+    _Snippets = None
+SECTION_MARKER: re.Pattern[str] = (_Snippets.RE_SNIPPET_SECTION if _Snippets is not None
+                                   else _SECTION_MARKER_COPY)
+_WHOLE_LINE_SNIPPET: re.Pattern[str] = (_Snippets.RE_ALL_SNIPPETS if _Snippets is not None
+                                        else _WHOLE_LINE_SNIPPET_COPY)
 
 
 @dataclass(frozen=True)
@@ -81,9 +107,10 @@ class Include:
         return f"{self.page_file}:{self.md_line}"
 
 
-def read_region(root: Path, target: str,
-                executed_roots: tuple[str, ...] = DEFAULT_EXECUTED) -> Region:
-    """The region ``path:section`` of a file under ``root``; ``UsageError`` if it is not there."""
+def read_region(root: Path, target: str, executed_roots: tuple[str, ...] = DEFAULT_EXECUTED,
+                dedent: bool = False) -> Region:
+    """The region ``path:section`` of a file under ``root``, exactly as ``pymdownx.snippets``
+    shows it (``dedent``: its ``dedent_subsections`` option); ``UsageError`` if it is not there."""
     written, sep, section = target.rpartition(":")
     if not sep or not written or not section:
         raise UsageError(f"include {target!r} names no section (expected 'path/to/file.py:NAME')")
@@ -92,28 +119,84 @@ def read_region(root: Path, target: str,
     if not file.is_file():
         raise UsageError(f"included file {path} does not exist")
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8")  # text mode: \r\n and \r end lines, as pymdownx reads
     except UnicodeDecodeError:
         raise UsageError(f"included file {path} is not UTF-8 text") from None
-    # only \n and \r\n end a line of Python source (str.splitlines would also split at
-    # U+2028, form feeds, ... inside string literals)
-    lines = text.replace("\r\n", "\n").split("\n")
-    start = end = None
-    for number, line in enumerate(lines, 1):
-        marker = _MARKER.search(line)
-        if marker and marker["name"] == section:
-            if marker["kind"] == "start" and start is None:
-                start = number
-            elif marker["kind"] == "end" and start is not None:
-                end = number
-                break
-    if start is None or end is None:
-        raise UsageError(f"{path} has no complete region {section!r} "
-                         f"(needs '# --8<-- [start:{section}]' and '# --8<-- [end:{section}]')")
-    # pymdownx drops every marker line inside a region (nested regions included): so do we.
-    body = [line for line in lines[start:end - 1] if not _MARKER.search(line)]
-    return Region(path, section, start + 1, "\n".join(body) + "\n",
+    # split at \n only, as pymdownx does (str.splitlines would also split at U+2028, form
+    # feeds, ... inside string literals)
+    lines = text.split("\n") if text else []
+    numbered, opened = _section(lines, section, path)
+    shown = [line for _, line in numbered]
+    if dedent:  # what pymdownx's own `dedent` does
+        shown = textwrap.dedent("\n".join(shown)).split("\n")
+    if _Snippets is not None and shown != _snippets(dedent).extract_section(section, lines):
+        raise UsageError(f"{path}: pymdownx.snippets reads region {section!r} differently from "
+                         "the engine (a newer pymdownx?); please report this")
+    code = []
+    for (number, _), line in zip(numbered, shown, strict=True):
+        # pymdownx then reads the section's lines as Markdown would: a whole-line include
+        nested = _WHOLE_LINE_SNIPPET.match(line)
+        if nested and not nested["escape"]:
+            raise UsageError(f"{path}:{number}: pymdownx.snippets would replace this line of region "
+                             f"{section!r} by what it names; escape it as ';--8<--'")
+        code.append(line.replace(";", "", 1) if nested else line)  # shown with one `;` less
+    first_line = numbered[0][0] if numbered else opened + 1
+    return Region(path, section, first_line, "\n".join(code) + "\n",
                   executed=path.startswith(executed_roots))
+
+
+def _section(lines: list[str], section: str, path: str) -> tuple[list[tuple[int, str]], int]:
+    """``pymdownx.snippets``' ``extract_section``, step for step, keeping line numbers: the
+    (1-based number, text) of each line it shows, and the line of the start marker.
+
+    As there: an escaped marker (``;--8<--``) is shown with one ``;`` less, every other marker
+    line is dropped, the first ``start`` of the section opens it, and any other marker naming
+    the section (``end``, but also ``END`` or ``Start``: the type is compared as written)
+    closes it, or, before the start, ends the search. Unlike there, a section that never
+    closes is refused instead of running to the end of the file."""
+    shown: list[tuple[int, str]] = []
+    opened = 0
+    for number, line in enumerate(lines, 1):
+        marker = SECTION_MARKER.match(line) if "8<-" in line else None
+        if marker and marker["escape"]:
+            line = (marker["pre"] + marker["escape"].replace(";", "", 1) + marker["inline_marker"]
+                    + marker["section"] + marker["post"])
+        elif marker and marker["name"] == section:
+            if marker["type"] == "start":
+                opened = opened or number
+                continue
+            if opened:
+                return shown, opened
+            raise UsageError(f"{path} has no complete region {section!r}: line {number} "
+                             f"('{marker['section']}') comes before its start, and "
+                             "pymdownx.snippets stops reading there")
+        elif marker:
+            continue
+        if opened:
+            shown.append((number, line))
+    if opened:
+        raise UsageError(f"{path} has no complete region {section!r}: no '# --8<-- [end:{section}]' "
+                         f"after its start on line {opened}")
+    raise UsageError(f"{path} has no complete region {section!r} "
+                     f"(needs '# --8<-- [start:{section}]' and '# --8<-- [end:{section}]')")
+
+
+@lru_cache(maxsize=2)
+def _snippets(dedent: bool) -> Any:
+    """A ``pymdownx.snippets`` preprocessor (its ``extract_section`` and ``dedent``)."""
+    import markdown
+    from pymdownx.snippets import SnippetExtension
+
+    md = markdown.Markdown(extensions=[SnippetExtension(dedent_subsections=dedent)])
+    return md.preprocessors["snippet"]
+
+
+def dedents_sections(project: Project) -> bool:
+    """Whether the project's ``pymdownx.snippets`` has ``dedent_subsections`` set."""
+    for item in project.config().get("markdown_extensions") or []:
+        if isinstance(item, dict) and isinstance(item.get("pymdownx.snippets"), dict):
+            return item["pymdownx.snippets"].get("dedent_subsections") is True
+    return False
 
 
 def project_path(root: Path, written: str) -> str:
@@ -149,7 +232,8 @@ def includes_in(project: Project, markdown: str, page: Path) -> list[Include]:
     includes: list[Include] = []
     for ref in parse_page(markdown, page_file).includes:
         try:
-            region = read_region(project.root, ref.target, project.settings.executed)
+            region = read_region(project.root, ref.target, project.settings.executed,
+                                 dedents_sections(project))
         except UsageError as exc:
             raise UsageError(f"{page_file}:{ref.line}: {exc}") from None
         includes.append(Include(page.as_posix(), page_file, ref.line, region, ref.target,

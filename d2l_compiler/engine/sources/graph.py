@@ -53,7 +53,7 @@ def page_graph(regions: list[Region], marked_own_process: list[bool]) -> list[No
     any_module_before: int | None = None  # the last region that could change any module
     # what reading a name may read and bind in turn: a function reads its free names and
     # binds its globals when called, so a name stands for what the region binding it did
-    implied: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    implied: dict[str, tuple[frozenset[str], frozenset[str], bool]] = {}
     for index, region in enumerate(regions):
         found = _with_implied(usage(region.code), implied)
         pseudo = {name for name in found.reads if _is_pseudo(name)}
@@ -87,21 +87,25 @@ def page_graph(regions: list[Region], marked_own_process: list[bool]) -> list[No
         for name in found.may_bind - touched:
             last_touch[name] = last_touch.get(name, frozenset()) | {index}
         for name in found.binds | found.may_bind:
-            implied[name] = (found.reads, found.may_bind)
+            implied[name] = (found.reads, found.may_bind, found.opaque)
     return nodes
 
 
-def _with_implied(found: Usage,
-                  implied: dict[str, tuple[frozenset[str], frozenset[str]]]) -> Usage:
+def _with_implied(found: Usage, implied: dict[str, tuple[frozenset[str], frozenset[str], bool]]
+                  ) -> Usage:
+    """``found`` with what the names it reads stand for: a function reads its free names and
+    binds its globals when called, and reaches any name if its region could."""
     reads, may_bind, pending = set(found.reads), set(found.may_bind), list(found.reads)
+    opaque = found.opaque
     while pending:
-        more_reads, more_binds = implied.get(pending.pop(), ((), ()))
+        more_reads, more_binds, reaches_any = implied.get(pending.pop(), ((), (), False))
         may_bind |= set(more_binds) - found.binds
+        opaque = opaque or reaches_any
         for name in more_reads:
             if name not in reads:
                 reads.add(name)
                 pending.append(name)
-    return Usage(found.binds, frozenset(reads), found.opaque, found.any_module,
+    return Usage(found.binds, frozenset(reads), opaque, found.any_module or opaque,
                  frozenset(may_bind))
 
 
@@ -123,3 +127,16 @@ def descendants(nodes: list[Node], index: int) -> list[int]:
         if affected & set(node.deps):
             affected.add(node.index)
     return sorted(affected - {index})
+
+
+def implied_usage(regions: list[Region]) -> dict[int, tuple[frozenset[str], bool]]:
+    """Per region: the names (and pseudo-names) it may read, with what the functions it calls
+    read, and whether it can read any name at all."""
+    implied: dict[str, tuple[frozenset[str], frozenset[str], bool]] = {}
+    found: dict[int, tuple[frozenset[str], bool]] = {}
+    for index, region in enumerate(regions):
+        seen = _with_implied(usage(region.code), implied)
+        found[index] = (seen.reads, seen.opaque)
+        for name in seen.binds | seen.may_bind:
+            implied[name] = (seen.reads, seen.may_bind, seen.opaque)
+    return found

@@ -26,8 +26,10 @@ from d2l_compiler.engine.sources.graph import Node, page_graph
 from d2l_compiler.engine.errors import UsageError
 
 from d2l_compiler.engine.record.model import FORMAT as RECORD_FORMAT
-# environment variables that change what regions print (D2L_DEVICE enters as the device)
-OUTPUT_ENV = ("D2L_BENCH_QUICK",)
+# environment variables that change what regions print (D2L_DEVICE enters as the device);
+# those read by the C library (time zone, locale) are never seen being read, so all count
+OUTPUT_ENV = ("D2L_BENCH_QUICK", "TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME",
+              "LC_COLLATE", "LC_MONETARY", "LC_MESSAGES")
 
 
 @lru_cache(maxsize=512)
@@ -132,7 +134,8 @@ def data_files(root: Path, regions: list[Region]) -> dict[str, str]:
 
 def region_keys(root: Path, nodes: list[Node], device: str,
                 versions: Mapping[str, list[str]] | None = None,
-                machine: Mapping[str, Any] | None = None) -> list[tuple[str, dict]]:
+                machine: Mapping[str, Any] | None = None,
+                page: str = "") -> list[tuple[str, dict]]:
     """The key of each executed region of a page, and its inputs: its own code, the project
     modules, packages and data files it uses, whether it runs in a process of its own, and
     the keys of the regions it depends on (so an edit re-keys exactly its descendants).
@@ -145,7 +148,9 @@ def region_keys(root: Path, nodes: list[Node], device: str,
         files, packages = dependencies(root, [node.region])
         if versions is not None:
             packages = {name: list(versions.get(name, found)) for name, found in packages.items()}
-        inputs = {**_environment(device, machine), "region": [node.region.id, node.region.source_sha],
+        # the page is an input: a region shared by two pages may see other state on each
+        inputs = {**_environment(device, machine), "page": page,
+                  "region": [node.region.id, node.region.source_sha],
                   "files": files, "packages": packages, "data": data_files(root, [node.region]),
                   "own_process": node.own_process, "after": [keys[d][0] for d in node.deps]}
         keys.append((_digest(inputs), inputs))
@@ -183,10 +188,10 @@ class PageKeys:
 def page_keys(root: Path, regions: list[Region], device: str,
               own_process: list[bool] | None = None,
               versions: Mapping[str, list[str]] | None = None,
-              machine: Mapping[str, Any] | None = None) -> PageKeys:
+              machine: Mapping[str, Any] | None = None, page: str = "") -> PageKeys:
     """The keys of a page's execution (see :func:`page_key`) and of each of its regions."""
     nodes = page_graph(regions, own_process or [False] * len(regions))
-    keyed = region_keys(root, nodes, device, versions, machine)
+    keyed = region_keys(root, nodes, device, versions, machine, page)
     inputs = {
         **_environment(device, machine),
         # the page's modules, packages and data: the union of its regions' (read once, there)
@@ -206,16 +211,17 @@ def include_keys(root: Path, includes: list[Include], device: str,
     """:func:`page_keys` of a page's includes (those it only shows are left out)."""
     executed = [inc for inc in includes if inc.region.executed]
     return page_keys(root, [inc.region for inc in executed], device,
-                     [inc.own_process for inc in executed], versions, machine)
+                     [inc.own_process for inc in executed], versions, machine,
+                     includes[0].page if includes else "")
 
 
 def page_key(root: Path, regions: list[Region], device: str,
-             own_process: list[bool] | None = None) -> tuple[str, dict]:
+             own_process: list[bool] | None = None, page: str = "") -> tuple[str, dict]:
     """The key of a page's execution and the inputs it was computed from (for reports).
 
     ``regions`` are the executed regions in the order the page runs them, repeated if the
     page includes one twice; ``own_process`` says which of them are marked to run in a
     process of their own. The inputs hold the key of each region (``region_keys``).
     """
-    found = page_keys(root, regions, device, own_process)
+    found = page_keys(root, regions, device, own_process, page=page)
     return found.key, found.inputs

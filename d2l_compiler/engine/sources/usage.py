@@ -16,6 +16,12 @@ _MODULE_MODULES = frozenset({"importlib"})
 _FILE_CALLS = frozenset({"open"})
 _FILE_MODULES = frozenset({"os", "pathlib", "shutil", "io", "glob", "tempfile"})
 FILES = "<files>"  # the pseudo-name of the working directory's contents
+# attributes that reach a namespace the text does not name: a function's globals, a frame's
+_NAMESPACE_ATTRIBUTES = frozenset({
+    "__globals__", "f_globals", "f_locals", "f_builtins", "f_back", "tb_frame", "gi_frame",
+    "cr_frame", "ag_frame", "_getframe", "currentframe", "stack", "getouterframes"})
+# modules through which any name can be read or bound
+_NAMESPACE_MODULES = frozenset({"builtins", "__main__", "inspect"})
 _DEPENDS = re.compile(r"^\s*#\s*depends:\s*(?P<names>\S.*?)\s*$")
 _COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.With, ast.AsyncWith,
              ast.Match) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
@@ -50,10 +56,19 @@ class _Reads(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self.loaded.add(node.id)
+        if node.id == "__builtins__":  # names put there are read by every later region
+            self.namespace_calls = True
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in _NAMESPACE_ATTRIBUTES:  # a frame's or a function's namespace
+            self.namespace_calls = True
+        self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name):
             self.calls.add(node.func.id)
+            if node.func.id == "dir" and not node.args:
+                self.namespace_calls = True  # lists the caller's namespace
             if node.func.id in _NAMESPACE_CALLS:
                 # exec/eval given a namespace of their own leave the caller's alone
                 own = node.func.id in ("exec", "eval") and (
@@ -141,9 +156,22 @@ def _bound_by(statement: ast.stmt) -> tuple[set[str], set[str]]:
     function declares ``global`` are bound only if it is called: maybe."""
     surely: set[str] = set()
     maybe: set[str] = set()
+    # `x: int` alone binds nothing (it only annotates)
+    annotated_only = {id(node.target) for node in ast.walk(statement)
+                      if isinstance(node, ast.AnnAssign) and node.value is None}
     for node in _top_level(statement):
+        if id(node) in annotated_only:
+            continue
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
             surely.add(node.id)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            surely.add(node.name)  # a capture pattern (the case itself may not match)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            surely.add(node.rest)
+        elif isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            # `(y := ...)` inside a comprehension binds y in the enclosing scope, if it runs
+            maybe.update(sub.target.id for sub in ast.walk(node)
+                         if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name))
         elif isinstance(node, ast.alias) and node.name != "*":
             surely.add((node.asname or node.name).split(".")[0])
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -196,7 +224,7 @@ def usage(code: str) -> Usage:
         reads |= {module_name(m) for m in modules}
         if modules & _FILE_MODULES or seen.calls & _FILE_CALLS:
             reads.add(FILES)
-        opaque = opaque or star or seen.namespace_calls
+        opaque = opaque or star or seen.namespace_calls or bool(modules & _NAMESPACE_MODULES)
         any_module = any_module or bool(seen.calls & (_MODULE_CALLS | {"exec", "eval"})) or bool(
             (modules | seen.loaded) & _MODULE_MODULES)
         binds |= bound - maybe

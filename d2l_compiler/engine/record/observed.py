@@ -1,0 +1,165 @@
+"""The inputs a region reached while it ran (see :mod:`d2l_compiler.engine.run.observe`), as
+digests of what they are now: a recorded result is reused only while every one of them
+still reads the same.
+
+Kinds: ``env:NAME`` (the variable's value), ``file:PATH``
+and ``module:PATH`` (a project file's content), ``outside:PATH`` (a module file outside the
+project and outside any installed distribution, e.g. on ``PYTHONPATH``: its content),
+``dist:NAME`` (an installed distribution a loaded module belongs to: its version and the
+size and modification time of every file it installed, so editing an installed package
+without changing its version counts too). Standard-library modules are covered by the
+Python version, which every key holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import sysconfig
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+MISSING = "missing"
+
+
+def _sha(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return MISSING
+
+
+@lru_cache(maxsize=1)
+def _site_dirs() -> tuple[Path, ...]:
+    found = {Path(p).resolve() for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
+    for name in ("purelib", "platlib"):
+        found.add(Path(sysconfig.get_paths()[name]).resolve())
+    return tuple(sorted(found, key=lambda p: -len(str(p))))
+
+
+@lru_cache(maxsize=1)
+def _stdlib_dirs() -> tuple[Path, ...]:
+    return tuple({Path(sysconfig.get_paths()[name]).resolve() for name in ("stdlib", "platstdlib")})
+
+
+@lru_cache(maxsize=1)
+def _distributions() -> Mapping[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def classify(path: Path) -> str | None:
+    """The input a module file outside the project stands for: ``dist:NAME``,
+    ``outside:PATH``, or None for the standard library."""
+    for site in _site_dirs():
+        if site in path.parents:
+            top = path.relative_to(site).parts[0]
+            top = top.split(".")[0] if not (site / top).is_dir() else top
+            dists = sorted(set(_distributions().get(top, [])))
+            return f"dist:{dists[0]}" if dists else f"outside:{path}"
+    if any(folder in path.parents for folder in _stdlib_dirs()):
+        return None
+    return f"outside:{path}"
+
+
+@lru_cache(maxsize=256)
+def _distribution_digest(name: str) -> str:
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return MISSING
+    out = hashlib.blake2b(dist.version.encode(), digest_size=8)
+    for file in sorted(dist.files or (), key=str):
+        if "__pycache__" in file.parts:
+            continue  # written by Python itself as it imports
+        try:
+            stat = os.stat(dist.locate_file(file))
+            out.update(f"{file}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        except OSError:
+            out.update(f"{file}\0-\0".encode())
+    return f"{dist.version}:{out.hexdigest()}"
+
+
+def current(name: str, root: Path, environ: Mapping[str, str] | None = None) -> str:
+    """What the input ``name`` reads now (a digest; ``missing`` for a file that is gone)."""
+    kind, _, what = name.partition(":")
+    environ = os.environ if environ is None else environ
+    if kind == "env":
+        value = environ.get(what)
+        return "unset" if value is None else hashlib.sha256(value.encode()).hexdigest()[:16]
+    if kind in ("file", "module"):
+        return _sha(root / what)
+    if kind == "outside":
+        return _sha(Path(what))
+    if kind == "dist":
+        return _distribution_digest(what)
+    return MISSING
+
+
+def resolve(seen: Mapping[str, str], root: Path, environ: Mapping[str, str] | None = None
+            ) -> dict[str, str]:
+    """The page process's report of what a region reached (name -> "" or, for what only the
+    process could tell, its value) -> inputs with their digests now."""
+    found: dict[str, str] = {}
+    for name, value in seen.items():
+        if value:
+            found[name] = value
+            continue
+        if name.startswith("outside:"):
+            name = classify(Path(name.partition(":")[2]))
+            if name is None:
+                continue
+        found[name] = current(name, root, environ)
+    return dict(sorted(found.items()))
+
+
+def changed(seen: Mapping[str, str], root: Path, environ: Mapping[str, str] | None = None,
+            position: str = "") -> list[str]:
+    """The recorded inputs that read differently now, in words (empty: all the same).
+    ``position`` is where the region is now (``position:`` inputs: its output shows it)."""
+    reasons = []
+    for name, digest in seen.items():
+        if name.startswith("position:"):
+            if digest != position:
+                reasons.append("its output shows where it is, and it moved")
+            continue
+        if current(name, root, environ) != digest:
+            kind, _, what = name.partition(":")
+            words = {"env": "environment variable", "file": "file", "module": "module",
+                     "outside": "module", "dist": "installed package"}.get(kind, kind)
+            reasons.append(f"{words} {what} changed since it was read")
+    return reasons
+
+
+# inputs every later region may have used too: a module stays loaded for the rest of the page
+_LOADED = ("module:", "dist:", "outside:")
+
+
+def stale_by_inputs(runs: Mapping[int, Any], root: Path, environ: Mapping[str, str],
+                    positions: Mapping[int, str],
+                    descendants: Callable[[int], Iterable[int]]) -> dict[int, str]:
+    """The regions whose recorded runs (``runs``: index -> RegionRun) reached an input that
+    reads differently now, with the first reason; a changed input re-runs the region that
+    read it and its descendants, and a changed module every region after the one that loaded
+    it (any of them may use it). ``positions``: index -> where each region is now."""
+    stale: dict[int, str] = {}
+    last = max(runs, default=-1)
+    for index in sorted(runs):
+        reasons = changed(runs[index].seen, root, environ, positions.get(index, ""))
+        if not reasons:
+            continue
+        loaded = any(name.startswith(_LOADED) and current(name, root, environ) != digest
+                     for name, digest in runs[index].seen.items())
+        reach = range(index, last + 1) if loaded else [index, *descendants(index)]
+        for other in reach:
+            stale.setdefault(other, f"{reasons[0]} (read by region {index + 1})"
+                             if other != index else reasons[0])
+    return stale
+
+
+def clear_caches() -> None:
+    """Forget cached distribution digests (a long-lived process: the preview)."""
+    _distribution_digest.cache_clear()
