@@ -196,6 +196,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     for page, (includes, keys, found) in planned.items():  # page order, whatever ran when
         outcome = outcomes.get(page)
         if outcome is not None:
+            found.update(outcome.refreshed)
             found.update(outcome.ran)
             summary.regions_ran += [f"{page}: {keys.nodes[i].region.id}" for i in sorted(outcome.ran)]
             if outcome.failure:
@@ -303,7 +304,7 @@ def _run(jobs: list[PageJob], options: BuildOptions, device: str, progress: Plai
         for line in outcome.notes:
             progress.say(line)
         progress.finished(job.page, not outcome.failure, outcome.ended - outcome.started)
-        for entry in outcome.ran.values():
+        for entry in [*outcome.refreshed.values(), *outcome.ran.values()]:
             store.put(entry.key, entry)
 
     executor = make_executor(options, device, len(jobs), jobs[0].root, lambda job, gpus: run_job(

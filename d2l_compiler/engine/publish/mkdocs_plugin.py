@@ -114,7 +114,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
                 return self._preview(markdown, name, page_file, entry)
             includes = page_includes(project, Path(name)) if entry is not None else []
             for results in self.record.devices(name):  # every device's results shown
-                problems = staleness(project, includes, results)
+                problems = staleness(project, includes, results, environment=False)
                 if problems:
                     where = "" if results is entry else f" ({results.inputs.get('device')})"
                     raise RenderError(f"stale results{where}: {'; '.join(problems)}")

@@ -9,6 +9,7 @@ not), every region it shows is unchanged, and its outputs equal the store's for 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -123,14 +124,17 @@ def _local_device(state_dir: str) -> str:
 
 
 def staleness(project: Project, includes: list[Include], entry: PageEntry | None,
-              against_store: bool = True, elsewhere: bool | None = None) -> list[str]:
+              against_store: bool = True, elsewhere: bool | None = None,
+              environment: bool = True) -> list[str]:
     """Why ``entry`` no longer matches the page whose current includes are ``includes``
     ([] = fresh). Keys are recomputed for the device the entry was recorded on, so a machine
     without a GPU can vouch for results recorded on one; for a result recorded elsewhere
     (``elsewhere``; default: on another device than this machine's) only its sources are
     vouched for, with the package versions, Python and environment it was recorded with.
     ``against_store=False`` skips the comparison with this machine's store (a record from
-    another machine, merged)."""
+    another machine, merged); ``environment=False`` leaves out the environment variables the
+    regions read (rendering a page: the environment of the build that ran them counts, not
+    the one MkDocs happens to run in)."""
     if entry is None:
         return ["never built"]
     if record.tampered(entry):
@@ -149,7 +153,7 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
             if reach:
                 reasons.append(reach)
         if not reasons and not elsewhere:  # what the regions reached while they ran
-            reasons += _inputs_changed(project, entry, keys)
+            reasons += _inputs_changed(project, entry, keys, environment)
         if not reasons and not elsewhere and all(r.run is not None for r in entry.executed):
             # each result recorded from the state the page now gives it (order, aliases)
             reasons += unproven(keys.nodes, {}, [], {i: shown.run for i, shown
@@ -164,10 +168,14 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
     return reasons
 
 
-def _inputs_changed(project: Project, entry: PageEntry, keys: key.PageKeys) -> list[str]:
+def _inputs_changed(project: Project, entry: PageEntry, keys: key.PageKeys,
+                    environment: bool = True) -> list[str]:
     from d2l_compiler.engine.run.warm import page_env  # the environment the regions ran in
 
     runs = {i: shown.run for i, shown in enumerate(entry.executed) if shown.run is not None}
+    if not environment:
+        runs = {i: replace(run, seen={k: v for k, v in run.seen.items()
+                                      if not k.startswith("env:")}) for i, run in runs.items()}
     positions = {node.index: f"{node.region.first_line}@{project.root}" for node in keys.nodes}
     stale = stale_by_inputs(runs, project.root, page_env(project.root, entry.inputs["device"]),
                             positions, lambda index: descendants(keys.nodes, index))

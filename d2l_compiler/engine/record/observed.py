@@ -2,7 +2,9 @@
 digests of what they are now: a recorded result is reused only while every one of them
 still reads the same.
 
-Kinds: ``env:NAME`` (the variable's value), ``file:PATH``
+Kinds: ``env:NAME`` (the variable's value; ``env:*`` all of them: the region listed the
+environment or started a process inheriting it), ``path:PATH`` (whether it exists),
+``folder:PATH`` (the names it holds), ``file:PATH``
 and ``module:PATH`` (a project file's content), ``outside:PATH`` (a module file outside the
 project and outside any installed distribution, e.g. on ``PYTHONPATH``: its content),
 ``dist:NAME`` (an installed distribution a loaded module belongs to: its version and the
@@ -24,6 +26,8 @@ from importlib import metadata
 from pathlib import Path
 
 MISSING = "missing"
+# the shell's bookkeeping (see run.observe): never part of ``env:*``
+_SHELL_ONLY = frozenset({"_", "OLDPWD", "SHLVL", "PWD"})
 
 
 def _sha(path: Path) -> str:
@@ -88,10 +92,26 @@ def current(name: str, root: Path, environ: Mapping[str, str] | None = None) -> 
     kind, _, what = name.partition(":")
     environ = os.environ if environ is None else environ
     if kind == "env":
+        if what == "*":  # listed, copied, or inherited by a process: all but the shell's own
+            kept = sorted((k, v) for k, v in environ.items() if k not in _SHELL_ONLY)
+            return hashlib.sha256(repr(kept).encode()).hexdigest()[:16]
         value = environ.get(what)
         return "unset" if value is None else hashlib.sha256(value.encode()).hexdigest()[:16]
     if kind in ("file", "module"):
         return _sha(root / what)
+    if kind == "path":  # its existence, kind and size were looked at (os.stat)
+        path = root / what
+        if path.is_dir():
+            return "folder"
+        try:
+            return f"file:{path.stat().st_size}"
+        except OSError:
+            return MISSING
+    if kind == "folder":  # it was listed
+        try:
+            return hashlib.sha256("\0".join(sorted(os.listdir(root / what))).encode()).hexdigest()[:16]
+        except OSError:
+            return MISSING
     if kind == "outside":
         return _sha(Path(what))
     if kind == "dist":
@@ -129,7 +149,9 @@ def changed(seen: Mapping[str, str], root: Path, environ: Mapping[str, str] | No
         if current(name, root, environ) != digest:
             kind, _, what = name.partition(":")
             words = {"env": "environment variable", "file": "file", "module": "module",
-                     "outside": "module", "dist": "installed package"}.get(kind, kind)
+                     "outside": "module", "dist": "installed package", "path": "path",
+                     "folder": "folder"}.get(kind, kind)
+            what = "(the whole environment)" if name == "env:*" else what
             reasons.append(f"{words} {what} changed since it was read")
     return reasons
 

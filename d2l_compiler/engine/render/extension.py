@@ -62,7 +62,7 @@ class _Render(Preprocessor):
         page_file = f"{self.project.docs_dir.name}/{name}"
         includes = includes_in(self.project, text, Path(name)) if entry is not None else []
         for results in self.record.devices(name):  # every device's results shown
-            problems = staleness(self.project, includes, results)
+            problems = staleness(self.project, includes, results, environment=False)
             if problems:
                 raise RenderError(f"{page_file}: stale results: {'; '.join(problems)}")
         return render_page(text, entry, self.record, self.project.root, page_file,

@@ -55,6 +55,8 @@ class PageOutcome:
 
     page: str
     ran: dict[int, StoredPage] = field(default_factory=dict)
+    # stored results re-run only to rebuild state, with the same outputs: their new digests
+    refreshed: dict[int, StoredPage] = field(default_factory=dict)
     failure: str = ""
     notes: list[str] = field(default_factory=list)  # lines for the terminal
     started: float = 0.0  # wall clock (time.time()), for the build's timeline
@@ -76,16 +78,20 @@ def run_job(job: PageJob, gpus: str | None = None, *, say: Callable[[str], None]
     partial = len(job.to_run) < len(executed)
     if partial:  # say which: an author wants to see the edit's reach
         say("  only " + ", ".join(executed[i].region.section for i in job.to_run))
-    ran, failure, differs, processes = _run_regions(job, list(job.to_run), gpus, on_event, warm)
+    refreshed: dict[int, StoredPage] = {}
+    ran, failure, differs, processes = _run_regions(job, list(job.to_run), gpus, on_event, warm,
+                                                    refreshed)
     if partial:
         why = _why_not_partial(job, ran, failure, differs, processes)
         if why:
             say(f"  {why}; the whole page runs again")
-            ran, failure, differs, _ = _run_regions(job, everything, gpus, on_event, warm)
+            ran, failure, differs, _ = _run_regions(job, everything, gpus, on_event, warm,
+                                                    refreshed)
     if differs and not failure:  # even so: a region in its own process re-ran it
         failure = "\n".join(_not_reproduced(executed[i]) for i in differs)
         ran = {}  # nothing of this run may be reused: some outputs do not fit others
     outcome.ran, outcome.failure, outcome.ended = ran, failure, time.time()
+    outcome.refreshed = {} if failure else refreshed
     return outcome
 
 
@@ -114,15 +120,18 @@ def _why_not_partial(job: PageJob, ran: dict[int, StoredPage], failure: str, dif
 
 def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
                  on_event: Callable[[RegionRun], None], warm: WarmPool | None,
+                 refreshed: dict[int, StoredPage],
                  ) -> tuple[dict[int, StoredPage], str, list[int], list[list[RegionRun]]]:
     """Run the regions ``to_run`` of the page within its time limit: the stored results of
     the processes that succeeded, the failures in words, the regions that, re-run only to
     rebuild state, did not reproduce their recorded run, and every process's runs in the
-    order it executed them (replays included)."""
+    order it executed them (replays included). ``refreshed`` receives the stored results
+    whose replay here reproduced them, with the replay's state digests."""
     deadline = time.monotonic() + job.limits.timeout
     ran: dict[int, StoredPage] = {}
     failures, differs = [], []
     processes: list[list[RegionRun]] = []
+    refreshed.clear()
     environ = page_env(job.root, job.device, gpus)
     # which run of the page a result comes from, and whether that run was the whole page
     page_run, complete = f"{utc_now()}/{os.getpid()}", len(to_run) == len(job.executed)
@@ -149,6 +158,13 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
             if recorded is not None and [getattr(again, k) for k in _SAME_RUN] != [
                     getattr(recorded.runs[0], k) for k in _SAME_RUN]:
                 differs.append(again.index)
+            elif recorded is not None and not plan.label and again.index not in ran:
+                # the same outputs: its stored run now carries this run's state digests, so
+                # the page's chain of states stays the one this build checked (a value that
+                # differs on every run, a timer, must not make the next build run everything)
+                refreshed[again.index] = replace(recorded, runs=(replace(
+                    recorded.runs[0], state_before=again.state_before,
+                    state_changed=again.state_changed),))
         executed_at = utc_now()
         for region_run in run.regions:
             index = region_run.index

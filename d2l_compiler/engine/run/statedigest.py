@@ -28,6 +28,9 @@ _NODE_BUDGET = 200_000  # objects followed per name; past it the value is compar
 _LARGE_FILE = 16 * 1024 * 1024  # files in the working directory digested by size above this
 
 
+_DICT_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+
+
 class _Budget(Exception):
     pass
 
@@ -102,6 +105,17 @@ class _Hasher:
         elif isinstance(value, (types.BuiltinFunctionType, types.MethodWrapperType,
                                 types.WrapperDescriptorType, types.MethodDescriptorType)):
             out.update(repr(getattr(value, "__qualname__", kind)).encode())
+        elif isinstance(value, types.GeneratorType):  # where it stands and what it holds
+            frame = value.gi_frame
+            self._code(value.gi_code, out)
+            if frame is not None:
+                out.update(str(frame.f_lasti).encode())
+                self._feed(dict(frame.f_locals), out)
+        elif isinstance(value, memoryview):
+            out.update(f"{value.format}{value.shape}{value.readonly}".encode())
+            out.update(value.tobytes())
+        elif kind in _DICT_VIEWS:  # a live view: what it shows is its mapping's
+            self._feed(dict(value.mapping), out)
         elif _is_tensor(value):
             self._tensor(value, out)
         elif _is_ndarray(value):
@@ -220,6 +234,7 @@ class StateProbe:
                 public = None
             state[f"<module {name}>"] = hasher.digest(public)
         probes = {"<random>": self._random, "<numpy.random>": self._numpy,
+                  "<settings>": _library_settings,
                   "<torch>": self._torch, "<environ>": lambda: repr(sorted(os.environ.items())),
                   "<sys.path>": lambda: repr(sys.path), "<cwd>": _cwd_digest,
                   "<builtins>": self._builtins}
@@ -265,6 +280,29 @@ class StateProbe:
 
 
 _MISSING = object()
+
+
+def _library_settings() -> str:
+    """Process-wide settings of libraries that change what a region prints: the decimal
+    context, NumPy's and torch's print options, the locale, warning filters."""
+    found = []
+    decimal = sys.modules.get("decimal")
+    if decimal is not None:
+        found.append(repr(decimal.getcontext()))
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and hasattr(numpy, "get_printoptions"):
+        found.append(repr(sorted(numpy.get_printoptions().items(), key=lambda kv: kv[0])))
+    printing = getattr(sys.modules.get("torch._tensor_str"), "PRINT_OPTS", None)
+    if printing is not None:
+        found.append(repr(sorted(vars(printing).items())))
+    locale = sys.modules.get("locale")
+    if locale is not None:
+        found.append(locale.setlocale(locale.LC_ALL, None))
+    import warnings
+
+    found.append(repr([(f[0], str(f[1]), getattr(f[2], "__name__", f[2]), str(f[3]), f[4])
+                       for f in warnings.filters]))
+    return _short("\0".join(found).encode("utf-8", "backslashreplace"))
 
 
 def _cwd_digest() -> str:
