@@ -29,6 +29,7 @@ from d2l_compiler.engine.run.warm import CHILD, WarmPool, page_env
 from d2l_compiler.engine.sources.discover import Include, Region
 from d2l_compiler.engine.sources.key import project_modules
 from d2l_compiler.engine.sources.project import Project
+from test_region_cache import _write as _write_book  # one page including each region
 
 REPO = Path(d2l_compiler.__file__).resolve().parents[1]
 HELPERS = ("claims", "device", "measure", "models", "paths", "timing")
@@ -148,21 +149,6 @@ def test_a_helper_edited_after_warm_up_shows_its_new_output(tmp_path):
 
 # --- class 18: a failure is reported once -------------------------------------------------------
 
-OWN = "<!-- d2l: own-process -->\n\n"
-
-
-def _write_book(root: Path, regions: list[tuple[str, str]], own: set[str]) -> None:
-    """One page including each region of ``snippets/s.py`` in order (``own``: marked)."""
-    (root / "snippets").mkdir(exist_ok=True)
-    (root / "docs").mkdir(exist_ok=True)
-    (root / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - d2l\n")
-    (root / "snippets" / "s.py").write_text("".join(
-        f"# --8<-- [start:{name}]\n{code}\n# --8<-- [end:{name}]\n" for name, code in regions))
-    (root / "docs" / "p.md").write_text("# p\n\n" + "".join(
-        f'{OWN if name in own else ""}```python\n--8<-- "snippets/s.py:{name}"\n```\n\n'
-        for name, _ in regions))
-
-
 def _failed_build(root: Path) -> str:
     with pytest.raises(BuildError) as failed:
         build(Project(root / "mkdocs.yml"), BuildOptions(limits=QUICK), None,
@@ -178,7 +164,7 @@ DEPENDENTS = [(f"b{n}", f"print(x + {n})") for n in range(1, 6)]
     ("import os\nx = 1\nos._exit(3)", "exit status 3"),  # no event names it: the one running
 ])
 def test_a_failure_that_dooms_its_dependents_is_reported_once(tmp_path, setup, said):
-    _write_book(tmp_path, [("setup", setup), *DEPENDENTS], own={name for name, _ in DEPENDENTS})
+    _write_book(tmp_path, [("setup", setup), *DEPENDENTS], own=frozenset(name for name, _ in DEPENDENTS))
     message = _failed_build(tmp_path)
     assert message.count("region 'setup' failed") == 1 and said in message, message
     assert len(list((tmp_path / ".d2l" / "logs").iterdir())) == 1  # no doomed process started
@@ -190,7 +176,7 @@ def test_a_failure_that_dooms_its_dependents_is_reported_once(tmp_path, setup, s
 def test_the_traceback_shows_the_authors_frames_only(tmp_path):
     setup = ("x = 1\ndef fail():\n    try:\n        1 / 0\n    except ZeroDivisionError as exc:\n"
              "        raise ValueError('boom') from exc\nfail()")
-    _write_book(tmp_path, [("setup", setup), *DEPENDENTS[:1]], own={"b1"})
+    _write_book(tmp_path, [("setup", setup), *DEPENDENTS[:1]], own=frozenset({"b1"}))
     message = _failed_build(tmp_path)
     assert message.count("ValueError: boom") == 2  # the headline, and the traceback's last line
     frames = re.findall(r'File "([^"]+)", line \d+', message)

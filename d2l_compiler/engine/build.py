@@ -37,7 +37,7 @@ from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
 from d2l_compiler.engine.record.named import load_named, save_origins, with_named_records
 from d2l_compiler.engine.record.reuse import other_devices, recorded_results
 from d2l_compiler.engine.record.store import Store
-from d2l_compiler.engine.record.observed import stale_by_inputs
+from d2l_compiler.engine.record.observed import position_tag, stale_by_inputs
 from d2l_compiler.engine.record.state_walk import unproven
 from d2l_compiler.engine.run.warm import page_env
 from d2l_compiler.engine.sources.graph import descendants
@@ -122,7 +122,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     Every page is attempted; if any fails, the record and the site are left as they were
     (pages that succeeded are kept in the store, so the next build does not redo them).
     A region that changes the engine's state or generated files fails the build as soon as
-    the pages ran, before anything is recorded (see :mod:`.record.guard`).
+    the pages ran, before anything is recorded (see ``d2l_compiler.engine.record.guard``).
     """
     pages = discover(project, options.only)
     device = resolve_device(project.state_dir)  # before anything runs: no GPU is a usage error
@@ -247,7 +247,8 @@ def _stale_inputs(project: Project, device: str, executed: list[Include], keys: 
     """Regions whose stored run reached an input (an environment variable, a file, a module)
     that reads differently now, or shows where it is and moved; with the reason."""
     runs = {i: hit.runs[0] for i, hit in found.items() if hit is not None}
-    positions = {i: f"{inc.region.first_line}@{project.root}" for i, inc in enumerate(executed)}
+    positions = {i: position_tag(inc.region.first_line, project.root)
+                 for i, inc in enumerate(executed)}
     return stale_by_inputs(runs, project.root, page_env(project.root, device), positions,
                            lambda index: descendants(keys.nodes, index))
 
@@ -272,7 +273,7 @@ def publish_record(project: Project, pages: dict[str, list[Include]], full: Reco
     """Write the derived files and notebooks of ``full``, then the record itself (if a page
     cannot be rendered, no notebook changes and the old record stays). Generated files that
     no page produces any more are removed; a file the engine did not write is never touched
-    (see :mod:`.publish.generated`)."""
+    (see ``d2l_compiler.engine.publish.generated``)."""
     extensions = extensions_for(project.settings.extensions)
     try:
         derived = [path for write_derived in extensions.derived

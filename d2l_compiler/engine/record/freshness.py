@@ -21,7 +21,7 @@ from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.record.store import Store
-from d2l_compiler.engine.record.observed import stale_by_inputs
+from d2l_compiler.engine.record.observed import position_tag, stale_by_inputs
 from d2l_compiler.engine.sources.graph import descendants
 from d2l_compiler.engine.record.state_walk import unproven
 
@@ -176,7 +176,8 @@ def _inputs_changed(project: Project, entry: PageEntry, keys: key.PageKeys,
     if not environment:
         runs = {i: replace(run, seen={k: v for k, v in run.seen.items()
                                       if not k.startswith("env:")}) for i, run in runs.items()}
-    positions = {node.index: f"{node.region.first_line}@{project.root}" for node in keys.nodes}
+    positions = {node.index: position_tag(node.region.first_line, project.root)
+                 for node in keys.nodes}
     stale = stale_by_inputs(runs, project.root, page_env(project.root, entry.inputs["device"]),
                             positions, lambda index: descendants(keys.nodes, index))
     return [f"{entry.executed[i].id}: {why}" for i, why in sorted(stale.items())][:5]

@@ -30,6 +30,12 @@ MISSING = "missing"
 _SHELL_ONLY = frozenset({"_", "OLDPWD", "SHLVL", "PWD"})
 
 
+def position_tag(first_line: int, root: Path | str) -> str:
+    """Where a region is, as its output may show it: its first line and the checkout (by a
+    digest of its path, so the published record does not carry the author's folders)."""
+    return f"{first_line}@{hashlib.sha256(str(root).encode()).hexdigest()[:12]}"
+
+
 def _sha(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()[:16]

@@ -31,6 +31,7 @@ from typing import Any
 from d2l_compiler.engine.run.machine import cpu_name
 from d2l_compiler.engine.run.loaded import forget_project_modules
 from d2l_compiler.engine.record.model import CapturedWarning, Fault, RegionError, RegionRun, Status
+from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
 from d2l_compiler.engine.run.statedigest import StateProbe, changes
 
@@ -254,7 +255,7 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout,
     seen = {name: "" for name in watch.inputs.stop()} if watch is not None else {}
     shown = _warning_list(caught)
     if _shows_position(filename, region["path"], text + stray + raised, shown, error):
-        seen[f"position:{region['path']}"] = f"{region['first_line']}@{root}"
+        seen[f"position:{region['path']}"] = position_tag(region["first_line"], root)
     # the names it binds by its text (and, when it can bind any name, those that changed):
     # never "those that differ from before", which depends on what ran before it
     binds = set(region.get("binds", ()))
@@ -280,6 +281,7 @@ class _Watch:
         self.probe = StateProbe(Path(root), namespace)
         self.inputs = InputObserver(Path(root), excluded)
         self._last: dict[str, str] | None = None
+        self.seconds = 0.0  # spent digesting the state (between regions, never inside one)
 
     def before(self) -> dict[str, str]:
         """The state before a region: the state after the last one, read once."""
@@ -287,7 +289,9 @@ class _Watch:
 
     def after(self) -> dict[str, str]:
         """The state now."""
+        start = time.perf_counter()
         self._last = self.probe.digest()
+        self.seconds += time.perf_counter() - start
         return self._last
 
 
@@ -308,7 +312,8 @@ def run(job: dict, emit: Callable[[dict], None]) -> bool:
                 return False
     finally:
         sys.stdout = saved
-    emit({"event": "done", "provenance": provenance()})
+    emit({"event": "done", "provenance": {**provenance(),
+                                          "state_digest_seconds": round(watch.seconds, 3)}})
     return True
 
 
