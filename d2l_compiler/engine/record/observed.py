@@ -26,8 +26,19 @@ from importlib import metadata
 from pathlib import Path
 
 MISSING = "missing"
-# the shell's bookkeeping (see run.observe): never part of ``env:*``
-_SHELL_ONLY = frozenset({"_", "OLDPWD", "SHLVL", "PWD"})
+# what differs between two terminals, sessions or test runs of the same author and never
+# shapes what a lesson's code prints: left out of ``env:*`` (a variable a region reads by
+# name is an input whatever it is called)
+_SESSION_ONLY = frozenset({
+    "_", "OLDPWD", "SHLVL", "PWD", "TERM", "COLORTERM", "DISPLAY", "WINDOWID", "TMUX", "STY",
+    "LS_COLORS", "PS1", "PS2", "PS4", "PROMPT_COMMAND", "MAIL", "DESKTOP_SESSION",
+    "SESSION_MANAGER", "COLUMNS", "LINES", "NO_MKDOCS_2_WARNING"})
+_SESSION_PREFIXES = ("PYTEST_", "TERM_", "SSH_", "XDG_", "TMUX_", "VTE_", "HIST", "LESS",
+                     "DBUS_", "GNOME_", "KDE_", "NOX_", "GITHUB_", "RUNNER_", "VSCODE_")
+
+
+def _session_only(name: str) -> bool:
+    return name in _SESSION_ONLY or name.startswith(_SESSION_PREFIXES)
 
 
 def position_tag(first_line: int, root: Path | str) -> str:
@@ -99,7 +110,7 @@ def current(name: str, root: Path, environ: Mapping[str, str] | None = None) -> 
     environ = os.environ if environ is None else environ
     if kind == "env":
         if what == "*":  # listed, copied, or inherited by a process: all but the shell's own
-            kept = sorted((k, v) for k, v in environ.items() if k not in _SHELL_ONLY)
+            kept = sorted((k, v) for k, v in environ.items() if not _session_only(k))
             return hashlib.sha256(repr(kept).encode()).hexdigest()[:16]
         value = environ.get(what)
         return "unset" if value is None else hashlib.sha256(value.encode()).hexdigest()[:16]

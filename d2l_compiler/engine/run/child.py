@@ -102,11 +102,17 @@ def _exposed(namespace: dict, before: dict[str, int] | None,
     return values, summary
 
 
-def _warning_list(caught: list[warnings.WarningMessage]) -> list[CapturedWarning]:
+def _warning_list(caught: list[warnings.WarningMessage], root: str = "") -> list[CapturedWarning]:
+    """The warnings, once each; where one was raised inside the project, relative to it (the
+    record says the same wherever the checkout is)."""
     unique: dict[CapturedWarning, None] = {}
+    prefix = os.path.join(root, "") if root else None
     for w in caught:
+        where = str(w.filename)
+        if prefix and where.startswith(prefix):
+            where = where[len(prefix):]
         unique.setdefault(CapturedWarning(w.category.__name__, str(w.message),
-                                          f"{w.filename}:{w.lineno}"), None)
+                                          f"{where}:{w.lineno}"), None)
     return list(unique)
 
 
@@ -253,8 +259,8 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout,
     if truncated:
         text += f"\n[输出过长，已在 {stdout.limit} 个字符处截断]\n"
     seen = {name: "" for name in watch.inputs.stop()} if watch is not None else {}
-    shown = _warning_list(caught)
-    if _shows_position(filename, region["path"], text + stray + raised, shown, error):
+    shown = _warning_list(caught, root)
+    if _shows_position(root, region["path"], text + stray + raised, shown, error):
         seen[f"position:{region['path']}"] = position_tag(region["first_line"], root)
     # the names it binds by its text (and, when it can bind any name, those that changed):
     # never "those that differ from before", which depends on what ran before it
@@ -266,12 +272,12 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout,
                      error, seen, state_before, state_changed)
 
 
-def _shows_position(filename: str, path: str, text: str, shown: list[CapturedWarning],
+def _shows_position(root: str, path: str, text: str, shown: list[CapturedWarning],
                     error: RegionError | None) -> bool:
-    """Whether what the region shows names where its code is (a line number, the checkout's
-    path): then moving the region changes its output."""
-    return bool(error is not None or any(w.where.startswith(filename) for w in shown)
-                or filename in text or path in text)
+    """Whether what the region shows names where its code is (its file and a line number, the
+    checkout's path): then moving the region, or the checkout, changes its output."""
+    return bool(error is not None or any(w.where.startswith(f"{path}:") for w in shown)
+                or path in text or root in text)
 
 
 class _Watch:
