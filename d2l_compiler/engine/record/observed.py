@@ -41,6 +41,17 @@ def _session_only(name: str) -> bool:
     return name in _SESSION_ONLY or name.startswith(_SESSION_PREFIXES)
 
 
+def _without_checkout(environ: Mapping[str, str], root: Path) -> Mapping[str, str]:
+    """``environ`` with the checkout's own path (which the engine puts on ``PYTHONPATH``)
+    written as ``<project>``: moving the project changes no environment input."""
+    here = str(root)
+    if here not in environ.get("PYTHONPATH", ""):
+        return environ
+    parts = ["<project>" if part == here else part
+             for part in environ["PYTHONPATH"].split(os.pathsep)]
+    return {**environ, "PYTHONPATH": os.pathsep.join(parts)}
+
+
 def position_tag(first_line: int, root: Path | str) -> str:
     """Where a region is, as its output may show it: its first line and the checkout (by a
     digest of its path, so the published record does not carry the author's folders)."""
@@ -109,6 +120,7 @@ def current(name: str, root: Path, environ: Mapping[str, str] | None = None) -> 
     kind, _, what = name.partition(":")
     environ = os.environ if environ is None else environ
     if kind == "env":
+        environ = _without_checkout(environ, root)
         if what == "*":  # listed, copied, or inherited by a process: all but the shell's own
             kept = sorted((k, v) for k, v in environ.items() if not _session_only(k))
             return hashlib.sha256(repr(kept).encode()).hexdigest()[:16]
