@@ -37,10 +37,8 @@ from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
 from d2l_compiler.engine.record.named import load_named, save_origins, with_named_records
 from d2l_compiler.engine.record.reuse import other_devices, recorded_results
 from d2l_compiler.engine.record.store import Store
-from d2l_compiler.engine.record.observed import position_tag, stale_by_inputs
-from d2l_compiler.engine.record.state_walk import unproven
+from d2l_compiler.engine.record.state_walk import stale_by_inputs, unproven
 from d2l_compiler.engine.run.warm import page_env
-from d2l_compiler.engine.sources.graph import descendants
 
 
 # results no page uses any more, kept (newest first) so that undoing an edit runs nothing
@@ -171,7 +169,9 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         keys = key.include_keys(project.root, includes, device)
         found = {i: None if options.force else _stored(store, reusable, k)
                  for i, (k, _) in enumerate(keys.regions)}
-        for index, why in _stale_inputs(project, device, executed, keys, found).items():
+        runs = {i: hit.runs[0] for i, hit in found.items() if hit is not None}
+        for index, why in stale_by_inputs(runs, keys.nodes, project.root,
+                                          page_env(project.root, device)).items():
             found[index] = None
             progress.say(f"{page}: {executed[index].region.id}: {why}")
         if options.publish and not _one_complete_run(found):  # nothing resting on a guess
@@ -240,17 +240,6 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         save_origins(project, origins)
     store.keep_only(in_use, SPARE_RESULTS)
     return summary, []
-
-
-def _stale_inputs(project: Project, device: str, executed: list[Include], keys: key.PageKeys,
-                  found: dict[int, StoredPage | None]) -> dict[int, str]:
-    """Regions whose stored run reached an input (an environment variable, a file, a module)
-    that reads differently now, or shows where it is and moved; with the reason."""
-    runs = {i: hit.runs[0] for i, hit in found.items() if hit is not None}
-    positions = {i: position_tag(inc.region.first_line, project.root)
-                 for i, inc in enumerate(executed)}
-    return stale_by_inputs(runs, project.root, page_env(project.root, device), positions,
-                           lambda index: descendants(keys.nodes, index))
 
 
 def _one_complete_run(found: dict[int, StoredPage | None]) -> bool:

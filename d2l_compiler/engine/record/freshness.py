@@ -9,7 +9,6 @@ not), every region it shows is unchanged, and its outputs equal the store's for 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,7 @@ from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.record.store import Store
-from d2l_compiler.engine.record.observed import position_tag, stale_by_inputs
-from d2l_compiler.engine.sources.graph import descendants
-from d2l_compiler.engine.record.state_walk import unproven
+from d2l_compiler.engine.record.state_walk import stale_by_inputs, unproven
 
 
 def _changed(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -173,13 +170,8 @@ def _inputs_changed(project: Project, entry: PageEntry, keys: key.PageKeys,
     from d2l_compiler.engine.run.warm import page_env  # the environment the regions ran in
 
     runs = {i: shown.run for i, shown in enumerate(entry.executed) if shown.run is not None}
-    if not environment:
-        runs = {i: replace(run, seen={k: v for k, v in run.seen.items()
-                                      if not k.startswith("env:")}) for i, run in runs.items()}
-    positions = {node.index: position_tag(node.region.first_line, project.root)
-                 for node in keys.nodes}
-    stale = stale_by_inputs(runs, project.root, page_env(project.root, entry.inputs["device"]),
-                            positions, lambda index: descendants(keys.nodes, index))
+    stale = stale_by_inputs(runs, keys.nodes, project.root,
+                            page_env(project.root, entry.inputs["device"]), environment)
     return [f"{entry.executed[i].id}: {why}" for i, why in sorted(stale.items())][:5]
 
 

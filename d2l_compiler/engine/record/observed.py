@@ -19,8 +19,7 @@ import hashlib
 import os
 import sys
 import sysconfig
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -29,8 +28,11 @@ MISSING = "missing"
 # what differs between two terminals, sessions or test runs of the same author and never
 # shapes what a lesson's code prints: left out of ``env:*`` (a variable a region reads by
 # name is an input whatever it is called)
-_SESSION_ONLY = frozenset({
-    "_", "OLDPWD", "SHLVL", "PWD", "TERM", "COLORTERM", "DISPLAY", "WINDOWID", "TMUX", "STY",
+# the shell's bookkeeping, different in every terminal: read by libraries, never by a lesson
+# (not an input even when read by name)
+SHELL_ONLY = frozenset({"_", "OLDPWD", "SHLVL", "PWD"})
+_SESSION_ONLY = SHELL_ONLY | frozenset({
+    "TERM", "COLORTERM", "DISPLAY", "WINDOWID", "TMUX", "STY",
     "LS_COLORS", "PS1", "PS2", "PS4", "PROMPT_COMMAND", "MAIL", "DESKTOP_SESSION",
     "SESSION_MANAGER", "COLUMNS", "LINES", "NO_MKDOCS_2_WARNING"})
 _SESSION_PREFIXES = ("PYTEST_", "TERM_", "SSH_", "XDG_", "TMUX_", "VTE_", "HIST", "LESS",
@@ -165,50 +167,31 @@ def resolve(seen: Mapping[str, str], root: Path, environ: Mapping[str, str] | No
     return dict(sorted(found.items()))
 
 
-def changed(seen: Mapping[str, str], root: Path, environ: Mapping[str, str] | None = None,
-            position: str = "") -> list[str]:
-    """The recorded inputs that read differently now, in words (empty: all the same).
-    ``position`` is where the region is now (``position:`` inputs: its output shows it)."""
-    reasons = []
+def changed_inputs(seen: Mapping[str, str], root: Path, environ: Mapping[str, str],
+             position: str, environment: bool) -> list[str]:
+    """The recorded inputs (``seen``) that read differently now; ``position`` is where the
+    region is now (see :func:`position_tag`), ``environment=False`` leaves the environment
+    variables out."""
+    found = []
     for name, digest in seen.items():
-        if name.startswith("position:"):
-            if digest != position:
-                reasons.append("its output shows where it is, and it moved")
+        if name.startswith("env:") and not environment:
             continue
-        if current(name, root, environ) != digest:
-            kind, _, what = name.partition(":")
-            words = {"env": "environment variable", "file": "file", "module": "module",
-                     "outside": "module", "dist": "installed package", "path": "path",
-                     "folder": "folder"}.get(kind, kind)
-            what = "(the whole environment)" if name == "env:*" else what
-            reasons.append(f"{words} {what} changed since it was read")
-    return reasons
+        now = position if name.startswith("position:") else current(name, root, environ)
+        if now != digest:
+            found.append(name)
+    return found
 
 
-# inputs every later region may have used too: a module stays loaded for the rest of the page
-_LOADED = ("module:", "dist:", "outside:")
-
-
-def stale_by_inputs(runs: Mapping[int, Any], root: Path, environ: Mapping[str, str],
-                    positions: Mapping[int, str],
-                    descendants: Callable[[int], Iterable[int]]) -> dict[int, str]:
-    """The regions whose recorded runs (``runs``: index -> RegionRun) reached an input that
-    reads differently now, with the first reason; a changed input re-runs the region that
-    read it and its descendants, and a changed module every region after the one that loaded
-    it (any of them may use it). ``positions``: index -> where each region is now."""
-    stale: dict[int, str] = {}
-    last = max(runs, default=-1)
-    for index in sorted(runs):
-        reasons = changed(runs[index].seen, root, environ, positions.get(index, ""))
-        if not reasons:
-            continue
-        loaded = any(name.startswith(_LOADED) and current(name, root, environ) != digest
-                     for name, digest in runs[index].seen.items())
-        reach = range(index, last + 1) if loaded else [index, *descendants(index)]
-        for other in reach:
-            stale.setdefault(other, f"{reasons[0]} (read by region {index + 1})"
-                             if other != index else reasons[0])
-    return stale
+def in_words(name: str) -> str:
+    """Why the input ``name`` makes a result stale, in words."""
+    kind, _, what = name.partition(":")
+    if kind == "position":
+        return "its output shows where it is, and it moved"
+    words = {"env": "environment variable", "file": "file", "module": "module",
+             "outside": "module", "dist": "installed package", "path": "path",
+             "folder": "folder"}.get(kind, kind)
+    what = "(the whole environment)" if name == "env:*" else what
+    return f"{words} {what} changed since it was read"
 
 
 def clear_caches() -> None:

@@ -1,5 +1,9 @@
-"""Whether a partial run of a page stands for a complete in-order run, checked with the state
-digests the page processes recorded (see :mod:`d2l_compiler.engine.run.statedigest`).
+"""Whether recorded results still stand for a page as it is now, checked with what the page
+processes recorded while the regions ran: the inputs each reached (:func:`stale_by_inputs`,
+see :mod:`d2l_compiler.engine.record.observed`) and the state each ran from (:func:`unproven`,
+see :mod:`d2l_compiler.engine.run.statedigest`).
+
+A partial run of a page must stand for a complete in-order run.
 
 Static analysis chooses what a partial run executes (the changed regions, their descendants,
 and the ancestors that rebuild their state); it can be wrong (an alias mutated through
@@ -24,17 +28,20 @@ ancestors replayed in a fresh process) in a complete build as in a partial one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from d2l_compiler.engine.record.model import RegionRun
-from d2l_compiler.engine.sources.graph import Node, implied_usage
+from d2l_compiler.engine.record.observed import changed_inputs, in_words, position_tag
+from d2l_compiler.engine.sources.usage import Usage
+from d2l_compiler.engine.sources.graph import Node, descendants, implied_usages
 
 _MISSING = "<missing>"
 
 
-def _may_read(node: Node, usage_of: Mapping[int, tuple[frozenset[str], bool]],
-              keys: set[str]) -> set[str]:
-    reads, everything = usage_of[node.index]
-    if everything:
+def _may_read(found: Usage, keys: set[str]) -> set[str]:
+    reads = found.reads
+    if found.opaque:
         return set(keys)
     found = {k for k in keys if k in reads}
     if any(name.startswith("<") for name in reads):  # modules, files: any state outside
@@ -57,7 +64,7 @@ def unproven(nodes: list[Node], kept: Mapping[int, RegionRun],
 
     ``kept``: the runs this build keeps, by region; ``processes``: every process's runs in the
     order it executed them (replays included); ``recorded``: the reused results' runs."""
-    usage_of = implied_usage([n.region for n in nodes])
+    usage_of = implied_usages([n.region for n in nodes])
     executed_in: dict[int, list[RegionRun]] = {}
     for runs in processes:
         for run in runs:
@@ -67,26 +74,26 @@ def unproven(nodes: list[Node], kept: Mapping[int, RegionRun],
     for node in nodes:
         if node.own_process:
             continue
-        index = node.index
-        here = kept.get(index)
-        sources = executed_in.get(index, []) if here is not None or index in executed_in else []
-        stored = recorded.get(index)
-        if here is None and stored is None and not sources:
+        here = kept.get(node.index)  # a kept run is among its process's runs
+        sources = executed_in.get(node.index, [])
+        stored = recorded.get(node.index)
+        checked = sources or ([stored] if stored is not None else [])
+        if not checked:
             return [f"{node.region.id}: no run to check"]
-        for run in sources or ([stored] if stored is not None and here is None else []):
+        for run in checked:
             if not run.state_before:
                 return [f"{node.region.id}: its run recorded no state"]
             if expected is None:
                 expected = dict(run.state_before)
                 continue
-            names = _may_read(node, usage_of, set(expected) | set(run.state_before))
+            names = _may_read(usage_of[node.index], set(expected) | set(run.state_before))
             wrong = _differ(expected, run.state_before, names)
             if wrong:
                 how = "ran from" if run is not stored else "was recorded from"
                 reasons.append(f"{node.region.id} {how} other state than the page gives it "
                                f"({', '.join(wrong[:5])})")
-        effect = here if here is not None else (sources[-1] if sources else stored)
-        if expected is None or effect is None:
+        effect = here if here is not None else checked[-1]
+        if expected is None:
             continue
         for name, digest in effect.state_changed.items():
             if digest is None:
@@ -94,3 +101,29 @@ def unproven(nodes: list[Node], kept: Mapping[int, RegionRun],
             else:
                 expected[name] = digest
     return reasons
+
+
+# inputs every later region may have used too: a module stays loaded for the rest of the page
+_LOADED = ("module:", "dist:", "outside:")
+
+
+def stale_by_inputs(runs: Mapping[int, Any], nodes: list[Node], root: Path,
+                    environ: Mapping[str, str], environment: bool = True) -> dict[int, str]:
+    """The regions whose recorded runs (``runs``: index -> RegionRun) reached an input that
+    reads differently now, with the first reason; a changed input re-runs the region that
+    read it and its descendants (in the page's graph, ``nodes``), and a changed module every
+    region after the one that loaded it (any of them may use it). ``environment=False``
+    leaves the environment variables out (rendering: the environment is the build's)."""
+    stale: dict[int, str] = {}
+    last = max(runs, default=-1)
+    for index in sorted(runs):
+        names = changed_inputs(runs[index].seen, root, environ,
+                         position_tag(nodes[index].region.first_line, root), environment)
+        if not names:
+            continue
+        loaded = any(name.startswith(_LOADED) for name in names)
+        reach = range(index, last + 1) if loaded else [index, *descendants(nodes, index)]
+        for other in reach:
+            why = in_words(names[0])
+            stale.setdefault(other, why if other == index else f"{why} (read by region {index + 1})")
+    return stale

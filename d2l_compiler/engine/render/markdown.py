@@ -85,7 +85,8 @@ LABELS = {
                  stamp_other="同一份代码也在另一种设备上运行过：{parts}。",
                  hardware="（{hardware}）", torch="PyTorch {torch}，{threads} 个线程",
                  python="Python {python}", when="执行于 {when}", separator="；", language="zh",
-                 reused="其中 {count} 段的输出沿用自本页更早的一次运行，已核对它们运行时的状态与现在一致（{names}）",
+                 reused="其中 {count} 段的输出沿用自本页更早的一次运行，"
+                        "已核对它们运行时的状态与现在一致（{names}）",
                  notebook_note="本页是[{title}]({page})一页导出的 Jupyter notebook：代码相同，输出来自"
                                "这次构建的记录。[下载这个 notebook（{name}）]({name})。",
                  notebook_setup="运行这个 notebook 之前，先在同一个 Python 环境里安装它用到的包{torch}：",

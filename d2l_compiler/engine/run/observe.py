@@ -21,15 +21,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from d2l_compiler.engine.record.observed import SHELL_ONLY
 
 
 def _reads(mode: str) -> bool:
     """Whether a file opened in ``mode`` may be read (``r``, ``r+``, ``w+``, ``a+`` ...)."""
     return "r" in mode or "+" in mode or not set(mode) & set("wax")
-
-# the shell's bookkeeping, different in every terminal: read by libraries, never by a lesson
-SHELL_ONLY = frozenset({"_", "OLDPWD", "SHLVL", "PWD"})
-_SHELL_ONLY = SHELL_ONLY
 
 
 def _installations() -> tuple[Path, ...]:
@@ -87,7 +84,7 @@ class InputObserver:
         def getitem(environ: Any, key: Any) -> Any:  # get(), in, getenv() come through here
             if observer.active and any(environ is e for e in environments):
                 name = os.fsdecode(key) if isinstance(key, bytes) else str(key)
-                if name not in _SHELL_ONLY:
+                if name not in SHELL_ONLY:
                     observer.env.add(name)
             return original_getitem(environ, key)
 

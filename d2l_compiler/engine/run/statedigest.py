@@ -1,7 +1,8 @@
 """Digests of a page process's state, compared between runs so that a guess of the static
-analysis that was wrong becomes a re-run instead of a stale page (see :mod:`d2l_compiler.engine.record.state_walk`).
+analysis that was wrong becomes a re-run instead of a stale page (see
+:mod:`d2l_compiler.engine.record.state_walk`).
 
-:func:`state_digest` maps every public name of the page's namespace to a digest of the value
+:meth:`StateProbe.digest` maps every public name of the page's namespace to a digest of the value
 it holds, followed deeply (an alias mutated through another name changes both names'
 digests), plus pseudo-names for state outside the namespace (``<random>``, ``<numpy.random>``,
 ``<torch>``, ``<environ>``, ``<builtins>``, ``<sys.path>``, ``<cwd>``, and ``<module NAME>`` for

@@ -51,11 +51,7 @@ def page_graph(regions: list[Region], marked_own_process: list[bool]) -> list[No
     bound_anywhere: set[str] = set()
     opaque_before: int | None = None  # the last region that could bind any name
     any_module_before: int | None = None  # the last region that could change any module
-    # what reading a name may read and bind in turn: a function reads its free names and
-    # binds its globals when called, so a name stands for what the region binding it did
-    implied: dict[str, tuple[frozenset[str], frozenset[str], bool]] = {}
-    for index, region in enumerate(regions):
-        found = _with_implied(usage(region.code), implied)
+    for index, (region, found) in enumerate(zip(regions, implied_usages(regions), strict=True)):
         pseudo = {name for name in found.reads if _is_pseudo(name)}
         if found.opaque:
             deps = set(range(index))
@@ -86,8 +82,6 @@ def page_graph(regions: list[Region], marked_own_process: list[bool]) -> list[No
             last_touch[name] = frozenset({index})
         for name in found.may_bind - touched:
             last_touch[name] = last_touch.get(name, frozenset()) | {index}
-        for name in found.binds | found.may_bind:
-            implied[name] = (found.reads, found.may_bind, found.opaque)
     return nodes
 
 
@@ -129,14 +123,15 @@ def descendants(nodes: list[Node], index: int) -> list[int]:
     return sorted(affected - {index})
 
 
-def implied_usage(regions: list[Region]) -> dict[int, tuple[frozenset[str], bool]]:
-    """Per region: the names (and pseudo-names) it may read, with what the functions it calls
-    read, and whether it can read any name at all."""
+def implied_usages(regions: list[Region]) -> list[Usage]:
+    """What each region binds and may read, with what the names it reads stand for: a
+    function reads its free names and binds its globals when called, and reaches any name
+    if its region could (so a name stands for what the region binding it did)."""
     implied: dict[str, tuple[frozenset[str], frozenset[str], bool]] = {}
-    found: dict[int, tuple[frozenset[str], bool]] = {}
-    for index, region in enumerate(regions):
+    found = []
+    for region in regions:
         seen = _with_implied(usage(region.code), implied)
-        found[index] = (seen.reads, seen.opaque)
+        found.append(seen)
         for name in seen.binds | seen.may_bind:
             implied[name] = (seen.reads, seen.may_bind, seen.opaque)
     return found
