@@ -12,6 +12,8 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from d2l_compiler.engine.publish.sitedir import HOSTS
+
 if TYPE_CHECKING:
     from d2l_compiler.engine.build import BuildOptions
     from d2l_compiler.engine.sources.project import Project
@@ -30,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--config", default="mkdocs.yml", help="MkDocs config (default: mkdocs.yml)")
     build.add_argument("--site-dir", default="site", help="where the site goes (default: site)")
     build.add_argument("--no-site", action="store_true", help="run and record only")
+    build.add_argument("--host", choices=HOSTS, default=HOSTS[0],
+                       help="what builds the site from the record (default: mkdocs; zensical "
+                       "needs `pip install zensical`)")
     build.add_argument("--only", metavar="PAGE", help="run one page (e.g. compilers.md)")
     build.add_argument("--force", action="store_true", help="re-run pages even if unchanged")
     build.add_argument("--verify", action="store_true",
@@ -155,7 +160,7 @@ def _build_options(args: argparse.Namespace) -> BuildOptions:
     return BuildOptions(only=args.only, force=args.force,
                         limits=Limits(args.timeout, args.memory_limit),
                         jobs=args.jobs or default_jobs(), executor=executor, shard=shard,
-                        publish=publish)
+                        publish=publish, host=getattr(args, "host", "mkdocs"))
 
 
 class Terminated(BaseException):

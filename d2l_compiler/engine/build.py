@@ -62,6 +62,7 @@ class BuildOptions:
     # write the record only, no notebooks or derived files into the docs (build --verify's
     # scratch runs: the docs stay the project's)
     record_only: bool = False
+    host: str = "mkdocs"  # what builds the site from the record: one of sitedir.HOSTS
 
 
 @dataclass
@@ -112,6 +113,18 @@ def protected_paths(project: Project, pages: dict[str, list[Include]]) -> list[P
     return [project.root, project.docs_dir, project.state_dir, project.config_file, *sources]
 
 
+def site_builder(host: str) -> Callable[[Project, Path, list[Path]], None]:
+    """The site build of ``host`` (imported when asked for: each host is an optional
+    dependency of a build that only runs and records); ``UsageError`` if it is missing."""
+    if host == "zensical":
+        from d2l_compiler.engine.publish.zensical_host import build_site, require_zensical
+
+        require_zensical()
+    else:
+        from d2l_compiler.engine.publish.mkdocs_plugin import build_site
+    return build_site
+
+
 def build(project: Project, options: BuildOptions, site_dir: Path | None,
           progress: PlainProgress | None = None) -> BuildSummary:
     """Run what changed, write the record, then (unless ``site_dir`` is None) build the site.
@@ -128,6 +141,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     if site_dir is not None:  # refuse before anything runs, so that nothing is touched
         check_site_dir(site_dir, protected_paths(project, pages), project.docs_dir)
         renderer_wired(project)
+        build_site = site_builder(options.host)
     progress = progress or make_progress()
     sweep_scratch()  # what a build killed outright (SIGKILL) left in the temporary directory
     try:
@@ -137,8 +151,6 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
                 raise BuildError("\n".join(failures) + f"\nbuild failed ({summary}): "
                                  "the record and the site were left unchanged")
             if site_dir is not None:
-                from d2l_compiler.engine.publish.mkdocs_plugin import build_site
-
                 build_site(project, site_dir, protected_paths(project, pages))
     finally:
         progress.close()

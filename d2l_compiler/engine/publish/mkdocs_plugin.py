@@ -30,6 +30,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from d2l_compiler.engine.errors import BuildError, UsageError
+from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
 from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
 from d2l_compiler.engine.publish.serve import read_status, status_path
 from d2l_compiler.engine.record.freshness import outdated_regions, staleness
@@ -158,15 +159,14 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         return env
 
     def on_files(self, files: Files, config: MkDocsConfig, **_: Any) -> Files:
-        """Publish the record as ``d2l-record.json`` (downloadable, and a valid link target
-        for --strict); leave out the theme's source maps unless ``keep_source_maps``."""
-        files.append(File.generated(config, "d2l-record.json",
-                                    abs_src_path=str(self.project.record_path)))
-        if not self.project.settings.keep_source_maps:  # ~1.3 MB only a theme's debugger reads
-            docs = self.project.docs_dir.resolve()
-            for file in [f for f in files if f.src_uri.endswith(".map") and f.abs_src_path
-                         and not Path(f.abs_src_path).resolve().is_relative_to(docs)]:
-                files.remove(file)
+        """Publish the downloads every host publishes (the record as ``d2l-record.json``,
+        a valid link target for --strict); leave out the theme's source maps unless
+        ``keep_source_maps``."""
+        for name, source in downloads(self.project).items():
+            files.append(File.generated(config, name, abs_src_path=str(source)))
+        for file in [f for f in files if f.abs_src_path and unwanted_source_map(
+                f.src_uri, Path(f.abs_src_path), self.project)]:
+            files.remove(file)
         return files
 
 

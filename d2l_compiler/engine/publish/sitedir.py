@@ -15,6 +15,7 @@ from pathlib import Path
 
 from d2l_compiler.engine.errors import UsageError
 
+HOSTS = ("mkdocs", "zensical")  # what can build the site from the record (build --host)
 MARK = ".d2l-site"
 _MARK_TEXT = "Built by d2l_compiler: this directory is replaced whole by every build.\n"
 _LEGACY_MARKS = ("d2l-record.json", "index.html")  # sites built before the mark existed

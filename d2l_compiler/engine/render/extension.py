@@ -73,7 +73,10 @@ class D2LExtension(markdown.Extension):
     """``markdown_extensions: [d2l_compiler.engine.render.extension]``."""
 
     def __init__(self, **kwargs: Any) -> None:
-        self.config = {"config_file": ["mkdocs.yml", "the MkDocs config of the book"]}
+        self.config = {"config_file": ["mkdocs.yml", "the MkDocs config of the book"],
+                       # unread: it changes with the record, so that a host caching pages by
+                       # their Markdown and config (Zensical) renders them again
+                       "record_digest": ["", "the digest of the build record"]}
         super().__init__(**kwargs)
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Markdown's API

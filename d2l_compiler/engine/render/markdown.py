@@ -260,11 +260,13 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
     extensions = extensions or load_extensions()
     runs = _numbered(entries)
     fence_end = {f.end: f for f in parsed.fences}
-    fenced = parsed.fenced_lines()
+    fenced, marks = parsed.fenced_lines(), parsed.mark_lines()
     out: list[str] = []
     stamped = not executed
     for number, line in enumerate(parsed.lines, 1):
-        if number not in fenced:
+        if number in marks:  # for the engine, not the reader: no host publishes it
+            line = ""
+        elif number not in fenced:
             try:
                 line = _TOKEN.sub(lambda m: _replace_token(m["body"], page, extensions), line)
             except RenderError as exc:

@@ -75,6 +75,12 @@ class ParsedPage:
         """Line numbers (1-based) inside a fence, the fence lines included."""
         return {n for f in self.fences for n in range(f.start, f.end + 1)}
 
+    def mark_lines(self) -> set[int]:
+        """Line numbers (1-based) of the ``<!-- d2l: ... -->`` marks above fences: instructions
+        to the engine, never published (a page with a mark anywhere else is refused)."""
+        return {n for f in self.fences if f.includes for n in [_above(self.lines, f.start)]
+                if n and MARK.match(self.lines[n - 1])}
+
 
 def _closes(line: str, opening: str) -> bool:
     stripped = line.strip()

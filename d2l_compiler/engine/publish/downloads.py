@@ -1,0 +1,30 @@
+"""What every host publishes beside the pages, whichever host renders them.
+
+The MkDocs plugin adds these files to MkDocs' file list; the Zensical host
+(:mod:`.zensical_host`) copies them into the site Zensical built. One list, so the two
+sites offer readers the same downloads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from d2l_compiler.engine.sources.project import Project
+
+RECORD_FILE = "d2l-record.json"  # the build record, for readers and ``bench-chapter --published``
+
+
+def downloads(project: Project) -> dict[str, Path]:
+    """Site-relative name -> the file published under it."""
+    return {RECORD_FILE: project.record_path}
+
+
+def unwanted_source_map(site_name: str, source: Path | None, project: Project) -> bool:
+    """Whether the file published as ``site_name`` (from ``source``, if known) is a theme's
+    source map the book did not ask for: about 1.3 MB that only a theme's debugger reads.
+    A ``.map`` file of the book's own docs is always kept."""
+    if project.settings.keep_source_maps or PurePosixPath(site_name).suffix != ".map":
+        return False
+    own = project.docs_dir.resolve()
+    source = source if source is not None else project.docs_dir / site_name
+    return not (source.resolve().is_relative_to(own) and source.is_file())
