@@ -120,7 +120,7 @@ def zensical(session: nox.Session) -> None:
 def mutation(session: nox.Session) -> None:
     """Mutation testing of the engine: plant small bugs (cosmic-ray), run the fast tests that
     execute each one, print the score and every survivor with file:line (``mutation/``).
-    Re-runs only what changed; ``nox -s mutation -- render/escape.py`` runs one module."""
+    Re-runs only what changed; ``nox -s mutation -- escape.py`` runs one module."""
     _install(session, "docs,test")
     session.install("cosmic-ray>=8.7", "coverage>=7.10")
     session.run("python", "-m", "mutation", "--min-score", "90", *session.posargs, env=QUIET_MKDOCS)

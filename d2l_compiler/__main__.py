@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             return _bench_chapter(args)
         project = find_project(args.config)
         if args.command == "serve":
-            from d2l_compiler.engine.publish.serve import serve
+            from d2l_compiler.engine.serve import serve
 
             host, _, port = args.dev_addr.rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:

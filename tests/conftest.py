@@ -134,8 +134,8 @@ class FakeMachine:
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         import importlib
 
-        # the module, not the function ``d2l_compiler.device`` that the package exports
-        device = importlib.import_module("d2l_compiler.device")
+        # the engine's facts, which the helpers' ``d2l_compiler.device`` reads too
+        device = importlib.import_module("d2l_compiler.engine.sources.device")
         self.root, self.bin = root, root / "bin"
         self.bin.mkdir(parents=True)
         self.driver_file, self.node_file = root / "nvidia-version", root / "nvidiactl"
@@ -180,3 +180,10 @@ class FakeMachine:
 def machine(tmp_path, monkeypatch) -> FakeMachine:
     """A machine with no sign of a GPU and a CPU build of torch, for the device decision."""
     return FakeMachine(tmp_path / "machine", monkeypatch)
+
+
+def seal(entry: dict) -> dict:
+    """A page entry's JSON as a build writes it: read back, with its digest."""
+    from d2l_compiler.engine.record.model import PageEntry
+
+    return PageEntry.from_json({**entry, "digest": ""}, "page").sealed().to_json()

@@ -475,7 +475,7 @@ def test_a_shard_carries_other_devices_results_of_its_own_pages_only(site):
     """The last record holds every page on cpu and cuda; a page's code changes. The shard
     that runs it drops its stale cuda result; the other shard, which does not run it, must
     not carry that result either, or ``merge`` would refuse it (different sources)."""
-    from d2l_compiler.engine.record.io import seal
+    from conftest import seal
     from d2l_compiler.engine.sources import key
     from d2l_compiler.engine.sources.discover import read_region
 

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from d2l_compiler.chapter import tables
-from d2l_compiler.engine.record.io import seal
+from conftest import seal
 from d2l_compiler.engine.record.model import PageEntry, RegionRun
-from d2l_compiler.engine.render.tokens import PageContext, TokenCall, load_extensions
+from d2l_compiler.engine.render.installed import load_extensions
+from d2l_compiler.engine.render.tokens import PageContext, TokenCall
 from d2l_compiler.paths import LABELS, SETTINGS
 
 GPU = "NVIDIA Fixture GPU (test double)"

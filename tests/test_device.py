@@ -7,6 +7,7 @@ decision is tested in test_run_units.py (fast, in-process: ``nox -s mutation`` r
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -31,9 +32,9 @@ def test_torch_build_is_read_from_version_py_without_importing_torch(machine, mo
     assert reader.torch_build() == reader.TorchBuild("0.0-fake", None)
     assert machine.torch_dir is not None
     (machine.torch_dir / "version.py").unlink()  # then only a local version tag tells
-    monkeypatch.setattr(reader.metadata, "version", lambda name: "2.13.0+cu126")
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "2.13.0+cu126")
     assert reader.torch_build() == reader.TorchBuild("2.13.0+cu126", True)
-    monkeypatch.setattr(reader.metadata, "version", lambda name: "2.13.0")  # PyPI's: either
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "2.13.0")  # PyPI's: either
     assert reader.torch_build() == reader.TorchBuild("2.13.0", None)
     machine.no_torch()
     assert reader.torch_build() == reader.TorchBuild(None, False)

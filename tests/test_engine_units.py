@@ -7,7 +7,7 @@ import pytest
 
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.publish import sitedir
-from d2l_compiler.engine.render.escape import inline, snippet_safe, terminal, visible
+from d2l_compiler.engine.escape import inline, snippet_safe, terminal, visible
 
 
 # --- render/escape ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import sys
 from d2l_compiler.engine.sources import key
 from d2l_compiler.chapter import tables
 from d2l_compiler.engine.sources.discover import read_region
-from d2l_compiler.engine.record.io import seal
+from conftest import seal
 
 GPU = "NVIDIA Fixture GPU (test double)"
 

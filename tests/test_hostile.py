@@ -201,7 +201,7 @@ def test_a_record_edited_by_hand_is_refused_by_check_and_the_site_build(site, ed
 
 
 def test_a_resealed_edit_is_still_caught_by_check_against_the_store(site):
-    from d2l_compiler.engine.record.io import seal
+    from conftest import seal
 
     _one_region(site, "print('real')")
     assert site.build("--no-site").code == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from d2l_compiler.engine.record.io import seal
+from conftest import seal
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.sources.discover import read_region
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from d2l_compiler.engine.record.io import seal
+from conftest import seal
 from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.record.whole import BuildProvenance, Record
-from d2l_compiler.engine.render.escape import inline, snippet_safe, visible
+from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
 from d2l_compiler.engine.render.markdown import RenderError, render_page
 

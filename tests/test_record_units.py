@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from conftest import seal
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.record import io
 from d2l_compiler.engine.record.model import (FORMAT, CapturedWarning, Fault, PageEntry,
@@ -90,7 +91,7 @@ def test_kind_names_in_messages():
 
 def test_sealed_records_detect_any_edit():
     data = PAGE.to_json()
-    assert io.entry_digest(data) == PAGE.digest == io.seal(data)["digest"]
+    assert io.entry_digest(data) == PAGE.digest == seal(data)["digest"]
     edited = PageEntry.from_json({**data, "regions": [
         {**data["regions"][0], "stdout": "forged\n"}, data["regions"][1]]}, "page")
     assert io.tampered(edited)

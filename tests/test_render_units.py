@@ -12,7 +12,8 @@ from d2l_compiler.engine.record.model import CapturedWarning, PageEntry, RegionE
 from d2l_compiler.engine.record.whole import BuildProvenance, Record
 from d2l_compiler.engine.render import markdown as md
 from d2l_compiler.engine.render.markdown import RenderError, render_page
-from d2l_compiler.engine.render.tokens import Extensions, PageContext, TokenCall, load_extensions
+from d2l_compiler.engine.render.installed import load_extensions
+from d2l_compiler.engine.render.tokens import Extensions, PageContext, TokenCall
 
 PAGE = """\
 # Title
@@ -166,7 +167,7 @@ def test_claims_and_comparisons_read_the_record():
     fast = {"median": 1.0, "q1": 0.9, "q3": 1.1, "description": "<fast>"}
     slow = {"median": 2.0, "q1": 1.9, "q3": 2.1, "description": "slow"}
     ctx = PageContext({"r": RegionRun(0, "a:r", values={"f": fast, "s": slow})}, None, None, None, "")
-    ext = load_extensions(())
+    ext = load_extensions(("chapter",))
     claim = ext.tokens["claim"]
     assert claim(TokenCall(["claim", "r.f", "faster", "r.s"], "claim r.f faster r.s | 快", ctx)) == "快"
     with pytest.raises(RenderError, match="contradicts the record"):
@@ -198,7 +199,7 @@ def test_the_agreement_token_reads_four_or_two_timings_and_escapes_conditions():
               "plain": {"median": 1.0, "q1": 1.0, "q3": 1.0, "description": "p", "conditions": "?"}}
     ctx = PageContext({"r": RegionRun(0, "a:r", values=values)}, None, None, None, "",
                       language="zh")
-    agreement = load_extensions(()).tokens["agreement"]
+    agreement = load_extensions(("chapter",)).tokens["agreement"]
 
     def call(*refs: str) -> str:
         words = ["agreement", *(f"r.{ref}" for ref in refs)]
@@ -433,7 +434,7 @@ def test_the_dataflow_token_reads_the_code_it_draws(tmp_path):
     (tmp_path / "snippets").mkdir()
     (tmp_path / "snippets" / "f.py").write_text(
         "# --8<-- [start:f]\ndef f(a):\n    b = g(a)\n    return b\n# --8<-- [end:f]\n")
-    ext = load_extensions(())
+    ext = load_extensions(("chapter",))
     dataflow = ext.tokens["dataflow"]
     ctx = PageContext({}, None, None, tmp_path, "")
     drawn = dataflow(TokenCall(["dataflow", "snippets/f.py:f", "f"], "dataflow snippets/f.py:f f", ctx))
@@ -456,7 +457,7 @@ def test_the_dataflow_token_reads_the_code_it_draws(tmp_path):
 def test_a_claim_with_an_unknown_verb_is_one_render_error():
     fast = {"median": 1.0, "q1": 0.9, "q3": 1.1, "description": "a"}
     ctx = PageContext({"r": RegionRun(0, "a:r", values={"f": fast, "n": 3})}, None, None, None, "")
-    claim = load_extensions(()).tokens["claim"]
+    claim = load_extensions(("chapter",)).tokens["claim"]
     with pytest.raises(RenderError, match="claim 'claim r.f beats r.f': unknown claim verb"):
         claim(TokenCall(["claim", "r.f", "beats", "r.f"], "claim r.f beats r.f | x", ctx))
     with pytest.raises(RenderError, match="'>' compares two numbers"):
@@ -554,7 +555,7 @@ class _EntryPoint:
 
 
 def test_installed_extensions_are_loaded_once_each_and_named_when_one_is_unknown(monkeypatch):
-    from d2l_compiler.engine.render import tokens
+    from d2l_compiler.engine.render import installed
     calls: list[str] = []
 
     def shout(ext: Extensions) -> None:
@@ -564,25 +565,25 @@ def test_installed_extensions_are_loaded_once_each_and_named_when_one_is_unknown
     def whisper(ext: Extensions) -> None:
         calls.append("whisper")
         ext.token("whisper")(lambda call: ".")
-    installed = [_EntryPoint("whisper", whisper), _EntryPoint("shout", shout)]
-    monkeypatch.setattr(tokens.metadata, "entry_points", lambda group: installed)
-    tokens.load_extensions.cache_clear()
+    entry_points = [_EntryPoint("whisper", whisper), _EntryPoint("shout", shout)]
+    monkeypatch.setattr(installed.metadata, "entry_points", lambda group: entry_points)
+    installed.load_extensions.cache_clear()
     try:
-        everything = tokens.load_extensions()
-        assert {"shout", "whisper", "claim"} <= set(everything.tokens)
+        everything = installed.load_extensions()
+        assert {"shout", "whisper", "stamp"} <= set(everything.tokens)
         assert calls == ["shout", "whisper"]  # sorted by name
-        assert set(tokens.load_extensions(("whisper",)).tokens) >= {"whisper"}
-        assert "shout" not in tokens.load_extensions(("whisper",)).tokens
-        assert tokens.load_extensions() is everything  # per build, not once per page
+        assert set(installed.load_extensions(("whisper",)).tokens) >= {"whisper"}
+        assert "shout" not in installed.load_extensions(("whisper",)).tokens
+        assert installed.load_extensions() is everything  # per build, not once per page
         assert calls == ["shout", "whisper", "whisper"]
         with pytest.raises(UsageError) as unknown:
-            tokens.load_extensions(("loud", "shout"))
+            installed.load_extensions(("loud", "shout"))
         assert str(unknown.value) == "unknown d2l extension(s) loud; installed: shout, whisper"
-        monkeypatch.setattr(tokens.metadata, "entry_points", lambda group: [])
+        monkeypatch.setattr(installed.metadata, "entry_points", lambda group: [])
         with pytest.raises(UsageError, match=r"extension\(s\) loud; installed: none$"):
-            tokens.load_extensions.__wrapped__(("loud",))
+            installed.load_extensions.__wrapped__(("loud",))
     finally:
-        tokens.load_extensions.cache_clear()
+        installed.load_extensions.cache_clear()
 
 
 def test_the_notebook_starts_with_how_to_install_what_it_imports(tmp_path):

@@ -17,7 +17,8 @@ import pytest
 
 from d2l_compiler.engine.record.model import Fault, RegionRun, Status
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.run import child, device, procs, runner, supervise
+from d2l_compiler.engine.run import child, procs, runner, supervise
+from d2l_compiler.engine.sources import device
 from d2l_compiler.engine.run.runner import Limits, describe_exit, log_name, run_page
 from d2l_compiler.engine.sources.discover import Include, Region
 
@@ -461,7 +462,7 @@ def test_become_subreaper_on_linux():
 
 def test_device_resolution(machine, tmp_path, monkeypatch):
     from d2l_compiler.engine.errors import UsageError
-    from d2l_compiler.engine.run import device
+    from d2l_compiler.engine.sources import device
 
     probes: list[str] = []
     monkeypatch.setattr(device, "_probe", lambda: probes.append("probe") or "cuda")
@@ -494,7 +495,7 @@ def test_device_resolution(machine, tmp_path, monkeypatch):
 
 
 def test_cache_comparison_and_probe_answers(tmp_path, monkeypatch):
-    from d2l_compiler.engine.run import device
+    from d2l_compiler.engine.sources import device
 
     cache = tmp_path / "device.json"
     assert device.cached_differs(cache, {"a": 1}, "cpu")
@@ -509,7 +510,8 @@ def test_cache_comparison_and_probe_answers(tmp_path, monkeypatch):
     assert device._torch_version() != ""
 
 
-SPEC_HINT = 'D2L_TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"'
+# the engine names no book's way of installing torch (the chapter's helpers name D2L_TORCH_SPEC)
+ENGINE_HINT = "install a CUDA build of torch (https://pytorch.org/get-started/locally/)"
 
 
 @pytest.fixture
@@ -591,7 +593,7 @@ def test_auto_with_a_driver_but_a_cpu_build_builds_on_the_cpu_and_says_so(machin
     assert device.resolve_device(tmp_path / "state") == "cpu" and probes == []
     assert capsys.readouterr().err == (
         "note: an NVIDIA driver is loaded but torch 2.13.0+cpu is a CPU build: building on the "
-        f"CPU (for the GPU, install a CUDA build, e.g. {SPEC_HINT} (see README))\n")
+        f"CPU (for the GPU, {ENGINE_HINT})\n")
     assert device.resolve_device(tmp_path / "state") == "cpu"
     assert capsys.readouterr().err == ""  # once per process (freshness asks again)
 
@@ -614,8 +616,7 @@ def test_cuda_with_a_cpu_build_names_the_wheel_and_how_to_get_a_cuda_build(machi
     machine.driver()
     with pytest.raises(UsageError) as exc:
         device.resolve_device(tmp_path / "state")
-    assert str(exc.value) == ("D2L_DEVICE=cuda but torch 2.13.0+cpu (a CPU build): install a "
-                              f"CUDA build, e.g. {SPEC_HINT} (see README)")
+    assert str(exc.value) == f"D2L_DEVICE=cuda but torch 2.13.0+cpu (a CPU build): {ENGINE_HINT}"
     machine.no_torch()
     with pytest.raises(UsageError, match="^D2L_DEVICE=cuda but torch is not installed$"):
         device.resolve_device(tmp_path / "state")
@@ -934,7 +935,7 @@ def test_a_child_that_cannot_write_its_result_says_so_in_one_line(tmp_path, resu
 
 def test_device_cache_is_written_into_new_or_existing_folders_and_never_fails_a_build(
         machine, tmp_path, monkeypatch):
-    from d2l_compiler.engine.run import device
+    from d2l_compiler.engine.sources import device
 
     machine.driver()
     machine.torch("2.13.0+cu128", "12.8")
@@ -952,7 +953,7 @@ def test_device_cache_is_written_into_new_or_existing_folders_and_never_fails_a_
 
 
 def test_torch_version_when_torch_is_absent(monkeypatch):
-    from d2l_compiler.engine.run import device
+    from d2l_compiler.engine.sources import device
 
     def missing(name: str) -> str:
         raise device.metadata.PackageNotFoundError(name)

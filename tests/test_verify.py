@@ -16,7 +16,8 @@ import pytest
 from d2l_compiler.__main__ import main
 from d2l_compiler.engine.build import BuildOptions, build
 from d2l_compiler.engine.progress import PlainProgress
-from d2l_compiler.engine.record.io import load_record, seal, write_json_atomic
+from conftest import seal
+from d2l_compiler.engine.record.io import load_record, write_json_atomic
 from d2l_compiler.engine.run.runner import Limits
 from d2l_compiler.engine.sources.project import Project
 

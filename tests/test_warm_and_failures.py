@@ -25,7 +25,8 @@ from d2l_compiler.engine.build import BuildOptions, build
 from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.progress import PlainProgress
 from d2l_compiler.engine.run.runner import Limits, run_page
-from d2l_compiler.engine.run.warm import CHILD, WarmPool, page_env
+from d2l_compiler.engine.run.warm import CHILD, WarmPool
+from d2l_compiler.engine.sources.page_env import page_env
 from d2l_compiler.engine.sources.discover import Include, Region
 from d2l_compiler.engine.sources.key import project_modules
 from d2l_compiler.engine.sources.project import Project

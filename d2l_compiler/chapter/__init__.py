@@ -9,7 +9,8 @@ SVG drawn from the record.
 When the record holds the page's results from several devices (a CPU build merged with a GPU
 build), the tables get a column group, the chart a series, and the sentences one per device:
 a statement about speed holds for the device that measured it, so each names its device.
-Adding a token to the chapter touches this package only.
+The sentences that compare timings (``compare``, ``claim``, ``agreement``) are in
+:mod:`.claim_tokens`. Adding a token to the chapter touches this package only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from d2l_compiler.chapter import tables
+from d2l_compiler.chapter import claim_tokens, tables
 from d2l_compiler.chapter.charts import paths_chart_devices
 from d2l_compiler.engine.render.tokens import Extensions, RenderError, TokenCall
 
@@ -133,6 +134,7 @@ def _chart(call: TokenCall) -> str:
 
 def register(ext: Extensions) -> None:
     """Register the chapter's tokens."""
+    claim_tokens.register(ext)
     ext.token("paths_table")(_every_device_by_batch(tables.paths_table_devices))
     ext.token("paths_files")(_every_device_by_batch(tables.paths_files_devices))
     ext.token("paths_file_kinds")(_every_device_by_batch(tables.paths_file_kinds))

@@ -16,7 +16,7 @@ from d2l_compiler.models import human_size
 from d2l_compiler.numerics import MatmulSettings
 from d2l_compiler.paths import LABELS, PATHS
 from d2l_compiler.engine.record.io import readable_time
-from d2l_compiler.engine.render.escape import inline
+from d2l_compiler.engine.escape import inline
 
 SCROLL_LABEL = "表格（较宽时可横向滚动）"
 PATHS_HEADER = ["路径", "推理设置", "编译（秒）", "每次调用：中位数（四分位区间），微秒",

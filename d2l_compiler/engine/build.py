@@ -14,19 +14,20 @@ from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
 from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun, StoredPage
 from d2l_compiler.engine.record.whole import BuildProvenance, PageTiming, Record
-from d2l_compiler.engine.run.device import check_memory_limit, resolve_device
+from d2l_compiler.engine.sources.device import check_memory_limit, resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
-from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.errors import BuildError, PagesFailed
 from d2l_compiler.engine.render.notebook import render_notebooks
 from d2l_compiler.engine.publish.generated import publish_generated
 from d2l_compiler.engine.record.guard import after_pages, guarding
 from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.render.markdown import RenderError, labels_for
-from d2l_compiler.engine.render.tokens import extensions_for
+from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.run.child import provenance as where_this_runs
 from d2l_compiler.engine.run.jobs import PageJob, PageOutcome, run_job
 from d2l_compiler.engine.run.procs import sweep_scratch
+from d2l_compiler.engine.run.ray_executor import RayExecutor
 from d2l_compiler.engine.run.runner import Limits
 from d2l_compiler.engine.run.schedule import Executor, InlineExecutor, PoolExecutor, run_jobs
 from d2l_compiler.engine.run.shard import Shard, page_estimates, shard_pages, shard_record_path
@@ -38,7 +39,7 @@ from d2l_compiler.engine.record.named import load_named, save_origins, with_name
 from d2l_compiler.engine.record.reuse import other_devices, recorded_results
 from d2l_compiler.engine.record.store import Store
 from d2l_compiler.engine.record.state_walk import stale_by_inputs, unproven
-from d2l_compiler.engine.run.warm import page_env
+from d2l_compiler.engine.sources.page_env import page_env
 
 
 # results no page uses any more, kept (newest first) so that undoing an edit runs nothing
@@ -117,11 +118,12 @@ def site_builder(host: str) -> Callable[[Project, Path, list[Path]], None]:
     """The site build of ``host`` (imported when asked for: each host is an optional
     dependency of a build that only runs and records); ``UsageError`` if it is missing."""
     if host == "zensical":
-        from d2l_compiler.engine.publish.zensical_host import build_site, require_zensical
+        from d2l_compiler.engine.publish.zensical_host import (  # noqa: PLC0415 - optional host
+            build_site, require_zensical)
 
         require_zensical()
     else:
-        from d2l_compiler.engine.publish.mkdocs_plugin import build_site
+        from d2l_compiler.engine.publish.mkdocs_plugin import build_site  # noqa: PLC0415 - optional host
     return build_site
 
 
@@ -148,8 +150,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
         with project_lock(project, progress), guarding(project):
             summary, failures = _execute(project, options, device, pages, progress)
             if failures:
-                raise BuildError("\n".join(failures) + f"\nbuild failed ({summary}): "
-                                 "the record and the site were left unchanged")
+                raise PagesFailed(failures, str(summary))
             if site_dir is not None:
                 build_site(project, site_dir, protected_paths(project, pages))
     finally:
@@ -158,7 +159,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
 
 
 def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
-             progress: PlainProgress) -> tuple[BuildSummary, list[str]]:
+             progress: PlainProgress) -> tuple[BuildSummary, dict[str, str]]:
     """Run every page whose key has no stored result (all with ``force``); write the record."""
     start = time.perf_counter()
     previous = record.load_record(project.record_path)
@@ -168,7 +169,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     sources_before = fingerprint(project, pages)
     store = Store(project.store_dir, warn=lambda msg: print(msg, file=sys.stderr))
     reusable = recorded_results(previous)  # a record brought from elsewhere (merged, committed)
-    summary, failures = BuildSummary(), []
+    summary, failures = BuildSummary(), {}
     new_pages: dict[str, PageEntry] = {}
     if options.only is not None and previous is not None:  # keep the other pages' results
         new_pages.update({p: e for p, e in previous.pages.items() if p not in pages})
@@ -213,7 +214,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             summary.regions_ran += [f"{page}: {keys.nodes[i].region.id}" for i in sorted(outcome.ran)]
             if outcome.failure:
                 summary.failed.append(page)
-                failures.append(outcome.failure)
+                failures[page] = outcome.failure
                 continue
             summary.ran.append(page)
         # the key covers executed code only: what the page merely shows is refreshed
@@ -223,8 +224,8 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         return summary, failures
     changed = fingerprint(project, pages).changed_since(sources_before)
     if changed:
-        return summary, [f"sources changed while the build ran ({', '.join(changed[:5])}): "
-                         "the outputs may not match them; run the build again"]
+        return summary, {"*": f"sources changed while the build ran ({', '.join(changed[:5])}): "
+                              "the outputs may not match them; run the build again"}
     timeline = tuple(sorted((PageTiming(o.page, o.started, o.ended, o.worker, o.gpus,
                                         job.resources.exclusive)
                              for job in jobs for o in [outcomes[job.page]]),
@@ -251,7 +252,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         publish_record(project, pages, full)
         save_origins(project, origins)
     store.keep_only(in_use, SPARE_RESULTS)
-    return summary, []
+    return summary, {}
 
 
 def _one_complete_run(found: dict[int, StoredPage | None]) -> bool:
@@ -325,7 +326,6 @@ def make_executor(options: BuildOptions, device: str, pages: int, root: Path,
                   inline: Callable[[PageJob, str | None], PageOutcome]) -> Executor:
     """Ray if asked for; local worker processes for several pages and jobs; else this process."""
     if options.executor == "ray":
-        from d2l_compiler.engine.run.ray_executor import RayExecutor
 
         return RayExecutor(device, root)
     if options.jobs > 1 and pages > 1:

@@ -13,3 +13,21 @@ class UsageError(BuildError):
     """The build was asked for something impossible (bad option, missing file, no device)."""
 
     exit_code = 2
+
+
+class NoRecord(UsageError):
+    """There is no build record (of this format) where one is needed: ``path``."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"no build record at {path}: {reason}")
+        self.path = path
+
+
+class PagesFailed(BuildError):
+    """Pages failed to run (or the sources changed under them): ``failures`` maps each page
+    (``"*"``: the build as a whole) to what went wrong there. Nothing was recorded."""
+
+    def __init__(self, failures: dict[str, str], summary: str) -> None:
+        super().__init__("\n".join(failures.values()) + f"\nbuild failed ({summary}): "
+                         "the record and the site were left unchanged")
+        self.failures = failures

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from d2l_compiler.engine.build import project_lock, protected_paths, publish_record
+from d2l_compiler.engine.build import project_lock, protected_paths, publish_record, site_builder
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.publish.sitedir import check_site_dir
@@ -72,9 +72,7 @@ def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: st
             publish_record(project, pages, merged)
             save_origins(project, origins)
             if site_dir is not None:
-                from d2l_compiler.engine.publish.mkdocs_plugin import build_site
-
-                build_site(project, site_dir, protected_paths(project, pages))
+                site_builder("mkdocs")(project, site_dir, protected_paths(project, pages))
     finally:
         progress.close()
     return merged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, TextIO
 
@@ -42,7 +43,8 @@ class RichProgress(PlainProgress):
 
     def __init__(self) -> None:
         super().__init__()
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (  # noqa: PLC0415 - only for a terminal: a plain build skips rich
+            BarColumn, Progress, TextColumn, TimeElapsedColumn)
 
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
                              TextColumn("{task.completed}/{task.total} regions"),
@@ -77,8 +79,6 @@ class RichProgress(PlainProgress):
 
 def make_progress() -> PlainProgress:
     """Rich on an interactive terminal (unless CI is set), plain lines otherwise."""
-    import os
-
     if sys.stdout.isatty() and not os.environ.get("CI"):
         try:
             return RichProgress()

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from d2l_compiler.engine.sources.project import Project
 
-RECORD_FILE = "d2l-record.json"  # the build record, for readers and ``bench-chapter --published``
+RECORD_FILE = "d2l-record.json"  # the build record, for readers and their tools
 
 
 def downloads(project: Project) -> dict[str, Path]:

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from jinja2 import FileSystemBytecodeCache
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import base, load_config
 from mkdocs.config import config_options as c
@@ -32,19 +33,19 @@ from mkdocs.structure.pages import Page
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
 from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
-from d2l_compiler.engine.publish.serve import read_status, status_path
+from d2l_compiler.engine.publish.status import read_status, status_path
 from d2l_compiler.engine.record.freshness import outdated_regions, staleness
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.whole import Record
-from d2l_compiler.engine.render.escape import inline, visible
+from d2l_compiler.engine.escape import inline, visible
 from d2l_compiler.engine.render.markdown import TOKEN, RenderError, labels_for, render_page
-from d2l_compiler.engine.render.tokens import extensions_for
+from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.sources.discover import page_includes
 from d2l_compiler.engine.sources.project import LABEL_SETS, Project
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
-_HINT = "run `python -m d2l_compiler build` (or `nox -s docs`)"
+_HINT = "run `python -m d2l_compiler build`"
 
 
 class D2LConfig(base.Config):
@@ -118,12 +119,12 @@ class D2LPlugin(BasePlugin[D2LConfig]):
                 problems = staleness(project, includes, results, environment=False)
                 if problems:
                     where = "" if results is entry else f" ({results.inputs.get('device')})"
-                    raise RenderError(f"stale results{where}: {'; '.join(problems)}")
+                    raise RenderError(f"stale results{where}: {'; '.join(problems)}", page_file)
             return render_page(markdown, entry, self.record, project.root, page_file,
                                extensions=self.extensions, labels=self.labels)
         except (RenderError, BuildError, OSError) as exc:
-            message = str(exc) if str(exc).startswith(page_file) else f"{page_file}: {exc}"
-            raise PluginError(f"{message}; {_HINT}") from None
+            placed = exc.at(page_file) if isinstance(exc, RenderError) else f"{page_file}: {exc}"
+            raise PluginError(f"{placed}; {_HINT}") from None
 
     def _preview(self, markdown: str, name: str, page_file: str, entry: Any) -> str:
         project, labels = self.project, self.labels
@@ -151,8 +152,6 @@ class D2LPlugin(BasePlugin[D2LConfig]):
     def on_env(self, env: Any, **_: Any) -> Any:
         """Keep the theme's compiled templates between builds (Jinja's bytecode cache, in the
         state directory): compiling them again is most of a build that runs nothing."""
-        from jinja2 import FileSystemBytecodeCache
-
         folder = self.project.state_dir / "jinja"
         folder.mkdir(parents=True, exist_ok=True)
         env.bytecode_cache = FileSystemBytecodeCache(str(folder))

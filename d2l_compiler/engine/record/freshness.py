@@ -17,7 +17,9 @@ from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
 from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.sources.discover import Include, discover
-from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.errors import NoRecord, UsageError
+from d2l_compiler.engine.sources.device import resolve_device
+from d2l_compiler.engine.sources.page_env import page_env  # the environment the regions ran in
 from d2l_compiler.engine.sources.project import Project
 from d2l_compiler.engine.record.store import Store
 from d2l_compiler.engine.record.state_walk import stale_by_inputs, unproven
@@ -112,8 +114,6 @@ def recorded_elsewhere(project: Project, entry: PageEntry) -> bool:
 
 @lru_cache(maxsize=8)
 def _local_device(state_dir: str) -> str:
-    from d2l_compiler.engine.run.device import resolve_device
-
     try:
         return resolve_device(Path(state_dir))
     except UsageError:  # D2L_DEVICE=cuda without one: no result here is from this machine
@@ -167,8 +167,6 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
 
 def _inputs_changed(project: Project, entry: PageEntry, keys: key.PageKeys,
                     environment: bool = True) -> list[str]:
-    from d2l_compiler.engine.run.warm import page_env  # the environment the regions ran in
-
     runs = {i: shown.run for i, shown in enumerate(entry.executed) if shown.run is not None}
     stale = stale_by_inputs(runs, keys.nodes, project.root,
                             page_env(project.root, entry.inputs["device"]), environment)
@@ -180,7 +178,7 @@ def check(project: Project) -> dict[str, list[str]]:
     pages = discover(project)  # a broken config or page is reported before a missing record
     stored = record.load_record(project.record_path)
     if stored is None:
-        raise UsageError(f"no build record at {project.record_path}: nothing to check")
+        raise NoRecord(project.record_path, "nothing to check")
     found = {}
     for page, includes in pages.items():
         if any(inc.region.executed for inc in includes):

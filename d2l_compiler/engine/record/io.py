@@ -8,7 +8,6 @@ so the copy the site serves cannot be read as markup by anything that sniffs it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.record.model import FORMAT, PageEntry, RecordError
+from d2l_compiler.engine.record.digest import entry_digest, read_back  # noqa: F401 - the record's API
+from d2l_compiler.engine.record.model import FORMAT, PageEntry
+from d2l_compiler.engine.record.shape import RecordError
 from d2l_compiler.engine.record.whole import Record
 
 
@@ -36,14 +37,6 @@ def record_text(data: Any) -> str:
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text).translate(_HTML_SAFE)
 
 
-def read_back(data: Any) -> Any:
-    """``data`` as JSON gives it back from the record file (a surrogate pair written as two
-    lone halves comes back as one character, a tuple as a list, ...): with the model's
-    ``from_json``, what a digest must cover. ASCII JSON reads back as :func:`record_text`
-    does, ten times faster."""
-    return json.loads(json.dumps(data))
-
-
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temporary file in the same directory, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,18 +51,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def entry_digest(entry: dict[str, Any]) -> str:
-    """SHA-256 of a page entry's JSON (everything but the digest itself)."""
-    body = {k: v for k, v in entry.items() if k != "digest"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
-
-
-def seal(entry: dict[str, Any]) -> dict[str, Any]:
-    """A page entry's JSON, as it reads back, with its digest (what :meth:`PageEntry.sealed`
-    writes); ``RecordError`` if it is not a page entry."""
-    return PageEntry.from_json({**entry, "digest": ""}, "page").sealed().to_json()
 
 
 def tampered(entry: PageEntry) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.record.freshness import explain
 from d2l_compiler.engine.record.io import tampered
 from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.record.whole import BuildProvenance, Record
@@ -39,8 +40,6 @@ def _sources(entry: PageEntry) -> list:
 
 
 def _why(a: PageEntry, b: PageEntry) -> str:
-    from d2l_compiler.engine.record.freshness import explain
-
     return "; ".join(explain(a.inputs, b.inputs)[:3]) or "other inputs"
 
 

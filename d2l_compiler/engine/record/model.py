@@ -12,16 +12,15 @@ module.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-FORMAT = 3  # 2: regions are an ordered list (one entry per include), entries carry a digest;
-# 3: each executed region has its own key (inputs.region_keys), the store keeps one run per key
+from d2l_compiler.engine.formats import RECORD_FORMAT
+from d2l_compiler.engine.record.digest import entry_digest, read_back
+from d2l_compiler.engine.record.shape import RecordError, mapping, need, plain
 
-
-class RecordError(ValueError):
-    """A record (or a child's event) that does not have the documented shape."""
+FORMAT = RECORD_FORMAT  # see d2l_compiler.engine.formats
 
 
 class Status(str, Enum):
@@ -45,25 +44,6 @@ class Fault(str, Enum):
     CORRUPT_RESULT = "corrupt-result"
 
 
-def _need(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], where: str) -> Any:
-    """``data[name]`` if it is of ``kind`` (a bool is not accepted as a number)."""
-    value = data.get(name)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise RecordError(f"{where}: {name!r} is missing or not {_kind_name(kind)}")
-    return value
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(k.__name__ for k in kinds)
-
-
-def _mapping(data: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise RecordError(f"{where}: expected an object, got {type(data).__name__}")
-    return data
-
-
 @dataclass(frozen=True)
 class CapturedWarning:
     """A warning a region raised (recorded even where Python would hide it)."""
@@ -75,8 +55,8 @@ class CapturedWarning:
     @classmethod
     def from_json(cls, data: Any, where: str) -> CapturedWarning:
         """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, where)
-        return cls(_need(data, "category", str, where), _need(data, "message", str, where),
+        data = mapping(data, where)
+        return cls(need(data, "category", str, where), need(data, "message", str, where),
                    str(data.get("where", "")))
 
 
@@ -93,7 +73,7 @@ class RegionError:
     @classmethod
     def from_json(cls, data: Any, where: str) -> RegionError:
         """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, where)
+        data = mapping(data, where)
         try:
             fault = Fault(data.get("fault"))
         except ValueError:
@@ -127,7 +107,7 @@ class RegionRun:
     @classmethod
     def from_json(cls, data: Any, where: str = "region run") -> RegionRun:
         """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, where)
+        data = mapping(data, where)
         try:
             status = Status(data.get("status", "ok"))
         except ValueError:
@@ -138,13 +118,13 @@ class RegionRun:
         error = data.get("error")
         return cls(
             index=data["index"] if isinstance(data.get("index"), int) else -1,
-            id=_need(data, "id", str, where), status=status,
+            id=need(data, "id", str, where), status=status,
             duration=float(data.get("duration") or 0.0),
             stdout=str(data.get("stdout") or ""), stray=str(data.get("stray") or ""),
             raised=str(data.get("raised") or ""),
             warnings=tuple(CapturedWarning.from_json(w, f"{where} warning") for w in warnings),
-            values=dict(_mapping(data.get("values") or {}, f"{where} values")),
-            values_dropped=dict(_mapping(data.get("values_dropped") or {}, f"{where} dropped")),
+            values=dict(mapping(data.get("values") or {}, f"{where} values")),
+            values_dropped=dict(mapping(data.get("values_dropped") or {}, f"{where} dropped")),
             error=RegionError.from_json(error, f"{where} error") if error is not None else None,
             seen=_strings(data.get("seen"), f"{where} seen"),
             state_before=_strings(data.get("state_before"), f"{where} state"),
@@ -154,7 +134,7 @@ class RegionRun:
         """The JSON shape written to the record."""
         data: dict[str, Any] = {"id": self.id, "status": self.status.value,
                                 "duration": self.duration, "stdout": self.stdout,
-                                "warnings": [_plain(w) for w in self.warnings],
+                                "warnings": [plain(w) for w in self.warnings],
                                 "values": dict(self.values)}
         for name in ("stray", "raised"):
             if getattr(self, name):
@@ -162,7 +142,7 @@ class RegionRun:
         if self.values_dropped:
             data["values_dropped"] = dict(self.values_dropped)
         if self.error is not None:
-            data["error"] = _plain(self.error)
+            data["error"] = plain(self.error)
         for name in ("seen", "state_before", "state_changed"):
             if getattr(self, name):
                 data[name] = dict(getattr(self, name))
@@ -171,7 +151,7 @@ class RegionRun:
 
 def _strings(data: Any, where: str, none: bool = False) -> dict[str, Any]:
     """A mapping of names to digests (``None`` too where ``none``)."""
-    found = dict(_mapping(data or {}, where))
+    found = dict(mapping(data or {}, where))
     for name, value in found.items():
         if not isinstance(value, str) and not (none and value is None):
             raise RecordError(f"{where}: {name!r} is not a digest")
@@ -195,12 +175,12 @@ class RegionEntry:
     @classmethod
     def from_json(cls, data: Any, where: str) -> RegionEntry:
         """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, where)
+        data = mapping(data, where)
         executed = bool(data.get("executed"))
-        return cls(_need(data, "id", str, where), _need(data, "section", str, where),
-                   _need(data, "path", str, where), _need(data, "line", int, where),
-                   _need(data, "md_line", int, where), str(data.get("target") or data["id"]),
-                   _need(data, "source_sha", str, where), executed,
+        return cls(need(data, "id", str, where), need(data, "section", str, where),
+                   need(data, "path", str, where), need(data, "line", int, where),
+                   need(data, "md_line", int, where), str(data.get("target") or data["id"]),
+                   need(data, "source_sha", str, where), executed,
                    RegionRun.from_json(data, where) if executed else None)
 
     def to_json(self) -> dict[str, Any]:
@@ -214,9 +194,9 @@ class RegionEntry:
 
 def _run_fields(data: Mapping[str, Any], where: str) -> tuple[Any, ...]:
     """key, inputs, provenance, executed_at, duration, peak_mb: what a page's run shares."""
-    return (_need(data, "key", str, where), dict(_need(data, "inputs", Mapping, where)),
-            dict(_need(data, "provenance", Mapping, where)), _need(data, "executed_at", str, where),
-            float(_need(data, "duration", (int, float), where)), float(data.get("peak_mb") or 0.0))
+    return (need(data, "key", str, where), dict(need(data, "inputs", Mapping, where)),
+            dict(need(data, "provenance", Mapping, where)), need(data, "executed_at", str, where),
+            float(need(data, "duration", (int, float), where)), float(data.get("peak_mb") or 0.0))
 
 
 def _run_fields_json(page: StoredPage | PageEntry) -> dict[str, Any]:
@@ -239,8 +219,8 @@ class StoredPage:
     @classmethod
     def from_json(cls, data: Any, where: str = "stored page") -> StoredPage:
         """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, where)
-        runs = _need(data, "regions", list, where)
+        data = mapping(data, where)
+        runs = need(data, "regions", list, where)
         return cls(*_run_fields(data, where),
                    tuple(RegionRun.from_json(r, f"{where} region {n}") for n, r in enumerate(runs)))
 
@@ -272,12 +252,12 @@ class PageEntry:
     @classmethod
     def from_json(cls, data: Any, where: str) -> PageEntry:
         """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, where)
-        regions = _need(data, "regions", list, where)
+        data = mapping(data, where)
+        regions = need(data, "regions", list, where)
         return cls(*_run_fields(data, where),
                    tuple(RegionEntry.from_json(r, f"{where} region {n}")
                          for n, r in enumerate(regions)),
-                   bool(data.get("ran")), _need(data, "digest", str, where))
+                   bool(data.get("ran")), need(data, "digest", str, where))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape written to the record."""
@@ -288,16 +268,5 @@ class PageEntry:
         """This entry as the record reads it back, with the digest of that content: whatever
         reading changes (``0`` where a float is kept becomes ``0.0``, an escaped surrogate
         pair one character, ...) happens before the digest, so reading never breaks the seal."""
-        from d2l_compiler.engine.record.io import entry_digest, read_back
-
         entry = PageEntry.from_json(read_back(replace(self, digest="").to_json()), "page")
         return replace(entry, digest=entry_digest(entry.to_json()))
-
-
-def _plain(obj: Any) -> Any:
-    """A dataclass as JSON-ready data (enums by value)."""
-    if isinstance(obj, Enum):
-        return obj.value
-    if hasattr(obj, "__dataclass_fields__"):
-        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
-    return obj

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from d2l_compiler.engine.record.model import (FORMAT, PageEntry, RecordError, _mapping, _need,
-                                              _plain)
+from d2l_compiler.engine.record.model import FORMAT, PageEntry
+from d2l_compiler.engine.record.shape import RecordError, mapping, need, plain
 
 
 @dataclass(frozen=True)
@@ -26,17 +26,17 @@ class PageTiming:
     @classmethod
     def from_json(cls, data: Any) -> PageTiming:
         """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, "timeline entry")
+        data = mapping(data, "timeline entry")
         gpus = data.get("gpus")
-        return cls(_need(data, "page", str, "timeline entry"),
-                   float(_need(data, "started", (int, float), "timeline entry")),
-                   float(_need(data, "ended", (int, float), "timeline entry")),
+        return cls(need(data, "page", str, "timeline entry"),
+                   float(need(data, "started", (int, float), "timeline entry")),
+                   float(need(data, "ended", (int, float), "timeline entry")),
                    str(data.get("worker", "")), gpus if isinstance(gpus, str) else None,
                    bool(data.get("exclusive")))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape written to the record."""
-        return _plain(self)
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ class BuildProvenance:
     @classmethod
     def from_json(cls, data: Any) -> BuildProvenance:
         """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, "provenance")
-        summary = _mapping(data.get("summary") or {}, "provenance summary")
+        data = mapping(data, "provenance")
+        summary = mapping(data.get("summary") or {}, "provenance summary")
         return cls(str(data.get("device", "?")), str(data.get("git_commit", "unknown")),
                    str(data.get("date_utc", "")), str(data.get("python", "")),
                    tuple(summary.get("ran", ())), tuple(summary.get("cached", ())),
@@ -95,16 +95,16 @@ class Record:
     @classmethod
     def from_json(cls, data: Any) -> Record:
         """Read (and validate) the JSON shape; ``RecordError`` names a bad field."""
-        data = _mapping(data, "record")
+        data = mapping(data, "record")
         if data.get("format") != FORMAT:
             raise RecordError(f"format {data.get('format')!r}, expected {FORMAT}")
-        pages = _mapping(_need(data, "pages", Mapping, "record"), "pages")
-        others = _mapping(data.get("other_devices") or {}, "other_devices")
-        return cls(BuildProvenance.from_json(_need(data, "provenance", Mapping, "record")),
+        pages = mapping(need(data, "pages", Mapping, "record"), "pages")
+        others = mapping(data.get("other_devices") or {}, "other_devices")
+        return cls(BuildProvenance.from_json(need(data, "provenance", Mapping, "record")),
                    {name: PageEntry.from_json(entry, f"page {name!r}")
                     for name, entry in pages.items()},
                    other_devices={name: tuple(PageEntry.from_json(e, f"page {name!r} ({n})")
-                                              for n, e in enumerate(_need(others, name, list,
+                                              for n, e in enumerate(need(others, name, list,
                                                                           "other_devices")))
                                   for name in others})
 

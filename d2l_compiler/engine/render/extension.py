@@ -26,7 +26,8 @@ from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.render.markdown import RenderError, labels_for, render_page
-from d2l_compiler.engine.render.tokens import extensions_for
+from d2l_compiler.engine.render.installed import extensions_for
+from d2l_compiler.engine.sources.discover import includes_in
 from d2l_compiler.engine.sources.page import parse_page
 from d2l_compiler.engine.sources.project import find_project
 
@@ -55,8 +56,6 @@ class _Render(Preprocessor):
         raise RenderError(f"no record entry runs {', '.join(targets)}: rebuild")
 
     def run(self, lines: list[str]) -> list[str]:
-        from d2l_compiler.engine.sources.discover import includes_in
-
         text = "\n".join(lines)
         name, entry = self._entry(text)
         page_file = f"{self.project.docs_dir.name}/{name}"
@@ -64,7 +63,7 @@ class _Render(Preprocessor):
         for results in self.record.devices(name):  # every device's results shown
             problems = staleness(self.project, includes, results, environment=False)
             if problems:
-                raise RenderError(f"{page_file}: stale results: {'; '.join(problems)}")
+                raise RenderError(f"stale results: {'; '.join(problems)}", page_file)
         return render_page(text, entry, self.record, self.project.root, page_file,
                            extensions=self.extensions, labels=self.labels).split("\n")
 

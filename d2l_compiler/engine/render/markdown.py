@@ -30,9 +30,9 @@ __all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "re
 from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
-from d2l_compiler.engine.render.escape import inline, snippet_safe, visible
-from d2l_compiler.engine.render.tokens import (Extensions, PageContext, RenderError, TokenCall,
-                                               load_extensions)
+from d2l_compiler.engine.escape import inline, snippet_safe, visible
+from d2l_compiler.engine.render.installed import load_extensions
+from d2l_compiler.engine.render.tokens import Extensions, PageContext, RenderError, TokenCall
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
 
 TOKEN = _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.*?)\s*\}\}")
@@ -215,8 +215,8 @@ def _included_outputs(fence_includes, runs, page_file: str, labels: Labels,
     for ref in fence_includes:
         n, region = next(runs, (None, None))
         if region is None or region.target != ref.target:
-            raise RenderError(f"{page_file}:{ref.line}: the record has no run for include "
-                              f"{ref.target!r} at this place: rebuild")
+            raise RenderError(f"the record has no run for include {ref.target!r} at this "
+                              "place: rebuild", page_file, ref.line)
         if region.run is not None:
             if n in outdated:
                 lines += ["", f'{ref.indent}<p class="d2l-outdated">{inline(labels.outdated)}</p>']
@@ -248,7 +248,7 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
     try:
         parsed = parse_page(markdown, page_file)
     except PageSyntaxError as exc:
-        raise RenderError(str(exc)) from None
+        raise RenderError(exc.reason, exc.page_file, exc.line) from None
     entries = entry.regions if entry is not None else ()
     executed = entry is not None and bool(entry.executed)
     others = tuple((other, _by_section(other.regions)) for other in _other_devices(record, entry))
@@ -270,7 +270,7 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
             try:
                 line = _TOKEN.sub(lambda m: _replace_token(m["body"], page, extensions), line)
             except RenderError as exc:
-                raise RenderError(f"{page_file}:{number}: {exc}") from None
+                raise exc.at(page_file, number) from None
         out.append(line)
         if outputs and number in fence_end:
             out += _included_outputs(fence_end[number].includes, runs, page_file, labels,
@@ -279,5 +279,5 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
             out += ["", f'<p class="d2l-stamp">{page_stamp}</p>', ""]
             stamped = True
     if outputs and next(runs, None) is not None:
-        raise RenderError(f"{page_file}: the record has more runs than the page has includes: rebuild")
+        raise RenderError("the record has more runs than the page has includes: rebuild", page_file)
     return "\n".join(out)

@@ -17,7 +17,7 @@ from typing import Any
 
 from d2l_compiler.engine.record.model import PageEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
-from d2l_compiler.engine.render.escape import visible
+from d2l_compiler.engine.escape import visible
 from d2l_compiler.engine.sources.page import MARK, parse_page
 from d2l_compiler.engine.sources.project import GENERATED_DIR
 from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, fence_for, render_page
@@ -217,7 +217,7 @@ def render_notebooks(docs_dir: Path, record: Record,
                 markdown, entry, record, code_of, root, (docs_dir / page).parent,
                 f"docs/{page}", extensions, labels, install, [None, target.parent])
         except RenderError as exc:
-            raise RenderError(str(exc)) from None
+            raise exc.at(f"docs/{page}") from None
         relative = target.relative_to(docs_dir).as_posix()
         files += [NotebookFile(target, page, json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"),
                   NotebookFile(target.with_suffix(".md"), page,

@@ -9,7 +9,7 @@ from typing import Any
 from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.record.whole import Record
-from d2l_compiler.engine.render.escape import inline
+from d2l_compiler.engine.escape import inline
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,15 @@ Python entry point in the group ``d2l_compiler.extensions``::
         def my_table(call: TokenCall) -> str: ...
         ext.derived.append(write_my_figures)
 
-The engine itself registers the generic tokens (``stamp``, ``report``, ``compare``,
-``claim``, ``dataflow``) the same way, from :mod:`.builtin`. A token that is not registered
+The engine itself registers the generic tokens (``stamp``, ``report``, ``dataflow``) the
+same way, from :mod:`.builtin`. A token that is not registered
 is read as a value reference ``SECTION.name[.field] | FORMAT``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +27,20 @@ from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.record.model import PageEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 
-GROUP = "d2l_compiler.extensions"
-
-
 class RenderError(ValueError):
-    """The page cannot be rendered honestly from the record (missing, stale, unknown token)."""
+    """The page cannot be rendered honestly from the record (missing, stale, unknown token).
+
+    Where it is known, ``page_file`` and ``line`` (1-based; None: the whole page) say where;
+    the message then starts with them, and callers read the fields, never the text."""
+
+    def __init__(self, reason: str, page_file: str | None = None, line: int | None = None) -> None:
+        where = f"{page_file}:{line}: " if page_file and line else f"{page_file}: " if page_file else ""
+        super().__init__(f"{where}{reason}")
+        self.reason, self.page_file, self.line = reason, page_file, line
+
+    def at(self, page_file: str, line: int | None = None) -> RenderError:
+        """This error placed in ``page_file`` (at ``line``), unless it already has a place."""
+        return self if self.page_file else RenderError(self.reason, page_file, line)
 
 
 @dataclass(frozen=True)
@@ -124,25 +131,3 @@ class Extensions:
             self.tokens[name] = handler
             return handler
         return register
-
-
-@lru_cache(maxsize=8)
-def load_extensions(names: tuple[str, ...] | None = None) -> Extensions:
-    """The built-in tokens plus the installed extensions (all, or only those ``names``)."""
-    from d2l_compiler.engine.render import builtin
-
-    ext = Extensions()
-    builtin.register(ext)
-    found = {ep.name: ep for ep in metadata.entry_points(group=GROUP)}
-    unknown = sorted(set(names or ()) - set(found))
-    if unknown:
-        raise UsageError(f"unknown d2l extension(s) {', '.join(unknown)}; installed: "
-                         f"{', '.join(sorted(found)) or 'none'}")
-    for name in sorted(found) if names is None else names:
-        found[name].load()(ext)
-    return ext
-
-
-def extensions_for(names: Iterable[str] | None) -> Extensions:
-    """:func:`load_extensions` for a config value (a list of names, or None for all)."""
-    return load_extensions(None if names is None else tuple(names))

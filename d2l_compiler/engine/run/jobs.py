@@ -22,7 +22,8 @@ from d2l_compiler.engine.record.observed import resolve
 from d2l_compiler.engine.run.plan import plan_processes
 from d2l_compiler.engine.run.runner import Limits, PageRun, run_page
 from d2l_compiler.engine.record.state_walk import unproven
-from d2l_compiler.engine.run.warm import WarmPool, page_env
+from d2l_compiler.engine.run.warm import WarmPool
+from d2l_compiler.engine.sources.page_env import page_env
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.key import PageKeys
 from d2l_compiler.engine.sources.resources import Resources

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import select
 import shutil
 import signal
 import tempfile
@@ -54,8 +55,6 @@ class OutputSink:
 
     def drain(self, fd: int, seconds: float) -> bool:
         """Read what is waiting on ``fd`` for at most ``seconds``; False once it is at EOF."""
-        import select
-
         deadline = time.monotonic() + seconds
         while True:
             ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))

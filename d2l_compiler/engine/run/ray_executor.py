@@ -46,7 +46,7 @@ class RayExecutor:
 
     def __init__(self, device: str, root: Path | None = None) -> None:
         try:
-            import ray
+            import ray  # noqa: PLC0415 - optional dependency (the ray extra)
         except ImportError:
             raise UsageError("--executor ray needs Ray: pip install 'd2l_compiler[ray]'") from None
         self._ray = ray

@@ -29,11 +29,12 @@ from urllib.parse import quote
 from d2l_compiler.engine.record.model import Fault, RecordError, RegionRun, Status
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.usage import usage
-from d2l_compiler.engine.render.escape import terminal
+from d2l_compiler.engine.escape import terminal
 from d2l_compiler.engine.run.procs import (WORK_PREFIX, OutputSink, become_subreaper, descendants,
                                            shielded, sweep)
 from d2l_compiler.engine.run.supervise import Outcome, child_setup, reap, signal_group, stop, supervise
-from d2l_compiler.engine.run.warm import CHILD, WarmPool, page_env
+from d2l_compiler.engine.run.warm import CHILD, WarmPool
+from d2l_compiler.engine.sources.page_env import page_env
 
 OUTPUT_LIMIT = 1_000_000  # characters of stdout kept per region
 DESCRIPTOR_LIMIT = 32 * 1024 * 1024  # bytes a page's process tree may write to stdout/stderr

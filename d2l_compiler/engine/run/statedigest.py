@@ -19,6 +19,8 @@ import hashlib
 import os
 import struct
 import sys
+import warnings
+import random
 import types
 from pathlib import Path
 from typing import Any
@@ -151,7 +153,7 @@ class _Hasher:
     def _tensor(self, tensor: Any, out: Any) -> None:
         out.update(f"{tensor.dtype}{tuple(tensor.shape)}{tensor.requires_grad}".encode())
         try:  # the bytes of its values, whatever the dtype (bfloat16 has no numpy twin)
-            import torch
+            import torch  # noqa: PLC0415 - optional: a tensor means a region imported it
 
             data = tensor.detach().cpu().contiguous().reshape(-1)
             out.update(data.view(torch.uint8).numpy().tobytes())
@@ -252,7 +254,6 @@ class StateProbe:
         return state
 
     def _random(self) -> str:
-        import random
         return _short(repr(random.getstate()).encode())
 
     def _numpy(self) -> str | None:
@@ -299,8 +300,6 @@ def _library_settings() -> str:
     locale = sys.modules.get("locale")
     if locale is not None:
         found.append(locale.setlocale(locale.LC_ALL, None))
-    import warnings
-
     found.append(repr([(f[0], str(f[1]), getattr(f[2], "__name__", f[2]), str(f[3]), f[4])
                        for f in warnings.filters]))
     return _short("\0".join(found).encode("utf-8", "backslashreplace"))

@@ -13,24 +13,14 @@ not use it (they keep the plain fresh-process model).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from d2l_compiler.engine.run.supervise import child_setup
+from d2l_compiler.engine.sources.page_env import page_env
 
 CHILD = "d2l_compiler.engine.run.child"
-
-
-def page_env(root: Path, device: str, gpus: str | None = None) -> dict[str, str]:
-    """The environment of a page process; ``gpus`` (e.g. ``"0,1"``) are the GPUs the
-    scheduler gave it (``CUDA_VISIBLE_DEVICES``; None: whatever this process sees)."""
-    env = {**os.environ, "D2L_DEVICE": device, "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    if gpus is not None:
-        env["CUDA_VISIBLE_DEVICES"] = gpus
-    return env
 
 
 class WarmPool:

@@ -184,8 +184,8 @@ def _section(lines: list[str], section: str, path: str) -> tuple[list[tuple[int,
 @lru_cache(maxsize=2)
 def _snippets(dedent: bool) -> Any:
     """A ``pymdownx.snippets`` preprocessor (its ``extract_section`` and ``dedent``)."""
-    import markdown
-    from pymdownx.snippets import SnippetExtension
+    import markdown  # noqa: PLC0415 - optional: the page process extracts no regions
+    from pymdownx.snippets import SnippetExtension  # noqa: PLC0415 - as above
 
     md = markdown.Markdown(extensions=[SnippetExtension(dedent_subsections=dedent)])
     return md.preprocessors["snippet"]

@@ -24,8 +24,7 @@ from typing import Any
 from d2l_compiler.engine.sources.discover import Include, Region
 from d2l_compiler.engine.sources.graph import Node, page_graph
 from d2l_compiler.engine.errors import UsageError
-
-from d2l_compiler.engine.record.model import FORMAT as RECORD_FORMAT
+from d2l_compiler.engine.formats import RECORD_FORMAT
 # environment variables that change what regions print (D2L_DEVICE enters as the device);
 # those read by the C library (time zone, locale) are never seen being read, so all count
 OUTPUT_ENV = ("D2L_BENCH_QUICK", "TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME",

@@ -26,7 +26,11 @@ _WORD = re.compile(r"^(?P<name>[a-z][-a-z]*)(?:=(?P<value>[0-9]+|yes|no))?$")
 
 
 class PageSyntaxError(UsageError):
-    """A page the engine cannot render honestly; the message starts with ``page:line``."""
+    """A page the engine cannot render honestly, at ``page_file:line`` (the message starts so)."""
+
+    def __init__(self, page_file: str, line: int, reason: str) -> None:
+        super().__init__(f"{page_file}:{line}: {reason}")
+        self.page_file, self.line, self.reason = page_file, line, reason
 
 
 @dataclass(frozen=True)
@@ -106,17 +110,17 @@ def _mark(lines: tuple[str, ...], fence_line: int, page_file: str) -> tuple[bool
     whether its regions run in a process of their own, and what they need."""
     number = _above(lines, fence_line)
     match = MARK.match(lines[number - 1]) if number else None
-    return _parse_mark(match["words"], f"{page_file}:{number}") if match else (False, Needs())
+    return _parse_mark(match["words"], page_file, number) if match else (False, Needs())
 
 
-def _parse_mark(words: str, where: str) -> tuple[bool, Needs]:
+def _parse_mark(words: str, page_file: str, line: int) -> tuple[bool, Needs]:
     own, values = False, {}
     for word in filter(None, re.split(r"[\s,]+", words.strip())):
         match = _WORD.match(word)
         name = match["name"] if match else word
         value = match["value"] if match else None
         if name not in MARK_WORDS or name in values or (name == "own-process" and own):
-            raise PageSyntaxError(f"{where}: {word!r} is not a d2l mark or is given twice "
+            raise PageSyntaxError(page_file, line, f"{word!r} is not a d2l mark or is given twice "
                                   f"(marks: own-process, exclusive[=no], gpu[=N], memory=MIB)")
         if name == "own-process" and value is None:
             own = True
@@ -127,7 +131,7 @@ def _parse_mark(words: str, where: str) -> tuple[bool, Needs]:
         elif name == "memory" and value is not None and value.isdigit() and int(value) > 0:
             values[name] = int(value)
         else:
-            raise PageSyntaxError(f"{where}: {word!r}: expected own-process, exclusive[=no], "
+            raise PageSyntaxError(page_file, line, f"{word!r}: expected own-process, exclusive[=no], "
                                   "gpu[=N] or memory=MIB")
     return own, Needs(values.get("gpu"), values.get("exclusive"), values.get("memory"))
 
@@ -139,14 +143,13 @@ def parse_page(markdown: str, page_file: str) -> ParsedPage:
     opening: re.Match | None = None
     start, includes, in_comment = 0, [], False
     for number, line in enumerate(lines, 1):
-        where = f"{page_file}:{number}"
         if opening is not None:
             if _closes(line, opening["fence"]):
                 fences.append(CodeFence(start, number, opening["indent"], tuple(includes)))
                 opening, includes = None, []
                 continue
             if _BLOCK_INCLUDE.match(line):
-                raise PageSyntaxError(f"{where}: use the one-line form --8<-- \"path:section\"")
+                raise PageSyntaxError(page_file, number, "use the one-line form --8<-- \"path:section\"")
             match = INCLUDE.match(line)
             if match and not match["escape"]:
                 includes.append(IncludeRef(number, match["target"], opening["indent"],
@@ -156,13 +159,13 @@ def parse_page(markdown: str, page_file: str) -> ParsedPage:
         include = INCLUDE.match(line)
         if (include and not include["escape"]) or _BLOCK_INCLUDE.match(line):
             place = "inside an HTML comment" if commented else "outside a code fence"
-            raise PageSyntaxError(f"{where}: an include {place} would run without being shown; "
+            raise PageSyntaxError(page_file, number, f"an include {place} would run without being shown; "
                                   "put it in a ```python fence, or escape it as ;--8<--")
         fence = _OPEN_FENCE.match(line)
         if fence and not commented and not (fence["fence"][0] == "`" and "`" in fence["info"]):
             opening, start = fence, number
     if opening is not None:
-        raise PageSyntaxError(f"{page_file}:{start}: this code fence is never closed "
+        raise PageSyntaxError(page_file, start, "this code fence is never closed "
                               f"(close it with {opening['fence']})")
     _no_stray_marks(lines, fences, page_file)
     return ParsedPage(lines, tuple(fences))
@@ -175,7 +178,7 @@ def _no_stray_marks(lines: tuple[str, ...], fences: list[CodeFence], page_file: 
     marked = {n for f in fences if f.includes for n in [_above(lines, f.start)] if n}
     for number, line in enumerate(lines, 1):
         if number not in fenced and number not in marked and MARK.match(line):
-            raise PageSyntaxError(f"{page_file}:{number}: this d2l mark is not on the line "
+            raise PageSyntaxError(page_file, number, "this d2l mark is not on the line "
                                   "above a code fence that includes a region; it would declare "
                                   "nothing")
 

@@ -1,4 +1,5 @@
-"""Which device a build runs on, decided without importing torch into the engine.
+"""Which device a build runs on, decided without importing torch into the engine; and the
+cheap facts that decision reads (the readers' helpers in ``d2l_compiler.device`` read them too).
 
 ``D2L_DEVICE=cpu`` needs no probe, and neither does a CPU build of torch (read from its
 ``version.py``, not imported): it can never use a GPU. Otherwise, when there is any sign that
@@ -11,20 +12,109 @@ imports torch at all, in the engine or anywhere else. A probe that fails is neve
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from d2l_compiler.device import (CUDA_BUILD_HINT, DRIVER_FILE_ENV, DeviceUnavailable, TorchBuild,
-                                 driver_file, gpu_hints, requested, torch_build)
 from d2l_compiler.engine.errors import UsageError
 
-__all__ = ["DRIVER_FILE_ENV", "ProbeFailed", "cached_differs", "check_memory_limit",
-           "resolve_device"]
+DEVICE_ENV = "D2L_DEVICE"  # cpu, cuda or auto: the device a build (and the helpers) use
+CHOICES = ("auto", "cpu", "cuda")
+
+# where the loaded NVIDIA kernel driver announces itself (overridable, for tests)
+DRIVER_FILE_ENV = "D2L_NVIDIA_DRIVER_FILE"
+DRIVER_FILE = "/proc/driver/nvidia/version"
+# present where a GPU is passed through even when /proc/driver/nvidia is not (some sandboxes)
+DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia0")
+# how to get a GPU build of torch, for the messages that say the installed one is not
+CUDA_BUILD_HINT = "install a CUDA build of torch (https://pytorch.org/get-started/locally/)"
+
+_ASSIGNMENT = re.compile(r"^(__version__|cuda|hip)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class TorchBuild:
+    """The installed torch as its files describe it (read without importing it)."""
+
+    version: str | None  # None: torch is not installed
+    gpu: bool | None  # True: a CUDA (or ROCm) build; False: CPU only; None: cannot tell
+
+    def describe(self) -> str:
+        """E.g. ``torch 2.13.0+cpu (a CPU build)``, for one-line messages."""
+        if self.version is None:
+            return "torch is not installed"
+        kind = {True: "a GPU build", False: "a CPU build", None: "build unknown"}[self.gpu]
+        return f"torch {self.version} ({kind})"
+
+
+def requested() -> str:
+    """``D2L_DEVICE`` normalised (the one place it is parsed); ``ValueError`` if it is none
+    of ``CHOICES``."""
+    value = os.environ.get(DEVICE_ENV, "auto").strip().lower() or "auto"
+    if value not in CHOICES:
+        raise ValueError(f"{DEVICE_ENV}={value!r} is not one of {', '.join(CHOICES)}")
+    return value
+
+
+def driver_file() -> Path:
+    """The file a loaded NVIDIA driver writes its version to (``D2L_NVIDIA_DRIVER_FILE``)."""
+    return Path(os.environ.get(DRIVER_FILE_ENV) or DRIVER_FILE)
+
+
+def gpu_hints() -> list[str]:
+    """Signs of an NVIDIA GPU on this machine, each a phrase for messages ([] = none).
+
+    No single sign is reliable: gVisor and WSL2 have no ``/proc/driver/nvidia``, so the
+    device nodes and ``nvidia-smi`` count too."""
+    hints = ["an NVIDIA driver is loaded"] if driver_file().is_file() else []
+    hints += [f"{node} exists" for node in DEVICE_NODES if os.path.exists(node)]
+    return hints + (["nvidia-smi is on PATH"] if shutil.which("nvidia-smi") else [])
+
+
+def _torch_package() -> Path | None:
+    """The folder ``import torch`` would load, found without importing it."""
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]) if locations else None
+
+
+def torch_build() -> TorchBuild:
+    """Which torch is installed and whether it is a GPU build, from ``torch/version.py``
+    (as written at build time: ``cuda = '12.8'`` or ``cuda = None``), never importing it."""
+    package = _torch_package()
+    if package is None:
+        return TorchBuild(None, False)
+    try:
+        fields = dict(_ASSIGNMENT.findall((package / "version.py").read_text(errors="replace")))
+    except OSError:
+        fields = {}
+    try:
+        version = fields.get("__version__", "").strip("'\"") or metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    if "cuda" in fields:
+        return TorchBuild(version, fields["cuda"] != "None" or fields.get("hip", "None") != "None")
+    # no readable version.py: only a local tag such as +cu128 or +rocm6.3 still tells
+    return TorchBuild(version, True if re.search(r"\+(cu|rocm)\d", version) else None)
+
+
+def worth_asking_torch() -> bool:
+    """Whether torch might see a GPU, by the cheap facts: a GPU build, or a build of unknown
+    kind on a machine showing signs of a GPU (a CPU build never sees one)."""
+    build = torch_build()
+    return build.gpu is True or (build.gpu is None and bool(gpu_hints()))
+
 
 _PROBE = "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')"
 PROBE_TIMEOUT = 120.0  # seconds; a wedged driver can hang torch.cuda.is_available()
@@ -39,7 +129,7 @@ class ProbeFailed(Exception):
 def _requested() -> str:
     try:
         return requested()
-    except DeviceUnavailable as exc:
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 

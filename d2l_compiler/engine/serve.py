@@ -4,15 +4,14 @@ It starts ``mkdocs serve`` and, beside it, watches the sources: pages, every Pyt
 the project (executed regions and the modules they import) and the data files regions
 declare. When one changes and some page's results are stale, it re-runs only the regions
 the edit affects (the same build as ``build --no-site``, in a page process started ahead
-with the heavy packages imported: see :mod:`..run.warm`) and rewrites the record, which
+with the heavy packages imported: see :mod:`.run.warm`) and rewrites the record, which
 MkDocs watches, so the page reloads with the new outputs. While regions run, the preview
 shows their previous outputs marked as outdated; a failure is printed here and shown at the
-top of its page (``<state_dir>/serve-status.json``) until the next build succeeds.
+top of its page (:mod:`.publish.status`) until the next build succeeds.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,49 +19,28 @@ import time
 from pathlib import Path
 
 from d2l_compiler.engine.build import BuildOptions, build
-from d2l_compiler.engine.errors import BuildError, UsageError
+from d2l_compiler.engine.errors import BuildError, NoRecord, PagesFailed
 from d2l_compiler.engine.progress import PlainProgress
+from d2l_compiler.engine.publish.status import read_status, write_status
 from d2l_compiler.engine.record.freshness import check
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.whole import Record
-from d2l_compiler.engine.run.device import resolve_device
+from d2l_compiler.engine.sources.device import resolve_device
 from d2l_compiler.engine.run.warm import WarmPool
-from d2l_compiler.engine.sources.project import Project
+from d2l_compiler.engine.sources.project import GENERATED_DIR, Project
 
 POLL_SECONDS = 0.1
-STATUS_FILE = "serve-status.json"
-_SKIPPED_DIRS = {".git", ".nox", ".d2l", "site", "generated", "__pycache__", "node_modules",
-                 ".cache", ".venv", ".pytest_cache"}
-
-
-def status_path(project: Project) -> Path:
-    """Where the serve loop says which pages failed (read by the plugin while serving)."""
-    return project.state_dir / STATUS_FILE
-
-
-def read_status(project: Project) -> dict[str, str]:
-    """Page -> the failure of its last build in the serve loop ({} if none, or unreadable)."""
-    try:
-        data = json.loads(status_path(project).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _write_status(project: Project, failures: dict[str, str]) -> None:
-    if read_status(project) == failures and status_path(project).exists():
-        return  # unchanged: do not make MkDocs rebuild for nothing
-    project.state_dir.mkdir(parents=True, exist_ok=True)
-    staging = status_path(project).with_suffix(".tmp")
-    staging.write_text(json.dumps(failures, ensure_ascii=False), encoding="utf-8")
-    os.replace(staging, status_path(project))
+# folders no page's code or text lives in (hidden ones, such as .git and .nox, are skipped too)
+_SKIPPED_DIRS = {"site", "__pycache__", "node_modules"}
 
 
 def snapshot(project: Project) -> dict[str, tuple[int, int]]:
     """Modification time and size of every file an edit to which may change a page."""
     seen: dict[str, tuple[int, int]] = {}
+    engine_made = {project.state_dir.resolve(), (project.docs_dir / GENERATED_DIR).resolve()}
     for folder, dirs, files in os.walk(project.root):
-        dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith(".")]
+        dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith(".")
+                   and Path(folder, d).resolve() not in engine_made]
         for name in files:
             path = Path(folder, name)
             if not (name.endswith((".py", ".md")) or path == project.config_file):
@@ -108,18 +86,18 @@ def refresh(project: Project, progress: PlainProgress,
     """Run what is stale (nothing if nothing is); the failures by page, for the status file."""
     try:
         stale = [page for page, reasons in check(project).items() if reasons]
-    except UsageError as exc:
-        if "no build record" not in str(exc):
-            return {"*": str(exc)}
+    except NoRecord:
         stale = ["*"]
+    except BuildError as exc:
+        return {"*": str(exc)}
     if not stale:
         return {}
     try:
         build(project, BuildOptions(warm=warm), None, progress)
+    except PagesFailed as exc:
+        return dict(exc.failures)
     except BuildError as exc:
-        text = str(exc)
-        failed = [page for page in stale if page != "*" and page in text] or ["*"]
-        return {page: text for page in failed}
+        return {"*": str(exc)}
     return {}
 
 
@@ -128,14 +106,14 @@ def serve(project: Project, dev_addr: str, progress: PlainProgress | None = None
     """Run ``mkdocs serve`` and the watch-and-rebuild loop until interrupted (or until
     ``max_seconds``, for tests); returns the exit status."""
     progress = progress or PlainProgress()
-    _write_status(project, refresh(project, progress))
+    write_status(project, refresh(project, progress))
     warm = WarmPool(heavy_packages(project))
     warm.prepare(project.root, resolve_device(project.state_dir), None)
     for page, failure in read_status(project).items():
         progress.say(f"FAILED {page}:\n{failure}")
     mkdocs = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", dev_addr,
                                "-f", str(project.config_file)], cwd=project.root,
-                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "D2L_SERVING": "1"})
+                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     started = time.monotonic()
     before = snapshot(project)
     try:
@@ -149,7 +127,7 @@ def serve(project: Project, dev_addr: str, progress: PlainProgress | None = None
                 continue
             before = now  # an edit made while the build runs is seen at the next poll
             failures = refresh(project, progress, warm)
-            _write_status(project, failures)
+            write_status(project, failures)
             for page, failure in failures.items():
                 progress.say(f"FAILED {page}:\n{failure}")
     except KeyboardInterrupt:
