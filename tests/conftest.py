@@ -187,3 +187,23 @@ def seal(entry: dict) -> dict:
     from d2l_compiler.engine.record.model import PageEntry
 
     return PageEntry.from_json({**entry, "digest": ""}, "page").sealed().to_json()
+
+
+def page_key(root: Path, regions: list, device: str, own_process: list[bool] | None = None,
+             page: str = "") -> tuple[str, dict]:
+    """The key of a page's execution and its inputs (what a GPU build records for a page)."""
+    from d2l_compiler.engine.sources.key import page_keys
+
+    found = page_keys(root, regions, device, own_process, page=page)
+    return found.key, found.inputs
+
+
+def page_notebook(markdown: str, entry, record, code_of, root=None, page_dir=None,
+                  page_file: str = "page", extensions=None, labels=None, install=(),
+                  links_from=None) -> dict:
+    """One notebook of a page (the engine renders both variants at once)."""
+    from d2l_compiler.engine.render.markdown import LABELS
+    from d2l_compiler.engine.render.notebook import page_notebooks
+
+    return page_notebooks(markdown, entry, record, code_of, root, page_dir, page_file,
+                          extensions, labels or LABELS["en"], install, [links_from])[0]

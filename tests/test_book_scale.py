@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FixtureSite
+from conftest import FixtureSite, page_key
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.run.jobs import PageJob, PageOutcome
 from d2l_compiler.engine.run.runner import Limits
@@ -476,7 +476,6 @@ def test_a_shard_carries_other_devices_results_of_its_own_pages_only(site):
     that runs it drops its stale cuda result; the other shard, which does not run it, must
     not carry that result either, or ``merge`` would refuse it (different sources)."""
     from conftest import seal
-    from d2l_compiler.engine.sources import key
     from d2l_compiler.engine.sources.discover import read_region
 
     _book(site, 4)
@@ -487,7 +486,7 @@ def test_a_shard_carries_other_devices_results_of_its_own_pages_only(site):
     for page, entry in record["pages"].items():  # as if merged with a GPU machine's record
         regions = [read_region(site.root, r["id"]) for r in entry["regions"] if r["executed"]]
         gpu = json.loads(json.dumps(entry))
-        gpu["key"], gpu["inputs"] = key.page_key(site.root, regions, "cuda", page=page)
+        gpu["key"], gpu["inputs"] = page_key(site.root, regions, "cuda", page=page)
         gpu["provenance"]["device"] = "cuda"
         record["other_devices"][page] = [seal(gpu)]
     path.write_text(json.dumps(record))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FixtureSite, pages_ran
+from conftest import FixtureSite, pages_ran, page_key
 from d2l_compiler.engine import build as engine
 from d2l_compiler.engine.run import jobs
 from d2l_compiler.engine.sources import key
@@ -25,14 +25,14 @@ def _region(code: str, path: str = "snippets/a.py", section: str = "r") -> Regio
 def test_key_is_stable_and_sensitive(tmp_path):
     (tmp_path / "data.txt").write_text("1")
     base = [_region("x = 1\n")]
-    assert key.page_key(tmp_path, base, "cpu") == key.page_key(tmp_path, base, "cpu")
-    first = key.page_key(tmp_path, base, "cpu")[0]
-    assert key.page_key(tmp_path, [_region("x = 2\n")], "cpu")[0] != first
-    assert key.page_key(tmp_path, base, "cuda")[0] != first
+    assert page_key(tmp_path, base, "cpu") == page_key(tmp_path, base, "cpu")
+    first = page_key(tmp_path, base, "cpu")[0]
+    assert page_key(tmp_path, [_region("x = 2\n")], "cpu")[0] != first
+    assert page_key(tmp_path, base, "cuda")[0] != first
     reads = [_region("# reads: data.txt\nx = 1\n")]
-    with_data = key.page_key(tmp_path, reads, "cpu")[0]
+    with_data = page_key(tmp_path, reads, "cpu")[0]
     (tmp_path / "data.txt").write_text("2")
-    assert key.page_key(tmp_path, reads, "cpu")[0] != with_data
+    assert page_key(tmp_path, reads, "cpu")[0] != with_data
 
 
 def test_key_follows_project_imports_statically(tmp_path):
@@ -44,16 +44,16 @@ def test_key_follows_project_imports_statically(tmp_path):
     files, packages = key.dependencies(tmp_path, [_region("from lib import f\n")])
     assert sorted(files) == ["lib/__init__.py", "lib/inner.py"]
     assert list(packages) == ["numpy"]  # json is stdlib; numpy found inside a function
-    before = key.page_key(tmp_path, [_region("from lib import f\n")], "cpu")[0]
+    before = page_key(tmp_path, [_region("from lib import f\n")], "cpu")[0]
     (pkg / "unused.py").write_text("x = 1\n")
-    assert key.page_key(tmp_path, [_region("from lib import f\n")], "cpu")[0] == before
+    assert page_key(tmp_path, [_region("from lib import f\n")], "cpu")[0] == before
     (pkg / "inner.py").write_text("def f():\n    return 2\n")
-    assert key.page_key(tmp_path, [_region("from lib import f\n")], "cpu")[0] != before
+    assert page_key(tmp_path, [_region("from lib import f\n")], "cpu")[0] != before
 
 
 def test_missing_data_file_is_a_usage_error(tmp_path):
     with pytest.raises(Exception, match="declares '# reads: nope.csv'"):
-        key.page_key(tmp_path, [_region("# reads: nope.csv\n")], "cpu")
+        page_key(tmp_path, [_region("# reads: nope.csv\n")], "cpu")
 
 
 def _fake_distribution(root: Path, version: str) -> Path:

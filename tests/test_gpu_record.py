@@ -11,7 +11,7 @@ import sys
 from d2l_compiler.engine.sources import key
 from d2l_compiler.chapter import tables
 from d2l_compiler.engine.sources.discover import read_region
-from conftest import seal
+from conftest import seal, page_key
 
 GPU = "NVIDIA Fixture GPU (test double)"
 
@@ -21,7 +21,7 @@ def _as_if_built_on_a_gpu(site) -> None:
     record = json.loads(path.read_text(encoding="utf-8"))
     entry = record["pages"]["index.md"]
     regions = [read_region(site.root, r["id"]) for r in entry["regions"] if r["executed"]]
-    entry["key"], entry["inputs"] = key.page_key(site.root, regions, "cuda", page="index.md")
+    entry["key"], entry["inputs"] = page_key(site.root, regions, "cuda", page="index.md")
     entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128", threads=8)
     record["provenance"]["device"] = "cuda"
     record["pages"]["index.md"] = seal(entry)  # a GPU build seals its entries like any build

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import seal
+from conftest import seal, page_key
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.sources.discover import read_region
 
@@ -24,7 +24,7 @@ def _site_with_a_gpu_record(site, monkeypatch=None):
     regions = [read_region(site.root, r["id"]) for r in entry["regions"] if r["executed"]]
     if monkeypatch is not None:  # recorded by another interpreter, as a GPU machine's is
         monkeypatch.setattr(key.platform, "python_version", lambda: "3.12.3")
-    entry["key"], entry["inputs"] = key.page_key(site.root, regions, "cuda", page="index.md")
+    entry["key"], entry["inputs"] = page_key(site.root, regions, "cuda", page="index.md")
     if monkeypatch is not None:
         monkeypatch.undo()
     entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128")

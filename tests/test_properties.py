@@ -169,7 +169,7 @@ def test_no_token_turns_run_data_into_markup(text):
 
 def test_reordering_or_repeating_regions_changes_the_key(tmp_path):
     from d2l_compiler.engine.sources.discover import Region
-    from d2l_compiler.engine.sources.key import page_key
+    from conftest import page_key
 
     a, b = (Region("snippets/s.py", name, 1, f"{name} = 1\n") for name in "ab")
     keys = {page_key(tmp_path, regions, "cpu")[0] for regions in ([a, b], [b, a], [a, b, b], [a])}

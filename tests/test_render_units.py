@@ -275,7 +275,7 @@ def _notebook_entry() -> PageEntry:
 
 
 def test_a_page_becomes_a_self_contained_notebook(tmp_path):
-    from d2l_compiler.engine.render.notebook import page_notebook
+    from conftest import page_notebook
 
     (tmp_path / "chart.svg").write_text("<svg/>")
     code = {"snippets/a.py:one": "print('hi')\n", "lib/b.py:shown": "def f():\n    pass\n"}
@@ -587,7 +587,7 @@ def test_installed_extensions_are_loaded_once_each_and_named_when_one_is_unknown
 
 
 def test_the_notebook_starts_with_how_to_install_what_it_imports(tmp_path):
-    from d2l_compiler.engine.render.notebook import page_notebook
+    from conftest import page_notebook
 
     code = {"snippets/a.py:one": "print('hi')\n", "lib/b.py:shown": "def f():\n    pass\n"}
     entry = PageEntry("k", {}, {"device": "cpu", "torch": "2.13.0"}, "T", 1.0, 1.0,
@@ -641,7 +641,7 @@ def test_the_notebook_page_shows_the_notebook_and_stays_out_of_search():
 
 
 def test_notebook_cells_follow_includes_across_fences_and_pages_without_a_title(tmp_path):
-    from d2l_compiler.engine.render.notebook import page_notebook
+    from conftest import page_notebook
 
     (tmp_path / "c.svg").write_text("<svg/>")
     page = ('Intro ![c](c.svg#part)\n\n```python\n--8<-- "a.py:r0"\n```\n\nMiddle.\n\n'
@@ -708,7 +708,7 @@ def test_notebook_files_are_readable_json_in_nested_folders(tmp_path):
 
 
 def test_notebook_prose_keeps_the_line_after_a_fence_and_the_last_line():
-    from d2l_compiler.engine.render.notebook import page_notebook
+    from conftest import page_notebook
 
     page = 'Intro\n```python\n--8<-- "a.py:r0"\n```\nRight after.\nEnd'  # no final newline
     run = RegionRun(0, "a.py:r0", stdout="x\n")

@@ -168,7 +168,7 @@ def test_printing_past_the_character_cap_is_an_output_limit_fault(tmp_path):
     run = _run(tmp_path, "print('y' * 5000)", limits=Limits(timeout=60, output_chars=1000))
     assert not run.ok and run.regions[0].error.fault is Fault.OUTPUT_LIMIT
     assert run.regions[0].stdout.startswith("y" * 1000)
-    assert "[输出过长，已在 1000 个字符处截断]" in run.regions[0].stdout
+    assert "[output cut at 1000 characters]" in run.regions[0].stdout
 
 
 def test_writing_into_the_result_file_is_a_corrupt_result(tmp_path):

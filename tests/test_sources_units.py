@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 
+from conftest import page_key
+
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.sources.discover import Region
@@ -133,21 +135,23 @@ def test_the_key_changes_with_every_input_and_nothing_else(tmp_path, monkeypatch
     root = _project(tmp_path)
     regions = [Region("snippets/a.py", "r", 1, "# reads: data.csv\nimport snippets.helper"),
                Region("snippets/a.py", "s", 5, "print(1)")]
-    base, inputs = key.page_key(root, regions, "cpu")
+    base, inputs = page_key(root, regions, "cpu")
     assert inputs["regions"] == [[r.id, r.source_sha] for r in regions]
     assert set(inputs["data"]) == {"data.csv"} and inputs["device"] == "cpu"
-    assert key.page_key(root, regions, "cpu")[0] == base  # stable
+    assert page_key(root, regions, "cpu")[0] == base  # stable
     (root / "snippets" / "unused.py").write_text("changed")  # not imported: no change
-    assert key.page_key(root, regions, "cpu")[0] == base
-    changed = [key.page_key(root, regions[::-1], "cpu")[0],
-               key.page_key(root, regions + regions[1:], "cpu")[0],
-               key.page_key(root, regions, "cuda")[0]]
+    assert page_key(root, regions, "cpu")[0] == base
+    changed = [page_key(root, regions[::-1], "cpu")[0],
+               page_key(root, regions + regions[1:], "cpu")[0],
+               page_key(root, regions, "cuda")[0]]
     (root / "snippets" / "deep.py").write_text("VALUE = 2\n")
-    changed.append(key.page_key(root, regions, "cpu")[0])
+    changed.append(page_key(root, regions, "cpu")[0])
     (root / "data.csv").write_text("3,4\n")
-    changed.append(key.page_key(root, regions, "cpu")[0])
-    monkeypatch.setenv("D2L_BENCH_QUICK", "0")
-    changed.append(key.page_key(root, regions, "cpu")[0])
+    changed.append(page_key(root, regions, "cpu")[0])
+    monkeypatch.setenv("TZ", "Asia/Shanghai")  # read by the C library, never seen being read
+    changed.append(page_key(root, regions, "cpu")[0])
+    monkeypatch.setenv("D2L_BENCH_QUICK", "0")  # a book's variable: checked as it is read
+    assert page_key(root, regions, "cpu")[0] == changed[-1]
     assert len({base, *changed}) == len(changed) + 1
 
 
@@ -401,7 +405,7 @@ def test_the_key_is_the_digest_of_its_recorded_inputs(tmp_path):
     import hashlib
     import json
     root = _project(tmp_path)
-    digest, inputs = key.page_key(root, [Region("snippets/a.py", "r", 1, "import yaml")], "cpu")
+    digest, inputs = page_key(root, [Region("snippets/a.py", "r", 1, "import yaml")], "cpu")
     shuffled = dict(reversed(list(inputs.items())))  # as a JSON reader may hand them back
     canonical = json.dumps(shuffled, sort_keys=True, separators=(",", ":"))
     assert hashlib.sha256(canonical.encode()).hexdigest() == digest

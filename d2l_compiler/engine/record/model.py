@@ -209,7 +209,7 @@ class StoredPage:
     """A page's run as the store keeps it, under its key (no page layout, no digest)."""
 
     key: str
-    inputs: Mapping[str, Any]  # the key's inputs, for reports (see sources.key.page_key)
+    inputs: Mapping[str, Any]  # the key's inputs, for reports (see sources.key.page_keys)
     provenance: Mapping[str, Any]  # where the regions ran (python, cpu, device, torch, ...)
     executed_at: str
     duration: float

@@ -26,7 +26,7 @@ from d2l_compiler.engine.record.model import RecordError, StoredPage
 
 
 class Store:
-    """Page results keyed by :func:`d2l_compiler.engine.sources.key.page_key`."""
+    """Page results keyed by :func:`d2l_compiler.engine.sources.key.page_keys`."""
 
     def __init__(self, path: Path, warn: Callable[[str], None]) -> None:
         self.path = path

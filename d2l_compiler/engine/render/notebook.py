@@ -144,24 +144,14 @@ def notebook_cells(markdown: str, entry: PageEntry, record: Record, code_of: Map
     return cells
 
 
-def page_notebook(markdown: str, entry: PageEntry, record: Record,
-                  code_of: Mapping[str, str], root: Path | None = None,
-                  page_dir: Path | None = None, page_file: str = "page",
-                  extensions: Extensions | None = None,
-                  labels: Labels = LABELS["en"], install: tuple[str, ...] = (),
-                  links_from: Path | None = None) -> dict[str, Any]:
-    """The notebook (nbformat 4 JSON) of one page; ``code_of`` maps region ids to their code.
-    Local images are embedded, so the downloaded file stands alone; with ``links_from``,
-    relative links are instead rewritten for a page in that directory (the site's copy)."""
-    return page_notebooks(markdown, entry, record, code_of, root, page_dir, page_file,
-                          extensions, labels, install, [links_from])[0]
-
-
 def page_notebooks(markdown: str, entry: PageEntry, record: Record,
                    code_of: Mapping[str, str], root: Path | None, page_dir: Path | None,
                    page_file: str, extensions: Extensions | None, labels: Labels,
                    install: tuple[str, ...], links_from: list[Path | None]) -> list[dict[str, Any]]:
-    """:func:`page_notebook` for each of ``links_from``, rendering the page once."""
+    """The notebook (nbformat 4 JSON) of one page for each of ``links_from``, rendering the
+    page once; ``code_of`` maps region ids to their code. With ``None`` local images are
+    embedded, so the downloaded file stands alone; with a directory, relative links are
+    rewritten for a page there (the site's copy)."""
     cells = notebook_cells(markdown, entry, record, code_of, lambda text: text, root, page_file,
                            extensions, labels)
     setup = setup_cell(install, entry.provenance, labels)

@@ -257,7 +257,7 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout,
         text, stray = stdout.own.getvalue(), stdout.stray.getvalue()
         truncated = stdout.cut
     if truncated:
-        text += f"\n[输出过长，已在 {stdout.limit} 个字符处截断]\n"
+        text += f"\n[output cut at {stdout.limit} characters]\n"  # an output-limit failure
     seen = {name: "" for name in watch.inputs.stop()} if watch is not None else {}
     shown = _warning_list(caught, root)
     if _shows_position(root, region["path"], text + stray + raised, shown, error):

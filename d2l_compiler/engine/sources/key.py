@@ -25,10 +25,12 @@ from d2l_compiler.engine.sources.discover import Include, Region
 from d2l_compiler.engine.sources.graph import Node, page_graph
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.formats import RECORD_FORMAT
-# environment variables that change what regions print (D2L_DEVICE enters as the device);
-# those read by the C library (time zone, locale) are never seen being read, so all count
-OUTPUT_ENV = ("D2L_BENCH_QUICK", "TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME",
-              "LC_COLLATE", "LC_MONETARY", "LC_MESSAGES")
+# environment variables that change what regions print without being seen read: those the C
+# library reads (time zone, locale). Every other variable a region reads is recorded as it
+# runs (``RegionRun.seen``) and checked before its result is reused; D2L_DEVICE enters as
+# the device. A book's own variables need no entry here.
+OUTPUT_ENV = ("TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
+              "LC_MONETARY", "LC_MESSAGES")
 
 
 @lru_cache(maxsize=512)
@@ -188,7 +190,7 @@ def page_keys(root: Path, regions: list[Region], device: str,
               own_process: list[bool] | None = None,
               versions: Mapping[str, list[str]] | None = None,
               machine: Mapping[str, Any] | None = None, page: str = "") -> PageKeys:
-    """The keys of a page's execution (see :func:`page_key`) and of each of its regions."""
+    """The keys of a page's execution (``key``: the whole page's) and of each of its regions."""
     nodes = page_graph(regions, own_process or [False] * len(regions))
     keyed = region_keys(root, nodes, device, versions, machine, page)
     inputs = {
@@ -212,15 +214,3 @@ def include_keys(root: Path, includes: list[Include], device: str,
     return page_keys(root, [inc.region for inc in executed], device,
                      [inc.own_process for inc in executed], versions, machine,
                      includes[0].page if includes else "")
-
-
-def page_key(root: Path, regions: list[Region], device: str,
-             own_process: list[bool] | None = None, page: str = "") -> tuple[str, dict]:
-    """The key of a page's execution and the inputs it was computed from (for reports).
-
-    ``regions`` are the executed regions in the order the page runs them, repeated if the
-    page includes one twice; ``own_process`` says which of them are marked to run in a
-    process of their own. The inputs hold the key of each region (``region_keys``).
-    """
-    found = page_keys(root, regions, device, own_process, page=page)
-    return found.key, found.inputs
