@@ -3,6 +3,9 @@ for ``nox -s mutation``."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -213,6 +216,23 @@ def test_bad_settings_are_one_line(tmp_path, text, message):
     with pytest.raises(UsageError) as error:
         _ = _config(tmp_path, text).settings
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("options, message", [
+    ("      labels: fr\n", "labels must be one of en, zh"),
+    ("      keep_source_maps: maybe\n", "'keep_source_maps' must be true or false"),
+    ("      executed: code\n", "'executed' must be a list of names"),
+])
+def test_mkdocs_reads_the_plugin_options_by_the_engines_one_rule(tmp_path, options, message):
+    """``mkdocs build`` alone (no engine command) refuses a bad option with the engine's line:
+    the plugin's MkDocs schema is generated from ``Settings``, which validates."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# x\n")
+    (tmp_path / "mkdocs.yml").write_text(f"site_name: x\nplugins:\n  - d2l:\n{options}")
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("text, message", [

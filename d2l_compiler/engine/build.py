@@ -312,7 +312,7 @@ def _run(jobs: list[PageJob], options: BuildOptions, device: str, progress: Plai
 
     executor = make_executor(options, device, len(jobs), jobs[0].root, lambda job, gpus: run_job(
         job, gpus, say=progress.say, on_event=lambda event: progress.region(job.page, event),
-        warm=options.warm))
+        warm=options.warm), state_dir=jobs[0].log_dir.parent)
     aborted = True
     try:
         outcomes = run_jobs(jobs, executor, started, done)
@@ -323,11 +323,12 @@ def _run(jobs: list[PageJob], options: BuildOptions, device: str, progress: Plai
 
 
 def make_executor(options: BuildOptions, device: str, pages: int, root: Path,
-                  inline: Callable[[PageJob, str | None], PageOutcome]) -> Executor:
-    """Ray if asked for; local worker processes for several pages and jobs; else this process."""
+                  inline: Callable[[PageJob, str | None], PageOutcome],
+                  state_dir: Path | None = None) -> Executor:
+    """Ray if asked for; local worker processes for several pages and jobs; else this process.
+    (``state_dir``: the engine's, which Ray does not ship to a remote cluster.)"""
     if options.executor == "ray":
-
-        return RayExecutor(device, root)
+        return RayExecutor(device, root, state_dir)
     if options.jobs > 1 and pages > 1:
         return PoolExecutor(device, min(options.jobs, pages))
     return InlineExecutor(device, inline)

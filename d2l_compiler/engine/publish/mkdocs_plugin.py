@@ -41,24 +41,19 @@ from d2l_compiler.engine.escape import inline, visible
 from d2l_compiler.engine.render.markdown import TOKEN, RenderError, labels_for, render_page
 from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.sources.discover import page_includes
-from d2l_compiler.engine.sources.project import LABEL_SETS, Project
+from d2l_compiler.engine.sources.project import SETTING_NAMES, Project
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
 _HINT = "run `python -m d2l_compiler build`"
 
 
-class D2LConfig(base.Config):
-    """Options (validated here; their meaning is documented in ``Project``)."""
-
-    executed = c.ListOfItems(c.Type(str), default=["snippets/"])
-    state_dir = c.Type(str, default=".d2l")
-    record = c.Optional(c.Type(str))
-    extensions = c.Optional(c.ListOfItems(c.Type(str)))
-    labels = c.Choice(LABEL_SETS, default="en")
-    notebook_install = c.ListOfItems(c.Type(str), default=[])
-    keep_source_maps = c.Optional(c.Type(bool))  # default: Project's settings (one source)
-    records = c.ListOfItems(c.Type(str), default=[])  # other machines' records shown beside
+# The ``d2l`` plugin's options as MkDocs sees them: one per field of the engine's ``Settings``,
+# generated from it, accepted as given. Names, defaults and validation live in ``Settings``
+# (read through ``Project``: one-line errors, for the plugin and the command line alike).
+D2LConfig = type("D2LConfig", (base.Config,), {
+    "__doc__": "The d2l plugin's options (see d2l_compiler.engine.sources.project.Settings).",
+    **{name: c.Optional(c.Type(object)) for name in SETTING_NAMES}})
 
 
 class D2LPlugin(BasePlugin[D2LConfig]):
@@ -94,6 +89,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         """Load the record, the extensions and the labels once per build."""
         self.project = Project(Path(config.config_file_path).resolve())
         try:
+            self.project.settings  # noqa: B018 - validated here: a bad option fails in one line
             record = load_record(self.project.record_path)
             self.extensions = extensions_for(self.project.settings.extensions)
             self.labels = labels_for(self.project.settings.labels)

@@ -58,9 +58,6 @@ def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return reasons
 
 
-_RUN_FIELDS = ("stdout", "stray", "raised", "warnings", "values", "status")
-
-
 def _matches_store(project: Project, entry: PageEntry) -> bool:
     """Whether the record's outputs equal the store's entries for the same region keys (a
     region the store does not have passes: a record checked out without its store is judged
@@ -71,8 +68,7 @@ def _matches_store(project: Project, entry: PageEntry) -> bool:
         return False
     for region_key, shown in zip(region_keys, entry.executed, strict=True):
         stored = store.get(region_key)
-        if stored is not None and [getattr(stored.runs[0], k) for k in _RUN_FIELDS] != [
-                getattr(shown.run, k) for k in _RUN_FIELDS]:
+        if stored is not None and not stored.runs[0].shows_the_same(shown.run):
             return False
     return True
 

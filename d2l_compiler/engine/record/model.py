@@ -44,6 +44,10 @@ class Fault(str, Enum):
     CORRUPT_RESULT = "corrupt-result"
 
 
+# what a region's run shows on a page (see RegionRun.shows_the_same)
+SHOWN_FIELDS = ("status", "stdout", "stray", "raised", "warnings", "values")
+
+
 @dataclass(frozen=True)
 class CapturedWarning:
     """A warning a region raised (recorded even where Python would hide it)."""
@@ -129,6 +133,12 @@ class RegionRun:
             seen=_strings(data.get("seen"), f"{where} seen"),
             state_before=_strings(data.get("state_before"), f"{where} state"),
             state_changed=_strings(data.get("state_changed"), f"{where} state", none=True))
+
+    def shows_the_same(self, other: RegionRun) -> bool:
+        """Whether ``other`` shows what this run shows on the page (its outputs, warnings,
+        values and how it ended): the one rule for "the same run", whether a re-run rebuilding
+        state is compared with the recorded one or the record with the store."""
+        return all(getattr(self, name) == getattr(other, name) for name in SHOWN_FIELDS)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape written to the record."""

@@ -28,10 +28,6 @@ from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.key import PageKeys
 from d2l_compiler.engine.sources.resources import Resources
 
-# what must be equal for a re-run (to rebuild state) to count as the recorded run
-_SAME_RUN = ("status", "stdout", "stray", "raised", "values")
-
-
 @dataclass(frozen=True)
 class PageJob:
     """The regions ``to_run`` of one page, and what running them needs."""
@@ -156,8 +152,7 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
             continue
         for again in run.replayed:  # against this build's run of it, else the stored one
             recorded = ran.get(again.index) or job.found.get(again.index)
-            if recorded is not None and [getattr(again, k) for k in _SAME_RUN] != [
-                    getattr(recorded.runs[0], k) for k in _SAME_RUN]:
+            if recorded is not None and not again.shows_the_same(recorded.runs[0]):
                 differs.append(again.index)
             elif recorded is not None and not plan.label and again.index not in ran:
                 # the same outputs: its stored run now carries this run's state digests, so

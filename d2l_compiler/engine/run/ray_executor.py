@@ -25,8 +25,9 @@ from d2l_compiler.engine.run.jobs import PageJob, PageOutcome, run_job
 from d2l_compiler.engine.run.procs import become_subreaper
 from d2l_compiler.engine.run.schedule import default_jobs
 
-# what the workers do not need of the project (Ray uploads the rest)
-SHIP_EXCLUDES = [".git", ".d2l", ".nox", ".cache", "site", "__pycache__", "*.egg-info"]
+# what the workers do not need of the project (Ray uploads the rest; the engine's state
+# directory, wherever the book keeps it, is left out too)
+SHIP_EXCLUDES = [".git", ".nox", ".cache", "site", "__pycache__", "*.egg-info"]
 
 
 def run_on_worker(job: PageJob) -> PageOutcome:
@@ -34,7 +35,9 @@ def run_on_worker(job: PageJob) -> PageOutcome:
     driver's path does not exist on this node)."""
     if not job.root.is_dir():
         here = Path.cwd()
-        job = replace(job, root=here, log_dir=here / ".d2l" / "logs")
+        logs = (job.log_dir.relative_to(job.root) if job.log_dir.is_relative_to(job.root)
+                else Path("logs"))  # the state directory's place in the shipped copy
+        job = replace(job, root=here, log_dir=here / logs)
     become_subreaper()  # what a page leaves behind comes back to this worker to be swept
     return run_job(job, None)
 
@@ -44,7 +47,8 @@ class RayExecutor:
 
     gpu_ids = None  # Ray hands out GPUs itself
 
-    def __init__(self, device: str, root: Path | None = None) -> None:
+    def __init__(self, device: str, root: Path | None = None,
+                 state_dir: Path | None = None) -> None:
         try:
             import ray  # noqa: PLC0415 - optional dependency (the ray extra)
         except ImportError:
@@ -55,7 +59,10 @@ class RayExecutor:
             address = os.environ.get("RAY_ADDRESS")
             quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
             if address:
-                runtime = {"working_dir": str(root), "excludes": SHIP_EXCLUDES} if root else {}
+                kept_home = ([state_dir.relative_to(root).as_posix()] if root and state_dir
+                             and state_dir.is_relative_to(root) else [])
+                runtime = ({"working_dir": str(root), "excludes": SHIP_EXCLUDES + kept_home}
+                           if root else {})
                 ray.init(address=address, runtime_env=runtime, **quiet)
             else:
                 ray.init(num_cpus=default_jobs(), include_dashboard=False, **quiet)

@@ -54,6 +54,9 @@ class Settings:
     records: tuple[str, ...] = ()  # other machines' records (relative to the project) to show
 
 
+SETTING_NAMES = tuple(Settings.__dataclass_fields__)  # the plugin's options, in order
+
+
 def _plugin_options(config: dict) -> dict | None:
     """The options given to the ``d2l`` plugin, {} if it is listed bare, None if absent."""
     plugins = config.get("plugins") or []
