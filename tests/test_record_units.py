@@ -274,3 +274,19 @@ def test_times_are_shown_as_readers_write_them():
 
     assert readable_time("2026-11-30T14:04:01Z") == "2026-11-30 14:04 UTC"
     assert readable_time("yesterday") == "yesterday"  # a record from elsewhere: shown as is
+
+
+def test_the_published_schema_states_the_format_the_engine_writes():
+    """The hand-written JSON Schema names one format everywhere, the engine's (a schema that
+    drifted said "format 2" in its title beside ``"const": 3``)."""
+    import json
+    import re
+    from pathlib import Path
+
+    from d2l_compiler.engine.formats import RECORD_FORMAT
+
+    path = Path(io.__file__).with_name("record.schema.json")
+    text = path.read_text(encoding="utf-8")
+    consts = {json.loads(m) for m in re.findall(r'"format": \{"const": (\d+)\}', text)}
+    titled = {int(m) for m in re.findall(r"format (\d+)", json.loads(text)["title"])}
+    assert consts == titled == {RECORD_FORMAT}

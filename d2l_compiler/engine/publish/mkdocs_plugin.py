@@ -34,11 +34,12 @@ from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
 from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
 from d2l_compiler.engine.publish.status import read_status, status_path
-from d2l_compiler.engine.record.freshness import outdated_regions, staleness
+from d2l_compiler.engine.record.freshness import outdated_regions
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import inline, visible
-from d2l_compiler.engine.render.markdown import TOKEN, RenderError, labels_for, render_page
+from d2l_compiler.engine.render.markdown import (TOKEN, RenderError, labels_for, refuse_stale,
+                                                 render_page)
 from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.sources.discover import page_includes
 from d2l_compiler.engine.sources.project import SETTING_NAMES, Project
@@ -111,11 +112,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             if self.serving:
                 return self._preview(markdown, name, page_file, entry)
             includes = page_includes(project, Path(name)) if entry is not None else []
-            for results in self.record.devices(name):  # every device's results shown
-                problems = staleness(project, includes, results, environment=False)
-                if problems:
-                    where = "" if results is entry else f" ({results.inputs.get('device')})"
-                    raise RenderError(f"stale results{where}: {'; '.join(problems)}", page_file)
+            refuse_stale(project, includes, self.record, name, page_file)
             return render_page(markdown, entry, self.record, project.root, page_file,
                                extensions=self.extensions, labels=self.labels)
         except (RenderError, BuildError, OSError) as exc:

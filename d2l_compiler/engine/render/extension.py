@@ -10,7 +10,7 @@ fills a page from the build record in a preprocessor that runs before ``pymdownx
 
 A Markdown extension is not told which file it renders, so the page's record entry is found
 by its includes: the entry whose regions, in order, are the page's includes (two pages with
-the same includes ran the same code). The freshness rule is the plugin's.
+the same includes ran the same code). Its freshness rule is the plugin's (``refuse_stale``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import markdown
 from markdown.preprocessors import Preprocessor
 
 from d2l_compiler.engine.errors import BuildError
-from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.model import PageEntry
-from d2l_compiler.engine.render.markdown import RenderError, labels_for, render_page
+from d2l_compiler.engine.render.markdown import RenderError, labels_for, refuse_stale, render_page
 from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.sources.discover import includes_in
 from d2l_compiler.engine.sources.page import parse_page
@@ -60,10 +59,7 @@ class _Render(Preprocessor):
         name, entry = self._entry(text)
         page_file = f"{self.project.docs_dir.name}/{name}"
         includes = includes_in(self.project, text, Path(name)) if entry is not None else []
-        for results in self.record.devices(name):  # every device's results shown
-            problems = staleness(self.project, includes, results, environment=False)
-            if problems:
-                raise RenderError(f"stale results: {'; '.join(problems)}", page_file)
+        refuse_stale(self.project, includes, self.record, name, page_file)
         return render_page(text, entry, self.record, self.project.root, page_file,
                            extensions=self.extensions, labels=self.labels).split("\n")
 

@@ -25,15 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "render_page", "stamp"]
+__all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "refuse_stale",
+           "render_page", "stamp"]
 
+from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.installed import load_extensions
 from d2l_compiler.engine.render.tokens import Extensions, PageContext, RenderError, TokenCall
+from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
+from d2l_compiler.engine.sources.project import Project
 
 TOKEN = _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.*?)\s*\}\}")
 _HEADING = re.compile(r"^#\s+\S")
@@ -281,3 +285,17 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
     if outputs and next(runs, None) is not None:
         raise RenderError("the record has more runs than the page has includes: rebuild", page_file)
     return "\n".join(out)
+
+
+def refuse_stale(project: Project, includes: list[Include], record: Record, page: str,
+                 page_file: str) -> None:
+    """``RenderError`` (placed in ``page_file``) unless every device's results for ``page``
+    are fresh for ``includes``: the one rule every host renders by (the MkDocs plugin and
+    the Markdown extension), ``check``'s rule without the environment (a site may be built
+    in another shell than the regions ran in)."""
+    entry = record.pages.get(page)
+    for results in record.devices(page):  # every device's results shown
+        problems = staleness(project, includes, results, environment=False)
+        if problems:
+            where = "" if results is entry else f" ({results.inputs.get('device')})"
+            raise RenderError(f"stale results{where}: {'; '.join(problems)}", page_file)
