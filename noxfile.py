@@ -101,6 +101,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.book_scale", env=QUIET_MKDOCS)
     session.run("python", "-m", "benchmarks.timing_agreement", *session.posargs)
     session.run("python", "-m", "benchmarks.faults", *session.posargs)
+    session.run("python", "-m", "benchmarks.kept_libraries")
 
 
 @nox.session(venv_backend="none")

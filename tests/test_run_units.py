@@ -986,17 +986,17 @@ def test_a_log_of_exactly_the_head_s_size_is_kept_whole(tmp_path, monkeypatch):
     assert (tmp_path / "log").read_bytes() == b"12345678"  # nothing cut, so no note
 
 
-def test_a_process_that_vanishes_while_the_tree_is_read_is_skipped(monkeypatch):
-    real_scandir = os.scandir
-
-    class Gone:
-        name, path = "999999999", "/proc/999999999"  # listed, then gone before its stat is read
-
-    def scandir(path):
-        return [Gone(), *real_scandir(path)]
-    monkeypatch.setattr(procs.os, "scandir", scandir)
-    parents = procs._parents()
-    assert 999999999 not in parents and parents[os.getpid()] == os.getppid()
+def test_descendants_of_a_process_that_is_gone_are_none_and_a_zombie_is_listed():
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert procs.descendants(gone.pid) == set()  # psutil: no such process, nothing to sweep
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while procs.psutil.Process(zombie.pid).status() != procs.psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert zombie.pid in procs.descendants()  # exited, not yet reaped: still ours to reap
+    zombie.wait()
 
 
 def test_sweep_reports_what_it_reaped_and_skips_what_is_already_gone(monkeypatch):

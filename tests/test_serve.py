@@ -108,3 +108,24 @@ def test_a_bad_address_is_one_line_before_anything_runs(site):
         assert result.code == 2 and result.stderr.count("\n") == 1, result.stderr
         assert "is not HOST:PORT" in result.stderr
     assert not (site.root / ".d2l").exists()  # nothing ran
+
+
+def test_the_watcher_sees_what_may_change_a_page_and_nothing_of_its_own(tmp_path):
+    from d2l_compiler.engine.serve import SourceFilter
+    from d2l_compiler.engine.sources.project import find_project
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "mkdocs.yml").write_text("site_name: x\nplugins:\n  - d2l:\n      state_dir: state\n")
+    project = find_project(tmp_path / "mkdocs.yml")
+    sources = SourceFilter(project)
+    root = sources.root
+    sources.data = frozenset({root / ".hidden" / "declared.csv", root / "data" / "t.csv"})
+    seen = {rel: sources(None, str(root / rel)) for rel in [
+        "docs/index.md", "snippets/a.py", "lib/deep/b.py", "mkdocs.yml", "data/t.csv",
+        ".hidden/declared.csv", "state/record.json", "state/logs/x.py", "docs/generated/p.md",
+        ".git/HEAD.py", ".nox/x.py", "site/index.md", "snippets/__pycache__/a.py",
+        "data/other.csv", "notes.txt"]}
+    assert [rel for rel, shown in seen.items() if shown] == [
+        "docs/index.md", "snippets/a.py", "lib/deep/b.py", "mkdocs.yml", "data/t.csv",
+        ".hidden/declared.csv"]
+    assert not sources(None, "/elsewhere/page.md")

@@ -1,13 +1,14 @@
 """The live preview: ``python -m d2l_compiler serve`` (what ``nox -s serve`` runs).
 
-It starts ``mkdocs serve`` and, beside it, watches the sources: pages, every Python file of
-the project (executed regions and the modules they import) and the data files regions
-declare. When one changes and some page's results are stale, it re-runs only the regions
-the edit affects (the same build as ``build --no-site``, in a page process started ahead
-with the heavy packages imported: see :mod:`.run.warm`) and rewrites the record, which
-MkDocs watches, so the page reloads with the new outputs. While regions run, the preview
-shows their previous outputs marked as outdated; a failure is printed here and shown at the
-top of its page (:mod:`.publish.status`) until the next build succeeds.
+It starts ``mkdocs serve`` and, beside it, watches the sources (:class:`SourceFilter`, on
+the kernel's file notifications): pages, every Python file of the project (executed regions
+and the modules they import) and the data files regions declare. When one changes and some
+page's results are stale, it re-runs only the regions the edit affects (the same build as
+``build --no-site``, in a page process started ahead with the heavy packages imported: see
+:mod:`.run.warm`) and rewrites the record, which MkDocs watches, so the page reloads with the
+new outputs. While regions run, the preview shows their previous outputs marked as outdated;
+a failure is printed here and shown at the top of its page (:mod:`.publish.status`) until the
+next build succeeds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from watchfiles import Change, watch
 
 from d2l_compiler.engine.build import BuildOptions, build
 from d2l_compiler.engine.errors import BuildError, NoRecord, PagesFailed
@@ -29,34 +32,45 @@ from d2l_compiler.engine.sources.device import resolve_device
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.sources.project import GENERATED_DIR, Project
 
-POLL_SECONDS = 0.1
+# how often the loop wakes with nothing changed (to notice mkdocs exiting, or the end of a
+# test's run), and how long it waits after a change for more (a save that writes twice)
+WAKE_MS = 200
+SETTLE_MS = 10
 # folders no page's code or text lives in (hidden ones, such as .git and .nox, are skipped too)
 _SKIPPED_DIRS = {"site", "__pycache__", "node_modules"}
 
 
-def snapshot(project: Project) -> dict[str, tuple[int, int]]:
-    """Modification time and size of every file an edit to which may change a page."""
-    seen: dict[str, tuple[int, int]] = {}
-    engine_made = {project.state_dir.resolve(), (project.docs_dir / GENERATED_DIR).resolve()}
-    for folder, dirs, files in os.walk(project.root):
-        dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith(".")
-                   and Path(folder, d).resolve() not in engine_made]
-        for name in files:
-            path = Path(folder, name)
-            if not (name.endswith((".py", ".md")) or path == project.config_file):
-                continue
-            try:
-                stat = path.stat()
-            except OSError:
-                continue  # removed meanwhile
-            seen[str(path)] = (stat.st_mtime_ns, stat.st_size)
-    for data in _declared_data(project):
+class SourceFilter:
+    """Which changed paths may change a page: Markdown and Python files of the project, its
+    MkDocs config, and the data files its regions declare; never the engine's own folders
+    (the state directory, the generated pages), hidden folders or ``site``. Read by the file
+    watcher (``watchfiles``: the kernel's notifications, no walk of the tree)."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.root = project.root.resolve()
+        self.engine_made = (project.state_dir.resolve(),
+                            (project.docs_dir / GENERATED_DIR).resolve())
+        self.data: frozenset[Path] = frozenset()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the declared data files again (after a build: the record may name others)."""
+        self.data = frozenset(path.resolve() for path in _declared_data(self.project))
+
+    def __call__(self, change: Change, path: str) -> bool:
+        """Whether ``path`` (changed by ``change``) is one an edit to which may change a page."""
+        changed = Path(path)
+        if changed in self.data:
+            return True
         try:
-            stat = data.stat()
-            seen[str(data)] = (stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            seen[str(data)] = (0, -1)
-    return seen
+            folders = changed.relative_to(self.root).parts[:-1]
+        except ValueError:
+            return False
+        if any(part.startswith(".") or part in _SKIPPED_DIRS for part in folders) or any(
+                changed.is_relative_to(made) for made in self.engine_made):
+            return False
+        return changed.suffix in (".py", ".md") or changed == self.project.config_file.resolve()
 
 
 def _recorded(project: Project) -> Record | None:
@@ -115,21 +129,23 @@ def serve(project: Project, dev_addr: str, progress: PlainProgress | None = None
                                "-f", str(project.config_file)], cwd=project.root,
                               env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     started = time.monotonic()
-    before = snapshot(project)
+    sources = SourceFilter(project)
     try:
-        while max_seconds is None or time.monotonic() - started < max_seconds:
+        # an edit made while a build runs is kept by the watcher and yielded next
+        for changes in watch(sources.root, watch_filter=sources, rust_timeout=WAKE_MS,
+                             step=SETTLE_MS, yield_on_timeout=True):
+            if max_seconds is not None and time.monotonic() - started >= max_seconds:
+                break
             if mkdocs.poll() is not None:
                 progress.say(f"error: mkdocs serve exited with status {mkdocs.returncode}")
                 return 1
-            time.sleep(POLL_SECONDS)
-            now = snapshot(project)
-            if now == before:
+            if not changes:
                 continue
-            before = now  # an edit made while the build runs is seen at the next poll
             failures = refresh(project, progress, warm)
             write_status(project, failures)
             for page, failure in failures.items():
                 progress.say(f"FAILED {page}:\n{failure}")
+            sources.refresh()
     except KeyboardInterrupt:
         pass
     finally:

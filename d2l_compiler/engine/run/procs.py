@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 _PR_SET_CHILD_SUBREAPER = 36
 WORK_PREFIX = "d2l-page-"  # a page's scratch directory: d2l-page-<engine pid>-<random>
 LOG_HEAD_BYTES = 1024 * 1024  # of a page's raw output, kept at the start of its log
@@ -89,33 +91,12 @@ def become_subreaper() -> None:
         pass
 
 
-def _parents() -> dict[int, int]:
-    parents = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                stat = Path(entry.path, "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
-    return parents
-
-
 def descendants(pid: int | None = None) -> set[int]:
-    """Every live or zombie descendant of ``pid`` (default: this process); empty off Linux."""
-    if not os.path.isdir("/proc"):
+    """Every live or zombie descendant of ``pid`` (default: this process), read by psutil."""
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.Error:  # the process is gone: it has no descendants left to sweep
         return set()
-    root = os.getpid() if pid is None else pid
-    children: dict[int, list[int]] = {}
-    for child, parent in _parents().items():
-        children.setdefault(parent, []).append(child)
-    found, queue = set(), [root]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            if child not in found:
-                found.add(child)
-                queue.append(child)
-    return found
 
 
 def sweep(keep: set[int], seconds: float = 5.0) -> list[int]:

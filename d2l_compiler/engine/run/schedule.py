@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import psutil
+
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.run.jobs import PageJob, PageOutcome, run_job
 from d2l_compiler.engine.run.procs import become_subreaper, descendants, sweep
@@ -61,13 +63,9 @@ def local_gpus(device: str) -> tuple[str, ...]:
 def local_memory_mb() -> int:
     """Physical memory of this machine in MiB (0 if unknown)."""
     try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) // 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+        return psutil.virtual_memory().total // 2**20
+    except (OSError, RuntimeError):
+        return 0
 
 
 class _ThisMachine:
