@@ -467,12 +467,10 @@ def test_a_claim_with_an_unknown_verb_is_one_render_error():
 def test_label_sets_are_immutable():
     from dataclasses import FrozenInstanceError
 
-    from d2l_compiler.engine.render.report import REPORT_LABELS
-
     with pytest.raises(FrozenInstanceError):
         md.LABELS["en"].output = "changed"  # type: ignore[misc]
     with pytest.raises(FrozenInstanceError):
-        REPORT_LABELS["zh"].environment = "changed"  # type: ignore[misc]
+        md.LABELS["zh"].report.environment = "changed"  # type: ignore[misc]
 
 
 def test_one_stamp_under_the_first_heading_and_parser_errors_as_render_errors():
@@ -735,3 +733,13 @@ def test_the_live_preview_marks_exactly_the_outdated_outputs():
         for text in marked:  # the note sits right above the output it is about
             note = out.index('class="d2l-outdated"', out.index(f"--8<-- \"a.py:{text.lower()}\""))
             assert note < out.index(f"\n{text}\n") and labels.outdated in out[note:note + 200]
+
+
+def test_one_label_registry_serves_every_language_a_book_may_choose():
+    from d2l_compiler.engine.render.labels import LABELS
+    from d2l_compiler.engine.sources.project import LABEL_SETS
+
+    assert tuple(LABELS) == LABEL_SETS  # what the settings accept is what the engine has
+    for name, words in LABELS.items():
+        assert words.language == name and words.report.environment
+    assert LABELS["zh"].report.environment == "构建环境" != LABELS["en"].report.environment

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.render.dataflow import DataflowError, dataflow, dataflow_svg
-from d2l_compiler.engine.render.report import REPORT_LABELS, report_markdown
+from d2l_compiler.engine.render.labels import LABELS
+from d2l_compiler.engine.render.report import report_markdown
 from d2l_compiler.engine.render.tokens import Extensions, RenderError, TokenCall
 from d2l_compiler.engine.sources.discover import read_region
 
@@ -22,7 +23,7 @@ def report(call: TokenCall) -> str:
     """``report``: the whole build record as tables."""
     if call.page.record is None:
         raise RenderError("{{ d2l:report }} needs the whole build record")
-    return report_markdown(call.page.record, REPORT_LABELS[call.page.language])
+    return report_markdown(call.page.record, LABELS[call.page.language].report)
 
 
 def dataflow_token(call: TokenCall) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.installed import load_extensions
+from d2l_compiler.engine.render.labels import LABELS, Labels, labels_for
 from d2l_compiler.engine.render.tokens import Extensions, PageContext, RenderError, TokenCall
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
@@ -43,68 +43,6 @@ TOKEN = _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.*?)\s*\}\}")
 _HEADING = re.compile(r"^#\s+\S")
 _MAX_FORMAT_NUMBER = 200  # widths and precisions in a token's format spec
 _MAX_TOKEN_TEXT = 10_000  # characters one formatted value may produce
-
-
-@dataclass(frozen=True)
-class Labels:
-    """The words the engine puts on a page (titles of output blocks, the stamp)."""
-
-    output: str = "Output (the region ran {seconds:.3f} s, its imports included)"
-    stray: str = "Output of other threads (started by earlier regions)"
-    raised: str = "Exception (raised on purpose)"
-    warnings: str = "Warnings (captured by the build)"
-    stamp: str = "This page's code was run by the build: {parts}."
-    stamp_other: str = "The same code also ran on another device: {parts}."
-    device: str = "device {device}"
-    hardware: str = " ({hardware})"
-    torch: str = "PyTorch {torch}, {threads} threads"
-    python: str = "Python {python}"
-    when: str = "run at {when}"
-    # outputs an earlier run of the page left standing (region-level reuse, local builds)
-    reused: str = ("{count} outputs reused from an earlier run of the page, each checked "
-                   "against the state it now runs from ({names})")
-    separator: str = "; "
-    language: str = "en"  # for the words tokens generate (the report, comparisons)
-    notebook_note: str = ("This page is the Jupyter notebook of [{title}]({page}): the same code, "
-                          "with the outputs this build recorded. [Download the notebook "
-                          "({name})]({name}).")
-    notebook_setup: str = "Before running this notebook, install what it imports{torch}:"
-    notebook_torch: str = " (this build used PyTorch {torch})"
-    notebook_stdout: str = "Output"
-    notebook_stderr: str = "Standard error"
-    # the live preview (``python -m d2l_compiler serve``) only
-    outdated: str = ("Outdated: this code changed after the output below was recorded; it is "
-                     "running again.")
-    pending: str = ("This page's code changed; it is running again, and its outputs will "
-                    "appear when it finishes.")
-    failed: str = "The last build of this page failed; the outputs shown are from before the edit:"
-
-
-LABELS = {
-    "en": Labels(),
-    "zh": Labels(output="输出（本段代码运行了 {seconds:.3f} 秒，包括其中的 import）",
-                 stray="其他线程的输出（由前面代码段启动的线程写出）",
-                 raised="异常（本段代码有意引发）", warnings="运行时警告（构建时捕获）",
-                 stamp="本页代码由构建实际运行：{parts}。", device="设备 {device}",
-                 stamp_other="同一份代码也在另一种设备上运行过：{parts}。",
-                 hardware="（{hardware}）", torch="PyTorch {torch}，{threads} 个线程",
-                 python="Python {python}", when="执行于 {when}", separator="；", language="zh",
-                 reused="其中 {count} 段的输出沿用自本页更早的一次运行，"
-                        "已核对它们运行时的状态与现在一致（{names}）",
-                 notebook_note="本页是[{title}]({page})一页导出的 Jupyter notebook：代码相同，输出来自"
-                               "这次构建的记录。[下载这个 notebook（{name}）]({name})。",
-                 notebook_setup="运行这个 notebook 之前，先在同一个 Python 环境里安装它用到的包{torch}：",
-                 notebook_torch="（本次构建使用 PyTorch {torch}）",
-                 notebook_stdout="输出", notebook_stderr="标准错误输出",
-                 outdated="已过时：这段代码在下面的输出记录之后改过了，正在重新运行。",
-                 pending="本页的代码改过了，正在重新运行；运行结束后这里会显示新的输出。",
-                 failed="本页最近一次构建失败了，下面显示的仍是修改之前的输出："),
-}
-
-
-def labels_for(name: str) -> Labels:
-    """The label set ``name`` (``en`` or ``zh``)."""
-    return LABELS[name]
 
 
 def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABELS["en"],
