@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 
+from d2l_compiler.engine.run.procs import become_subreaper, sweep
 from mutation import execute, report
 from mutation.mutants import Mutant, Outcome
 from mutation.plan import equivalent_reason, equivalents, modules
@@ -33,8 +35,30 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (a cancelled session): unwind, sweeping every process started."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run (or report) the mutants; every worker, pytest and page process it started ends
+    with it, whether it finishes, fails, or is stopped by Ctrl-C or SIGTERM."""
     args = _arguments(argv)
+    become_subreaper()  # a page process pytest leaves behind is re-parented here, to sweep
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(args)
+    except (KeyboardInterrupt, Terminated):
+        print("mutation: stopped; every process it started was ended", file=sys.stderr)
+        return 143
+    finally:
+        sweep(set(), seconds=10)
+
+
+def _main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     done = 0
 
