@@ -4,8 +4,8 @@ Each worker process owns one copy of the project (``.d2l/mutation/copy-N``, :mod
 First every fast test runs once under coverage.py (:mod:`.selection`) to learn which tests
 execute which engine lines. Then, for each mutant, cosmic-ray writes the mutation into the
 worker's copy, runs the tests that execute its line, and restores the file. Results are kept
-in ``.d2l/mutation/state.json``: a mutant is run again only when its module's source changed
-or, for a survivor, when the tests changed.
+in ``mutation/results.json``, committed: a mutant is run again only when its module's source
+changed or, for a survivor, when the tests changed, so a fresh clone reruns only that.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from dataclasses import asdict
 
 from mutation import workers
 from mutation.mutants import NOT_RUN, SURVIVED, Mutant, Outcome, mutants_of, source_sha, tests_sha
-from mutation.plan import STATE_DIR
+from mutation.plan import RESULTS
 from mutation.selection import measure_coverage
 
 
 class State:
     """Results by module, with the source and test hashes they were obtained under."""
 
-    path = STATE_DIR / "state.json"
+    path = RESULTS
 
     def __init__(self) -> None:
         self.data: dict = json.loads(self.path.read_text()) if self.path.exists() else {}

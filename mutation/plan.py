@@ -10,8 +10,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = "d2l_compiler/engine"
-# copies, coverage, kept results, the JSON report (D2L_MUTATION_DIR: elsewhere, e.g. for a trial)
+# copies, coverage, the JSON report (D2L_MUTATION_DIR: elsewhere, e.g. for a trial)
 STATE_DIR = Path(os.environ.get("D2L_MUTATION_DIR") or ROOT / ".d2l" / "mutation")
+# the outcomes, keyed by the content they were obtained on, kept in the repository: a fresh
+# clone runs only the mutants of modules (and the survivors of tests) that changed since
+RESULTS = (STATE_DIR / "results.json" if os.environ.get("D2L_MUTATION_DIR")
+           else ROOT / "mutation" / "results.json")
 
 # cosmic-ray crosses every operator with every other (``+`` becomes ``-``, ``*``, ``/``, ``<<``,
 # ... 11 mutants). We keep the one replacement per operator that models a plausible slip
@@ -53,6 +57,8 @@ FAST_TESTS: tuple[str, ...] = (
     "tests/test_engine.py",
     "tests/test_faults.py",
     "tests/test_hostile.py",
+    "tests/test_zensical_units.py",
+    "tests/test_serve.py",
 )
 
 # The in-process test files (seconds, not minutes): a line run at import (a decorator such as
