@@ -290,3 +290,16 @@ def test_the_published_schema_states_the_format_the_engine_writes():
     consts = {json.loads(m) for m in re.findall(r'"format": \{"const": (\d+)\}', text)}
     titled = {int(m) for m in re.findall(r"format (\d+)", json.loads(text)["title"])}
     assert consts == titled == {RECORD_FORMAT}
+
+
+@pytest.mark.parametrize("tooling", ["COVERAGE_PROCESS_START", "D2L_COVERAGE_CONTEXT",
+                                     "PYTEST_CURRENT_TEST", "NOX_CURRENT_SESSION", "TERM"])
+def test_the_whole_environment_leaves_out_what_a_tool_sets_per_run(tmp_path, tooling):
+    """A region that lists the environment depends on it, but not on the bookkeeping of the
+    shell or tool it runs under (a coverage run labels every test differently)."""
+    from d2l_compiler.engine.record.observed import current
+
+    base = {"HOME": "/home/author", "LANG": "C.UTF-8"}
+    digest = current("env:*", tmp_path, base)
+    assert current("env:*", tmp_path, {**base, tooling: "this run"}) == digest
+    assert current("env:*", tmp_path, {**base, "BOOK_SCALE": "2"}) != digest

@@ -36,7 +36,9 @@ _SESSION_ONLY = SHELL_ONLY | frozenset({
     "LS_COLORS", "PS1", "PS2", "PS4", "PROMPT_COMMAND", "MAIL", "DESKTOP_SESSION",
     "SESSION_MANAGER", "COLUMNS", "LINES", "NO_MKDOCS_2_WARNING"})
 _SESSION_PREFIXES = ("PYTEST_", "TERM_", "SSH_", "XDG_", "TMUX_", "VTE_", "HIST", "LESS",
-                     "DBUS_", "GNOME_", "KDE_", "NOX_", "GITHUB_", "RUNNER_", "VSCODE_")
+                     "DBUS_", "GNOME_", "KDE_", "NOX_", "GITHUB_", "RUNNER_", "VSCODE_",
+                     # a coverage run's bookkeeping (coverage.py, the mutation driver's labels)
+                     "COVERAGE_", "COV_CORE_", "D2L_COVERAGE_")
 
 
 def _session_only(name: str) -> bool:
