@@ -75,10 +75,18 @@ def test_a_mark_above_the_fence_declares_needs(tmp_path, mark, expected):
 
 @pytest.mark.parametrize("mark", ["<!-- d2l: exclusiv -->", "<!-- d2l: gpu=two -->",
                                   "<!-- d2l: memory -->", "<!-- d2l: memory=0 -->",
-                                  "<!-- d2l: gpu gpu=2 -->"])
+                                  "<!-- d2l: gpu gpu=2 -->",
+                                  # misspelt: never silently nothing (nor published)
+                                  "<!-- D2L: own-process -->", "<!-- d2l : exclusive -->"])
 def test_a_bad_mark_is_one_line_naming_page_and_line(tmp_path, mark):
     with pytest.raises(PageSyntaxError, match=r"^docs/p\.md:3: .*d2l mark|^docs/p\.md:3: .*expected"):
         _needs(tmp_path, f"# p\n\n{mark}\n{FENCE}", "x = 1")
+
+
+
+def test_a_mark_written_over_two_lines_is_refused(tmp_path):
+    with pytest.raises(PageSyntaxError, match=r"^docs/p\.md:3: .*d2l mark"):
+        _needs(tmp_path, f"# p\n\n<!-- d2l: own-process\n-->\n{FENCE}", "x = 1")
 
 
 def test_a_mark_that_stands_above_no_fence_is_refused(tmp_path):

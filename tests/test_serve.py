@@ -119,13 +119,19 @@ def test_the_watcher_sees_what_may_change_a_page_and_nothing_of_its_own(tmp_path
     project = find_project(tmp_path / "mkdocs.yml")
     sources = SourceFilter(project)
     root = sources.root
-    sources.data = frozenset({root / ".hidden" / "declared.csv", root / "data" / "t.csv"})
+    outside = tmp_path.parent / "shared-data"
+    outside.mkdir(exist_ok=True)
+    sources.data = frozenset({root / ".hidden" / "declared.csv", root / "data" / "t.csv",
+                              outside.resolve() / "big.csv"})
     seen = {rel: sources(None, str(root / rel)) for rel in [
         "docs/index.md", "snippets/a.py", "lib/deep/b.py", "mkdocs.yml", "data/t.csv",
-        ".hidden/declared.csv", "state/record.json", "state/logs/x.py", "docs/generated/p.md",
+        ".hidden/declared.csv", "docs/site/deploy.md", "snippets/site/x.py",
+        "state/record.json", "state/logs/x.py", "docs/generated/p.md",
         ".git/HEAD.py", ".nox/x.py", "site/index.md", "snippets/__pycache__/a.py",
         "data/other.csv", "notes.txt"]}
     assert [rel for rel, shown in seen.items() if shown] == [
         "docs/index.md", "snippets/a.py", "lib/deep/b.py", "mkdocs.yml", "data/t.csv",
-        ".hidden/declared.csv"]
+        ".hidden/declared.csv", "docs/site/deploy.md", "snippets/site/x.py"]
     assert not sources(None, "/elsewhere/page.md")
+    assert sources(None, str(outside.resolve() / "big.csv"))  # declared, outside the project
+    assert sources.folders() == (root, outside.resolve())  # so its folder is watched too

@@ -114,14 +114,15 @@ def protected_paths(project: Project, pages: dict[str, list[Include]]) -> list[P
     return [project.root, project.docs_dir, project.state_dir, project.config_file, *sources]
 
 
-def site_builder(host: str) -> Callable[[Project, Path, list[Path]], None]:
+def site_builder(host: str, project: Project) -> Callable[[Project, Path, list[Path]], None]:
     """The site build of ``host`` (imported when asked for: each host is an optional
-    dependency of a build that only runs and records); ``UsageError`` if it is missing."""
+    dependency of a build that only runs and records); ``UsageError`` if it is missing or
+    cannot build ``project``."""
     if host == "zensical":
         from d2l_compiler.engine.publish.zensical_host import (  # noqa: PLC0415 - optional host
             build_site, require_zensical)
 
-        require_zensical()
+        require_zensical(project)
     else:
         from d2l_compiler.engine.publish.mkdocs_plugin import build_site  # noqa: PLC0415 - optional host
     return build_site
@@ -143,7 +144,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     if site_dir is not None:  # refuse before anything runs, so that nothing is touched
         check_site_dir(site_dir, protected_paths(project, pages), project.docs_dir)
         renderer_wired(project)
-        build_site = site_builder(options.host)
+        build_site = site_builder(options.host, project)
     progress = progress or make_progress()
     sweep_scratch()  # what a build killed outright (SIGKILL) left in the temporary directory
     try:

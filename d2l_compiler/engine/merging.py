@@ -72,7 +72,7 @@ def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: st
             publish_record(project, pages, merged)
             save_origins(project, origins)
             if site_dir is not None:
-                site_builder("mkdocs")(project, site_dir, protected_paths(project, pages))
+                site_builder("mkdocs", project)(project, site_dir, protected_paths(project, pages))
     finally:
         progress.close()
     return merged

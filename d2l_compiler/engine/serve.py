@@ -36,8 +36,10 @@ from d2l_compiler.engine.sources.project import GENERATED_DIR, Project
 # test's run), and how long it waits after a change for more (a save that writes twice)
 WAKE_MS = 200
 SETTLE_MS = 10
-# folders no page's code or text lives in (hidden ones, such as .git and .nox, are skipped too)
-_SKIPPED_DIRS = {"site", "__pycache__", "node_modules"}
+# folders no page's code or text lives in, at any depth (hidden ones, such as .git and .nox,
+# are skipped too, and the built site at the top)
+_SKIPPED_DIRS = {"__pycache__", "node_modules"}
+_SITE = "site"
 
 
 class SourceFilter:
@@ -58,6 +60,11 @@ class SourceFilter:
         """Read the declared data files again (after a build: the record may name others)."""
         self.data = frozenset(path.resolve() for path in _declared_data(self.project))
 
+    def folders(self) -> tuple[Path, ...]:
+        """What to watch: the project, and the folder of each declared data file outside it."""
+        outside = {path.parent for path in self.data if not path.is_relative_to(self.root)}
+        return (self.root, *sorted(folder for folder in outside if folder.is_dir()))
+
     def __call__(self, change: Change, path: str) -> bool:
         """Whether ``path`` (changed by ``change``) is one an edit to which may change a page."""
         changed = Path(path)
@@ -68,7 +75,8 @@ class SourceFilter:
         except ValueError:
             return False
         if any(part.startswith(".") or part in _SKIPPED_DIRS for part in folders) or any(
-                changed.is_relative_to(made) for made in self.engine_made):
+                changed.is_relative_to(made) for made in self.engine_made) or (
+                folders[:1] == (_SITE,)):
             return False
         return changed.suffix in (".py", ".md") or changed == self.project.config_file.resolve()
 
@@ -131,21 +139,25 @@ def serve(project: Project, dev_addr: str, progress: PlainProgress | None = None
     started = time.monotonic()
     sources = SourceFilter(project)
     try:
-        # an edit made while a build runs is kept by the watcher and yielded next
-        for changes in watch(sources.root, watch_filter=sources, rust_timeout=WAKE_MS,
-                             step=SETTLE_MS, yield_on_timeout=True):
-            if max_seconds is not None and time.monotonic() - started >= max_seconds:
-                break
-            if mkdocs.poll() is not None:
-                progress.say(f"error: mkdocs serve exited with status {mkdocs.returncode}")
-                return 1
-            if not changes:
-                continue
-            failures = refresh(project, progress, warm)
-            write_status(project, failures)
-            for page, failure in failures.items():
-                progress.say(f"FAILED {page}:\n{failure}")
-            sources.refresh()
+        while max_seconds is None or time.monotonic() - started < max_seconds:
+            watched = sources.folders()
+            # an edit made while a build runs is kept by the watcher and yielded next
+            for changes in watch(*watched, watch_filter=sources, rust_timeout=WAKE_MS,
+                                 step=SETTLE_MS, yield_on_timeout=True):
+                if max_seconds is not None and time.monotonic() - started >= max_seconds:
+                    break
+                if mkdocs.poll() is not None:
+                    progress.say(f"error: mkdocs serve exited with status {mkdocs.returncode}")
+                    return 1
+                if not changes:
+                    continue
+                failures = refresh(project, progress, warm)
+                write_status(project, failures)
+                for page, failure in failures.items():
+                    progress.say(f"FAILED {page}:\n{failure}")
+                sources.refresh()
+                if sources.folders() != watched:  # a data file declared in another folder
+                    break
     except KeyboardInterrupt:
         pass
     finally:

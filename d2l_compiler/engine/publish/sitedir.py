@@ -8,6 +8,7 @@ an included source, or the engine's state directory.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -46,8 +47,12 @@ def check_site_dir(site_dir: Path, protected: Iterable[Path], docs_dir: Path) ->
 
 
 def publish(staging: Path, target: Path) -> None:
-    """Mark ``staging`` as ours and put it at ``target``, replacing the site that was there."""
+    """Mark ``staging`` as ours and put it at ``target``, replacing the site that was there.
+    The folder gets the mode a folder made by hand would (a temporary one is private)."""
     (staging / MARK).write_text(_MARK_TEXT, encoding="utf-8")
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
     if not target.exists():
         staging.rename(target)
         return

@@ -15,6 +15,7 @@ the same includes ran the same code). Its freshness rule is the plugin's (``refu
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,11 @@ from d2l_compiler.engine.sources.project import find_project
 PRIORITY = 100  # before pymdownx.snippets (32): outputs must be in place when it runs
 
 
+def _lines(text: str) -> str:
+    """``text`` with every line ending as ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 class _Render(Preprocessor):
     def __init__(self, md: markdown.Markdown, config_file: str) -> None:
         super().__init__(md)
@@ -45,17 +51,43 @@ class _Render(Preprocessor):
         self.extensions = extensions_for(self.project.settings.extensions)
         self.labels = labels_for(self.project.settings.labels)
 
+    @cached_property
+    def _page_texts(self) -> dict[str, str]:
+        """Every page of the book (docs-relative name -> its text), read once per build."""
+        texts = {}
+        for page in self.project.pages():
+            try:
+                texts[page.as_posix()] = _lines((self.project.docs_dir / page).read_text(
+                    encoding="utf-8-sig")).rstrip("\n")
+            except (OSError, UnicodeDecodeError):
+                continue
+        return texts
+
     def _entry(self, text: str) -> tuple[str, PageEntry | None]:
+        """The page whose Markdown is ``text`` (a Markdown extension is not told): the one
+        file that ends with this text (front matter comes before it); else the record entry
+        whose regions are its includes, and among several, the one whose file holds it."""
+        body = text.rstrip("\n")
+        named = [name for name, page in self._page_texts.items() if body and page.endswith(body)]
+        if len(named) == 1:
+            return named[0], self.record.pages.get(named[0])
         targets = [ref.target for ref in parse_page(text, "page").includes]
         if not targets:
             return "page", None
-        for name, entry in self.record.pages.items():
-            if [r.target for r in entry.regions] == targets:
-                return name, entry
-        raise RenderError(f"no record entry runs {', '.join(targets)}: rebuild")
+        found = [(name, entry) for name, entry in self.record.pages.items()
+                 if [r.target for r in entry.regions] == targets]
+        if len(found) > 1:
+            found = [(name, entry) for name, entry in found if name in named]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise RenderError(f"no record entry runs {', '.join(targets)}: rebuild")
+        raise RenderError(f"pages {', '.join(name for name, _ in found)} have the same text: "
+                          "a Markdown extension cannot tell which one it renders")
 
     def run(self, lines: list[str]) -> list[str]:
-        text = "\n".join(lines)
+        # before Python-Markdown's own normalisation (priority 30): a page saved with CRLF
+        text = _lines("\n".join(lines))
         name, entry = self._entry(text)
         page_file = f"{self.project.docs_dir.name}/{name}"
         includes = includes_in(self.project, text, Path(name)) if entry is not None else []

@@ -22,6 +22,9 @@ _OPEN_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)
 _COMMENT = re.compile(r"<!--|-->")
 # on the line before a fence, what its regions need: `<!-- d2l: own-process, exclusive, gpu=1 -->`
 MARK = re.compile(r"^[ \t]*<!--[ \t]*d2l:(?P<words>[^>]*?)-->[ \t]*$")
+# what an author may have meant as a mark (any case, spaces, over two lines): refused unless
+# it is one, so a misspelt mark never silently declares nothing
+_MARK_LIKE = re.compile(r"^[ \t]*<!--[ \t]*d2l[ \t]*:", re.IGNORECASE)
 _WORD = re.compile(r"^(?P<name>[a-z][-a-z]*)(?:=(?P<value>[0-9]+|yes|no))?$")
 
 
@@ -177,6 +180,10 @@ def _no_stray_marks(lines: tuple[str, ...], fences: list[CodeFence], page_file: 
     fenced = {n for f in fences for n in range(f.start, f.end + 1)}
     marked = {n for f in fences if f.includes for n in [_above(lines, f.start)] if n}
     for number, line in enumerate(lines, 1):
+        if number not in fenced and _MARK_LIKE.match(line) and not MARK.match(line):
+            raise PageSyntaxError(page_file, number, "this reads like a d2l mark but is not one: "
+                                  "write it on one line as <!-- d2l: own-process --> (lower case, "
+                                  "no space before the colon)")
         if number not in fenced and number not in marked and MARK.match(line):
             raise PageSyntaxError(page_file, number, "this d2l mark is not on the line "
                                   "above a code fence that includes a region; it would declare "

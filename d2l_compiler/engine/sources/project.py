@@ -28,11 +28,11 @@ import yaml
 from d2l_compiler.engine.errors import UsageError
 
 
-class _TolerantLoader(yaml.SafeLoader):
+class TolerantLoader(yaml.SafeLoader):
     """SafeLoader that reads MkDocs-specific tags (``!relative``, ``!!python/name:``) as None."""
 
 
-_TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
 PLUGIN_NAME = "d2l"
@@ -163,7 +163,7 @@ class Project:
     @cached_property
     def _config(self) -> dict:
         try:
-            data = yaml.load(self.config_file.read_text(encoding="utf-8"), Loader=_TolerantLoader)
+            data = yaml.load(self.config_file.read_text(encoding="utf-8"), Loader=TolerantLoader)
         except UnicodeDecodeError as exc:
             raise UsageError(f"{self.config_file}: not UTF-8 text ({exc.reason} at byte "
                              f"{exc.start})") from None
