@@ -115,7 +115,7 @@ def refresh(project: Project, progress: PlainProgress,
     if not stale:
         return {}
     try:
-        build(project, BuildOptions(warm=warm), None, progress)
+        build(project, BuildOptions(warm=warm, jobs=1), None, progress)  # one warm process
     except PagesFailed as exc:
         return dict(exc.failures)
     except BuildError as exc:
