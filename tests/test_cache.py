@@ -217,3 +217,36 @@ def test_warm_build_on_a_machine_with_a_gpu_driver_never_imports_torch(site, tmp
     assert imports.read_text().splitlines() == probes  # nothing imported torch again
     driver.write_text("NVRM version: fake 1000.0\n")  # a new driver: probed again
     assert site.build(env=env).code == 0 and len(imports.read_text().splitlines()) == 2
+
+
+_TWO_REGIONS = ("# --8<-- [start:a]\nvalue = 6 * 7\nprint(value)\n# --8<-- [end:a]\n"
+                "# --8<-- [start:b]\nprint(value + {add})\n# --8<-- [end:b]\n")
+_TWO_FENCES = ('# P\n\n```python\n--8<-- "snippets/a.py:a"\n```\n\n'
+               '```python\n--8<-- "snippets/a.py:b"\n```\n')
+
+
+def test_a_publishing_build_runs_whole_any_page_reused_region_by_region(site):
+    """Counted exactly: an edit to the second region runs it alone (the first is reused);
+    then ``--publish`` runs that page whole, once, and a second ``--publish`` runs nothing."""
+    site.write("snippets/a.py", _TWO_REGIONS.format(add=1))
+    site.write("docs/index.md", _TWO_FENCES)
+    assert "regions: 2 run, 0 cached" in site.build("--no-site").stdout
+    site.write("snippets/a.py", _TWO_REGIONS.format(add=2))
+    partial = site.build("--no-site")
+    assert "regions: 1 run, 1 cached" in partial.stdout, partial.stdout
+    published = site.build("--no-site", "--publish")
+    assert "regions: 2 run, 0 cached" in published.stdout, published.stdout
+    again = site.build("--no-site", "--publish")
+    assert "pages: 0 run, 1 cached" in again.stdout and "regions: 0 run, 2 cached" in again.stdout
+
+
+def test_a_failing_page_does_not_hide_the_pages_after_it(site):
+    """Pages are summed whatever failed before them: the report counts every page."""
+    site.write("snippets/a.py", "# --8<-- [start:bad]\nraise ValueError('no')\n# --8<-- [end:bad]\n"
+                                "# --8<-- [start:ok]\nprint('fine')\n# --8<-- [end:ok]\n")
+    site.write("docs/a.md", '# A\n\n```python\n--8<-- "snippets/a.py:bad"\n```\n')
+    site.write("docs/b.md", '# B\n\n```python\n--8<-- "snippets/a.py:ok"\n```\n')
+    site.write("docs/index.md", "# Home\n")
+    result = site.build("--no-site")
+    assert result.code == 1
+    assert "pages: 1 run, 0 cached, 1 failed" in result.stderr, result.stderr
