@@ -33,7 +33,7 @@ from d2l_compiler.engine.run.schedule import Executor, InlineExecutor, PoolExecu
 from d2l_compiler.engine.run.shard import Shard, page_estimates, shard_pages, shard_record_path
 from d2l_compiler.engine.sources.resources import page_resources
 from d2l_compiler.engine.run.warm import WarmPool
-from d2l_compiler.engine.publish.sitedir import check_site_dir
+from d2l_compiler.engine.publish.sitedir import check_site_dir, project_paths
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
 from d2l_compiler.engine.record.named import load_named, save_origins, with_named_records
 from d2l_compiler.engine.record.reuse import other_devices, recorded_results
@@ -111,7 +111,7 @@ def _regions(runs: list[RegionRun], includes: list[Include]) -> tuple[RegionEntr
 def protected_paths(project: Project, pages: dict[str, list[Include]]) -> list[Path]:
     """What a site directory must never be or contain."""
     sources = {project.root / inc.region.path for incs in pages.values() for inc in incs}
-    return [project.root, project.docs_dir, project.state_dir, project.config_file, *sources]
+    return [*project_paths(project), *sources]
 
 
 def site_builder(host: str, project: Project) -> Callable[[Project, Path, list[Path]], None]:

@@ -51,6 +51,7 @@ class SourceFilter:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.root = project.root.resolve()
+        self.config_file = project.config_file.resolve()
         self.engine_made = (project.state_dir.resolve(),
                             (project.docs_dir / GENERATED_DIR).resolve())
         self.data: frozenset[Path] = frozenset()
@@ -78,7 +79,7 @@ class SourceFilter:
                 changed.is_relative_to(made) for made in self.engine_made) or (
                 folders[:1] == (_SITE,)):
             return False
-        return changed.suffix in (".py", ".md") or changed == self.project.config_file.resolve()
+        return changed.suffix in (".py", ".md") or changed == self.config_file
 
 
 def _recorded(project: Project) -> Record | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from d2l_compiler.engine.build import BuildOptions, build
-from d2l_compiler.engine.errors import BuildError, UsageError
+from d2l_compiler.engine.errors import BuildError, NoRecord, UsageError
 from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun
@@ -156,8 +156,8 @@ def verify(project: Project, options: BuildOptions,
     start = time.perf_counter()
     recorded = load_record(project.record_path)
     if recorded is None:
-        raise UsageError(f"no build record at {project.record_path}: build first "
-                         "(python -m d2l_compiler build), then verify it")
+        raise NoRecord(project.record_path, "build first (python -m d2l_compiler build), "
+                       "then verify it")
     scratch_options = replace(options, force=True, publish=True, record_only=True, warm=None,
                               shard=None)
     first, second = (_scratch_build(project, scratch_options, progress, n) for n in (1, 2))

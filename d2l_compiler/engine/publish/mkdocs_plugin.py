@@ -32,7 +32,7 @@ from mkdocs.structure.pages import Page
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
-from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
+from d2l_compiler.engine.publish.sitedir import check_site_dir, project_paths, publish
 from d2l_compiler.engine.publish.status import read_status, status_path
 from d2l_compiler.engine.record.freshness import outdated_regions
 from d2l_compiler.engine.record.io import load_record
@@ -178,8 +178,7 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
     whole engine work); its warnings are collected and shown only if the build fails. The
     site directory is checked (again) just before the swap: see :mod:`.sitedir`.
     """
-    protected = protected if protected is not None else [
-        project.root, project.docs_dir, project.state_dir, project.config_file]
+    protected = protected if protected is not None else project_paths(project)
     site_dir = check_site_dir(site_dir, protected, project.docs_dir)
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=site_dir.parent))

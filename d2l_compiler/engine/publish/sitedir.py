@@ -15,11 +15,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.sources.project import Project
 
 HOSTS = ("mkdocs", "zensical")  # what can build the site from the record (build --host)
 MARK = ".d2l-site"
 _MARK_TEXT = "Built by d2l_compiler: this directory is replaced whole by every build.\n"
 _LEGACY_MARKS = ("d2l-record.json", "index.html")  # sites built before the mark existed
+
+
+def project_paths(project: Project) -> list[Path]:
+    """What a site directory must never be or contain, whatever the pages include: the project,
+    its docs, the engine's state and the config (a build adds the included sources)."""
+    return [project.root, project.docs_dir, project.state_dir, project.config_file]
 
 
 def is_built_site(folder: Path) -> bool:

@@ -33,7 +33,7 @@ import yaml
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
-from d2l_compiler.engine.publish.sitedir import check_site_dir, publish
+from d2l_compiler.engine.publish.sitedir import check_site_dir, project_paths, publish
 from d2l_compiler.engine.sources.project import Project, TolerantLoader
 
 EXTENSION = "d2l_compiler.engine.render.extension"
@@ -163,8 +163,7 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
     """``zensical build --strict`` of the book into ``site_dir``, swapped in only on success."""
     require_zensical(project)
     sweep_leftovers(project)
-    protected = protected if protected is not None else [
-        project.root, project.docs_dir, project.state_dir, project.config_file]
+    protected = protected if protected is not None else project_paths(project)
     site_dir = check_site_dir(site_dir, protected, project.docs_dir)
     inside = project.state_dir if project.state_dir.resolve().is_relative_to(
         project.root.resolve()) else project.root

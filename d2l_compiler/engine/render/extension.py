@@ -8,9 +8,9 @@ fills a page from the build record in a preprocessor that runs before ``pymdownx
       - d2l_compiler.engine.render.extension:
           config_file: mkdocs.yml
 
-A Markdown extension is not told which file it renders, so the page's record entry is found
-by its includes: the entry whose regions, in order, are the page's includes (two pages with
-the same includes ran the same code). Its freshness rule is the plugin's (``refuse_stale``).
+A Markdown extension is not told which file it renders, so the page is found by its text
+(the one page file ending with it), else by its includes (the record entry whose regions, in
+order, are the page's includes). Its freshness rule is the plugin's (``refuse_stale``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import markdown
 from markdown.preprocessors import Preprocessor
 
-from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.errors import NoRecord
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.render.markdown import RenderError, labels_for, refuse_stale, render_page
@@ -45,8 +45,8 @@ class _Render(Preprocessor):
         self.project = find_project(config_file)
         record = load_record(self.project.record_path)
         if record is None:
-            raise BuildError(f"no build record at {self.project.record_path}: "
-                             "run `python -m d2l_compiler build --no-site` first")
+            raise NoRecord(self.project.record_path,
+                           "run `python -m d2l_compiler build --no-site` first")
         self.record = record
         self.extensions = extensions_for(self.project.settings.extensions)
         self.labels = labels_for(self.project.settings.labels)
