@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="what builds the site from the record (default: mkdocs; zensical "
                        "needs `pip install zensical`)")
     build.add_argument("--only", metavar="PAGE", help="run one page (e.g. compilers.md)")
-    build.add_argument("--force", action="store_true", help="re-run pages even if unchanged")
+    build.add_argument("--force", action="store_true", help="re-run pages and rebuild the site even if "
+                       "unchanged")
     build.add_argument("--verify", action="store_true",
                        help="build every page (or --only PAGE) from scratch twice in a scratch "
                             "state directory and name each region whose output differs from "
@@ -217,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         written = shard_record_path(project, options.shard) if options.shard else project.record_path
         print(f"{summary}; record: {written}")
         if site is not None:
-            print(f"site: {site}")
+            print(f"site: {site}" + (" (unchanged: nothing it is built from changed)"
+                                     if summary.site_unchanged else ""))
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -34,6 +34,7 @@ from d2l_compiler.engine.run.shard import Shard, page_estimates, shard_pages, sh
 from d2l_compiler.engine.sources.resources import page_resources
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.publish.sitedir import check_site_dir, project_paths
+from d2l_compiler.engine.publish.site_inputs import what_changed
 from d2l_compiler.engine.sources.fingerprint import fingerprint, renderer_wired
 from d2l_compiler.engine.record.named import load_named, save_origins, with_named_records
 from d2l_compiler.engine.record.reuse import other_devices, recorded_results
@@ -76,6 +77,7 @@ class BuildSummary:
     seconds: float = 0.0
     regions_ran: list[str] = field(default_factory=list)  # "page: path:section"
     regions_cached: int = 0
+    site_unchanged: bool = False  # the site was already what building it now would make
 
     def __str__(self) -> str:
         return (f"pages: {len(self.ran)} run, {len(self.cached)} cached, "
@@ -153,7 +155,12 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
             if failures:
                 raise PagesFailed(failures, str(summary))
             if site_dir is not None:
-                build_site(project, site_dir, protected_paths(project, pages))
+                why = "--force" if options.force else what_changed(project, options.host,
+                                                                     site_dir)
+                summary.site_unchanged = why is None
+                if why is not None:
+                    progress.say(f"site: building it again ({why})")
+                    build_site(project, site_dir, protected_paths(project, pages))
     finally:
         progress.close()
     return summary
@@ -241,6 +248,8 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     if options.shard is not None:  # other shards' pages: their owners check and carry those
         others = {page: entries for page, entries in others.items() if page in pages}
     full = Record(provenance, new_pages, other_devices=others)
+    if not jobs and _same_results(previous, full):
+        full = previous  # a build that ran nothing and changed nothing leaves the record be
     in_use = [k for page in new_pages for entry in full.devices(page)
               for _, k in entry.inputs.get("region_keys", ())]
     if options.shard is not None:  # a shard's record holds its pages only, for `merge`
@@ -254,6 +263,17 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
         save_origins(project, origins)
     store.keep_only(in_use, SPARE_RESULTS)
     return summary, {}
+
+
+def _same_results(previous: Record | None, new: Record) -> bool:
+    """Whether ``new`` records what ``previous`` does, apart from which build wrote it (its
+    provenance, and whether each page ran in that build): the record, and so the site, then
+    go on describing the build that produced these results."""
+    if previous is None or previous.pages.keys() != new.pages.keys():
+        return False
+    pages = {page: replace(entry, ran=previous.pages[page].ran, digest=previous.pages[page].digest)
+             for page, entry in new.pages.items()}
+    return replace(new, provenance=previous.provenance, pages=pages) == previous
 
 
 def _one_complete_run(found: dict[int, StoredPage | None]) -> bool:

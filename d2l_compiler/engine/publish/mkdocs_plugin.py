@@ -32,6 +32,7 @@ from mkdocs.structure.pages import Page
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
+from d2l_compiler.engine.publish.site_inputs import note_build, watching
 from d2l_compiler.engine.publish.sitedir import check_site_dir, project_paths, publish
 from d2l_compiler.engine.publish.status import read_status, status_path
 from d2l_compiler.engine.record.freshness import outdated_regions
@@ -191,7 +192,8 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
         if not any(getattr(plugin, "D2L_RENDERER", False) for plugin in config.plugins.values()):
             raise UsageError(f"{project.config_file.name} does not load the d2l renderer, so "
                              "no output would be shown: add 'plugins: [d2l]'")
-        mkdocs_build(config)
+        with watching(project, site_dir) as reads:
+            mkdocs_build(config)
     except (MkDocsException, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         detail = "\n".join([*collect.lines[-20:], str(exc)])
@@ -203,3 +205,4 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
         os.chdir(saved_cwd)
         logger.removeHandler(collect)
     publish(staging, check_site_dir(site_dir, protected, project.docs_dir))
+    note_build(project, "mkdocs", site_dir, reads)

@@ -15,6 +15,7 @@ Python version, which every key holds.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import sys
@@ -22,7 +23,9 @@ import sysconfig
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from d2l_compiler.engine.sources.key import version_of
 
 MISSING = "missing"
 # what differs between two terminals, sessions or test runs of the same author and never
@@ -107,16 +110,36 @@ def _distribution_digest(name: str) -> str:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         return MISSING
-    out = hashlib.blake2b(dist.version.encode(), digest_size=8)
-    for file in sorted(dist.files or (), key=str):
-        if "__pycache__" in file.parts:
-            continue  # written by Python itself as it imports
+    listed = _recorded_files(dist)
+    if listed is None:  # no RECORD (an egg-info install): importlib's slower listing
+        listed = [(str(f), str(dist.locate_file(f))) for f in dist.files or ()
+                  if "__pycache__" not in f.parts]
+    out = hashlib.blake2b(version_of(dist).encode(), digest_size=8)
+    for file, where in sorted(listed):
         try:
-            stat = os.stat(dist.locate_file(file))
+            stat = os.stat(where)
             out.update(f"{file}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
         except OSError:
             out.update(f"{file}\0-\0".encode())
-    return f"{dist.version}:{out.hexdigest()}"
+    return f"{version_of(dist)}:{out.hexdigest()}"
+
+
+def _recorded_files(dist: metadata.Distribution) -> list[tuple[str, str]] | None:
+    """(name as RECORD lists it, where it is) of each installed file but bytecode; None
+    without a RECORD. Strings, not paths: a large package lists tens of thousands."""
+    text = dist.read_text("RECORD")
+    if text is None:
+        return None
+    base = str(dist.locate_file(""))
+    listed = []
+    for row in csv.reader(text.splitlines()):
+        if not row or not row[0]:
+            continue
+        file = str(PurePosixPath(row[0]))
+        if "__pycache__" in file.split("/"):
+            continue
+        listed.append((file, os.path.join(base, file)))
+    return listed
 
 
 def current(name: str, root: Path, environ: Mapping[str, str] | None = None) -> str:

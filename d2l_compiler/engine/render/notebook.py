@@ -172,7 +172,7 @@ def page_notebooks(markdown: str, entry: PageEntry, record: Record,
         notebooks.append({"cells": variant, "nbformat": 4, "nbformat_minor": 5, "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
-            "d2l": {"executed_at": entry.executed_at, "provenance": dict(entry.provenance)}}})
+            "d2l": {"executed_at": entry.executed_at, "provenance": dict(sorted(entry.provenance.items()))}}})
     return notebooks
 
 

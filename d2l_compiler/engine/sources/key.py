@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,20 +64,35 @@ def _project_file(root: Path, dotted: str) -> tuple[Path, bool] | None:
     return None
 
 
+def installed_version(name: str) -> str:
+    """``importlib.metadata.version(name)``, reading only METADATA's ``Version:`` header
+    (the standard call parses the whole file: most of a no-op build's time for a large one).
+    ``PackageNotFoundError`` when not installed."""
+    return version_of(metadata.distribution(name))
+
+
+def version_of(dist: metadata.Distribution) -> str:
+    """``dist.version``, without parsing the whole METADATA file."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found = re.search(r"^Version:[ \t]*(.*?)[ \t]*$", text.split("\n\n", 1)[0], re.MULTILINE)
+    return found.group(1) if found else dist.version
+
+
 @lru_cache(maxsize=1)
 def _distributions() -> dict[str, list[str]]:
     return metadata.packages_distributions()
 
 
+@lru_cache(maxsize=512)
 def _distribution_versions(top_level: str) -> list[str]:
     try:  # fast path: the distribution is named like its module (torch, numpy, jieba)
-        return [f"{top_level}=={metadata.version(top_level)}"]
+        return [f"{top_level}=={installed_version(top_level)}"]
     except metadata.PackageNotFoundError:
         pass
     versions = []  # slow path (scans every installed distribution): yaml -> PyYAML
     for dist in sorted(set(_distributions().get(top_level, []))):
         try:
-            versions.append(f"{dist}=={metadata.version(dist)}")
+            versions.append(f"{dist}=={installed_version(dist)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{dist}==missing")
     return versions or [f"{top_level}==not-installed"]
