@@ -51,10 +51,18 @@ def test_a_second_build_reuses_everything_and_force_reruns(tmp_path, monkeypatch
     record = load_record(project.record_path)
     assert record.pages["a.md"].ran and record.pages["a.md"].regions[0].run.stdout == "A\n"
     assert record.provenance.ran == ("a.md", "b.md") and record.provenance.device == "cpu"
+    written = project.record_path.read_bytes()
     second, lines = _build(project)
     assert (second.ran, second.cached) == ([], ["a.md", "b.md"])
     assert "cached  a.md" in lines
-    assert not load_record(project.record_path).pages["a.md"].ran
+    # a build that ran nothing and changed nothing leaves the record (and the site) as the
+    # build that produced these results wrote it: its date, and which pages it ran
+    assert project.record_path.read_bytes() == written
+    snippet = project.root / "snippets" / "b.py"
+    snippet.write_text(snippet.read_text().replace("x = 2", "x = 3"))
+    assert _build(project)[0].ran == ["b.md"]
+    rewritten = load_record(project.record_path)  # describes the build that ran b.md
+    assert rewritten.provenance.ran == ("b.md",) and not rewritten.pages["a.md"].ran
     forced, _ = _build(project, force=True)
     assert forced.ran == ["a.md", "b.md"]
     only, _ = _build(project, only="b.md", force=True)

@@ -15,6 +15,7 @@ import html
 import logging
 import os
 import shutil
+import sys
 import tempfile
 
 from pathlib import Path
@@ -25,14 +26,15 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import base, load_config
 from mkdocs.config import config_options as c
 from mkdocs.exceptions import MkDocsException, PluginError
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
-from d2l_compiler.engine.publish.site_inputs import note_build, watching
+from d2l_compiler.engine.publish.search_segments import CACHE_FOLDER, SegmentCache, cache_segments
+from d2l_compiler.engine.publish.site_inputs import TEMPLATE_CACHE, note_build, watching
 from d2l_compiler.engine.publish.sitedir import check_site_dir, project_paths, publish
 from d2l_compiler.engine.publish.status import read_status, status_path
 from d2l_compiler.engine.record.freshness import outdated_regions
@@ -67,6 +69,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         self.project: Project | None = None
         self.record: Record | None = None
         self.serving = False  # `mkdocs serve`: stale outputs are shown, marked, not refused
+        self.segments: SegmentCache | None = None
 
     def on_startup(self, command: str, **_: Any) -> None:
         """Remember whether this is the live preview."""
@@ -87,9 +90,14 @@ class D2LPlugin(BasePlugin[D2LConfig]):
                 server.watch(str(path))
         return server
 
+    @event_priority(100)  # before Material's search loads jieba's dictionaries
     def on_config(self, config: MkDocsConfig, **_: Any) -> MkDocsConfig:
-        """Load the record, the extensions and the labels once per build."""
+        """Load the record, the extensions and the labels once per build; keep the search's
+        Chinese segmentation between builds (see :mod:`.search_segments`)."""
         self.project = Project(Path(config.config_file_path).resolve())
+        search = sys.modules.get("material.plugins.search.plugin")
+        if search is not None:
+            self.segments = cache_segments(search, self.project.state_dir / CACHE_FOLDER)
         try:
             self.project.settings  # noqa: B018 - validated here: a bad option fails in one line
             record = load_record(self.project.record_path)
@@ -143,13 +151,31 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             return (f'<div class="d2l-failed"><p>{inline(labels.failed)}</p>'
                     f'<pre>{html.escape(visible(str(exc)))}</pre></div>\n\n{shown}')
 
+    def _template_cache(self) -> FileSystemBytecodeCache:
+        folder = self.project.state_dir / TEMPLATE_CACHE
+        folder.mkdir(parents=True, exist_ok=True)
+        return FileSystemBytecodeCache(str(folder))
+
+    def on_pre_build(self, config: MkDocsConfig, **_: Any) -> None:
+        """The API page's handlers (mkdocstrings) keep their compiled templates between
+        builds too, each as it is first used (pages are converted before ``on_env``)."""
+        handlers = getattr(config.plugins.get("mkdocstrings"), "handlers", None)
+        if handlers is not None and hasattr(handlers, "get_handler"):
+            cache = self._template_cache()
+            for handler in getattr(handlers, "seen_handlers", ()):
+                _cache_templates(handler, cache)
+            handlers.get_handler = _caching_templates(handlers.get_handler, cache)
+
     def on_env(self, env: Any, **_: Any) -> Any:
         """Keep the theme's compiled templates between builds (Jinja's bytecode cache, in the
-        state directory): compiling them again is most of a build that runs nothing."""
-        folder = self.project.state_dir / "jinja"
-        folder.mkdir(parents=True, exist_ok=True)
-        env.bytecode_cache = FileSystemBytecodeCache(str(folder))
+        state directory, checked against each template's source)."""
+        env.bytecode_cache = self._template_cache()
         return env
+
+    def on_post_build(self, **_: Any) -> None:
+        """Keep this build's segmentations for the next."""
+        if self.segments is not None:
+            self.segments.save()
 
     def on_files(self, files: Files, config: MkDocsConfig, **_: Any) -> Files:
         """Publish the downloads every host publishes (the record as ``d2l-record.json``,
@@ -161,6 +187,20 @@ class D2LPlugin(BasePlugin[D2LConfig]):
                 f.src_uri, Path(f.abs_src_path), self.project)]:
             files.remove(file)
         return files
+
+
+def _cache_templates(handler: Any, cache: FileSystemBytecodeCache) -> Any:
+    environment = getattr(handler, "env", None)
+    if environment is not None and environment.bytecode_cache is None:
+        environment.bytecode_cache = cache
+    return handler
+
+
+def _caching_templates(get_handler: Any, cache: FileSystemBytecodeCache) -> Any:
+    """``Handlers.get_handler`` whose handlers keep their compiled templates in ``cache``."""
+    def get_handler_caching(*args: Any, **kwargs: Any) -> Any:
+        return _cache_templates(get_handler(*args, **kwargs), cache)
+    return get_handler_caching
 
 
 class _Collect(logging.Handler):

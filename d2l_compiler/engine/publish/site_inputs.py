@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from d2l_compiler.engine.publish.search_segments import CACHE_FOLDER as SEGMENT_CACHE
 from d2l_compiler.engine.record.observed import current as observed_now
 from d2l_compiler.engine.run.observe import project_path
 from d2l_compiler.engine.sources.project import Project
@@ -56,6 +57,10 @@ _GIT_QUERIES = frozenset({"rev-parse", "check-ignore", "describe", "log", "ls-fi
                           "show-ref", "symbolic-ref", "for-each-ref", "ls-tree", "cat-file"})
 _GIT_LISTING = {"config": ("--get", "--get-all", "--get-regexp", "-l", "--list"),
                 "tag": ("-l", "--list"), "remote": ("get-url",), "branch": ("--show-current",)}
+# in the state folder: the content store, logs, these notes, and caches keyed by content
+# (the theme's compiled templates, the search's segmentations)
+TEMPLATE_CACHE = "jinja"
+_NOT_INPUTS = ("store", "logs", "site-inputs", TEMPLATE_CACHE, SEGMENT_CACHE)
 _NEVER_WALKED = frozenset({"__pycache__", ".git", ".hg", ".svn", "node_modules"})
 
 
@@ -264,11 +269,11 @@ def _record_path(project: Project, host: str, site_dir: Path) -> Path:
 
 def _skipped(project: Project, site_dir: Path) -> tuple[str, ...]:
     """Paths never counted: the site (and its staging folders beside it), the engine's
-    store and logs (the record, which the renderer reads, stays an input)."""
+    store and logs, and caches keyed by content (the record, which the renderer reads,
+    stays an input)."""
     state = project.state_dir.resolve()
     return (str(site_dir.resolve().parent / ".site-"), str(site_dir.resolve()) + os.sep,
-            str(state / "store") + os.sep, str(state / "logs") + os.sep,
-            str(state / "site-inputs") + os.sep, str(state / "lock"))
+            *(str(state / name) + os.sep for name in _NOT_INPUTS), str(state / "lock"))
 
 
 def _unwalked(project: Project, site_dir: Path) -> tuple[str, ...]:

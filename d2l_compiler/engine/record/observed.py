@@ -25,7 +25,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
-from d2l_compiler.engine.sources.key import version_of
+from d2l_compiler.engine.sources.installed import version_of
 
 MISSING = "missing"
 # what differs between two terminals, sessions or test runs of the same author and never
@@ -132,10 +132,12 @@ def _recorded_files(dist: metadata.Distribution) -> list[tuple[str, str]] | None
         return None
     base = str(dist.locate_file(""))
     listed = []
-    for row in csv.reader(text.splitlines()):
-        if not row or not row[0]:
+    for line in text.splitlines():
+        file = line.split(",", 1)[0] if '"' not in line else next(csv.reader([line]), [""])[0]
+        if not file:
             continue
-        file = str(PurePosixPath(row[0]))
+        if "//" in file or "/./" in file or file.startswith("./") or file.endswith("/"):
+            file = str(PurePosixPath(file))  # as importlib names it
         if "__pycache__" in file.split("/"):
             continue
         listed.append((file, os.path.join(base, file)))

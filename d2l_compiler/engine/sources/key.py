@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from d2l_compiler.engine.sources.discover import Include, Region
 from d2l_compiler.engine.sources.graph import Node, page_graph
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.formats import RECORD_FORMAT
+from d2l_compiler.engine.sources.installed import installed_version
 # environment variables that change what regions print without being seen read: those the C
 # library reads (time zone, locale). Every other variable a region reads is recorded as it
 # runs (``RegionRun.seen``) and checked before its result is reused; D2L_DEVICE enters as
@@ -62,20 +62,6 @@ def _project_file(root: Path, dotted: str) -> tuple[Path, bool] | None:
     if base.with_suffix(".py").is_file():
         return base.with_suffix(".py"), False
     return None
-
-
-def installed_version(name: str) -> str:
-    """``importlib.metadata.version(name)``, reading only METADATA's ``Version:`` header
-    (the standard call parses the whole file: most of a no-op build's time for a large one).
-    ``PackageNotFoundError`` when not installed."""
-    return version_of(metadata.distribution(name))
-
-
-def version_of(dist: metadata.Distribution) -> str:
-    """``dist.version``, without parsing the whole METADATA file."""
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
-    found = re.search(r"^Version:[ \t]*(.*?)[ \t]*$", text.split("\n\n", 1)[0], re.MULTILINE)
-    return found.group(1) if found else dist.version
 
 
 @lru_cache(maxsize=1)
