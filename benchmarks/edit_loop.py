@@ -88,8 +88,9 @@ def _wait_for(html: Path, marker: str, present: bool, limit: float = 900.0) -> N
 
 
 def _regions_ran(project: Path) -> list[str]:
-    record = json.loads((project / ".d2l" / "record.json").read_text(encoding="utf-8"))
-    return [entry.rpartition(":")[2] for entry in record["provenance"]["summary"]["regions_ran"]]
+    # what the last build itself ran (the record describes the build that produced its results)
+    summary = json.loads((project / ".d2l" / "last-build.json").read_text(encoding="utf-8"))
+    return [entry.rpartition(":")[2] for entry in summary["regions_ran"]]
 
 
 def measure(project: Path, edit: Edit, env: dict) -> dict:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from d2l_compiler.engine.build import BuildOptions, BuildSummary, build
+from d2l_compiler.engine.build import BuildOptions, BuildSummary, build, last_build_path
 from d2l_compiler.engine.errors import BuildError
 from d2l_compiler.engine.progress import PlainProgress
 from d2l_compiler.engine.record.io import load_record
@@ -58,6 +58,9 @@ def test_a_second_build_reuses_everything_and_force_reruns(tmp_path, monkeypatch
     # a build that ran nothing and changed nothing leaves the record (and the site) as the
     # build that produced these results wrote it: its date, and which pages it ran
     assert project.record_path.read_bytes() == written
+    # what the no-op build itself did is kept beside it
+    last = json.loads(last_build_path(project).read_text())
+    assert (last["ran"], last["cached"], last["regions_ran"]) == ([], ["a.md", "b.md"], [])
     snippet = project.root / "snippets" / "b.py"
     snippet.write_text(snippet.read_text().replace("x = 2", "x = 3"))
     assert _build(project)[0].ran == ["b.md"]
@@ -84,6 +87,7 @@ def test_a_failing_page_leaves_the_record_and_keeps_the_others_results(tmp_path,
         "the record and the site were left unchanged")
     assert "build failed (pages: 1 run, 0 cached, 1 failed" in message
     assert project.record_path.read_bytes() == before
+    assert json.loads(last_build_path(project).read_text())["failed"] == ["b.md"]
     (tmp_path / "snippets" / "b.py").write_text("# --8<-- [start:b]\nprint('B')\n# --8<-- [end:b]\n")
     again, _ = _build(project)
     assert again.ran == [] and again.cached == ["a.md", "b.md"]  # a's new result was kept

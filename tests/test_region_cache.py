@@ -1,7 +1,7 @@
 """Region-level execution: an edit re-runs the region it touches and the regions that depend
 on it, nothing else; what static analysis cannot see errs towards re-running; outputs after
 any sequence of edits equal those of a forced build. Fixture pages, no torch; what ran is read
-from the record, never from timings."""
+from the build's summary, never from timings."""
 
 from __future__ import annotations
 
@@ -37,10 +37,9 @@ def _write(root, regions: list[tuple[str, str]], own: frozenset[str] = frozenset
 
 
 def _build(root, force: bool = False) -> list[str]:
-    """Build; the sections of the regions that ran, from the record."""
-    build(Project(root / "mkdocs.yml"), BuildOptions(force=force, limits=Limits(timeout=60)),
-          None, PlainProgress(io.StringIO()))
-    ran = load_record(root / ".d2l" / "record.json").provenance.regions_ran
+    """Build; the sections of the regions that ran in this build."""
+    ran = build(Project(root / "mkdocs.yml"), BuildOptions(force=force, limits=Limits(timeout=60)),
+                None, PlainProgress(io.StringIO())).regions_ran
     return [entry.rpartition(":")[2] for entry in ran]
 
 

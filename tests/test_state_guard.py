@@ -45,9 +45,8 @@ def _page(root: Path, name: str, code: str | None) -> None:
 
 def _build(root: Path, site: bool = False, only: str | None = None) -> list[str]:
     """Build (and the site, with ``site``); the pages whose regions ran."""
-    build(Project(root / "mkdocs.yml"), BuildOptions(only=only, limits=Limits(timeout=60)),
-          root / "site" if site else None, PlainProgress(io.StringIO()))
-    ran = load_record(root / ".d2l" / "record.json").provenance.regions_ran
+    ran = build(Project(root / "mkdocs.yml"), BuildOptions(only=only, limits=Limits(timeout=60)),
+                root / "site" if site else None, PlainProgress(io.StringIO())).regions_ran
     return sorted({entry.partition(":")[0] for entry in ran})
 
 

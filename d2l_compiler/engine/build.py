@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from d2l_compiler.engine.sources import key
@@ -85,6 +85,13 @@ class BuildSummary:
                 f"{self.regions_cached} cached; {self.seconds:.1f} s")
 
 
+def last_build_path(project: Project) -> Path:
+    """Where the last build's ``BuildSummary`` is kept. The record describes the build that
+    produced its results (a build that ran nothing leaves it be); this says what the last build
+    itself did, for people and for tools driving ``d2l-compiler build`` from outside."""
+    return project.state_dir / "last-build.json"
+
+
 @contextmanager
 def project_lock(project: Project, progress: PlainProgress):
     """One build at a time per project: a second one waits instead of racing the first."""
@@ -152,6 +159,7 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     try:
         with project_lock(project, progress), guarding(project):
             summary, failures = _execute(project, options, device, pages, progress)
+            record.write_json_atomic(last_build_path(project), asdict(summary))
             if failures:
                 raise PagesFailed(failures, str(summary))
             if site_dir is not None:
