@@ -95,6 +95,8 @@ def serve(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: print tables, write JSON reports under .d2l/bench/ (targets live here, not in tests)."""
     _install(session, "docs")
+    # the peers the build-speed benchmark times beside ours (their own projects, same environment)
+    session.install("mkdocs-jupyter>=0.26", "myst-nb", "jupyter-cache", "sphinx")
     session.run("python", "-m", "benchmarks.build_speed", *session.posargs, env=QUIET_MKDOCS)
     session.run("python", "-m", "benchmarks.edit_loop", env=QUIET_MKDOCS)
     session.install("ray>=2.40")  # the book-scale benchmark compares the Ray executor too

@@ -12,6 +12,7 @@ once per build, refuses a page whose results are stale or tampered with (the sam
 from __future__ import annotations
 
 import html
+import importlib
 import logging
 import os
 import shutil
@@ -33,7 +34,10 @@ from mkdocs.structure.pages import Page
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
+from d2l_compiler.engine.publish.kept_answers import KeptAnswers
 from d2l_compiler.engine.publish.search_segments import CACHE_FOLDER, SegmentCache, cache_segments
+from d2l_compiler.engine.publish.signature_formats import CACHE_FOLDER as SIGNATURE_CACHE
+from d2l_compiler.engine.publish.signature_formats import keep_signature_formats
 from d2l_compiler.engine.publish.site_inputs import TEMPLATE_CACHE, note_build, watching
 from d2l_compiler.engine.publish.sitedir import check_site_dir, project_paths, publish
 from d2l_compiler.engine.publish.status import read_status, status_path
@@ -50,6 +54,8 @@ from d2l_compiler.engine.sources.project import SETTING_NAMES, Project
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
 _HINT = "run `python -m d2l_compiler build`"
+# where mkdocstrings-python lays signatures out (private: if it moves, nothing is kept)
+PYTHON_HANDLER_RENDERING = "mkdocstrings_handlers.python._internal.rendering"
 
 
 # The ``d2l`` plugin's options as MkDocs sees them: one per field of the engine's ``Settings``,
@@ -70,6 +76,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         self.record: Record | None = None
         self.serving = False  # `mkdocs serve`: stale outputs are shown, marked, not refused
         self.segments: SegmentCache | None = None
+        self.signatures: KeptAnswers | None = None
 
     def on_startup(self, command: str, **_: Any) -> None:
         """Remember whether this is the live preview."""
@@ -158,13 +165,20 @@ class D2LPlugin(BasePlugin[D2LConfig]):
 
     def on_pre_build(self, config: MkDocsConfig, **_: Any) -> None:
         """The API page's handlers (mkdocstrings) keep their compiled templates between
-        builds too, each as it is first used (pages are converted before ``on_env``)."""
+        builds too, each as it is first used (pages are converted before ``on_env``), and
+        the Python handler its formatted signatures (see :mod:`.signature_formats`)."""
         handlers = getattr(config.plugins.get("mkdocstrings"), "handlers", None)
         if handlers is not None and hasattr(handlers, "get_handler"):
             cache = self._template_cache()
             for handler in getattr(handlers, "seen_handlers", ()):
                 _cache_templates(handler, cache)
             handlers.get_handler = _caching_templates(handlers.get_handler, cache)
+            try:
+                rendering = importlib.import_module(PYTHON_HANDLER_RENDERING)
+            except ImportError:  # no Python handler (or it moved): signatures formatted as usual
+                return
+            self.signatures = keep_signature_formats(
+                rendering, self.project.state_dir / SIGNATURE_CACHE)
 
     def on_env(self, env: Any, **_: Any) -> Any:
         """Keep the theme's compiled templates between builds (Jinja's bytecode cache, in the
@@ -173,9 +187,10 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         return env
 
     def on_post_build(self, **_: Any) -> None:
-        """Keep this build's segmentations for the next."""
-        if self.segments is not None:
-            self.segments.save()
+        """Keep this build's segmentations and signature layouts for the next."""
+        for answers in (self.segments, self.signatures):
+            if answers is not None:
+                answers.save()
 
     def on_files(self, files: Files, config: MkDocsConfig, **_: Any) -> Files:
         """Publish the downloads every host publishes (the record as ``d2l-record.json``,

@@ -19,12 +19,13 @@ answer is jieba's, to the token.
 from __future__ import annotations
 
 import hashlib
-import json
 import marshal
 import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from d2l_compiler.engine.publish.kept_answers import KeptAnswers
 
 CACHE_FOLDER = "search-segments"  # inside the engine's state folder
 _PIECES = 256  # the prefix dictionary's pieces (by first character)
@@ -105,8 +106,7 @@ class SegmentCache:
             for name in ("__init__.py", "dict.txt", "finalseg/prob_emit.p"))]
         self._pending: list[tuple[str, Any]] = []  # dictionary calls not yet made to jieba
         self._usable = True  # False after a call whose effect cannot be keyed
-        self._loaded: dict[str, list[str]] | None = None
-        self._used: dict[str, list[str]] = {}
+        self._answers: KeptAnswers | None = None  # for the setup as it stands
         self._fresh_tokenizer()
 
     def _fresh_tokenizer(self) -> None:
@@ -121,7 +121,7 @@ class SegmentCache:
         """Use another main dictionary (keyed by its content)."""
         self._setup.append(f"dictionary:{_file_identity(path)}")
         self._pending.append(("set_dictionary", path))
-        self._loaded = None
+        self._answers = None
 
     def load_userdict(self, f: Any) -> None:
         """Add a user dictionary (keyed by its content; a file object cannot be keyed, and
@@ -129,7 +129,7 @@ class SegmentCache:
         if isinstance(f, (str, os.PathLike)):
             self._setup.append(f"user:{_file_identity(os.fspath(f))}")
             self._pending.append(("load_userdict", f))
-            self._loaded = None
+            self._answers = None
         else:
             self._usable = False
             self._jieba_ready().load_userdict(f)
@@ -140,13 +140,12 @@ class SegmentCache:
         if not self._usable or options:
             return list(self._jieba_ready().cut(sentence, cut_all=cut_all, HMM=HMM, **options))
         text = sentence.decode("utf-8") if isinstance(sentence, bytes) else str(sentence)
-        key = f"{int(cut_all)}{int(HMM)}{text}"
-        found = self._used.get(key)
-        if found is None:
-            found = self._cache().get(key)
+        question = f"{int(cut_all)}{int(HMM)}{text}"
+        answers = self._kept_answers()
+        found = answers.get(question)
         if found is None:
             found = list(self._jieba_ready().cut(text, cut_all=cut_all, HMM=HMM))
-        self._used[key] = found
+            answers.put(question, found)
         return found
 
     def __getattr__(self, name: str) -> Any:  # anything else: jieba itself, set up
@@ -178,30 +177,16 @@ class SegmentCache:
         tokenizer.total = int((folder / "total").read_text(encoding="utf-8"))
         tokenizer.initialized = True
 
-    def _path(self) -> Path:
-        name = hashlib.sha256("\0".join(self._setup).encode()).hexdigest()[:16]
-        return self._folder / f"{name}.json"
-
-    def _cache(self) -> dict[str, list[str]]:
-        if self._loaded is None:
-            try:
-                data = json.loads(self._path().read_text(encoding="utf-8"))
-                self._loaded = data if isinstance(data, dict) else {}
-            except (OSError, ValueError):
-                self._loaded = {}
-        return self._loaded
+    def _kept_answers(self) -> KeptAnswers:
+        if self._answers is None:  # one file per setup (versions, dictionaries, their order)
+            name = hashlib.sha256("\0".join(self._setup).encode()).hexdigest()[:16]
+            self._answers = KeptAnswers(self._folder / f"{name}.json")
+        return self._answers
 
     def save(self) -> None:
-        """Keep what this build asked for (only that: the cache stays the size of the site),
-        if it differs from what was kept; start the next build's record afresh."""
-        if self._usable and self._used and self._used != self._cache():
-            self._folder.mkdir(parents=True, exist_ok=True)
-            path = self._path()
-            temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(self._used, ensure_ascii=False), encoding="utf-8")
-            os.replace(temporary, path)
-            self._loaded = self._used
-        self._used = {}
+        """Keep what this build asked for (only that: the cache stays the size of the site)."""
+        if self._usable and self._answers is not None:
+            self._answers.save()
 
 
 def cache_segments(search_module: ModuleType, folder: Path) -> SegmentCache | None:

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from d2l_compiler.engine.publish.search_segments import CACHE_FOLDER as SEGMENT_CACHE
+from d2l_compiler.engine.publish.signature_formats import CACHE_FOLDER as SIGNATURE_CACHE
 from d2l_compiler.engine.record.observed import current as observed_now
 from d2l_compiler.engine.run.observe import project_path
 from d2l_compiler.engine.sources.project import Project
@@ -60,7 +61,9 @@ _GIT_LISTING = {"config": ("--get", "--get-all", "--get-regexp", "-l", "--list")
 # in the state folder: the content store, logs, these notes, and caches keyed by content
 # (the theme's compiled templates, the search's segmentations)
 TEMPLATE_CACHE = "jinja"
-_NOT_INPUTS = ("store", "logs", "site-inputs", TEMPLATE_CACHE, SEGMENT_CACHE)
+# the engine's state the site build reads but is not built from: what it keeps between builds
+# is kept by content (the keys are the inputs), and the run's own state is not the site's
+_NOT_INPUTS = ("store", "logs", "site-inputs", TEMPLATE_CACHE, SEGMENT_CACHE, SIGNATURE_CACHE)
 _NEVER_WALKED = frozenset({"__pycache__", ".git", ".hg", ".svn", "node_modules"})
 
 
