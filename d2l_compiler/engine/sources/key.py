@@ -84,16 +84,49 @@ def _distribution_versions(top_level: str) -> list[str]:
     return versions or [f"{top_level}==not-installed"]
 
 
-def dependencies(root: Path, regions: list[Region]) -> tuple[dict[str, str], dict[str, list[str]]]:
+class ProjectSources:
+    """The project's modules as one computation sees them: each dotted name looked up, each
+    file read and digested once (a page's regions import mostly the same modules). Made
+    afresh for each computation, so that an edit between two builds is always seen."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._found: dict[str, tuple[Path, bool] | None] = {}
+        self._texts: dict[str, str] = {}
+        self._digests: dict[str, str] = {}
+
+    def find(self, dotted: str) -> tuple[Path, bool] | None:
+        """The file of a project module (and whether it is a package), else None."""
+        if dotted not in self._found:
+            self._found[dotted] = _project_file(self.root, dotted)
+        return self._found[dotted]
+
+    def text(self, rel: str) -> str:
+        """The text of the project file ``rel``."""
+        if rel not in self._texts:
+            self._texts[rel] = (self.root / rel).read_text(encoding="utf-8")
+        return self._texts[rel]
+
+    def digest(self, rel: str) -> str:
+        """The SHA-256 of the project file ``rel``'s text."""
+        if rel not in self._digests:
+            self._digests[rel] = hashlib.sha256(self.text(rel).encode("utf-8")).hexdigest()
+        return self._digests[rel]
+
+
+def dependencies(root: Path, regions: list[Region], sources: ProjectSources | None = None,
+                 ) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Project files (path -> sha256) and third-party packages (name -> versions) the regions use."""
-    sources, packages = project_modules(root, regions)
-    return ({rel: hashlib.sha256(source.encode("utf-8")).hexdigest()
-             for rel, source in sources.items()}, packages)
+    sources = sources or ProjectSources(root)
+    files, packages = project_modules(root, regions, sources)
+    return {rel: sources.digest(rel) for rel in files}, packages
 
 
-def project_modules(root: Path, regions: list[Region]) -> tuple[dict[str, str], dict[str, list[str]]]:
+def project_modules(root: Path, regions: list[Region], sources: ProjectSources | None = None,
+                    ) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The source of every project module the regions import, followed transitively by static
     analysis (path -> text), and the third-party packages they import (name -> versions)."""
+    sources = sources or ProjectSources(root)
     files: dict[str, str] = {}
     packages: dict[str, list[str]] = {}
     pending = [name for r in regions for name in _imported_names(r.code)]
@@ -104,21 +137,21 @@ def project_modules(root: Path, regions: list[Region]) -> tuple[dict[str, str], 
             continue
         seen.add(dotted)
         top = dotted.split(".")[0]
-        in_project = _project_file(root, top) is not None  # first on the regions' sys.path,
+        in_project = sources.find(top) is not None  # first on the regions' sys.path,
         if not in_project and (top in sys.stdlib_module_names or top == "__future__"):
             continue  # so a project folder named like a stdlib module (code/) shadows it
         # a submodule import also runs its parent package's __init__ (and so on upwards)
         parent = dotted.rpartition(".")[0]
         if parent:
             pending.append(parent)
-        found = _project_file(root, dotted)
+        found = sources.find(dotted)
         if found is None:
             if not in_project:
                 packages[top] = _distribution_versions(top)
             continue
         file, is_package = found
         rel = file.relative_to(root).as_posix()
-        files[rel] = file.read_text(encoding="utf-8")
+        files[rel] = sources.text(rel)
         pending.extend(_imported_names(files[rel], dotted, is_package))
     return dict(sorted(files.items())), dict(sorted(packages.items()))
 
@@ -147,8 +180,9 @@ def region_keys(root: Path, nodes: list[Node], device: str,
     ``python`` and ``env`` inputs) likewise stands in for this machine's interpreter and
     environment."""
     keys: list[tuple[str, dict]] = []
+    sources = ProjectSources(root)
     for node in nodes:
-        files, packages = dependencies(root, [node.region])
+        files, packages = dependencies(root, [node.region], sources)
         if versions is not None:
             packages = {name: list(versions.get(name, found)) for name, found in packages.items()}
         # the page is an input: a region shared by two pages may see other state on each
