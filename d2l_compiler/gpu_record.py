@@ -206,7 +206,7 @@ def plan(args: argparse.Namespace) -> Plan:
         raise UsageError(f"--out {args.out}: exists and is not a folder")
     if out == project.docs_dir.resolve() or out.is_relative_to(project.docs_dir.resolve()):
         raise UsageError(f"--out {args.out}: inside the docs folder, whose files are published")
-    return Plan(out, record, project.state_dir / "logs", build_args)
+    return Plan(out, record, project.logs_dir, build_args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -218,7 +218,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             progress.cached(page)
             continue
         jobs.append(PageJob(project.root, page, tuple(executed), keys, tuple(to_run), device,
-                            options.limits, project.state_dir / "logs", dict(found),
+                            options.limits, project.logs_dir, dict(found),
                             page_resources(project.root, includes), estimate(page), commit))
     outcomes = _run(jobs, options, device, progress, store)
     after_pages([job.page for job in jobs])  # what a region did to the engine's files fails here

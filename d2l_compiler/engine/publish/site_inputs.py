@@ -58,12 +58,10 @@ _GIT_QUERIES = frozenset({"rev-parse", "check-ignore", "describe", "log", "ls-fi
                           "show-ref", "symbolic-ref", "for-each-ref", "ls-tree", "cat-file"})
 _GIT_LISTING = {"config": ("--get", "--get-all", "--get-regexp", "-l", "--list"),
                 "tag": ("-l", "--list"), "remote": ("get-url",), "branch": ("--show-current",)}
-# in the state folder: the content store, logs, these notes, and caches keyed by content
-# (the theme's compiled templates, the search's segmentations)
-TEMPLATE_CACHE = "jinja"
-# the engine's state the site build reads but is not built from: what it keeps between builds
-# is kept by content (the keys are the inputs), and the run's own state is not the site's
-_NOT_INPUTS = ("store", "logs", "site-inputs", TEMPLATE_CACHE, SEGMENT_CACHE, SIGNATURE_CACHE)
+TEMPLATE_CACHE = "jinja"  # the compiled templates, in the state folder
+# in the state folder, what the site build reads but is not built from: these notes, and what
+# it keeps between builds by content (the keys are the inputs); the store and the logs too
+_NOT_INPUTS = ("site-inputs", TEMPLATE_CACHE, SEGMENT_CACHE, SIGNATURE_CACHE)
 _NEVER_WALKED = frozenset({"__pycache__", ".git", ".hg", ".svn", "node_modules"})
 
 
@@ -276,7 +274,8 @@ def _skipped(project: Project, site_dir: Path) -> tuple[str, ...]:
     stays an input)."""
     state = project.state_dir.resolve()
     return (str(site_dir.resolve().parent / ".site-"), str(site_dir.resolve()) + os.sep,
-            *(str(state / name) + os.sep for name in _NOT_INPUTS), str(state / "lock"))
+            *(str(state / name) + os.sep for name in _NOT_INPUTS), str(state / "lock"),
+            str(project.store_dir.resolve()) + os.sep, str(project.logs_dir.resolve()) + os.sep)
 
 
 def _unwalked(project: Project, site_dir: Path) -> tuple[str, ...]:

@@ -151,6 +151,11 @@ class Project:
         return self.root / shared if shared else self.state_dir / "store"
 
     @property
+    def logs_dir(self) -> Path:
+        """Each page run's full log: ``<state_dir>/logs``."""
+        return self.state_dir / "logs"
+
+    @property
     def record_path(self) -> Path:
         """The build record's path."""
         record = self.settings.record
