@@ -303,3 +303,48 @@ def test_the_whole_environment_leaves_out_what_a_tool_sets_per_run(tmp_path, too
     digest = current("env:*", tmp_path, base)
     assert current("env:*", tmp_path, {**base, tooling: "this run"}) == digest
     assert current("env:*", tmp_path, {**base, "BOOK_SCALE": "2"}) != digest
+
+
+def _install(site, name: str = "fakepkg", body: str = "VALUE = 1\n") -> "metadata.Distribution":
+    """A distribution as pip leaves it: its files, then RECORD (hash and size of each, the
+    script in bin/ naming this environment's interpreter) written last."""
+    import base64
+    from importlib import metadata
+
+    files = {f"{name}/__init__.py": body.encode(), f"{name}-1.0.dist-info/METADATA":
+             f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+             f"../../../bin/{name}": f"#!{site}/python\n".encode()}
+    lines = []
+    for rel, data in files.items():
+        path = (site / rel).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{rel},sha256={digest},{len(data)}")
+    lines.append(f"{name}-1.0.dist-info/RECORD,,")
+    (site / f"{name}-1.0.dist-info" / "RECORD").write_text("\n".join(lines) + "\n")
+    return metadata.PathDistribution(site / f"{name}-1.0.dist-info")
+
+
+def test_the_same_wheel_in_two_environments_is_the_same_input_and_an_edit_is_not(tmp_path):
+    """A new virtual environment holding the same packages must not re-run the book; an
+    installed file edited in place (same size, its modification time put back) must."""
+    import os
+    import time
+
+    from d2l_compiler.engine.record.observed import distribution_digest
+
+    first = _install(tmp_path / "a" / "lib" / "site-packages")
+    time.sleep(0.01)
+    second = _install(tmp_path / "b" / "lib" / "site-packages")
+    assert distribution_digest(first) == distribution_digest(second)
+    assert distribution_digest(first) != distribution_digest(
+        _install(tmp_path / "c" / "lib" / "site-packages", body="VALUE = 2\n"))  # another wheel
+    module = tmp_path / "a" / "lib" / "site-packages" / "fakepkg" / "__init__.py"
+    before = module.stat()
+    time.sleep(0.01)
+    module.write_text("VALUE = 3\n")  # same size
+    os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert distribution_digest(first) != distribution_digest(second)
+    module.unlink()
+    assert distribution_digest(first) != distribution_digest(second)

@@ -110,38 +110,70 @@ def _distribution_digest(name: str) -> str:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         return MISSING
-    listed = _recorded_files(dist)
-    if listed is None:  # no RECORD (an egg-info install): importlib's slower listing
-        listed = [(str(f), str(dist.locate_file(f))) for f in dist.files or ()
-                  if "__pycache__" not in f.parts]
-    out = hashlib.blake2b(version_of(dist).encode(), digest_size=8)
-    for file, where in sorted(listed):
+    return f"{version_of(dist)}:{distribution_digest(dist)}"
+
+
+def distribution_digest(dist: metadata.Distribution) -> str:
+    """What an installed distribution's files are: the installer's RECORD (each file's name,
+    hash and size as installed), and the size and times of any file changed since (its
+    inode-change time is after RECORD's, or its size is not the recorded one). The same wheel
+    installed in two environments gives the same digest (a new virtual environment does not
+    re-run the book); an installed file edited in place gives another. Without a RECORD (an
+    egg-info install), the size and modification time of every file."""
+    text = dist.read_text("RECORD")
+    base = str(dist.locate_file(""))
+    entries = _record_entries(text) if text is not None else None
+    record = next((f for f, _ in entries or () if f.endswith(".dist-info/RECORD")), None)
+    # entries: (file, "hash,size" as recorded)
+    if entries is None or record is None:
+        listed = [str(f) for f in dist.files or () if "__pycache__" not in f.parts]
+        return _stat_digest(base, listed)
+    try:
+        recorded_at = os.stat(os.path.join(base, record)).st_ctime_ns
+    except OSError:
+        return _stat_digest(base, [f for f, _ in entries])
+    out = hashlib.blake2b(digest_size=8)
+    for file, recorded in entries:
+        if file.startswith("../"):  # a script in the environment's bin/: its first line names
+            continue  # the environment's interpreter; the package's own files are what runs
+        out.update(f"{file}\0{recorded}\0".encode())
         try:
-            stat = os.stat(where)
+            stat = os.stat(os.path.join(base, file))
+        except OSError:
+            out.update(b"-\0")
+            continue
+        size = recorded.rpartition(",")[2]
+        if stat.st_ctime_ns > recorded_at or (size and size != str(stat.st_size)):
+            out.update(f"{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\0".encode())
+    return out.hexdigest()
+
+
+def _stat_digest(base: str, files: list[str]) -> str:
+    out = hashlib.blake2b(digest_size=8)
+    for file in sorted(files):
+        try:
+            stat = os.stat(os.path.join(base, file))
             out.update(f"{file}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
         except OSError:
             out.update(f"{file}\0-\0".encode())
-    return f"{version_of(dist)}:{out.hexdigest()}"
+    return out.hexdigest()
 
 
-def _recorded_files(dist: metadata.Distribution) -> list[tuple[str, str]] | None:
-    """(name as RECORD lists it, where it is) of each installed file but bytecode; None
-    without a RECORD. Strings, not paths: a large package lists tens of thousands."""
-    text = dist.read_text("RECORD")
-    if text is None:
-        return None
-    base = str(dist.locate_file(""))
-    listed = []
+def _record_entries(text: str) -> list[tuple[str, str]]:
+    """(name as importlib names it, recorded hash and size) of each file RECORD lists but
+    bytecode. Strings, not paths: a large package lists tens of thousands."""
+    entries = []
     for line in text.splitlines():
-        file = line.split(",", 1)[0] if '"' not in line else next(csv.reader([line]), [""])[0]
+        fields = line.split(",") if '"' not in line else next(csv.reader([line]), [""])
+        file, recorded = fields[0], ",".join(fields[1:3])
         if not file:
             continue
         if "//" in file or "/./" in file or file.startswith("./") or file.endswith("/"):
             file = str(PurePosixPath(file))  # as importlib names it
         if "__pycache__" in file.split("/"):
             continue
-        listed.append((file, os.path.join(base, file)))
-    return listed
+        entries.append((file, recorded))
+    return entries
 
 
 def current(name: str, root: Path, environ: Mapping[str, str] | None = None) -> str:
