@@ -87,18 +87,16 @@ def compare(first: Mapping[str, Any], second: Mapping[str, Any], language: str =
                     f"{spread(first, language)}) and “{name_b}” (median {spread(second, language)}) "
                     f"overlap: the difference is within the noise, and neither can be called "
                     f"faster.")
-        return (f"在这次构建中，“{name_a}”的中位数为 {spread(first)}，“{name_b}”的中位数为 "
-                f"{spread(second)}：两个四分位区间相互重叠，差别在测量波动之内，"
-                f"不能说哪一个更快。")
+        return (f"“{name_a}”的中位数为 {spread(first)}，“{name_b}”为 {spread(second)}。"
+                f"两个四分位区间相互重叠，差别在测量波动之内，说不上哪个更快。")
     fast, slow, t_fast, t_slow = ((name_a, name_b, med_a, med_b) if outcome == "faster"
                                   else (name_b, name_a, med_b, med_a))
     if english:
         return (f"In this build “{fast}” was faster: median {duration(t_fast, language)} against "
                 f"{duration(t_slow, language)}, about {t_slow / t_fast:.2f} times the speed, and "
                 f"the interquartile ranges do not overlap, so the difference is beyond the noise.")
-    return (f"在这次构建中，“{fast}”更快：中位数 {duration(t_fast)}对 {duration(t_slow)}，"
-            f"约为后者的 {t_slow / t_fast:.2f} 倍速度，且两者的四分位区间互不重叠，"
-            f"差别超出了测量波动。")
+    return (f"“{fast}”更快。它的中位数为 {duration(t_fast)}，“{slow}”为 {duration(t_slow)}，"
+            f"用时是它的 {t_slow / t_fast:.2f} 倍；两者的四分位区间互不重叠，差别超出了测量波动。")
 
 
 def _compare_rounds(first: Mapping[str, Any], second: Mapping[str, Any],
@@ -116,13 +114,13 @@ def _compare_rounds(first: Mapping[str, Any], second: Mapping[str, Any],
                 f"{spread(second, language)}; within each round “{name_a}” took {ratio:.2f} times "
                 f"as long as “{name_b}” (median of the rounds, interquartile range "
                 f"{low:.2f}–{high:.2f}): {said}.")
-    said = {"faster": f"区间整个低于 1，所以“{name_a}”更快，差别超出了测量波动",
-            "slower": f"区间整个高于 1，所以“{name_b}”更快，差别超出了测量波动",
-            "within noise": "区间跨过了 1，差别在测量波动之内，不能说哪一个更快"}[outcome]
-    return (f"在这次构建中，两者交替计时，各测 {len(ratios)} 轮：“{name_a}”的中位数为 "
-            f"{spread(first)}，“{name_b}”的中位数为 {spread(second)}；在同一轮里，“{name_a}”"
-            f"的用时是“{name_b}”的 {ratio:.2f} 倍（各轮比值的中位数，四分位区间 "
-            f"{low:.2f}–{high:.2f}）：{said}。")
+    where, said = {"faster": ("整个低于 1", f"所以“{name_a}”更快，差别超出了测量波动"),
+                   "slower": ("整个高于 1", f"所以“{name_b}”更快，差别超出了测量波动"),
+                   "within noise": ("跨过了 1", "差别在测量波动之内，说不上哪个更快")}[outcome]
+    return (f"两者交替计时，各测 {len(ratios)} 轮。“{name_a}”的中位数为 {spread(first)}，"
+            f"“{name_b}”为 {spread(second)}。逐轮相比，“{name_a}”的用时是“{name_b}”的 "
+            f"{ratio:.2f} 倍（各轮比值的中位数；四分位区间 {low:.2f}–{high:.2f}，{where}），"
+            f"{said}。")
 
 
 CLAIM_VERBS = ("faster", "slower", "within-noise", ">", "<")
@@ -156,14 +154,22 @@ def _conditions(samples: Mapping[str, Any]) -> dict[str, str]:
 def differing_conditions(first: Mapping[str, Any], second: Mapping[str, Any],
                          language: str = "zh") -> str:
     """The conditions two samples records were measured under that differ, as a phrase
-    (``计时方式：A 对 B；进程：…``); "" when they are the same. A condition recorded for only one
-    of them counts as differing ("未记录" / "not recorded" for the other)."""
+    (``计时方式：前者为 A，后者为 B；进程：…``); "" when they are the same. A condition recorded for
+    only one of them counts as differing ("未记录" / "not recorded" for the other)."""
     a, b = _conditions(first), _conditions(second)
-    missing = "not recorded" if language == "en" else "未记录"
-    versus, sep, colon = (" vs ", "; ", ": ") if language == "en" else (" 对 ", "；", "：")
-    names = list(a) + [k for k in b if k not in a]
-    return sep.join(f"{name}{colon}{a.get(name, missing)}{versus}{b.get(name, missing)}"
-                    for name in names if a.get(name) != b.get(name))
+    names = [*a, *(k for k in b if k not in a)]
+    differing = [(name, a.get(name), b.get(name)) for name in names if a.get(name) != b.get(name)]
+    if language == "en":
+        return "; ".join(f"{name}: {x or 'not recorded'} vs {y or 'not recorded'}"
+                         for name, x, y in differing)
+    return "；".join(f"{name}：前者为{_spaced(x or '未记录')}，后者为{_spaced(y or '未记录')}"
+                    for name, x, y in differing)
+
+
+def _spaced(value: str) -> str:
+    """A value set after Chinese text: a space before it when it starts with a Latin letter
+    or a digit (``为 torch.utils.benchmark``, ``为单独的全新进程``)."""
+    return f" {value}" if value[:1].isascii() and value[:1].isalnum() else value
 
 
 def agreement(first: Mapping[str, Any], second: Mapping[str, Any], language: str = "zh") -> str:

@@ -32,7 +32,7 @@ def test_sentence_names_the_faster_path_and_ratio():
 
 def test_sentence_within_noise_claims_nothing():
     text = compare(_samples("a", 1.0, 1.2, 1.4), _samples("b", 1.1, 1.3, 1.5))
-    assert "更快" not in text.replace("哪一个更快", "")
+    assert "更快" not in text.replace("说不上哪个更快", "")
     assert "测量波动之内" in text
 
 
@@ -99,11 +99,14 @@ def test_durations_are_written_in_a_unit_that_leaves_digits_to_read():
     assert duration(3.62e-5, "en") == "36.2 µs"
     fast = {"median": 3e-5, "q1": 2.9e-5, "q3": 3.1e-5, "description": "a"}
     slow = {"median": 6e-5, "q1": 5.9e-5, "q3": 6.1e-5, "description": "a"}  # the same name
-    assert "中位数 30.0 微秒对 60.0 微秒" in compare(fast, slow)
+    assert compare(fast, slow) == ("“a”更快。它的中位数为 30.0 微秒，“a”为 60.0 微秒，用时是它的 "
+                                   "2.00 倍；两者的四分位区间互不重叠，差别超出了测量波动。")
     tied = compare(fast, {**fast, "median": 3.05e-5})
-    assert tied == ("在这次构建中，“a”的中位数为 30.0 微秒（四分位区间 29.0–31.0），“a”的中位数为 "
-                    "30.5 微秒（四分位区间 29.0–31.0）：两个四分位区间相互重叠，差别在测量波动之内，"
-                    "不能说哪一个更快。")  # a tie says how wide the spread was
+    assert tied == ("“a”的中位数为 30.0 微秒（四分位区间 29.0–31.0），“a”为 30.5 微秒（四分位区间 "
+                    "29.0–31.0）。两个四分位区间相互重叠，差别在测量波动之内，说不上哪个更快。")
+    # a tie says how wide the spread was; no sentence says "约为后者的 … 倍速度" or stacks colons
+    for sentence in (compare(fast, slow), tied):
+        assert "倍速度" not in sentence and "：" not in sentence
 
 
 def _timed(name: str, seconds: tuple[float, ...], **conditions: str) -> dict:
@@ -117,12 +120,12 @@ def test_figures_of_the_same_work_name_every_condition_that_differs():
     fresh = _timed("新进程", (1.5, 1.6, 1.7), timer="measure_many", process="全新", threads="2")
     text = agreement(here, fresh)
     assert "相差 45%" in text and "超出了各自的波动" in text
-    assert "process：本页 对 全新" in text
+    assert "process：前者为本页，后者为全新" in text
     assert "timer" not in text and "threads" not in text  # only what differs is named
     overlapping = _timed("新进程", (1.05, 1.1, 1.25), timer="measure_many", process="全新")
     text = agreement(here, overlapping)
-    assert "结果一致" in text and "process：本页 对 全新" in text
-    assert "threads：2 对 未记录" in text  # a condition one side lacks counts as differing
+    assert "结果一致" in text and "process：前者为本页，后者为全新" in text
+    assert "threads：前者为 2，后者为未记录" in text  # a condition one side lacks counts as differing
     english = agreement(here, fresh, language="en")
     assert "differ by 45%" in english and "process: 本页 vs 全新" in english
 
@@ -146,7 +149,7 @@ def test_two_comparisons_of_the_same_works_may_not_silently_contradict():
     a2, b2 = _timed("A", slow, process="全新"), _timed("B", fast, process="全新")
     text = verdicts_agreement((a1, b1), (a2, b2))
     assert "结论正好相反" in text and "“A”比“B”快" in text and "“A”比“B”慢" in text
-    assert "process：本页 对 全新" in text
+    assert "process：前者为本页，后者为全新" in text
     same = verdicts_agreement((a1, b1), (_timed("A", fast, process="全新"), b2))
     assert "结论不同" not in same and "结论并不相同" in same  # faster vs within noise
     assert "结论一致" in verdicts_agreement((a1, b1), (a1, b1))
@@ -176,7 +179,7 @@ def test_agreement_token_labels_conditions_and_fails_on_the_same_conditions(site
     result = site.build()
     assert result.code == 0, result.stderr
     html = site.html()
-    assert "（进程：本页 对 &#60;b id=inj&#62;新&#60;/b&#62;）" in html and "id=inj>" not in html
+    assert "（进程：前者为本页，后者为&#60;b id=inj&#62;新&#60;/b&#62;）" in html and "id=inj>" not in html
     site.write("docs/index.md", CLAIM_PAGE.format(
         claim="\n{{ d2l:agreement numbers.here numbers.again }}"))
     result = site.build()
@@ -205,7 +208,7 @@ def test_a_zero_median_is_compared_without_dividing_by_it():
     from d2l_compiler.claims import agreement
 
     text = agreement(_timed("tick", (0.0, 0.0, 0.0), clock="粗"), _timed("b", (1.0, 1.0, 1.0)))
-    assert "相差 100%" in text and "clock：粗 对 未记录" in text
+    assert "相差 100%" in text and "clock：前者为粗，后者为未记录" in text
 
 
 def test_a_small_gap_beyond_tight_spreads_is_not_written_as_zero():
@@ -245,7 +248,7 @@ def test_round_order_matters_and_a_ratio_range_across_one_is_noise():
     assert verdict(_session("A", a), _session("B", b)) == "within noise"
     text = compare(_session("A", a), _session("B", b))
     assert "跨过了 1" in text and "交替计时，各测 6 轮" in text
-    assert "更快" not in text.replace("哪一个更快", "")
+    assert "更快" not in text.replace("说不上哪个更快", "")
 
 
 def test_rounds_are_paired_only_when_every_round_was_kept():
@@ -262,7 +265,8 @@ def test_rounds_are_paired_only_when_every_round_was_kept():
 def test_the_paired_sentence_reads_the_ratio_of_the_rounds():
     text = compare(_session("A", DRIFTING_A), _session("B", DRIFTING_B))
     assert "“A”的用时是“B”的 0.90 倍" in text and "四分位区间 0.90–0.90" in text
-    assert "区间整个低于 1，所以“A”更快" in text
+    assert "四分位区间 0.90–0.90，整个低于 1），所以“A”更快" in text
+    assert "：" not in text  # a sentence placed after "关闭自动求导之后：" adds no colon of its own
     english = compare(_session("B", DRIFTING_B), _session("A", DRIFTING_A), "en")
     assert "1.11 times as long" in english and "so “A” was faster" in english
 

@@ -3,8 +3,10 @@ record file, the content store. Fast guards for ``nox -s mutation``."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+from importlib import metadata
 from dataclasses import replace
 
 import pytest
@@ -305,11 +307,9 @@ def test_the_whole_environment_leaves_out_what_a_tool_sets_per_run(tmp_path, too
     assert current("env:*", tmp_path, {**base, "BOOK_SCALE": "2"}) != digest
 
 
-def _install(site, name: str = "fakepkg", body: str = "VALUE = 1\n") -> "metadata.Distribution":
+def _install(site, name: str = "fakepkg", body: str = "VALUE = 1\n") -> metadata.Distribution:
     """A distribution as pip leaves it: its files, then RECORD (hash and size of each, the
     script in bin/ naming this environment's interpreter) written last."""
-    import base64
-    from importlib import metadata
 
     files = {f"{name}/__init__.py": body.encode(), f"{name}-1.0.dist-info/METADATA":
              f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),

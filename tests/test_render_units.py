@@ -44,7 +44,7 @@ def test_outputs_values_and_stamp_are_placed():
     assert lines[0] == "# Title"
     assert lines[1:4] == ["", ("<p class=\"d2l-stamp\">This page's code was run by the build: device cpu "
                                "(Fast CPU); Python 3.11; run at 2026-11-30 12:00 UTC.</p>"), ""]
-    title = "Output (the region ran 0.500 s, its imports included)"
+    title = "Output (this code ran for 500 ms)"
     assert f'``` {{ .text .d2l-output title="{title}" }}\nhello\n```' in out
     assert "Value 3 and 1.23 and &#60;b&#62;." in out
 
@@ -65,11 +65,21 @@ def test_output_blocks_cover_every_kind_of_output():
     run = RegionRun(0, "a:r", stdout="o\n", stray="s\n", raised="r\n", duration=1.0,
                     warnings=(CapturedWarning("UserWarning", "w1"), CapturedWarning("X", "w2")))
     blocks = "\n".join(md.output_blocks(run, "  "))
-    for title in ("Output (the region ran 1.000 s, its imports included)", md.LABELS["en"].stray,
+    for title in ("Output (this code ran for 1.00 s)", md.LABELS["en"].stray,
                   md.LABELS["en"].raised, md.LABELS["en"].warnings):
         assert f'title="{title}"' in blocks
     assert "  UserWarning: w1\n  X: w2" in blocks
     assert md.output_blocks(RegionRun(0, "a:r")) == []
+
+
+@pytest.mark.parametrize(("seconds", "en", "zh"), [
+    (3.336, "3.34 s", "3.34 秒"), (1.0, "1.00 s", "1.00 秒"), (0.075, "75 ms", "75 毫秒"),
+    (0.0006, "1 ms", "1 毫秒"), (0.0004, "under a millisecond", "不到 1 毫秒"),
+    (0.0, "under a millisecond", "不到 1 毫秒")])
+def test_how_long_a_region_ran_reads_as_a_person_would_say_it(seconds, en, zh):
+    """Never ``0.000 秒``: a unit that leaves a digit to read, or "under a millisecond"."""
+    assert md.ran_for(seconds, md.LABELS["en"]) == en
+    assert md.ran_for(seconds, md.labels_for("zh")) == zh
 
 
 def test_a_fence_is_longer_than_any_backtick_run_in_the_output():
@@ -205,7 +215,7 @@ def test_the_agreement_token_reads_four_or_two_timings_and_escapes_conditions():
         words = ["agreement", *(f"r.{ref}" for ref in refs)]
         return agreement(TokenCall(words, " ".join(words), ctx))
 
-    assert "（进程：本页 对 &#60;i&#62;新&#60;/i&#62;）" in call("here", "fresh")
+    assert "（进程：前者为本页，后者为&#60;i&#62;新&#60;/i&#62;）" in call("here", "fresh")
     assert "“here”的中位数为 1.0000 秒" in call("here", "fresh")
     with pytest.raises(RenderError, match="agreement: .* under the same conditions"):
         call("here", "again")
@@ -213,7 +223,7 @@ def test_the_agreement_token_reads_four_or_two_timings_and_escapes_conditions():
             in call("here", "again", "fresh", "other"))  # each timing in its place
     with pytest.raises(RenderError, match="agreement: .*opposite verdicts"):
         call("here", "again", "again", "here")
-    assert "进程：未记录 对 本页" in call("plain", "here")  # conditions that are not a mapping
+    assert "进程：前者为未记录，后者为本页" in call("plain", "here")  # conditions that are not a mapping
     for refs in (("here",), ("here", "fresh", "here")):
         with pytest.raises(RenderError, match="agreement reads"):
             call(*refs)
@@ -239,7 +249,7 @@ def test_comparisons_speak_the_book_s_language():
     text = "```python\n--8<-- \"snippets/a.py:one\"\n```\n{{ d2l:compare one.f one.s }}\n"
     assert "In this build “a” was faster" in render_page(text, entry, page_file="p")
     zh = render_page(text, entry, page_file="p", labels=md.labels_for("zh"))
-    assert "在这次构建中，“a”更快" in zh
+    assert "“a”更快。它的中位数为" in zh
 
 
 # --- the notebook --------------------------------------------------------------------------------

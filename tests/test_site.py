@@ -92,8 +92,8 @@ def test_figures_of_the_same_work_are_checked_against_each_other(chapter):
         # every timer records seconds per call: the same work lands within a small factor
         assert 0.25 < other["median"] / fresh["eager"]["samples"]["median"] < 4
         assert agreement(fresh["eager"]["samples"], other) in page
-    assert "进程：单独的全新进程 对 与前面的代码同一个进程" in page
-    assert "计时方式：torch.utils.benchmark 对 measure_many 交替计时" in page
+    assert "进程：前者为单独的全新进程，后者为与前面的代码同一个进程" in page
+    assert "计时方式：前者为 torch.utils.benchmark，后者为 measure_many 交替计时" in page
     paired = fresh["script"]["paired"]  # the table's verdict: eager and script side by side
     assert verdicts_agreement((here["scripted_no_grad"], here["eager_no_grad"]),
                               (paired["path"], paired["eager"])) in page

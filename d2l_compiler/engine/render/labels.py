@@ -66,7 +66,11 @@ _REPORT_ZH = ReportLabels(
 class Labels:
     """The words the engine puts on a page (titles of output blocks, the stamp)."""
 
-    output: str = "Output (the region ran {seconds:.3f} s, its imports included)"
+    output: str = "Output (this code ran for {time})"
+    # how long a region ran: whole seconds with two decimals, else milliseconds, else "under"
+    seconds: str = "{value:.2f} s"
+    milliseconds: str = "{value:.0f} ms"
+    under_a_millisecond: str = "under a millisecond"
     stray: str = "Output of other threads (started by earlier regions)"
     raised: str = "Exception (raised on purpose)"
     warnings: str = "Warnings (captured by the build)"
@@ -100,7 +104,8 @@ class Labels:
 
 LABELS = {
     "en": Labels(),
-    "zh": Labels(output="输出（本段代码运行了 {seconds:.3f} 秒，包括其中的 import）",
+    "zh": Labels(output="输出（这段代码运行了 {time}）", seconds="{value:.2f} 秒",
+                 milliseconds="{value:.0f} 毫秒", under_a_millisecond="不到 1 毫秒",
                  stray="其他线程的输出（由前面代码段启动的线程写出）",
                  raised="异常（本段代码有意引发）", warnings="运行时警告（构建时捕获）",
                  stamp="本页代码由构建实际运行：{parts}。", device="设备 {device}",
@@ -119,6 +124,16 @@ LABELS = {
                  failed="本页最近一次构建失败了，下面显示的仍是修改之前的输出：",
                  report=_REPORT_ZH),
 }
+
+
+def ran_for(seconds: float, labels: Labels) -> str:
+    """How long a region ran, in the words of ``labels``: ``3.34 秒``, ``75 毫秒``, ``不到 1 毫秒``
+    (never ``0.000 秒``)."""
+    if seconds >= 1:
+        return labels.seconds.format(value=seconds)
+    if seconds >= 0.0005:
+        return labels.milliseconds.format(value=seconds * 1000)
+    return labels.under_a_millisecond
 
 
 def labels_for(name: str) -> Labels:

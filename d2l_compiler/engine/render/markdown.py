@@ -33,7 +33,7 @@ from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.installed import load_extensions
-from d2l_compiler.engine.render.labels import LABELS, Labels, labels_for
+from d2l_compiler.engine.render.labels import LABELS, Labels, labels_for, ran_for
 from d2l_compiler.engine.render.tokens import Extensions, PageContext, RenderError, TokenCall
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
@@ -91,7 +91,8 @@ def output_blocks(run: RegionRun, indent: str = "", labels: Labels = LABELS["en"
     """The Markdown shown under an executed region's code: its output and its warnings."""
     lines: list[str] = []
     if run.stdout:
-        lines += ["", *text_block(run.stdout, labels.output.format(seconds=run.duration), indent)]
+        title = labels.output.format(time=ran_for(run.duration, labels))
+        lines += ["", *text_block(run.stdout, title, indent)]
     if run.stray:
         lines += ["", *text_block(run.stray, labels.stray, indent)]
     if run.raised:
