@@ -205,9 +205,8 @@ def agreement(first: Mapping[str, Any], second: Mapping[str, Any], language: str
     if agree:
         how = f"只是测法不同（{differ}），" if differ else "测量条件也相同，"
         return f"{figures}两者测的是同一件事，{how}四分位区间相互重叠，结果一致。"
-    return (f"{figures}两者测的是同一件事，却相差 {gap_text}，超出了各自的波动。它们的测法不同"
-            f"（{differ}）；被测的代码相同，差别来自测法和测量时机器的状态，所以每个数字只应与"
-            f"同一种测法得到的数字相比。")
+    return (f"{figures}两者测的是同一件事，却相差 {gap_text}，超出了各自的波动；它们的测法不同"
+            f"（{differ}），所以每个数字只宜与同一种测法的数字相比。")
 
 
 _OPPOSITE = {"faster": "slower", "slower": "faster"}

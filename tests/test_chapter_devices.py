@@ -188,6 +188,17 @@ def test_the_file_growth_is_said_for_the_device_that_saw_it(merged):
     assert said_once == tables.paths_file_growth(cpu) and "在 " not in said_once
 
 
+def test_the_file_growth_gives_the_gap_to_the_example_input_in_bytes():
+    """A gap of 64 bytes is said as 64 bytes, not as "under 5 %"; none as equal."""
+    exact = tables.paths_file_growth(cpu_paths())
+    assert f"（{255 * ROW_BYTES} 字节）正好相等" in exact and "%" not in exact
+    paths = cpu_paths()
+    export = next(a for a in paths["batches"]["256"]["export_aoti"]["artifacts"]
+                  if a["kind"] == "export")
+    export["size_bytes"] += 64
+    assert f"（{255 * ROW_BYTES} 字节）只差 64 字节" in tables.paths_file_growth(paths)
+
+
 def test_each_provenance_line_names_its_own_timer_precision_and_tolerance(merged):
     lines = render(merged, "paths_provenance compile_paths.paths").split("<br>")
     assert len(lines) == 2

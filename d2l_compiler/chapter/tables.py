@@ -400,8 +400,11 @@ def paths_file_growth(paths: Mapping[str, Any]) -> str:
             text = (f"{when}{label} 保存的 "
                     f"{_kind_name(artifact['kind'])} 文件大了 {grown} 字节（{human_size(grown)}）")
             if extra_rows and abs(grown - extra_rows) <= 0.05 * extra_rows:
+                # say the gap as it is: 64 bytes is "只差 64 字节", not "不到 5%"
+                gap = abs(grown - extra_rows)
+                close = "正好相等" if gap == 0 else f"只差 {gap} 字节"
                 text += (f"，与多出的 {int(large) - int(small)} 行示例输入的大小（{extra_rows} 字节）"
-                         f"相差不到 5%：导出时用的示例输入也一并存进了文件")
+                         f"{close}，可见导出时用的示例输入也一并存进了文件")
             sentences.append(text)
     return tidy("；".join(sentences) + "。") if sentences else ""
 
