@@ -68,7 +68,7 @@ def duration(seconds: float, language: str = "zh") -> str:
 
 # --8<-- [start:benchmark]
 class Benchmark:
-    """给 ``with`` 语句块计时，并打印 ``<描述>: <秒数> sec``。"""
+    """给 ``with`` 语句块计时，并打印 ``<描述>: <秒数> 秒``。"""
 
     def __init__(self, description: str = "Done") -> None:
         self.description = description
@@ -80,7 +80,7 @@ class Benchmark:
 
     def __exit__(self, *exc_info: object) -> None:
         self.seconds = self.timer.stop()
-        print(f"{self.description}: {self.seconds:.4f} sec")
+        print(f"{self.description}: {self.seconds:.4f} 秒")
 # --8<-- [end:benchmark]
 
     def to_record(self) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def _script(out, ns):
 def _benchmark(out, ns):
     lines = out.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == ["无torchscript", "有torchscript"]
-    assert all(re.fullmatch(r".+: \d+\.\d{4} sec", line) for line in lines)
+    assert all(re.fullmatch(r".+: \d+\.\d{4} 秒", line) for line in lines)
     assert ns["eager_once"].seconds > 0 and ns["scripted_once"].seconds > 0
 
 

@@ -515,6 +515,9 @@ def test_the_report_rows_say_what_ran_what_was_reused_and_what_was_only_shown():
     assert ("run by this build; run at T0, 1.50 s, peak memory 42 MiB; PyTorch 2.13.0, "
             "2 threads; Fast CPU.") in out
     assert "| <code>snippets/a.py:one</code> | ok | 0.250 | 2 |" in out
+    from d2l_compiler.engine.render.labels import LABELS
+    zh = report_markdown(_report_record(("p.md",), (), page_ran=True), LABELS["zh"].report)
+    assert "| <code>snippets/a.py:one</code> | 成功 | 0.250 | 2 |" in zh.split("\n")  # no "ok"
     assert "| <code>lib/b.py:shown</code> | shown only | — | 0 |" in out
     assert "    | Region | snippets/a.py:one | 0123456789ab |" in out  # digests cut to 12
     assert "    | Project module | lib/helper.py | fedcba987654 |" in out

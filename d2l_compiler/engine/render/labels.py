@@ -27,6 +27,9 @@ class ReportLabels:
     no_torch: str = "not used"
     region: str = "Region"
     status: str = "Status"
+    # each run's status, by ``Status`` value (ok, error, not run)
+    statuses: tuple[tuple[str, str], ...] = (("ok", "ok"), ("error", "error"),
+                                             ("not run", "not run"))
     seconds: str = "Seconds"
     warning_count: str = "Warnings"
     shown_only: str = "shown only"
@@ -55,6 +58,7 @@ _REPORT_ZH = ReportLabels(
         page_line="{how}；执行于 {when}，用时 {seconds:.2f} 秒，峰值内存 {peak:.0f} MiB；"
                   "PyTorch {torch}，{threads} 个线程；{cpu}。",
         no_torch="未使用", region="代码段", status="状态", seconds="用时（秒）", warning_count="警告数",
+        statuses=(("ok", "成功"), ("error", "出错"), ("not run", "未运行")),
         shown_only="仅展示", key_inputs="缓存键 {key}… 的输入", kind="类别", name="名称",
         digest="内容摘要 / 版本", module="项目模块", data_file="数据文件", package="第三方包",
         warnings="警告清单", warnings_intro="运行代码时捕获的全部警告（包括 Python 默认隐藏的弃用警告）：",

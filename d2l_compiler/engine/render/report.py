@@ -48,7 +48,9 @@ def _page(name: str, entry: PageEntry, words: ReportLabels) -> list[str]:
                  how=words.ran if entry.ran else words.reused, when=readable_time(entry.executed_at),
                  seconds=entry.duration, peak=entry.peak_mb, torch=prov.get("torch", words.no_torch),
                  threads=prov.get("threads", "?"), cpu=prov.get("cpu", "?"))), ""]
-    rows = [[_code(r.id), r.run.status.value if r.run is not None else words.shown_only,
+    statuses = dict(words.statuses)
+    rows = [[_code(r.id), statuses.get(r.run.status.value, r.run.status.value)
+             if r.run is not None else words.shown_only,
              f"{r.run.duration:.3f}" if r.run is not None else "—",
              len(r.run.warnings) if r.run is not None else 0]
             for r in entry.regions]
