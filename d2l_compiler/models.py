@@ -19,12 +19,13 @@ def get_net():
 
 
 def human_size(num_bytes: int) -> str:
-    """A size with a binary prefix, one decimal (bytes stay whole).
+    """把字节数写成带二进制前缀的大小，保留一位小数（不足 1 KiB 时照写字节数）。
 
-    >>> human_size(1536)
-    '1.5 KiB'
-    >>> human_size(512)
-    '512 B'
+    Examples:
+        >>> human_size(1536)
+        '1.5 KiB'
+        >>> human_size(512)
+        '512 B'
     """
     if num_bytes < 0:
         raise ValueError("a size cannot be negative")

@@ -39,7 +39,7 @@ def test_benchmark_prints_and_stores_seconds(capsys):
         sum(range(10_000))
     printed = capsys.readouterr().out
     assert bench.seconds is not None and bench.seconds > 0
-    assert printed == f"sum: {bench.seconds:.4f} sec\n"
+    assert printed == f"sum: {bench.seconds:.4f} 秒\n"
     assert bench.to_record()["seconds"] == bench.seconds
 
 
@@ -104,6 +104,17 @@ def test_measure_many_records_seconds_per_call(monkeypatch):
                                            (667186, "651.5 KiB"), (5 * 2**20, "5.0 MiB")])
 def test_human_size(size, text):
     assert human_size(size) == text
+
+
+def test_the_helpers_docstring_examples_run_as_written():
+    """The examples the API page shows (doctest form) are what the helpers return."""
+    import doctest
+
+    from d2l_compiler import models, timing
+    for module in (models, timing):
+        failed, tried = doctest.testmod(module, report=False)
+        assert failed == 0, module.__name__
+    assert doctest.testmod(models).attempted >= 2
 
 
 def test_device_cpu(monkeypatch):
