@@ -30,8 +30,9 @@ def _summary(samples: Mapping[str, Any]) -> tuple[str, float, float, float]:
 
 
 def round_ratios(first: Mapping[str, Any], second: Mapping[str, Any]) -> tuple[float, ...] | None:
-    """First's seconds over second's, round by round, when the two were timed side by side
-    (the same non-empty ``session``, every round kept, as many rounds each); else None."""
+    """两者交替计时时，逐轮计算 ``first`` 的秒数与 ``second`` 的秒数之比；否则返回 None。
+
+    交替计时指：两者的 ``session`` 相同且非空，记录保留了每一轮的数据，并且轮数相同。"""
     session = first.get("session") if isinstance(first, Mapping) else None
     if not session or not isinstance(second, Mapping) or second.get("session") != session:
         return None
@@ -46,8 +47,9 @@ def round_ratios(first: Mapping[str, Any], second: Mapping[str, Any]) -> tuple[f
 
 
 def verdict(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
-    """``"faster"`` / ``"slower"`` (first relative to second) or ``"within noise"``: by the
-    ratios of paired rounds when the two were timed side by side, else by their spreads."""
+    """判断 ``first`` 相对 ``second`` 是 ``"faster"``、``"slower"`` 还是 ``"within noise"``。
+
+    两者交替计时时，依据成对各轮的比值；否则依据两者各自的波动范围（四分位区间）。"""
     ratios = round_ratios(first, second)
     if ratios is not None:
         low, _, high = quartiles(ratios)
@@ -72,8 +74,9 @@ def spread(samples: Mapping[str, Any], language: str = "zh") -> str:
 
 
 def compare(first: Mapping[str, Any], second: Mapping[str, Any], language: str = "zh") -> str:
-    """A sentence (Chinese, or English with ``language="en"``) saying which of two ``Samples``
-    records was faster, read off the data."""
+    """根据数据生成一句话，说明两份 ``Samples`` 记录中哪一个更快。
+
+    默认用中文；``language="en"`` 时用英文。"""
     name_a, med_a, _, _ = _summary(first)
     name_b, med_b, _, _ = _summary(second)
     outcome = verdict(first, second)
@@ -173,12 +176,13 @@ def _spaced(value: str) -> str:
 
 
 def agreement(first: Mapping[str, Any], second: Mapping[str, Any], language: str = "zh") -> str:
-    """A sentence on whether two timings *of the same work* agree within their spread
-    (their interquartile ranges overlap), naming every condition in which they were measured
-    differently, so a reader never has to guess why two figures of one thing differ.
+    """生成一句话，说明对*同一项工作*的两次计时在波动范围内是否一致。
 
-    Raises ``Disagreement`` when they were measured under the same conditions and still do
-    not agree: then the page could show no honest figure for that work.
+    一致是指两者的四分位区间相互重叠。句中会列出两次测量所有不同的条件，
+    这样读者不必去猜同一件事的两个数字为什么不同。
+
+    如果两者是在相同条件下测得的，却仍不一致，就抛出 ``Disagreement``：
+    这时页面无法为这项工作给出一个可信的数字。
     """
     name_a, med_a, _, _ = _summary(first)
     name_b, med_b, _, _ = _summary(second)
@@ -224,11 +228,10 @@ def _verdict_phrase(first: Mapping[str, Any], second: Mapping[str, Any], languag
 def verdicts_agreement(first: tuple[Mapping[str, Any], Mapping[str, Any]],
                        second: tuple[Mapping[str, Any], Mapping[str, Any]],
                        language: str = "zh") -> str:
-    """A sentence on whether two comparisons of the same pair of works (A against B, each
-    measured twice) reach the same verdict, naming how their measurements differed.
+    """生成一句话，说明对同一对工作的两次比较结论是否相同，并指出两次测量有何不同。
 
-    Raises ``Disagreement`` when the verdicts are opposite (one says A is faster, the other
-    slower) although both pairs were measured under the same conditions.
+    两次比较都是 A 对 B，A 和 B 各测了两次。如果两次比较的测量条件相同，
+    结论却相反（一次说 A 更快，另一次说 A 更慢），就抛出 ``Disagreement``。
     """
     (a1, b1), (a2, b2) = first, second
     v1, v2 = verdict(a1, b1), verdict(a2, b2)

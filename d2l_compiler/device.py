@@ -21,7 +21,7 @@ CUDA_BUILD_HINT = ('install a CUDA build, e.g. D2L_TORCH_SPEC="torch==2.13.0 --i
 
 
 class DeviceUnavailable(RuntimeError):
-    """Raised when ``D2L_DEVICE`` asks for something this machine does not have."""
+    """当 ``D2L_DEVICE`` 要求的设备在这台机器上无法提供时抛出。"""
 
 
 def requested() -> str:
@@ -42,14 +42,14 @@ def _why_no_cuda(torch: Any) -> str:
 
 
 def device_kind() -> str:
-    """Resolve ``D2L_DEVICE`` to ``"cpu"`` or ``"cuda"``.
+    """把 ``D2L_DEVICE`` 解析为 ``"cpu"`` 或 ``"cuda"``。
 
-    ``auto`` picks CUDA when a GPU is usable. torch is asked only when it is already imported
-    or the cheap facts say it might see a GPU, so on a machine without one (or with a CPU
-    build of torch) this stays cheap.
+    取 ``auto`` 时，有可用的 GPU 就选 CUDA。只有在 torch 已经导入，
+    或者几项廉价的检查表明它可能看到 GPU 时，才会去问 torch；所以在没有 GPU
+    的机器上（或装的是 CPU 版的 torch 时），这个函数的开销始终很小。
 
     Raises:
-        DeviceUnavailable: ``D2L_DEVICE`` is invalid, or asks for CUDA where none is usable.
+        DeviceUnavailable: ``D2L_DEVICE`` 的值无效，或要求使用 CUDA 却没有可用的 CUDA 设备。
     """
     wanted = requested()
     if wanted == "cpu" or (wanted == "auto" and "torch" not in sys.modules
@@ -68,7 +68,7 @@ def device_kind() -> str:
 
 
 def device() -> Any:
-    """The ``torch.device`` chosen by ``D2L_DEVICE`` (default ``auto``: GPU if present)."""
+    """按 ``D2L_DEVICE`` 选出的 ``torch.device``（默认为 ``auto``：有 GPU 就用 GPU）。"""
     import torch
 
     return torch.device(device_kind())

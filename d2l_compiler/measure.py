@@ -36,13 +36,13 @@ def quick_mode() -> bool:
 
 def measure_call(fn: Callable[[Any], Any], x: Any, description: str,
                  min_run_time: float | None = None) -> Samples:
-    """Per-call seconds of ``fn(x)``.
+    """测量 ``fn(x)`` 每次调用的秒数。
 
-    On the CPU, from ``torch.utils.benchmark``'s ``blocked_autorange``: it warms up, picks a
-    block size so that one sample is long enough to time reliably, and uses the same thread
-    count as the rest of the program. On a GPU (``x`` a CUDA tensor), from CUDA events around
-    blocks of calls (see :func:`measure_call_cuda`): ``blocked_autorange`` synchronises at
-    every clock read and so grows its blocks until it returns only a handful of samples.
+    在 CPU 上，结果来自 ``torch.utils.benchmark`` 的 ``blocked_autorange``：它会先预热，
+    再选定每块的调用次数，让一个样本长到足以可靠计时，并使用与程序其余部分相同的线程数。
+    在 GPU 上（``x`` 是 CUDA 张量），则在一块块调用的前后记录 CUDA
+    事件来计时（见 :func:`measure_call_cuda`）：``blocked_autorange`` 每次读时钟都要同步，
+    于是会把块越调越大，最后只剩寥寥几个样本。
     """
     import torch
     from torch.utils import benchmark
@@ -67,11 +67,11 @@ TARGET_CUDA_SAMPLES = 100
 
 def measure_call_cuda(fn: Callable[[Any], Any], x: Any, description: str,
                       min_run_time: float) -> Samples:
-    """Per-call seconds of ``fn(x)`` on a GPU: a CUDA event is recorded before and after a
-    block of calls and the GPU's own clock gives their distance, so nothing synchronises
-    inside a block. A block is made long enough (at least 0.2 ms, and ``min_run_time`` /
-    100) that the events' resolution is negligible; blocks are repeated until
-    ``min_run_time`` has passed and at least ``MIN_CUDA_SAMPLES`` were taken."""
+    """在 GPU 上测量 ``fn(x)`` 每次调用的秒数。
+
+    在一块调用的前后各记录一个 CUDA 事件，两者的间隔由 GPU 自己的时钟给出，所以块内不做任何同步。
+    每块都足够长（至少 0.2 毫秒，也至少是 ``min_run_time`` / 100），使事件的计时分辨率可以忽略不计；
+    块会一直重复，直到既过了 ``min_run_time``，又至少取得了 ``MIN_CUDA_SAMPLES`` 个样本。"""
     import torch
 
     def block(calls: int) -> float:
@@ -164,13 +164,13 @@ def paired_rounds(eager: Callable[[Any], Any], path: Callable[[Any], Any], x: An
 
 @dataclass
 class PathsReport:
-    """Every path at every batch size, plus what produced the numbers."""
+    """每个批量大小下每条路径的结果，以及这些数字是怎样测得的。"""
 
     results: dict[int, dict[str, PathResult]] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        """JSON-ready data (read by the build engine, the page tables and the chart)."""
+        """可直接转为 JSON 的数据（供构建引擎、页面上的表格和图表读取）。"""
         batches = {}
         for batch, paths in self.results.items():
             eager = paths["eager"].samples
@@ -405,20 +405,19 @@ def _worker(job_dir: str, name: str, extra: str = "") -> None:
 
 def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
                   paths: Sequence[str] = PATHS, seed: int = 0) -> PathsReport:
-    """Build every path of ``net`` at every batch size, check it, time it.
+    """在每个批量大小下构建 ``net`` 的每条路径，逐一核对并计时。
 
-    A path that cannot run here is left out and named, with the reason, in the report's
-    ``skipped``: found beforehand (see
-    [`unavailable_paths`][d2l_compiler.paths.unavailable_paths]), or because building,
-    checking or timing it failed (its error line, also raised as a warning). Eager failing
-    fails the whole comparison: there is nothing to compare with.
+    在本机跑不了的路径会被略过，并连同原因记在报告的 ``skipped`` 里。
+    原因或是事先就已查明（见 [`unavailable_paths`][d2l_compiler.paths.unavailable_paths]），
+    或是构建、核对或计时时出了错（记下错误信息那一行，同时作为警告发出）。
+    eager 本身失败，整个比较也就失败了：没有了可以比较的基准。
 
-    Float32 matmul precision is pinned (``D2L_MATMUL_PRECISION``, default ``highest``: no
-    TF32) and recorded with the output tolerance it implies. Each (batch size, path) runs in
-    a fresh Python process, so compile times are cold and no path inherits another's state.
-    There, the outputs are compared with eager (``torch.allclose``) before any timing, the
-    files the path saves are reloaded and compared too, and the per-call time is measured by
-    [`measure_call`][d2l_compiler.measure.measure_call].
+    float32 矩阵乘法的精度是固定的（``D2L_MATMUL_PRECISION``，默认 ``highest``，
+    即不用 TF32），并与由它决定的输出容差一起记录下来。
+    每个（批量大小，路径）组合都在一个全新的 Python 进程里运行，所以编译时间是冷启动的时间，
+    哪条路径也不会继承别的路径留下的状态。在这个进程里，计时之前先用 ``torch.allclose``
+    把输出与 eager 比较，再把路径保存的文件重新加载并同样比较，每次调用的时间则由
+    [`measure_call`][d2l_compiler.measure.measure_call] 测量。
     """
     import torch
 

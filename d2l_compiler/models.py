@@ -39,8 +39,9 @@ def human_size(num_bytes: int) -> str:
 
 @dataclass(frozen=True)
 class SavedModel:
-    """What [`save_module`][d2l_compiler.models.save_module] measured: where the file is, its
-    size, whether it reloads equal."""
+    """[`save_module`][d2l_compiler.models.save_module] 的测量结果。
+
+    包括文件的位置、大小，以及重新加载后输出是否一致。"""
 
     path: str
     size_bytes: int
@@ -48,7 +49,7 @@ class SavedModel:
 
     @property
     def size_human(self) -> str:
-        """The size with a binary prefix (KiB, MiB)."""
+        """用二进制前缀（KiB、MiB）表示的文件大小。"""
         return human_size(self.size_bytes)
 
     def __str__(self) -> str:
@@ -56,7 +57,7 @@ class SavedModel:
                 f"重新加载后输出一致: {self.reload_equal}")
 
     def to_record(self) -> dict[str, Any]:
-        """JSON-ready data (read by the build engine)."""
+        """可直接转为 JSON 的数据（供构建引擎读取）。"""
         return {"type": "saved_model", "path": self.path, "size_bytes": self.size_bytes,
                 "size_human": self.size_human, "reload_equal": self.reload_equal}
 

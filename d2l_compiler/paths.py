@@ -111,11 +111,12 @@ def onnx_runner(file: Path, x: Any) -> Any:
 
 
 def unavailable_paths(device: Any, paths: tuple[str, ...] = PATHS) -> dict[str, str]:
-    """Paths among ``paths`` that cannot run on ``device`` here, each with the reason, found
-    before anything is built: ONNX Runtime needs its packages and this chapter runs it on the
-    CPU only (timing it against GPU paths would not be fair); Inductor needs a C++ compiler,
-    on a GPU Triton too, and AOTInductor on a GPU the CUDA toolkit's headers (``CUDA_HOME``),
-    which pip's CUDA wheels do not ship."""
+    """在构建任何东西之前，找出 ``paths`` 中无法在本机 ``device`` 上运行的路径及各自的原因。
+
+    ONNX Runtime 需要装好它的包，而且本章只在 CPU 上运行它（拿它和 GPU
+    上的路径比较计时并不公平）；Inductor 需要 C++ 编译器，在 GPU 上还需要 Triton；
+    GPU 上的 AOTInductor 另外还需要 CUDA 工具包的头文件（``CUDA_HOME``），
+    而 pip 安装的 CUDA wheel 并不包含这些头文件。"""
     import importlib.util
 
     device_type = getattr(device, "type", str(device))

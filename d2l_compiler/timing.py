@@ -24,29 +24,29 @@ def synchronize() -> None:
 
 
 class Timer:
-    """Record running times; ``start`` on creation, ``stop`` returns the seconds since."""
+    """记录运行时间：创建时即开始计时（``start``），``stop`` 返回从开始到现在经过的秒数。"""
 
     def __init__(self) -> None:
         self.times: list[float] = []
         self.start()
 
     def start(self) -> None:
-        """Start (or restart) the clock."""
+        """开始（或重新开始）计时。"""
         synchronize()
         self._tik = time.perf_counter()
 
     def stop(self) -> float:
-        """Stop the clock, remember the interval and return it in seconds."""
+        """停止计时，记下这段时长，并返回它的秒数。"""
         synchronize()
         self.times.append(time.perf_counter() - self._tik)
         return self.times[-1]
 
     def sum(self) -> float:
-        """Total of all recorded intervals, in seconds."""
+        """已记录的所有时长之和，单位为秒。"""
         return sum(self.times)
 
     def avg(self) -> float:
-        """Mean recorded interval, in seconds."""
+        """已记录时长的平均值，单位为秒。"""
         return self.sum() / len(self.times)
 
 
@@ -98,8 +98,9 @@ def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
 
 @dataclass(frozen=True)
 class Samples:
-    """Repeated timings of the same work: each sample is the mean seconds *per call* over
-    ``number`` calls, so samples from different timers can be compared directly."""
+    """同一项工作的多次重复计时。
+
+    每个样本都是 ``number`` 次调用平均下来*每次调用*的秒数，因此不同计时器测得的样本可以直接比较。"""
 
     description: str
     seconds: tuple[float, ...]
@@ -119,12 +120,12 @@ class Samples:
 
     @property
     def median(self) -> float:
-        """Median seconds per call."""
+        """每次调用秒数的中位数。"""
         return self.quantiles[1]
 
     @property
     def iqr(self) -> float:
-        """Interquartile range (q3 - q1), the spread we report."""
+        """四分位距（q3 - q1），本书用它报告数据的离散程度。"""
         return self.quantiles[2] - self.quantiles[0]
 
     def __str__(self) -> str:
@@ -135,7 +136,7 @@ class Samples:
                 f"（{len(self.seconds)} 轮，每轮 {self.number} 次调用）")
 
     def to_record(self) -> dict[str, Any]:
-        """The samples and their summary as JSON-ready data."""
+        """把样本连同其统计摘要整理成可直接转为 JSON 的数据。"""
         q1, med, q3 = self.quantiles
         return {"type": "samples", "description": self.description,
                 "seconds": _spread_sample(self.seconds, RECORDED_SAMPLES),
@@ -145,8 +146,9 @@ class Samples:
                 "session": self.session}
 
     def measured_in(self, process: str) -> "Samples":
-        """The same samples, with the process they were measured in named (see
-        [`conditions`][d2l_compiler.timing.conditions])."""
+        """返回同样的样本，并注明它们是在哪个进程里测得的。
+
+        进程记在测量条件中（见 [`conditions`][d2l_compiler.timing.conditions]）。"""
         named = tuple((k, process if k == PROCESS else v) for k, v in self.conditions)
         if PROCESS not in dict(named):
             named += ((PROCESS, process),)
@@ -161,9 +163,11 @@ MEASURE_MANY = "measure_many 交替计时"
 
 
 def conditions(timer: str, process: str = SAME_PROCESS) -> tuple[tuple[str, str], ...]:
-    """What a timing taken now depends on besides the work itself: the ``timer``, the
-    ``process``, whether autograd is on and torch's thread count (when torch is loaded).
-    Two timings of the same work agree only if these agree too."""
+    """返回此刻计时会受哪些条件影响（工作本身除外）。
+
+    这些条件是计时方式 ``timer``、所在进程 ``process``，以及（torch 已加载时）
+    是否开启自动求导和 torch 的线程数。同一项工作的两次计时，只有这些条件也相同，
+    结果才会一致。"""
     found = [(TIMER, timer), (PROCESS, process)]
     torch = sys.modules.get("torch")
     if torch is not None:
@@ -188,12 +192,12 @@ def _spread_sample(seconds: tuple[float, ...], limit: int) -> list[float]:
 
 def measure_many(work: Mapping[str, Callable[[], object]], *, number: int = 1000,
                  repeats: int = 7, warmup: int = 1) -> dict[str, Samples]:
-    """Time each callable ``number`` times per repetition, ``repeats`` times; each sample is
-    the mean seconds per call of one repetition.
+    """给每个可调用对象计时 ``repeats`` 轮，每轮调用 ``number`` 次。
 
-    Repetitions are interleaved (A, B, A, B, ...) so that a slow spell of a shared machine
-    hits every candidate alike instead of biasing whichever ran during it. The results share
-    a ``session``, so [`verdict`][d2l_compiler.claims.verdict] compares them round by round.
+    每轮得到一个样本，即这一轮里平均每次调用的秒数。各轮交替进行（A、B、A、B……）：
+    共享的机器一时变慢，所有候选都会同样受影响，而不会只拖累恰好在那段时间运行的那一个。
+    这些结果共用同一个 ``session``，因此 [`verdict`][d2l_compiler.claims.verdict]
+    会逐轮比较它们。
     """
     if number < 1 or repeats < 1 or warmup < 0:
         raise ValueError("number and repeats must be >= 1, warmup >= 0")
