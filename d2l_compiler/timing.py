@@ -84,7 +84,7 @@ class Benchmark:
 # --8<-- [end:benchmark]
 
     def to_record(self) -> dict[str, Any]:
-        """The measurement as JSON-ready data (read by the build engine)."""
+        """把这次测量整理成可直接转为 JSON 的数据（供构建引擎读取）。"""
         return {"type": "benchmark", "description": self.description, "seconds": self.seconds}
 
 

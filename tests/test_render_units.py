@@ -73,13 +73,14 @@ def test_output_blocks_cover_every_kind_of_output():
 
 
 @pytest.mark.parametrize(("seconds", "en", "zh"), [
-    (3.336, "3.34 s", "3.34 秒"), (1.0, "1.00 s", "1.00 秒"), (0.075, "75 ms", "75 毫秒"),
-    (0.0006, "1 ms", "1 毫秒"), (0.0004, "under a millisecond", "不到 1 毫秒"),
-    (0.0, "under a millisecond", "不到 1 毫秒")])
+    (3.336, "3.34 s", "运行了 3.34 秒"), (1.0, "1.00 s", "运行了 1.00 秒"),
+    (0.075, "75 ms", "运行了 75 毫秒"), (0.0006, "1 ms", "运行了 1 毫秒"),
+    (0.0004, "under a millisecond", "运行了不到 1 毫秒"), (0.0, "under a millisecond", "运行了不到 1 毫秒")])
 def test_how_long_a_region_ran_reads_as_a_person_would_say_it(seconds, en, zh):
     """Never ``0.000 秒``: a unit that leaves a digit to read, or "under a millisecond"."""
     assert md.ran_for(seconds, md.LABELS["en"]) == en
-    assert md.ran_for(seconds, md.labels_for("zh")) == zh
+    chinese = md.labels_for("zh")
+    assert chinese.output.format(time=md.ran_for(seconds, chinese)) == f"输出（这段代码{zh}）"
 
 
 def test_a_fence_is_longer_than_any_backtick_run_in_the_output():

@@ -108,8 +108,9 @@ class Labels:
 
 LABELS = {
     "en": Labels(),
-    "zh": Labels(output="输出（这段代码运行了 {time}）", seconds="{value:.2f} 秒",
-                 milliseconds="{value:.0f} 毫秒", under_a_millisecond="不到 1 毫秒",
+    # a number after Chinese text has a space before it; 不到 does not
+    "zh": Labels(output="输出（这段代码运行了{time}）", seconds=" {value:.2f} 秒",
+                 milliseconds=" {value:.0f} 毫秒", under_a_millisecond="不到 1 毫秒",
                  stray="其他线程的输出（由前面代码段启动的线程写出）",
                  raised="异常（本段代码有意引发）", warnings="运行时警告（构建时捕获）",
                  stamp="本页代码由构建实际运行：{parts}。", device="设备 {device}",
