@@ -17,7 +17,8 @@ from d2l_compiler.engine.sources.project import Project
 
 
 def _project(tmp_path, pages: dict[str, str]) -> Project:
-    (tmp_path / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - d2l\n")
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\nmarkdown_extensions: [pymdownx.superfences, "
+                                         "pymdownx.snippets]\nplugins:\n  - d2l\n")
     (tmp_path / "snippets").mkdir()
     (tmp_path / "docs").mkdir()
     for name, code in pages.items():

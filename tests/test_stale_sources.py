@@ -211,7 +211,8 @@ def _write_book(root: Path, code_file: str, pages: dict[str, str]) -> Project:
     (root / "snippets").mkdir(exist_ok=True)
     (root / "lib").mkdir(exist_ok=True)
     (root / "docs").mkdir(exist_ok=True)
-    (root / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - d2l\n")
+    (root / "mkdocs.yml").write_text("site_name: t\nmarkdown_extensions: [pymdownx.superfences, "
+                                     "pymdownx.snippets]\nplugins:\n  - d2l\n")
     (root / "snippets" / "s.py").write_text(code_file, encoding="utf-8")
     for name, text in pages.items():
         (root / "docs" / name).write_text(text, encoding="utf-8")

@@ -33,7 +33,8 @@ def _page(root: Path, name: str, code: str | None) -> None:
     page with prose only (``code`` None)."""
     (root / "snippets").mkdir(exist_ok=True)
     (root / "docs").mkdir(exist_ok=True)
-    (root / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - d2l\n")
+    (root / "mkdocs.yml").write_text("site_name: t\nmarkdown_extensions: [pymdownx.superfences, "
+                                     "pymdownx.snippets]\nplugins:\n  - d2l\n")
     if code is None:
         (root / "docs" / f"{name}.md").write_text(f"# {name}\n\nNo code here.\n")
         return

@@ -153,6 +153,8 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
     if site_dir is not None:  # refuse before anything runs, so that nothing is touched
         check_site_dir(site_dir, protected_paths(project, pages), project.docs_dir)
         renderer_wired(project)
+        if pages:  # pages include code: without the extensions it would show as text
+            project.check_extensions()
         build_site = site_builder(options.host, project)
     progress = progress or make_progress()
     sweep_scratch()  # what a build killed outright (SIGKILL) left in the temporary directory

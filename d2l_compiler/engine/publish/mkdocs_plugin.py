@@ -125,6 +125,8 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         page_file = (project.docs_dir / name).relative_to(project.root).as_posix()
         entry = self.record.pages.get(name)
         try:
+            if entry is not None:  # a page with outputs: its includes and fences must render
+                project.check_extensions()
             if self.serving:
                 return self._preview(markdown, name, page_file, entry)
             includes = page_includes(project, Path(name)) if entry is not None else []

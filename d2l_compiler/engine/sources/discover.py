@@ -250,4 +250,27 @@ def discover(project: Project, only: str | None = None) -> dict[str, list[Includ
         if not pages:
             raise UsageError(f"--only {only}: no such page under {project.docs_dir}")
     found = {p.as_posix(): page_includes(project, p) for p in pages}
+    if only is None:
+        check_executed(project, [inc for incs in found.values() for inc in incs])
     return {page: incs for page, incs in found.items() if incs}
+
+
+def check_executed(project: Project, includes: list[Include]) -> None:
+    """``UsageError`` when the ``executed`` setting cannot be what the author meant: a folder
+    named there that is not one, or that holds no region any page includes; or, left at its
+    default, pages that include code of which none would run."""
+    settings, where = project.settings, project.config_file.name
+    included = sorted({inc.region.path for inc in includes})
+    if project.executed_given:
+        for folder in settings.executed:
+            if folder and not (project.root / folder).is_dir():
+                raise UsageError(f"{where}: the d2l plugin's 'executed' names {folder!r}, which is "
+                                 "not a folder of the project (relative to mkdocs.yml)")
+            if not any(path.startswith(folder) for path in included):
+                raise UsageError(f"{where}: the d2l plugin's 'executed' names {folder!r}, but no "
+                                 f"page includes a region from it, so nothing there would run")
+    elif included and not any(inc.region.executed for inc in includes):
+        folders = sorted({f"{path.rpartition('/')[0]}/" if "/" in path else "." for path in included})
+        raise UsageError(f"{where}: pages include code from {', '.join(folders)}, but the d2l "
+                         f"plugin runs only what is under {', '.join(settings.executed)} (its "
+                         f"default): set 'executed: [{folders[0]}]', or 'executed: []' to run nothing")

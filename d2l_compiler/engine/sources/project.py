@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -36,6 +36,7 @@ TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
 PLUGIN_NAME = "d2l"
+NEEDED_EXTENSIONS = ("pymdownx.snippets", "pymdownx.superfences")  # see Project.check_extensions
 LABEL_SETS = ("en", "zh")
 GENERATED_DIR = "generated"  # under the docs directory: written by the engine, never a source
 
@@ -68,6 +69,17 @@ def _plugin_options(config: dict) -> dict | None:
     return None
 
 
+def _folder(written: str, where: Path) -> str:
+    """An ``executed`` entry as the prefix of the project paths it covers: ``./code`` and
+    ``code`` are ``code/``; ``.`` is the whole project (""). Outside the project: an error."""
+    path = PurePosixPath(written.strip().replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts:
+        raise UsageError(f"{where}: the d2l plugin's 'executed' names {written!r}, which is not a "
+                         "folder inside the project: name folders relative to mkdocs.yml")
+    folder = path.as_posix()
+    return "" if folder == "." else folder + "/"
+
+
 def _strings(value: object, name: str, where: Path, what: str = "names") -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise UsageError(f"{where}: the d2l plugin's {name!r} must be a list of {what}")
@@ -97,6 +109,25 @@ class Project:
         return self.root / docs
 
     @property
+    def executed_given(self) -> bool:
+        """Whether ``mkdocs.yml`` names the executed folders (else the default applies)."""
+        return "executed" in (_plugin_options(self.config()) or {})
+
+    def check_extensions(self) -> None:
+        """``UsageError`` unless ``markdown_extensions`` lists what the engine's pages need:
+        without ``pymdownx.snippets`` every include is shown as its literal ``--8<--`` line,
+        and without ``pymdownx.superfences`` the outputs lose their titles."""
+        listed = self.config().get("markdown_extensions") or []
+        names = {next(iter(item)) if isinstance(item, dict) and item else item
+                 for item in (listed if isinstance(listed, list) else [listed])}
+        missing = [name for name in NEEDED_EXTENSIONS if name not in names]
+        if missing:
+            raise UsageError(f"{self.config_file.name}: markdown_extensions lacks "
+                             f"{' and '.join(missing)}, which the d2l plugin needs (without them "
+                             "a page shows its '--8<--' lines as text): add them, e.g. "
+                             "'- pymdownx.snippets: {base_path: [!relative $config_dir]}'")
+
+    @property
     def uses_plugin(self) -> bool:
         """Whether ``mkdocs.yml`` lists the ``d2l`` plugin."""
         return _plugin_options(self.config()) is not None
@@ -112,8 +143,10 @@ class Project:
             raise UsageError(f"{self.config_file}: unknown d2l plugin option(s) {', '.join(unknown)}")
         settings = Settings()
         if "executed" in options:
+            # an empty list: nothing runs, every region is only shown
             roots = _strings(options["executed"], "executed", self.config_file)
-            settings = replace(settings, executed=tuple(r.rstrip("/") + "/" for r in roots))
+            settings = replace(settings, executed=tuple(
+                _folder(root, self.config_file) for root in roots))
         if options.get("extensions") is not None:
             settings = replace(settings, extensions=_strings(options["extensions"], "extensions",
                                                              self.config_file))

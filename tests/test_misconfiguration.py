@@ -1,0 +1,83 @@
+"""A book configured so that its code would not run, or its includes would show as text, fails
+its build with one line that names the fix, instead of publishing a page of ``--8<--`` lines or
+running nothing and saying nothing (issue 24, item 1). Real CLI and MkDocs builds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _page(site, folder: str = "snippets") -> None:
+    site.write(f"{folder}/a.py", "# --8<-- [start:r]\nprint('ran-' + 'here')\n# --8<-- [end:r]\n")
+    site.write("docs/index.md", f'# p\n\n```python\n--8<-- "{folder}/a.py:r"\n```\n')
+
+
+def _options(site, text: str) -> None:
+    config = site.root / "mkdocs.yml"
+    config.write_text(config.read_text().replace("      labels: zh\n", f"      labels: zh\n{text}"))
+
+
+def _one_line_failure(result) -> str:
+    assert result.code != 0, result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("missing", ["pymdownx.snippets", "pymdownx.superfences"])
+def test_a_missing_markdown_extension_fails_the_build_and_bare_mkdocs(site, missing):
+    _page(site)
+    assert site.build().code == 0  # a record: bare MkDocs then gets as far as the page
+    (site.root / "site").rename(site.root / "published")
+    config = site.root / "mkdocs.yml"
+    text = config.read_text()
+    config.write_text("\n".join(line for line in text.split("\n")
+                                if missing not in line and "base_path" not in line
+                                and "check_paths" not in line))
+    message = _one_line_failure(site.build())
+    assert missing in message and "markdown_extensions" in message
+    assert not (site.root / "site").exists()
+    bare = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q"], cwd=site.root,
+                          capture_output=True, text=True,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert bare.returncode != 0 and missing in bare.stderr
+
+
+@pytest.mark.parametrize(("executed", "said"), [
+    ("[cod/]", "'cod/', which is not a folder"),
+    ("[../outside]", "not a folder inside the project"),
+    ("[/abs]", "not a folder inside the project"),
+    ("[docs/]", "no page includes a region from it"),
+])
+def test_an_executed_entry_that_runs_nothing_is_an_error(site, executed, said):
+    _page(site)
+    _options(site, f"      executed: {executed}\n")
+    message = _one_line_failure(site.build())
+    assert said in message and "mkdocs.yml" in message
+
+
+def test_code_outside_the_default_folder_names_the_setting_to_write(site):
+    _page(site, "code")
+    message = _one_line_failure(site.build())
+    assert "pages include code from code/" in message and "'executed: [code/]'" in message
+
+
+@pytest.mark.parametrize("executed", ["[./code]", "[code]", "[code/]", "['code//']"])
+def test_the_forms_of_one_folder_all_run_its_code(site, executed):
+    _page(site, "code")
+    _options(site, f"      executed: {executed}\n")
+    result = site.build()
+    assert result.code == 0, result.stderr
+    assert "ran-here" in site.html()
+
+
+def test_an_empty_executed_list_shows_the_code_and_runs_nothing(site):
+    _page(site)
+    _options(site, "      executed: []\n")
+    result = site.build()
+    assert result.code == 0, result.stderr
+    assert "ran-" in site.html() and "ran-here" not in site.html()  # the code, not its output
