@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from d2l_compiler.engine.sources.project import Project
+
 # A folder that shadows jieba: Material's search plugin then does not segment Chinese, as in an
 # environment where jieba is not installed (importing it raises ImportError, as a missing one does).
 _NO_JIEBA = "raise ImportError('jieba is hidden by the benchmark: a build without it')\n"
@@ -53,7 +55,7 @@ def prepare_plain(project: Path, folder: Path) -> list[Peer]:
     """Our pages as written (includes resolved by pymdownx.snippets, our placeholders left as
     text), our Markdown extensions, mkdocs-material and its search in Chinese; no other plugin.
     Two builds: with jieba (what a Chinese Material site pays) and with jieba hidden."""
-    ours = yaml.load((project / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Loader)
+    ours = Project(project / "mkdocs.yml").config()  # MkDocs' own tags read as None
     docs = folder / "docs"
     shutil.copytree(project / "docs", docs, ignore=shutil.ignore_patterns("generated", "overrides"))
     pages = [page for page in ours["nav"] if "generated/" not in str(page)]
@@ -85,14 +87,6 @@ def _extensions(listed: list, project: Path) -> list:
             entry = {"toc": {"permalink": True}}
         extensions.append(entry)
     return extensions
-
-
-class _Loader(yaml.SafeLoader):
-    """Reads our mkdocs.yml, skipping the tags only MkDocs resolves (``!ENV``, ``!relative``,
-    ``!!python/...``): the plain project writes its own values for those."""
-
-
-_Loader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
 def prepare_mkdocs_jupyter(notebook: Path, folder: Path) -> list[Peer]:

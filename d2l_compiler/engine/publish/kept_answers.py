@@ -10,9 +10,10 @@ the last build asked, no more: it stays the size of the site.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from d2l_compiler.engine.record.io import write_json_atomic
 
 
 class KeptAnswers:
@@ -47,12 +48,9 @@ class KeptAnswers:
         return self._kept
 
     def save(self) -> None:
-        """Write what this build asked for (written beside, then moved in), and start the next
-        build's list afresh."""
+        """Write what this build asked for (as the record is written: beside, then moved in;
+        a lone surrogate in a page's text escaped), and start the next build's list afresh."""
         if self._used and self._used != self._file():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(self._used, ensure_ascii=False), encoding="utf-8")
-            os.replace(temporary, self.path)
+            write_json_atomic(self.path, self._used)
             self._kept = self._used
         self._used = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from importlib.util import find_spec
+from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from types import ModuleType
 
@@ -22,10 +22,14 @@ Formatter = Callable[[str, int], str]
 
 def _formatter_setup() -> str:
     """What the layout depends on besides the text: the handler (which formatter it picks and
-    how it calls it) and the versions of the formatters it may pick."""
-    names = ("mkdocstrings-python", "black", "ruff")
-    return "\0".join(f"{name}=={installed_version(name) if find_spec(name.split('-')[0]) else ''}"
-                     for name in names)
+    how it calls it) and the versions of the formatters it may pick ("" when not installed)."""
+    versions = []
+    for name in ("mkdocstrings-python", "black", "ruff"):
+        try:
+            versions.append(f"{name}=={installed_version(name)}")
+        except PackageNotFoundError:
+            versions.append(f"{name}==")
+    return "\0".join(versions)
 
 
 def keep_signature_formats(rendering: ModuleType, folder: Path) -> KeptAnswers | None:

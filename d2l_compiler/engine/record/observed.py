@@ -122,9 +122,8 @@ def distribution_digest(dist: metadata.Distribution) -> str:
     egg-info install), the size and modification time of every file."""
     text = dist.read_text("RECORD")
     base = str(dist.locate_file(""))
-    entries = _record_entries(text) if text is not None else None
+    entries = _record_entries(text) if text is not None else None  # (file, "hash,size")
     record = next((f for f, _ in entries or () if f.endswith(".dist-info/RECORD")), None)
-    # entries: (file, "hash,size" as recorded)
     if entries is None or record is None:
         listed = [str(f) for f in dist.files or () if "__pycache__" not in f.parts]
         return _stat_digest(base, listed)
