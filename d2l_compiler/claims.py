@@ -98,8 +98,9 @@ def compare(first: Mapping[str, Any], second: Mapping[str, Any], language: str =
         return (f"In this build “{fast}” was faster: median {duration(t_fast, language)} against "
                 f"{duration(t_slow, language)}, about {t_slow / t_fast:.2f} times the speed, and "
                 f"the interquartile ranges do not overlap, so the difference is beyond the noise.")
-    return (f"“{fast}”更快。它的中位数为 {duration(t_fast)}，“{slow}”为 {duration(t_slow)}，"
-            f"用时是它的 {t_slow / t_fast:.2f} 倍；两者的四分位区间互不重叠，差别超出了测量波动。")
+    return (f"“{fast}”更快，中位数为 {duration(t_fast)}，而“{slow}”为 {duration(t_slow)}，"
+            f"后者的用时是前者的 {t_slow / t_fast:.2f} 倍；两者的四分位区间互不重叠，"
+            f"差别超出了测量波动。")
 
 
 def _compare_rounds(first: Mapping[str, Any], second: Mapping[str, Any],
@@ -122,8 +123,7 @@ def _compare_rounds(first: Mapping[str, Any], second: Mapping[str, Any],
                    "within noise": ("跨过了 1", "差别在测量波动之内，说不上哪个更快")}[outcome]
     return (f"两者交替计时，各测 {len(ratios)} 轮。“{name_a}”的中位数为 {spread(first)}，"
             f"“{name_b}”为 {spread(second)}。逐轮相比，“{name_a}”的用时是“{name_b}”的 "
-            f"{ratio:.2f} 倍（各轮比值的中位数；四分位区间 {low:.2f}–{high:.2f}，{where}），"
-            f"{said}。")
+            f"{ratio:.2f} 倍，各轮比值的四分位区间为 {low:.2f}–{high:.2f}，{where}，{said}。")
 
 
 CLAIM_VERBS = ("faster", "slower", "within-noise", ">", "<")
@@ -225,29 +225,56 @@ def _verdict_phrase(first: Mapping[str, Any], second: Mapping[str, Any], languag
             "within noise": f"“{a}”与“{b}”的差别在波动之内"}[outcome]
 
 
+def _speedup_range(faster: Mapping[str, Any], slower: Mapping[str, Any]
+                   ) -> tuple[float, float, float] | None:
+    """Quartiles of ``slower``'s time over ``faster``'s, round by round (how many times as
+    fast ``faster`` was, as the chapter's tables give a speed-up); None unless paired."""
+    ratios = round_ratios(slower, faster)
+    return quartiles(ratios) if ratios else None
+
+
 def verdicts_agreement(first: tuple[Mapping[str, Any], Mapping[str, Any]],
                        second: tuple[Mapping[str, Any], Mapping[str, Any]],
                        language: str = "zh") -> str:
     """生成一句话，说明对同一对工作的两次比较结论是否相同，并指出两次测量有何不同。
 
-    两次比较都是 A 对 B，A 和 B 各测了两次。如果两次比较的测量条件相同，
-    结论却相反（一次说 A 更快，另一次说 A 更慢），就抛出 ``Disagreement``。
+    两次比较都是 A 对 B，A 和 B 各测了两次。两次都是逐轮交替计时的，就连同倍数一起比较：
+    各轮“B 的用时 ÷ A 的用时”的四分位区间相互重叠，才算一致。测量条件相同，
+    结论却相反，或者倍数的区间互不重叠，就抛出 ``Disagreement``。
     """
     (a1, b1), (a2, b2) = first, second
     v1, v2 = verdict(a1, b1), verdict(a2, b2)
     differ = differing_conditions(a1, a2, language) or differing_conditions(b1, b2, language)
     said = [_verdict_phrase(a, b, language) for a, b in (first, second)]
-    if _OPPOSITE.get(v1) == v2 and not differ:
+    r1, r2 = _speedup_range(a1, b1), _speedup_range(a2, b2)
+    ranges_overlap = r1 is None or r2 is None or (r1[0] <= r2[2] and r2[0] <= r1[2])
+    if not differ and _OPPOSITE.get(v1) == v2:
         raise Disagreement(f"two comparisons of the same works under the same conditions reach "
                            f"opposite verdicts: {said[0]}, yet {said[1]}")
+    if not differ and not ranges_overlap:
+        raise Disagreement(f"two comparisons of the same works under the same conditions give "
+                           f"ratios whose interquartile ranges do not overlap: {r1[1]:.2f} "
+                           f"({r1[0]:.2f}–{r1[2]:.2f}) vs {r2[1]:.2f} ({r2[0]:.2f}–{r2[2]:.2f})")
     if language == "en":
         how = f"measured differently ({differ})" if differ else "measured the same way"
-        same = "agree" if v1 == v2 else "disagree"
+        same = "agree" if v1 == v2 and ranges_overlap else "disagree"
         return (f"The two comparisons, {how}, {same}: first {said[0]}; then {said[1]}."
                 + ("" if v1 == v2 else " Each verdict holds only under its own conditions."))
-    how = f"测量条件不同（{differ}）" if differ else "测量条件相同"
+    how = f"两次的测法不同（{differ}）" if differ else "两次的测法相同"
+    if r1 is not None and r2 is not None:
+        a_name, b_name = _summary(a1)[0], _summary(b1)[0]
+        figures = (f"前一次逐轮交替计时，“{b_name}”的用时是“{a_name}”的 {r1[1]:.2f} 倍"
+                   f"（四分位区间 {r1[0]:.2f}–{r1[2]:.2f}）；后一次的对应倍数是 {r2[1]:.2f}"
+                   f"（{r2[0]:.2f}–{r2[2]:.2f}）。")
+        if v1 == v2 and ranges_overlap:
+            return f"{figures}两个区间相互重叠，结论一致；{how}。"
+        if v1 == v2:
+            return (f"{figures}快慢的结论相同，倍数却不一致，两个区间互不重叠。{how}，"
+                    f"所以每个倍数只宜与同一种测法的倍数相比。")
+        return (f"{figures}两次的结论并不相同：前一次{said[0]}，后一次{said[1]}。{how}，"
+                f"快慢的结论只在它自己的测量条件下成立。")
     if v1 == v2:
-        return f"两次比较{how}，结论一致：前一次{said[0]}，后一次{said[1]}。"
+        return f"{how}，结论一致：前一次{said[0]}，后一次{said[1]}。"
     opposite = "结论正好相反" if _OPPOSITE.get(v1) == v2 else "结论并不相同"
-    return (f"两次比较{how}，{opposite}：前一次{said[0]}，后一次{said[1]}。"
+    return (f"{how}，{opposite}：前一次{said[0]}，后一次{said[1]}。"
             f"快慢的结论只在它自己的测量条件下成立。")

@@ -111,6 +111,9 @@ class Samples:
     # Samples timed alternately in one session (``measure_many``) share this name: their
     # i-th samples were taken side by side, so they are compared round by round.
     session: str = ""
+    # how many times the whole measurement was taken before its spread was narrow enough to
+    # publish (``measure_call`` repeats a measurement whose quartiles lie far apart)
+    attempts: int = 1
     quantiles: tuple[float, float, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -128,6 +131,11 @@ class Samples:
         """四分位距（q3 - q1），本书用它报告数据的离散程度。"""
         return self.quantiles[2] - self.quantiles[0]
 
+    @property
+    def relative_spread(self) -> float:
+        """四分位距占中位数的比例：0.1 表示四分位区间宽约中位数的一成。"""
+        return self.iqr / self.median if self.median > 0 else 0.0
+
     def __str__(self) -> str:
         q1, med, q3 = self.quantiles
         scale, unit, decimals = time_unit(med, "zh")
@@ -143,7 +151,7 @@ class Samples:
                 "count": len(self.seconds), "number": self.number, "warmup": self.warmup,
                 "median": med, "q1": q1, "q3": q3, "iqr": q3 - q1, "min": min(self.seconds),
                 "max": max(self.seconds), "conditions": dict(self.conditions),
-                "session": self.session}
+                "session": self.session, "attempts": self.attempts}
 
     def measured_in(self, process: str) -> "Samples":
         """返回同样的样本，并注明它们是在哪个进程里测得的。

@@ -246,6 +246,48 @@ def test_a_phone_sees_every_column_without_scrolling_sideways(browser, server, p
     page.close()
 
 
+_FIT = """() => {
+  const body = parseFloat(getComputedStyle(document.querySelector('article.md-typeset')).fontSize);
+  const tables = [...document.querySelectorAll('article .d2l-cards')].map(box => ({
+    overflow: box.scrollWidth - box.clientWidth,
+    column: document.querySelector('article').clientWidth, width: box.getBoundingClientRect().width}));
+  // a word of a path's name drawn on two lines has two boxes
+  const broken = [];
+  for (const name of document.querySelectorAll('article .d2l-cards .d2l-name')) {
+    const text = name.firstChild; let at = 0;
+    for (const word of text.textContent.split(' ')) {
+      const range = document.createRange();
+      range.setStart(text, at); range.setEnd(text, at + word.length); at += word.length + 1;
+      const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+      if (word && lines.size > 1) broken.push(word);
+    }
+  }
+  const charts = [...document.querySelectorAll('article figure.d2l-chart svg')].map(svg => {
+    const scale = svg.getScreenCTM().a;
+    const sizes = [...svg.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+    return {smallest: Math.min(...sizes), width: svg.getBoundingClientRect().width};
+  });
+  return {body, tables, broken, charts};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_result_tables_and_the_chart_fit_and_read_at_desktop_and_phone_widths(browser, server, width):
+    """Issue 25, item 5: no result table wider than its column (no right border clipped, no
+    sideways scroll), no path's name broken inside a word, the chart's text at least the
+    body's size."""
+    visit = Visit(browser, server, "compilers/", width=width)
+    found = visit.page.evaluate(_FIT)
+    visit.page.close()
+    assert found["tables"] and found["charts"]
+    for table in found["tables"]:
+        assert table["overflow"] <= 1 and table["width"] <= table["column"] + 1, table
+    assert found["broken"] == []
+    for chart in found["charts"]:
+        assert chart["smallest"] >= found["body"] * 0.98, (chart, found["body"])
+        assert chart["width"] <= width
+
+
 def test_the_notebook_page_reads_like_a_page(browser, server):
     for width, minimum in ((1280, 600), (390, 300)):
         visit = Visit(browser, server, "generated/compilers/", width=width)

@@ -17,7 +17,7 @@ def _result(label: str, median: float, spread: float, compile_seconds: float, vs
     samples = {"description": label, "median": median, "q1": median - spread, "q3": median + spread}
     return {"label": label, "setting": "eval() + no_grad()", "compile_seconds": compile_seconds,
             "samples": samples, "speedup": 60e-6 / median, "speedup_low": 0.9, "speedup_high": 1.1,
-            "vs_eager": vs, "artifacts": []}
+            "vs_eager": vs, "artifacts": [], "paired_speedups": [60e-6 / median]}
 
 
 PATHS = {"type": "paths", "batches": {"1": {
@@ -41,8 +41,10 @@ def test_the_paths_table_shows_settings_and_break_even_per_row():
     table = paths_table(PATHS, "1")
     cells = re.findall(r'<td data-label="([^"]+)"[^>]*>(.*?)</td>', table)
     rows = [cells[i:i + len(PATHS_HEADER)] for i in range(0, len(cells), len(PATHS_HEADER))]
-    assert [c[1] for c in rows[1]] == ["torch.jit.script", "eval() + no_grad()", "0.20",
-                                      "40.0（39.0–41.0）", "1.50×（0.90–1.10）", "更快", "10,000"]
+    # the name kept whole in code style, its setting under it; the verdict under the speed-up
+    assert [c[1] for c in rows[1]] == [
+        '<span class="d2l-name">torch.jit.script</span><br><small>eval() + no_grad()</small>',
+        "0.20", "40.0（39.0–41.0）", "1.50×（0.90–1.10）<br><small>更快</small>", "10,000"]
     assert all([c[0] for c in row] == PATHS_HEADER for row in rows)
     assert rows[0][-1][1] == "—"  # eager pays nothing back: it compiles nothing
 
@@ -98,17 +100,39 @@ def test_batch_scaling_never_rounds_a_share_to_all_or_nothing():
     assert "约占 0%" not in next_to_none and "约占 100%" not in nearly_all
 
 
-def test_the_chart_draws_every_median_and_compile_time_as_text():
+def test_the_chart_draws_what_the_table_says_in_the_same_figures():
     svg = paths_chart(PATHS)
     root = ET.fromstring(svg)
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert "批量 1" in texts and "编译，秒" in texts
-    for result in PATHS["batches"]["1"].values():
+    cells = dict(re.findall(r'<td data-label="路径（推理设置）"[^>]*><span class="d2l-name">(.*?)</span>'
+                            r'.*?data-label="相对 eager 的加速比"[^>]*>(.*?)</td>',
+                            paths_table(PATHS, "1")))
+    assert "批量 1" in texts
+    for name, result in PATHS["batches"]["1"].items():
         assert result["label"] in texts
-        assert f"{result['samples']['median'] * 1e6:.1f}" in texts
-    assert "20.0" in texts and "0.2" in texts and "—" in texts  # eager compiles nothing
+        if name == "eager":
+            assert "1.00×" in texts and "编译 —" in texts  # eager compiles nothing
+            continue
+        drawn = f"{result['speedup']:.2f}×"
+        assert drawn in texts and cells[result["label"]].startswith(drawn)  # the table's figure
+        assert f"编译 {result['compile_seconds']:.2f} 秒" in texts  # 0.20, never rounded to 0.2
+    # the bars are the speed-ups: eager's bar (1×) is as long as the dashed 1× line is far
+    bars = [float(r.get("width")) for r in root.iter("{http://www.w3.org/2000/svg}rect")]
+    ones = [float(line.get("x1")) for line in root.iter("{http://www.w3.org/2000/svg}line")
+            if line.get("stroke-dasharray")]
+    assert bars[0] == pytest.approx(ones[0], abs=0.1)
+    assert bars[1] == pytest.approx(1.5 * ones[0], abs=0.1)  # script: 1.50×
     width = float(root.get("viewBox").split()[2])
-    assert width <= 360  # fits a phone without shrinking the text
+    assert width <= 360  # on a phone's 358-pixel column the text keeps the body's 16 px
+    assert "font-size:16px" in root.get("style")
+    assert all(float(t.get("font-size", 16)) >= 16 for t in root.iter("{http://www.w3.org/2000/svg}text"))
+
+
+def test_a_path_never_timed_beside_eager_gets_no_bar():
+    old = {**PATHS, "batches": {"1": {**PATHS["batches"]["1"], "script": {
+        **PATHS["batches"]["1"]["script"], "paired_speedups": []}}}}
+    texts = [t.text for t in ET.fromstring(paths_chart(old)).iter("{http://www.w3.org/2000/svg}text")]
+    assert "未与 eager 交替计时" in texts and "1.50×" not in texts
 
 
 def test_paired_rounds_decide_the_speedup_and_the_verdict():
@@ -136,3 +160,26 @@ def test_paired_rounds_decide_the_speedup_and_the_verdict():
     recorded = row(1.01, 1.02, 1.02, 1.03, 1.05)["paired"]
     assert verdict(recorded["path"], recorded["eager"]) == "faster"
     assert paired["paired_speedups"] == pytest.approx([1.01, 1.02, 1.02, 1.03, 1.05])
+
+
+def test_the_printed_report_the_table_and_the_chart_give_each_figure_once():
+    """print(paths) under the code, the table and the chart: one measurement, one figure."""
+    from d2l_compiler.measure import PathResult, PathsReport
+    from d2l_compiler.timing import Samples
+
+    eager_alone = Samples("eager", (44e-6, 34e-6, 56e-6))  # its own process: a wide spread
+    beside = Samples("eager beside", (30e-6, 31e-6, 29e-6, 30.5e-6), session="s")
+    path = Samples("script", (20e-6, 20.2e-6, 19.6e-6, 20.1e-6), session="s")
+    report = PathsReport({256: {"eager": PathResult("eager", 0.0, eager_alone, True, 0.0, ()),
+                                "script": PathResult("script", 0.04, path, True, 0.0, (),
+                                                     (beside, path))}}, {"threads": 2})
+    record = report.to_record()
+    script = record["batches"]["256"]["script"]
+    printed = next(line for line in str(report).splitlines() if line.startswith("script"))
+    speedup = f"{script['speedup']:.2f}"
+    # the ratio of the rounds (about 1.51), never the ratio of the two rows' medians (2.2)
+    assert speedup == "1.51" and f"{44e-6 / script['samples']['median']:.2f}" not in printed
+    assert f" {speedup}  ({script['speedup_low']:.2f}–{script['speedup_high']:.2f})" in printed
+    assert f"{beside.median * 1e6:.1f}" in printed  # the eager it was divided from
+    assert f"{speedup}×（" in paths_table(record, "256")
+    assert f">{speedup}×</text>" in paths_chart(record)

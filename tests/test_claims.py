@@ -99,8 +99,8 @@ def test_durations_are_written_in_a_unit_that_leaves_digits_to_read():
     assert duration(3.62e-5, "en") == "36.2 µs"
     fast = {"median": 3e-5, "q1": 2.9e-5, "q3": 3.1e-5, "description": "a"}
     slow = {"median": 6e-5, "q1": 5.9e-5, "q3": 6.1e-5, "description": "a"}  # the same name
-    assert compare(fast, slow) == ("“a”更快。它的中位数为 30.0 微秒，“a”为 60.0 微秒，用时是它的 "
-                                   "2.00 倍；两者的四分位区间互不重叠，差别超出了测量波动。")
+    assert compare(fast, slow) == ("“a”更快，中位数为 30.0 微秒，而“a”为 60.0 微秒，后者的用时是"
+                                   "前者的 2.00 倍；两者的四分位区间互不重叠，差别超出了测量波动。")
     tied = compare(fast, {**fast, "median": 3.05e-5})
     assert tied == ("“a”的中位数为 30.0 微秒（四分位区间 29.0–31.0），“a”为 30.5 微秒（四分位区间 "
                     "29.0–31.0）。两个四分位区间相互重叠，差别在测量波动之内，说不上哪个更快。")
@@ -264,8 +264,8 @@ def test_rounds_are_paired_only_when_every_round_was_kept():
 
 def test_the_paired_sentence_reads_the_ratio_of_the_rounds():
     text = compare(_session("A", DRIFTING_A), _session("B", DRIFTING_B))
-    assert "“A”的用时是“B”的 0.90 倍" in text and "四分位区间 0.90–0.90" in text
-    assert "四分位区间 0.90–0.90，整个低于 1），所以“A”更快" in text
+    assert "“A”的用时是“B”的 0.90 倍" in text
+    assert "各轮比值的四分位区间为 0.90–0.90，整个低于 1，所以“A”更快" in text
     assert "：" not in text  # a sentence placed after "关闭自动求导之后：" adds no colon of its own
     english = compare(_session("B", DRIFTING_B), _session("A", DRIFTING_A), "en")
     assert "1.11 times as long" in english and "so “A” was faster" in english
@@ -279,3 +279,27 @@ def test_measure_many_times_its_candidates_in_one_session():
     assert first["a"].session == first["b"].session != ""
     assert again["a"].session != first["a"].session
     assert first["a"].to_record()["session"] == first["a"].session
+
+
+def _paired(ratio: float, session: str, **conditions: str) -> tuple[dict, dict]:
+    """A (faster by ``ratio``, a little noise) and B, timed side by side in one session."""
+    b = tuple(1e-3 * (1 + 0.01 * i) for i in range(7))
+    a = tuple(t / (ratio * (1 + 0.002 * (i % 3))) for i, t in enumerate(b))
+    return tuple(Samples(name, seconds, session=session, conditions=tuple(conditions.items())
+                         ).to_record() for name, seconds in (("A", a), ("B", b)))
+
+
+def test_two_speed_ups_of_the_same_pair_are_compared_by_their_ranges_not_only_their_direction():
+    from d2l_compiler.claims import Disagreement, verdicts_agreement
+
+    first = _paired(1.11, "s1", process="本页")
+    close = _paired(1.112, "s2", process="全新")
+    far = _paired(1.47, "s3", process="全新")
+    agreeing = verdicts_agreement(first, close)
+    assert "“B”的用时是“A”的 1.11 倍" in agreeing and "两个区间相互重叠，结论一致" in agreeing
+    differing = verdicts_agreement(first, far)
+    # both say A is faster, but 1.11 and 1.47 are not one figure: the sentence says so, and why
+    assert "后一次的对应倍数是 1.47" in differing and "倍数却不一致" in differing
+    assert "process：前者为本页，后者为全新" in differing and "结论一致" not in differing
+    with pytest.raises(Disagreement, match="ratios whose interquartile ranges do not overlap"):
+        verdicts_agreement(first, _paired(1.47, "s4", process="本页"))  # same conditions

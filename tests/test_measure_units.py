@@ -150,3 +150,58 @@ def test_gpu_timing_takes_enough_samples_from_blocks_of_calls(monkeypatch):
     assert 1.5e-5 < samples.median < 1e-3
     assert dict(samples.conditions)["计时方式"] == CUDA_EVENTS
     assert len(calls) >= samples.number * len(samples.seconds)
+
+
+def _wide_then_narrow(spreads: list[float]):
+    """A stand-in for one timing whose interquartile range is, in turn, each of ``spreads``
+    (a share of the median), and a list that counts the timings taken."""
+    from d2l_compiler.timing import Samples
+
+    taken: list[float] = []
+
+    def once(fn, x, description, min_run_time):
+        spread = spreads[min(len(taken), len(spreads) - 1)]
+        taken.append(spread)
+        return Samples(description, (1e-3 * (1 - spread / 2), 1e-3, 1e-3 * (1 + spread / 2)))
+    return once, taken
+
+
+@pytest.mark.parametrize("spreads, attempts, kept", [
+    ([0.05], 1, 0.05),              # steady at once: measured once
+    ([0.5, 0.05], 2, 0.05),         # disturbed, then steady: the steady one
+    ([0.8, 0.6, 0.7], 3, 0.6),      # never steady: the narrowest of three, and it says so
+])
+def test_a_wide_measurement_is_taken_again_and_the_narrowest_kept(monkeypatch, spreads, attempts, kept):
+    import d2l_compiler.measure as measure
+
+    once, taken = _wide_then_narrow(spreads)
+    monkeypatch.setattr(measure, "_measure_once", once)
+    monkeypatch.delenv("D2L_BENCH_QUICK", raising=False)
+    samples = measure.measure_call(lambda x: x, 1, "f")
+    assert len(taken) == samples.attempts == attempts
+    assert samples.relative_spread == pytest.approx(kept / 2)  # inclusive quartiles of 3
+    assert samples.to_record()["attempts"] == attempts
+
+
+def test_paired_rounds_whose_ratios_spread_wide_are_all_taken_again(monkeypatch):
+    import itertools
+
+    import d2l_compiler.measure as measure
+    from d2l_compiler.timing import Samples
+
+    # first set of rounds: the path's time jumps around (ratios 0.5-2); then steady at 1.25
+    first = itertools.cycle([1e-3, 2e-3, 0.5e-3])
+    calls = {"n": 0}
+
+    def once(fn, x, description, min_run_time):
+        calls["n"] += 1
+        if fn == "eager":
+            return Samples(description, (1e-3,))
+        rounds_done = calls["n"] // 2
+        seconds = next(first) if rounds_done < measure.PAIRED_ROUNDS else 0.8e-3
+        return Samples(description, (seconds,))
+    monkeypatch.setattr(measure, "_measure_once", once)
+    monkeypatch.delenv("D2L_BENCH_QUICK", raising=False)
+    eager, path = measure.paired_rounds("eager", "path", None, "p")
+    assert eager.attempts == path.attempts == 2 and eager.session == path.session
+    assert set(path.seconds) == {0.8e-3} and len(path.seconds) == measure.PAIRED_ROUNDS

@@ -49,6 +49,8 @@ def test_report_is_json_and_consistent(report):
         assert result["speedup_low"] <= result["speedup"] <= result["speedup_high"]
         # every path but eager is also timed beside eager, in its own process
         assert len(result["paired_speedups"]) == (0 if name == "eager" else PAIRED_ROUNDS)
+        if name != "eager":  # one timing: the path's per-call time is the paired rounds'
+            assert result["samples"] == result["paired"]["path"]
     assert report["threads"] == torch.get_num_threads() and report["quick"] is True
     assert report["isolated"] is True  # every path measured in its own process
 
@@ -56,7 +58,7 @@ def test_report_is_json_and_consistent(report):
 def test_generated_table_and_summary_follow_the_record(report):
     table = tables.paths_table(report, "1")
     assert table.count("<tr>") == len(PATHS) + 1  # the header, one row per path
-    assert table.count('<td data-label="与 eager 相比">') == len(PATHS)
+    assert table.count('<td data-label="相对 eager 的加速比"') == len(PATHS)
     summary = tables.paths_summary(report, "1")
     for name, result in report["batches"]["1"].items():
         if name != "eager":

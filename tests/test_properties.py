@@ -157,7 +157,7 @@ def test_no_token_turns_run_data_into_markup(text):
     from d2l_compiler.chapter.tables import FILES_HEADER, PATHS_HEADER, SCROLL_LABEL
     drawing = {"xmlns", "role", "aria-labelledby", "viewbox", "width", "height", "x", "y", "x1",
                "x2", "y1", "y2", "fill", "fill-opacity", "stroke", "stroke-width", "font-size",
-               "font-weight", "text-anchor"}
+               "font-weight", "text-anchor", "stroke-dasharray"}
     assert all(name in ("class", "title", "id", "style") or name in drawing
                or (name, value) == ("href", "d2l-record.json")
                or (name, value) in (("tabindex", "0"), ("aria-label", SCROLL_LABEL))

@@ -250,7 +250,7 @@ def test_comparisons_speak_the_book_s_language():
     text = "```python\n--8<-- \"snippets/a.py:one\"\n```\n{{ d2l:compare one.f one.s }}\n"
     assert "In this build “a” was faster" in render_page(text, entry, page_file="p")
     zh = render_page(text, entry, page_file="p", labels=md.labels_for("zh"))
-    assert "“a”更快。它的中位数为" in zh
+    assert "“a”更快，中位数为" in zh
 
 
 # --- the notebook --------------------------------------------------------------------------------

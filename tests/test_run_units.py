@@ -3,6 +3,9 @@ own functions, and the process leash. Fast guards for ``nox -s mutation``."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+
 import json
 import math
 import os
@@ -306,7 +309,10 @@ def _child_run(*codes: str, limit: int = 1_000_000) -> tuple[bool, list[dict]]:
     job = {"root": "/nonexistent", "output_limit": limit, "regions": [
         {"index": i, "id": f"a.py:r{i}", "path": "a.py", "first_line": 1, "code": code}
         for i, code in enumerate(codes)]}
-    ok = child.run(job, events.append)
+    # in an empty folder, as the engine runs a page: the state between regions digests the
+    # working directory, which here would be the checkout with its virtual environments
+    with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
+        ok = child.run(job, events.append)
     return ok, events
 
 

@@ -151,15 +151,19 @@ def test_paths_section_is_generated_from_the_record(chapter):
     html = _page(chapter, "compilers")
     chart = html[html.index('<figure class="d2l-chart">'):]
     chart = chart[:chart.index("</figure>")]
-    for batch, results in paths["batches"].items():  # every median and compile time, drawn
+    for batch, results in paths["batches"].items():  # every speed-up and compile time, drawn
         assert f">批量 {batch}</text>" in chart
         for name, result in results.items():
-            # drawn alone, or in the cpu series beside another device's (a named GPU record)
-            median = f"{result['samples']['median'] * 1e6:.1f}"
-            assert f">{median}</text>" in chart or f">{median} · cpu</text>" in chart
+            # drawn alone, or in the cpu series beside another device's (a named GPU record);
+            # the same figure as the table's and the printed output's
+            speedup = f"{result['speedup']:.2f}×"
+            assert f">{speedup}</text>" in chart or f">{speedup} · cpu</text>" in chart
+            if name != "eager":
+                assert f"{result['speedup']:.2f}×（{result['speedup_low']:.2f}–" in page
+                assert f" {result['speedup']:.2f}  ({result['speedup_low']:.2f}–" in page
             if name != "eager" and " · cpu</text>" not in chart:  # one device: times drawn too
-                assert f">{result['compile_seconds']:.1f}</text>" in chart
-            elif name != "eager":  # several devices: the chart compares per-call times only
+                assert f">编译 {result['compile_seconds']:.2f} 秒</text>" in chart
+            elif name != "eager":  # several devices: the chart compares speed-ups only
                 assert f"{result['compile_seconds']:.2f}" in page
     assert "测量环境：设备 cpu" in page and "快速模式" in page  # tests measure in quick mode
     warnings = {w["message"] for w in regions["compile_paths"]["warnings"]}

@@ -19,8 +19,10 @@ from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.escape import inline
 
 SCROLL_LABEL = "表格（较宽时可横向滚动）"
-PATHS_HEADER = ["路径", "推理设置", "编译（秒）", "每次调用：中位数（四分位区间），微秒",
-                "相对 eager 的加速比", "与 eager 相比", "回本所需调用次数"]
+# Five columns fit the text column without breaking a name: the inference setting sits under
+# the path's name, and the verdict under its speed-up.
+PATHS_HEADER = ["路径（推理设置）", "编译（秒）", "每次调用：中位数（四分位区间），微秒",
+                "相对 eager 的加速比", "回本所需调用次数"]
 FILES_HEADER = ["路径", "格式", "大小（字节）", "大小", "重新加载后输出一致"]
 
 
@@ -84,10 +86,14 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int],
 def paths_table(paths: Mapping[str, Any], batch: str) -> str:
     """One row per path: compile time, per-call median and IQR, speed-up with its range."""
     results = _batch(paths, batch)
-    eager = dict(results)["eager"]
-    rows = [[inline(r["label"]), inline(r.get("setting", "—")), *_device_cells(r, eager, name)]
-            for name, r in results]
-    return _table(PATHS_HEADER, rows, numeric={2, 3, 4, 6})
+    rows = [[_path_name(r), *_device_cells(dict(results), name)] for name, r in results]
+    return _table(PATHS_HEADER, rows, numeric={1, 2, 3, 4})
+
+
+def _path_name(r: Mapping[str, Any]) -> str:
+    """The path's name in code style (kept whole by the stylesheet), its setting under it."""
+    return (f'<span class="d2l-name">{inline(r["label"])}</span>'
+            f'<br><small>{inline(r.get("setting", "—"))}</small>')
 
 
 def device_label(paths: Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
@@ -96,17 +102,44 @@ def device_label(paths: Mapping[str, Any], provenance: Mapping[str, Any]) -> str
     return inline(f"{paths.get('device')}（{hardware}）" if hardware else str(paths.get("device")))
 
 
-def _device_cells(r: Mapping[str, Any] | None, eager: Mapping[str, Any] | None, name: str) -> list[str]:
+def eager_beside_paths(results: Mapping[str, Any]) -> list[float]:
+    """Eager's per-call medians timed beside each path, in that path's process (the time
+    each path's speed-up was divided from), in the chapter's path order."""
+    found = []
+    for name, r in sorted(results.items(), key=lambda item: chapter_order(item[0])):
+        beside = (r.get("paired") or {}).get("eager") if isinstance(r, Mapping) else None
+        if name != "eager" and isinstance(beside, Mapping):
+            found.append(float(beside["median"]))
+    return found
+
+
+def _device_cells(results: Mapping[str, Any], name: str) -> list[str]:
+    """One device's cells of a path's row: compile time, per-call time, speed-up, verdict,
+    break-even. Every number in a row comes from one process: the path's per-call time and
+    its speed-up from the same alternating rounds, beside which eager's own time is given, so
+    that the row's arithmetic holds; eager's row gives the range of its times in every other
+    process, so no eager figure on the page lies outside what its row states."""
     words = {"faster": "更快", "slower": "更慢", "within noise": "波动之内"}
+    r, eager = results.get(name), results.get("eager")
     if r is None or eager is None:
-        return ["—"] * 4 + ["未测量"]
+        return ["—"] * 3 + ["未测量"]
     s = r["samples"]
-    timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）" + _sample_count(s)
+    timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）"
     if name == "eager":
-        return ["—", timing, "1（基准）", "—", "—"]
-    return [f"{r['compile_seconds']:.2f}", timing,
-            f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）",
-            words[r["vs_eager"]], breakeven_text(r, eager)]
+        elsewhere = eager_beside_paths(results)
+        note = (f"；在另外 {len(elsewhere)} 个进程里为 {_us(min(elsewhere))}–{_us(max(elsewhere))}"
+                if elsewhere else "")
+        return ["—", timing + _small(_sample_count(s) + note), "1（基准）", "—"]
+    beside = (r.get("paired") or {}).get("eager")
+    note = (f"{_sample_count(s)}；同一进程里的 eager 为 {_us(beside['median'])}"
+            if isinstance(beside, Mapping) else _sample_count(s))
+    return [f"{r['compile_seconds']:.2f}", timing + _small(note),
+            f"{r['speedup']:.2f}×（{r['speedup_low']:.2f}–{r['speedup_high']:.2f}）"
+            + _small(words[r["vs_eager"]]), breakeven_text(r, eager)]
+
+
+def _small(note: str) -> str:
+    return f"<br><small>{note}</small>" if note else ""
 
 
 def _sample_count(samples: Mapping[str, Any]) -> str:
@@ -117,18 +150,18 @@ def _sample_count(samples: Mapping[str, Any]) -> str:
         return ""
     calls = (f"（每个 {number:,} 次调用）" if isinstance(number, int)
              and not isinstance(number, bool) and number > 1 else "")
-    return f"<br><small>{count:,} 个样本{calls}</small>"
+    return f"{count:,} 个样本{calls}"
 
 
-def _device_columns(base: list[str], devices: list[str]
+def _device_columns(base: list[str], devices: list[str], naming: int
                     ) -> tuple[list[str], list[str], list[tuple[str, int]]]:
-    """Header, card labels and column groups of a table whose first two columns name the
-    row and whose other ``base`` columns repeat once per device (a card names the device)."""
-    header, labels, groups = base[:2], base[:2], [("", 2)]
+    """Header, card labels and column groups of a table whose first ``naming`` columns name
+    the row and whose other ``base`` columns repeat once per device (a card names the device)."""
+    header, labels, groups = base[:naming], base[:naming], [("", naming)]
     for label in devices:
-        header = header + base[2:]
-        labels = labels + [f"{label}：{h}" for h in base[2:]]
-        groups.append((label, len(base) - 2))
+        header = header + base[naming:]
+        labels = labels + [f"{label}：{h}" for h in base[naming:]]
+        groups.append((label, len(base) - naming))
     return header, labels, groups
 
 
@@ -139,15 +172,14 @@ def paths_table_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
         return paths_table(measured[0][1], batch)
     per_device = [dict(_batch(paths, batch)) for _, paths in measured]
     names = sorted({n for results in per_device for n in results}, key=chapter_order)
-    header, labels, groups = _device_columns(PATHS_HEADER, [label for label, _ in measured])
+    header, labels, groups = _device_columns(PATHS_HEADER, [label for label, _ in measured], 1)
     rows = []
     for name in names:
-        first = next(results[name] for results in per_device if name in results)
-        row = [inline(first["label"]), inline(first.get("setting", "—"))]
+        row = [_path_name(next(results[name] for results in per_device if name in results))]
         for results in per_device:
-            row += _device_cells(results.get(name), results.get("eager"), name)
+            row += _device_cells(results, name)
         rows.append(row)
-    numeric = {i for i in range(2, len(header)) if (i - 2) % 5 in (0, 1, 2, 4)}
+    numeric = set(range(1, len(header)))
     return _table(header, rows, numeric, groups, labels)
 
 
@@ -200,7 +232,8 @@ def paths_files(paths: Mapping[str, Any], batch: str) -> str:
     rows = []
     for _, r in _batch(paths, batch):
         for a in r["artifacts"]:
-            rows.append([inline(r["label"]), _kind_name(a["kind"]), *_file_cells(a)])
+            rows.append([f'<span class="d2l-name">{inline(r["label"])}</span>',
+                         _kind_name(a["kind"]), *_file_cells(a)])
     return _table(FILES_HEADER, rows, numeric={2, 3})
 
 
@@ -223,10 +256,10 @@ def paths_files_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
             for a in r["artifacts"]:
                 saved.setdefault((name, a["kind"]), r["label"])
     rows_keys = sorted(saved, key=lambda k: chapter_order(k[0]))
-    header, labels, groups = _device_columns(FILES_HEADER, [label for label, _ in measured])
+    header, labels, groups = _device_columns(FILES_HEADER, [label for label, _ in measured], 2)
     rows = []
     for name, kind in rows_keys:
-        row = [inline(saved[name, kind]), _kind_name(kind)]
+        row = [f'<span class="d2l-name">{inline(saved[name, kind])}</span>', _kind_name(kind)]
         for (_, paths), results in zip(measured, per_device, strict=True):
             if name not in results:
                 row += ["—", "—", _not_measured(paths, name)]

@@ -34,6 +34,7 @@ from d2l_compiler.engine.record.model import CapturedWarning, Fault, RegionError
 from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
 from d2l_compiler.engine.run.statedigest import StateProbe, changes
+from d2l_compiler.engine.run.warning_origin import region_warnings
 
 _MAX_STR = 2000
 _MAX_LIST = 1000
@@ -237,8 +238,7 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout,
     error: RegionError | None = None
     raised = ""
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with region_warnings() as caught:
         try:
             # pad with blank lines so tracebacks carry the snippet file's real line numbers
             code = compile("\n" * (region["first_line"] - 1) + region["code"], filename, "exec")
