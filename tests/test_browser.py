@@ -264,7 +264,8 @@ _FIT = """() => {
   }
   const charts = [...document.querySelectorAll('article figure.d2l-chart svg')].map(svg => {
     const scale = svg.getScreenCTM().a;
-    const sizes = [...svg.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+    const sizes = [...svg.querySelectorAll('text')].map(
+      t => parseFloat(getComputedStyle(t).fontSize) * scale);
     return {smallest: Math.min(...sizes), width: svg.getBoundingClientRect().width};
   });
   return {body, tables, broken, charts};

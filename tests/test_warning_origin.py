@@ -50,8 +50,8 @@ def test_an_import_the_region_starts_keeps_its_warnings(library):
     with warning_origin.region_warnings() as caught:
         import noisy_direct  # noqa: F401
         importlib.import_module("noisy_by_name")
-        warnings.warn("plain", UserWarning)
-        warnings.warn("plain", UserWarning)  # every time: the caller keeps each once
+        warnings.warn("plain", UserWarning, stacklevel=1)
+        warnings.warn("plain", UserWarning, stacklevel=1)  # every time: the caller keeps each once
     assert _messages(caught) == ["noisy_direct is deprecated", "noisy_by_name is deprecated",
                                  "plain", "plain"]
 
