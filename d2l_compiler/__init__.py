@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .device import DeviceUnavailable, device, device_kind
     from .measure import PathsReport, compare_paths, measure_call
     from .models import SavedModel, get_net, human_size, save_module
-    from .paths import PATHS, make_path
+    from .paths import PATHS, make_path, unavailable_paths
     from .timing import Benchmark, Samples, Timer, measure_many
 
 # module -> the names the package exports from it
@@ -33,7 +33,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "device": ("DeviceUnavailable", "device", "device_kind"),
     "measure": ("PathsReport", "compare_paths", "measure_call"),
     "models": ("SavedModel", "get_net", "human_size", "save_module"),
-    "paths": ("PATHS", "make_path"),
+    "paths": ("PATHS", "make_path", "unavailable_paths"),
     "timing": ("Benchmark", "Samples", "Timer", "measure_many"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -43,7 +43,7 @@ __version__ = "0.1.0"
 __all__ = [  # the names of _EXPORTS (a test checks)
     "PATHS", "Benchmark", "DeviceUnavailable", "PathsReport", "Samples", "SavedModel", "Timer",
     "compare", "compare_paths", "device", "device_kind", "get_net", "human_size", "make_path",
-    "measure_call", "measure_many", "save_module", "verdict",
+    "measure_call", "measure_many", "save_module", "unavailable_paths", "verdict",
 ]
 
 

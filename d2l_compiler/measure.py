@@ -262,6 +262,9 @@ def _cold_compiler(enabled: bool):
 # converted model has returned and the device is idle.
 COMPILE_COVERS = ("转换（导出、编译、保存）加上第一次调用；不含进程启动、CUDA 与 cuBLAS 的初始化"
                   "（计时前已用 eager 模型在同一进程里调用过一次），也不含编译工具链第一次从磁盘加载")
+# on a CPU there is no CUDA or cuBLAS to set up: the sentence names what there is
+COMPILE_COVERS_CPU = ("转换（导出、编译、保存）加上第一次调用；不含进程启动（计时前已用 eager "
+                      "模型在同一进程里调用过一次），也不含编译工具链第一次从磁盘加载")
 
 
 def _environment(device: Any, matmul: MatmulSettings, tol: Tolerance) -> dict[str, Any]:
@@ -271,7 +274,7 @@ def _environment(device: Any, matmul: MatmulSettings, tol: Tolerance) -> dict[st
             "quick": quick_mode(), "isolated": True, "matmul": matmul.to_record(),
             "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
             "timer": CUDA_EVENTS if device.type == "cuda" else "torch.utils.benchmark",
-            "compile_covers": COMPILE_COVERS}
+            "compile_covers": COMPILE_COVERS if device.type == "cuda" else COMPILE_COVERS_CPU}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda

@@ -57,7 +57,9 @@ def time_unit(seconds: float, language: str) -> tuple[float, str, int]:
         return 1.0, units[0], 4
     if seconds >= 1e-4:
         return 1e3, units[1], 3
-    return 1e6, units[2], 1
+    # three significant digits below 10 µs too, so that a ratio of two shown figures is the
+    # ratio the sentence beside them states (2.96 and 17.6, not 3.0 and 17.6)
+    return 1e6, units[2], 1 if seconds >= 1e-5 else 2
 
 
 def duration(seconds: float, language: str = "zh") -> str:

@@ -54,17 +54,17 @@ net = get_net().to(device())
 x = torch.randn(1, 512, device=device())
 scripted_net = torch.jit.script(net)
 
-# 先热身 1 轮，再测 15 轮；各种情形交替测量：A、B、C、D、A、B……
-timings = measure_many({'无torchscript': lambda: net(x),
-                        '有torchscript': lambda: scripted_net(x)},
+# 先热身 1 轮，再测 15 轮；每次 measure_many 里的两种情形交替测量：A、B、A、B……
+timings = measure_many({'不用 TorchScript': lambda: net(x),
+                        '用 TorchScript': lambda: scripted_net(x)},
                        number=1000, repeats=15, warmup=1)
 with torch.no_grad():  # 关闭自动求导：本节后面的表格都在这种条件下测量
-    no_grad = measure_many({'无torchscript，no_grad': lambda: net(x),
-                            '有torchscript，no_grad': lambda: scripted_net(x)},
+    no_grad = measure_many({'不用 TorchScript、关闭自动求导': lambda: net(x),
+                            '用 TorchScript、关闭自动求导': lambda: scripted_net(x)},
                            number=1000, repeats=15, warmup=1)
-eager, scripted = timings['无torchscript'], timings['有torchscript']
-eager_no_grad = no_grad['无torchscript，no_grad']
-scripted_no_grad = no_grad['有torchscript，no_grad']
+eager, scripted = timings['不用 TorchScript'], timings['用 TorchScript']
+eager_no_grad = no_grad['不用 TorchScript、关闭自动求导']
+scripted_no_grad = no_grad['用 TorchScript、关闭自动求导']
 for samples in (eager, scripted, eager_no_grad, scripted_no_grad):
     print(samples)
 # --8<-- [end:benchmark_repeated]

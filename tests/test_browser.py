@@ -251,15 +251,16 @@ _FIT = """() => {
   const tables = [...document.querySelectorAll('article .d2l-cards')].map(box => ({
     overflow: box.scrollWidth - box.clientWidth,
     column: document.querySelector('article').clientWidth, width: box.getBoundingClientRect().width}));
-  // a word of a path's name drawn on two lines has two boxes
+  // a word of a path's name drawn on two lines has two boxes (a name may wrap at a space,
+  // a hyphen or a full-width bracket, as text does, never inside a word)
   const broken = [];
   for (const name of document.querySelectorAll('article .d2l-cards .d2l-name')) {
-    const text = name.firstChild; let at = 0;
-    for (const word of text.textContent.split(' ')) {
+    const text = name.firstChild;
+    for (const match of text.textContent.matchAll(/[^ （）-]+/g)) {
       const range = document.createRange();
-      range.setStart(text, at); range.setEnd(text, at + word.length); at += word.length + 1;
+      range.setStart(text, match.index); range.setEnd(text, match.index + match[0].length);
       const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
-      if (word && lines.size > 1) broken.push(word);
+      if (lines.size > 1) broken.push(match[0]);
     }
   }
   const charts = [...document.querySelectorAll('article figure.d2l-chart svg')].map(svg => {

@@ -261,8 +261,9 @@ def test_compile_times_are_compared_only_where_measured(merged):
     cpu = said[said.index(f"在 {CPU_LABEL}上"):]
     cuda = said[said.index(f"在 {CUDA_LABEL}上"):]
     cpu, cuda = (text[:text.index("。") + 1] for text in (cpu, cuda))
-    assert "一次性编译时间比 torch.jit.script（0.20 秒）长的有 torch.compile 9.00 秒" in cpu
-    assert "torch.export + AOTInductor 20.00 秒" in cpu
+    assert "一次性编译时间比 torch.jit.script（0.20 秒）长的有 " in cpu
+    assert "torch.compile 9.00 秒" in cpu and "torch.export + AOTInductor 20.00 秒" in cpu
+    assert "ONNX + ONNX Runtime 1.50 秒" in cpu  # every path, not only those that generate code
     assert "torch.compile 9.00 秒" in cuda and "AOTInductor" not in cuda
 
 
@@ -323,13 +324,14 @@ def test_the_provenance_explains_a_commit_range_and_uncommitted_changes():
 
 
 def test_a_failed_toolchain_warm_up_is_said_for_its_device_only(merged):
-    from d2l_compiler.measure import COMPILE_COVERS  # no torch: it is imported where it runs
+    from d2l_compiler.measure import COMPILE_COVERS, COMPILE_COVERS_CPU  # no torch here
 
     # measure.py warns this way; the record keeps the seconds only, never whether it worked
     source = (Path(__file__).resolve().parents[1] / "d2l_compiler" / "measure.py").read_text(
         encoding="utf-8")
     assert f'"{tables.WARM_UP_FAILED}: ' in source
     assert tables.NOT_TOOLCHAIN in COMPILE_COVERS and "；" in COMPILE_COVERS
+    assert tables.NOT_TOOLCHAIN in COMPILE_COVERS_CPU and "CUDA" not in COMPILE_COVERS_CPU
     cpu, cuda = cpu_paths(), cuda_twin(cpu_paths())
     for paths in (cpu, cuda):
         paths["compile_covers"] = COMPILE_COVERS

@@ -72,7 +72,12 @@ def test_the_summary_writes_each_speedup_once_without_stacked_brackets():
     summary = paths_summary(PATHS, "1")
     assert "）（" not in summary
     assert "比 eager 快的有 torch.jit.script 1.50×" in summary
-    assert "中位数最小的是 torch.jit.script，每次调用 40.0 微秒，且明显快于第二名" in summary
+    # the best speed-up, against the second's range: never medians taken in two processes
+    assert "加速比最高的是 torch.jit.script 1.50×（0.90–1.10），但它与第二名" in summary
+    ahead = {**PATHS, "batches": {"1": {**PATHS["batches"]["1"], "script": {
+        **PATHS["batches"]["1"]["script"], "speedup_low": 1.45, "speedup_high": 1.55}}}}
+    assert ("加速比最高的是 torch.jit.script 1.50×（1.45–1.55），区间整个高于第二名 torch.jit.trace 的 "
+            "1.02×（0.90–1.10）。") in paths_summary(ahead, "1")
     assert "；并且" not in summary
 
 
@@ -81,7 +86,7 @@ def test_the_summary_says_a_tie_for_the_smallest_median_in_one_sentence():
                                        "frozen": _result("script + freeze", 40.5e-6, 1e-6, 0.3,
                                                          "faster")}}}
     summary = paths_summary(tied, "1")
-    assert summary.endswith("每次调用 40.0 微秒，但它与 script + freeze 的差别在测量波动之内。")
+    assert summary.endswith("但它与第二名 script + freeze 的 1.48×（0.90–1.10）区间重叠，说不上谁更快。")
 
 
 def _eager_at(medians: dict[str, float]) -> dict:
@@ -183,3 +188,13 @@ def test_the_printed_report_the_table_and_the_chart_give_each_figure_once():
     assert f"{beside.median * 1e6:.1f}" in printed  # the eager it was divided from
     assert f"{speedup}×（" in paths_table(record, "256")
     assert f">{speedup}×</text>" in paths_chart(record)
+
+
+def test_a_ratio_range_shows_what_its_verdict_rests_on():
+    from d2l_compiler.chapter.tables import ratio_range
+
+    assert ratio_range(1.2612, 1.2794) == "1.26–1.28"
+    assert ratio_range(1.2612, 1.2638) == "1.261–1.264"  # never "1.26–1.26"
+    assert ratio_range(1.004, 1.10) == "1.004–1.100"  # wholly above 1, and it shows
+    assert ratio_range(0.93, 0.998) == "0.930–0.998"
+    assert ratio_range(1.0, 1.0) == "1.00–1.00"  # exactly 1: nothing to tell apart

@@ -27,7 +27,7 @@ def test_public_names_resolve():
              "compare": "claims", "compare_paths": "measure", "device": "device",
              "device_kind": "device", "get_net": "models", "human_size": "models",
              "make_path": "paths", "measure_call": "measure", "measure_many": "timing",
-             "save_module": "models", "verdict": "claims"}
+             "save_module": "models", "unavailable_paths": "paths", "verdict": "claims"}
     assert sorted(d2l_compiler.__all__) == sorted(homes)
     for name, module in homes.items():  # each name is the object its module defines
         assert getattr(d2l_compiler, name) is getattr(importlib.import_module(f"d2l_compiler.{module}"),

@@ -278,6 +278,15 @@ def test_times_are_shown_as_readers_write_them():
     assert readable_time("yesterday") == "yesterday"  # a record from elsewhere: shown as is
 
 
+def test_a_span_of_times_writes_the_shared_date_and_zone_once():
+    from d2l_compiler.engine.record.io import readable_span
+
+    assert readable_span("2026-12-05T09:28:00Z", "2026-12-05T13:00:59Z") == "2026-12-05 09:28–13:00 UTC"
+    assert (readable_span("2026-12-04T23:50:00Z", "2026-12-05T00:10:00Z")
+            == "2026-12-04 23:50 – 2026-12-05 00:10 UTC")
+    assert readable_span("then", "2026-12-05T13:00:00Z") == "then – 2026-12-05 13:00 UTC"
+
+
 def test_the_published_schema_states_the_format_the_engine_writes():
     """The hand-written JSON Schema names one format everywhere, the engine's (a schema that
     drifted said "format 2" in its title beside ``"const": 3``)."""

@@ -487,6 +487,11 @@ def test_label_sets_are_immutable():
 def test_one_stamp_under_the_first_heading_and_parser_errors_as_render_errors():
     out = render_page(PAGE + "\n# Second heading\n", _entry(ONE), page_file="p")
     assert out.count('class="d2l-stamp"') == 1
+    # a page that places the stamp itself gets it there, once; a token shown as code is not one
+    placed = render_page(PAGE + "\n<small>{{ d2l:stamp }}</small>\n", _entry(ONE), page_file="p")
+    assert 'class="d2l-stamp"' not in placed and placed.count("code was run by the build") == 1
+    quoted = render_page(PAGE + "\n```text\n{{ d2l:stamp }}\n```\n", _entry(ONE), page_file="p")
+    assert quoted.count('class="d2l-stamp"') == 1
     with pytest.raises(RenderError, match=r"^p:1: this code fence is never closed"):
         render_page("```python\n--8<-- \"a.py:r\"\n", None, page_file="p")
 

@@ -203,3 +203,28 @@ def test_api_page_renders_sphinx_roles_as_links(chapter):
     assert not any(role in html for role in (":func:", ":class:", ":meth:", ":mod:"))
     assert ('href="#d2l_compiler.measure.measure_call_cuda"><code>measure_call_cuda</code></a>'
             in html)  # measure_call's docstring says :func:`measure_call_cuda`
+
+
+def test_a_reader_sees_no_doubled_title_no_stray_spaces_and_no_link_to_the_page_itself(chapter):
+    for name in ("compilers", "generated/compilers", "report"):
+        page = _page(chapter, name)
+        title = html.unescape(re.search(r"<title>(.*?)</title>", page).group(1))
+        parts = title.split(" - ")
+        assert len(parts) == 2 and parts[0] != parts[1], title
+        footer = _text(page[page.index('class="md-copyright"'):page.index("</footer>")])
+        assert not re.search(r"[（）：；，。、”] | [（）：；，。、“]", " ".join(footer.split())), footer
+        stamps = re.findall(r'class="d2l-stamp"[^>]*>(.*?)</', page, re.S)
+        assert all(_text(s).count("UTC") <= 1 for s in stamps)  # a span names its zone once
+    notebook_page = _page(chapter, "generated/compilers")
+    assert not re.search(r'href="(\./)?(compilers/?|\.)"', notebook_page)  # "view online": itself
+    assert 'href="compilers.ipynb"' in notebook_page or "compilers.ipynb" in notebook_page
+
+
+def test_a_region_shows_the_warnings_it_caused_not_a_library_s_own_imports(chapter):
+    regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
+    # torch.compile loads Inductor, which loads a module using a deprecated TorchScript
+    # decorator: PyTorch's own business, not add_one's
+    assert not any("script_method" in w["message"] for w in regions["call_overhead"]["warnings"])
+    assert any("torch.jit.script` is deprecated" in w["message"] for w in regions["script"]["warnings"])
+    overhead = regions["call_overhead"]["values"]
+    assert overhead["aoti"]["median"] > 0 and "aoti_overhead_us" in overhead

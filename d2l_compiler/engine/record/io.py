@@ -122,3 +122,15 @@ def readable_time(iso: str) -> str:
     except ValueError:
         return iso
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def readable_span(first: str, last: str) -> str:
+    """Two times as one span, the shared date and zone written once: ``2026-12-05
+    09:28–13:00 UTC``, or ``2026-12-04 23:50 – 2026-12-05 00:10 UTC`` across midnight."""
+    try:
+        start, end = (datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ") for t in (first, last))
+    except ValueError:
+        return f"{readable_time(first)} – {readable_time(last)}"
+    if start.date() == end.date():
+        return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"
+    return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"

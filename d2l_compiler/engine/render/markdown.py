@@ -28,7 +28,7 @@ __all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "re
            "render_page", "stamp"]
 
 from d2l_compiler.engine.record.freshness import staleness
-from d2l_compiler.engine.record.io import readable_time
+from d2l_compiler.engine.record.io import readable_span, readable_time
 from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import inline, snippet_safe, visible
@@ -60,7 +60,7 @@ def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABE
     when = readable_time(executed_at)
     first = provenance.get("first_executed_at")
     if isinstance(first, str) and first and first != executed_at:  # regions ran at other times
-        when = f"{readable_time(first)} – {when}"
+        when = readable_span(first, executed_at)
     parts.append(labels.when.format(when=when))
     reused = provenance.get("reused_regions")
     if isinstance(reused, list) and reused:
@@ -205,7 +205,11 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
     fence_end = {f.end: f for f in parsed.fences}
     fenced, marks = parsed.fenced_lines(), parsed.mark_lines()
     out: list[str] = []
-    stamped = not executed
+    # a page that places the stamp itself ({{ d2l:stamp }}) gets it there, not twice
+    writes_stamp = any(match["body"].split()[:1] == ["stamp"]
+                       for number, line in enumerate(parsed.lines, 1) if number not in fenced
+                       for match in _TOKEN.finditer(line))
+    stamped = not executed or writes_stamp
     for number, line in enumerate(parsed.lines, 1):
         if number in marks:  # for the engine, not the reader: no host publishes it
             line = ""

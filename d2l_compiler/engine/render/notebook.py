@@ -46,14 +46,18 @@ def _self_contained(markdown: str, page_dir: Path) -> str:
     return _LINK.sub(fix, markdown)
 
 
-def rebased(markdown: str, page_dir: Path, target_dir: Path) -> str:
+def rebased(markdown: str, page_dir: Path, target_dir: Path, itself: Path | None = None) -> str:
     """Relative links and images of a page in ``page_dir``, rewritten to work from a page in
-    ``target_dir`` (the notebook's own page on the site)."""
+    ``target_dir`` (the notebook's own page on the site). A link to ``itself`` (that page:
+    the chapter's "view the notebook online") would lead nowhere there: it becomes its text."""
     def fix(match: re.Match) -> str:
         target = match["target"]
         if target.startswith(("http://", "https://", "#", "data:", "mailto:", "/")):
             return match[0]
         path, _, anchor = target.partition("#")
+        if (itself is not None and not match["bang"] and not anchor
+                and os.path.normpath(page_dir / path) == os.path.normpath(itself)):
+            return match["text"]
         moved = os.path.relpath(page_dir / path, target_dir).replace(os.sep, "/")
         return f"{match['bang']}[{match['text']}]({moved}{'#' + anchor if anchor else ''})"
     return _LINK.sub(fix, markdown)
@@ -162,7 +166,9 @@ def page_notebooks(markdown: str, entry: PageEntry, record: Record,
         def fix_links(text: str, target: Path | None = target) -> str:
             if page_dir is None:
                 return text
-            return rebased(text, page_dir, target) if target else _self_contained(text, page_dir)
+            if target is None:
+                return _self_contained(text, page_dir)
+            return rebased(text, page_dir, target, target / Path(page_file).with_suffix(".md").name)
         variant = []
         for number, cell in enumerate(cells):
             copy = {**cell, "id": f"cell-{number}"}  # nbformat 4.5 requires ids; these diff well
