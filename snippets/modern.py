@@ -49,17 +49,21 @@ class AddOne(torch.nn.Module):  # torch.export 导出的是模块，所以再包
 x = torch.randn(1, 512, device=device())
 compiled_add_one = torch.compile(add_one, dynamic=False)
 compiled_add_one(x)  # 第一次调用触发编译，不计入下面的测量
-plain = measure_call(add_one, x, '普通 Python 函数')
-compiled = measure_call(compiled_add_one, x, 'torch.compile 之后')
-overhead_us = (compiled.median - plain.median) * 1e6
-print(plain)
-print(compiled)
 # GPU 上的 AOTInductor 还需要 CUDA 工具包；没有时跳过，并说明原因
 why_not = unavailable_paths(x.device, ('export_aoti',)).get('export_aoti')
 if why_not is None:
     exported = torch.export.export(AddOne(), (x,))
     package = torch._inductor.aoti_compile_and_package(exported, package_path='add_one.pt2')
-    aoti = measure_call(torch._inductor.aoti_load_package(package), x, 'AOTInductor 包')
+    aoti_add_one = torch._inductor.aoti_load_package(package)
+# 编译用的后台子进程在编译结束后仍会占用 CPU，计时之前把它们关掉
+torch._inductor.async_compile.shutdown_compile_workers()
+plain = measure_call(add_one, x, '普通 Python 函数')
+compiled = measure_call(compiled_add_one, x, 'torch.compile 之后')
+overhead_us = (compiled.median - plain.median) * 1e6
+print(plain)
+print(compiled)
+if why_not is None:
+    aoti = measure_call(aoti_add_one, x, 'AOTInductor 包')
     aoti_overhead_us = (aoti.median - plain.median) * 1e6
     print(aoti)
 else:

@@ -107,6 +107,17 @@ def test_bad_tokens_name_the_line(token, message):
     assert str(error.value).startswith("docs/p.md:7: ") and message in str(error.value)
 
 
+def test_a_number_in_a_token_picks_a_list_s_item_and_only_one_that_exists():
+    run = RegionRun(0, "snippets/a.py:one", values={**ONE.values,
+                                                    "files": [{"size": 10}, {"size": 20}]})
+    page = PAGE.replace("{{ d2l:one.nested.deep }}", "{{ d2l:one.files.1.size }}")
+    assert "and 20." in render_page(page, _entry(run), page_file="docs/p.md")
+    for missing in ("files.2.size", "files.-1.size", "files.x.size"):
+        with pytest.raises(RenderError, match=f"recorded no value '{missing}'"):
+            render_page(PAGE.replace("{{ d2l:one.nested.deep }}", f"{{{{ d2l:one.{missing} }}}}"),
+                        _entry(run), page_file="docs/p.md")
+
+
 def test_format_limits():
     assert md._format(5, "200d", "r") == " " * 199 + "5"
     with pytest.raises(RenderError, match="at most 10000"):

@@ -70,7 +70,8 @@ class PageContext:
         return found
 
     def lookup(self, ref: str) -> Any:
-        """The recorded value ``SECTION.name[.field...]``; ``RenderError`` naming what is missing."""
+        """The recorded value ``SECTION.name[.field...]`` (a number picks a list's item:
+        ``.0`` is the first); ``RenderError`` naming what is missing."""
         section, _, path = ref.partition(".")
         if section not in self.regions:
             raise RenderError(f"no region {section!r} on this page (token {ref!r})")
@@ -85,6 +86,9 @@ class PageContext:
         value: Any = found.values
         parts = path.split(".") if path else []
         for number, part in enumerate(parts):
+            if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]  # ``artifacts.0.size_bytes``: a list's item by position
+                continue
             if not isinstance(value, Mapping) or part not in value:
                 dropped = found.values_dropped
                 if number == 0 and dropped:
