@@ -179,12 +179,15 @@ def test_site_works_from_file_url(browser, chapter, path):
 
 # --- weight, paint, phones, the notebook page, accessibility -------------------------------------
 
-_WEIGHT = """async () => {
-  const lcp = await new Promise(done => {
+# the largest contentful paint so far, or null if none came within WAIT ms
+_LCP = """const lcp = await new Promise(done => {
     new PerformanceObserver(list => { const e = list.getEntries(); done(e[e.length - 1].startTime); })
       .observe({type: 'largest-contentful-paint', buffered: true});
-    setTimeout(() => done(null), 3000);
-  });
+    setTimeout(() => done(null), WAIT);
+  });"""
+
+_WEIGHT = """async () => {
+  """ + _LCP.replace("WAIT", "3000") + """
   const navigation = performance.getEntriesByType('navigation')[0];
   const resources = performance.getEntriesByType('resource');
   const all = [navigation, ...resources];
@@ -220,11 +223,7 @@ def test_pages_are_light_and_paint_quickly(browser, server):
 
 
 _PAINT = """async () => {
-  const lcp = await new Promise(done => {
-    new PerformanceObserver(list => { const e = list.getEntries(); done(e[e.length - 1].startTime); })
-      .observe({type: 'largest-contentful-paint', buffered: true});
-    setTimeout(() => done(null), 5000);
-  });
+  """ + _LCP.replace("WAIT", "5000") + """
   const fcp = performance.getEntriesByName('first-contentful-paint')[0];
   return {fcp_ms: fcp ? Math.round(fcp.startTime) : null, lcp_ms: lcp === null ? null : Math.round(lcp)};
 }"""
