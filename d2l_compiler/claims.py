@@ -63,6 +63,20 @@ def verdict(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
     return "within noise"
 
 
+def ratio_range(low: float, high: float) -> str:
+    """``1.26–1.28``; with more decimals where two decimals would hide what the verdict rests
+    on (``1.004–1.10`` is wholly above 1, ``1.00–1.10`` reads as if it touched 1; ``1.262–1.264``
+    rather than ``1.26–1.26``)."""
+    def shown(value: float, decimals: int) -> str:
+        return f"{value:.{decimals}f}"
+    decimals = 2
+    while decimals < 4 and ((shown(low, decimals) == shown(high, decimals) and low != high)
+                            or any(shown(v, decimals) == shown(1.0, decimals) and v != 1.0
+                                   for v in (low, high))):
+        decimals += 1
+    return f"{shown(low, decimals)}–{shown(high, decimals)}"
+
+
 def spread(samples: Mapping[str, Any], language: str = "zh") -> str:
     """Median and interquartile range in the median's unit: ``60.2 微秒（四分位区间 55.0–70.3）``."""
     _, median, q1, q3 = _summary(samples)
@@ -123,7 +137,7 @@ def _compare_rounds(first: Mapping[str, Any], second: Mapping[str, Any],
                    "within noise": ("跨过了 1", "差别在测量波动之内，说不上哪个更快")}[outcome]
     return (f"两者交替计时，各测 {len(ratios)} 轮。“{name_a}”的中位数为 {spread(first)}，"
             f"“{name_b}”为 {spread(second)}。逐轮相比，“{name_a}”的用时是“{name_b}”的 "
-            f"{ratio:.2f} 倍，各轮比值的四分位区间为 {low:.2f}–{high:.2f}，{where}，{said}。")
+            f"{ratio:.2f} 倍，各轮比值的四分位区间为 {ratio_range(low, high)}，{where}，{said}。")
 
 
 CLAIM_VERBS = ("faster", "slower", "within-noise", ">", "<")
@@ -264,8 +278,8 @@ def verdicts_agreement(first: tuple[Mapping[str, Any], Mapping[str, Any]],
     if r1 is not None and r2 is not None:
         a_name, b_name = _summary(a1)[0], _summary(b1)[0]
         figures = (f"前一次逐轮交替计时，“{b_name}”的用时是“{a_name}”的 {r1[1]:.2f} 倍"
-                   f"（四分位区间 {r1[0]:.2f}–{r1[2]:.2f}）；后一次的对应倍数是 {r2[1]:.2f}"
-                   f"（{r2[0]:.2f}–{r2[2]:.2f}）。")
+                   f"（四分位区间 {ratio_range(r1[0], r1[2])}）；后一次的对应倍数是 {r2[1]:.2f}"
+                   f"（{ratio_range(r2[0], r2[2])}）。")
         if v1 == v2 and ranges_overlap:
             return f"{figures}两个区间相互重叠，结论一致；{how}。"
         if v1 == v2:

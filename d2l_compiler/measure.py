@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .claims import verdict
+from .claims import ratio_range, verdict
 from .models import human_size
 from .numerics import FULL_FLOAT32, MatmulSettings, Tolerance, pin_matmul_precision, tolerance
 from .paths import (LABELS, PATHS, SETTINGS, Artifact, check_artifacts, make_path,
@@ -235,7 +235,7 @@ class PathsReport:
                 compile_s = "—" if name == "eager" else f"{r['compile_seconds']:.2f}"
                 eager_us = f"{beside['median'] * 1e6:.1f}" if paired else "—"
                 speedup = f"{r['speedup']:.2f}" if paired else "—"
-                speedup_range = f"({r['speedup_low']:.2f}–{r['speedup_high']:.2f})" if paired else ""
+                speedup_range = f"({ratio_range(r['speedup_low'], r['speedup_high'])})" if paired else ""
                 files = ", ".join(f"{a['kind']} {human_size(a['size_bytes'])}"
                                   for a in r["artifacts"])
                 lines.append(f"{name:<12}{compile_s:>10}{s['median'] * 1e6:>9.1f}{spread:>16}"

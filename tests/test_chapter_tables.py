@@ -191,7 +191,7 @@ def test_the_printed_report_the_table_and_the_chart_give_each_figure_once():
 
 
 def test_a_ratio_range_shows_what_its_verdict_rests_on():
-    from d2l_compiler.chapter.tables import ratio_range
+    from d2l_compiler.claims import ratio_range
 
     assert ratio_range(1.2612, 1.2794) == "1.26–1.28"
     assert ratio_range(1.2612, 1.2638) == "1.261–1.264"  # never "1.26–1.26"

@@ -7,6 +7,7 @@ import json
 import re
 
 from conftest import read_record
+from d2l_compiler.claims import ratio_range
 from d2l_compiler.timing import duration
 
 
@@ -158,9 +159,10 @@ def test_paths_section_is_generated_from_the_record(chapter):
             # the same figure as the table's and the printed output's
             speedup = f"{result['speedup']:.2f}×"
             assert f">{speedup}</text>" in chart or f">{speedup} · cpu</text>" in chart
-            if name != "eager":
-                assert f"{result['speedup']:.2f}×（{result['speedup_low']:.2f}–" in page
-                assert f" {result['speedup']:.2f}  ({result['speedup_low']:.2f}–" in page
+            if name != "eager":  # the table's and the printed output's figure and range
+                shown = ratio_range(result["speedup_low"], result["speedup_high"])
+                assert f"{result['speedup']:.2f}×（{shown}）" in page
+                assert f" {result['speedup']:.2f}" in page and f"({shown})" in page
             if name != "eager" and " · cpu</text>" not in chart:  # one device: times drawn too
                 assert f">编译 {result['compile_seconds']:.2f} 秒</text>" in chart
             elif name != "eager":  # several devices: the chart compares speed-ups only

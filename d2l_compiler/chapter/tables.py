@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from d2l_compiler.claims import ratio_range
 from d2l_compiler.models import human_size
 from d2l_compiler.numerics import MatmulSettings
 from d2l_compiler.paths import LABELS, PATHS
@@ -303,20 +304,6 @@ def paths_summary(paths: Mapping[str, Any], batch: str) -> str:
                    "说不上谁更快。" if overlap else
                    f"区间整个高于第二名 {inline(second['label'])} 的 {speedup_text(second)}。"))
     return tidy(f"批量为 {inline(batch)} 时，" + "；".join(parts) + "。" + lead)
-
-
-def ratio_range(low: float, high: float) -> str:
-    """``1.26–1.28``; with more decimals where two decimals would hide what the verdict rests
-    on (``1.004–1.10`` is wholly above 1, ``1.00–1.10`` reads as if it touched 1; ``1.262–1.264``
-    rather than ``1.26–1.26``)."""
-    def shown(value: float, decimals: int) -> str:
-        return f"{value:.{decimals}f}"
-    decimals = 2
-    while decimals < 4 and ((shown(low, decimals) == shown(high, decimals) and low != high)
-                            or any(shown(v, decimals) == shown(1.0, decimals) and v != 1.0
-                                   for v in (low, high))):
-        decimals += 1
-    return f"{shown(low, decimals)}–{shown(high, decimals)}"
 
 
 def speedup_text(r: Mapping[str, Any]) -> str:
