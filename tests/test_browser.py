@@ -161,6 +161,11 @@ def test_api_page_documents_the_helpers(browser, server):
     for name in ("Timer", "Benchmark", "device", "get_net", "save_module", "compare_paths", "build"):
         assert name in text
     assert "D2L_DEVICE" in text  # a docstring, rendered
+    # a docstring's doctest is a highlighted code block (prompt and output), never Markdown
+    # blockquotes made of its ">>>" lines
+    example = visit.page.locator("article .highlight", has_text="human_size(1536)")
+    assert example.count() == 1 and "'1.5 KiB'" in example.inner_text()
+    assert visit.page.locator("article blockquote").count() == 0
     visit.page.close()
 
 
