@@ -236,8 +236,8 @@ def test_the_paths_table_says_how_many_samples_each_median_rests_on(merged):
     cells = dict(re.findall(r'<td data-label="([^"]+)"[^>]*>(.*?)</td>', script))
     # and, in the same note, eager's time beside it in its process: the row's own arithmetic
     assert cells[f"{CPU_LABEL}：每次调用：中位数（四分位区间），微秒"].endswith(
-        "<small>50 个样本（每个 100 次调用）；同一进程里的 eager 为 64.8</small>")
-    assert re.search(r"<small>200 个样本（每个 8 次调用）；同一进程里的 eager 为 [\d.]+</small>$",
+        "<small>50 轮，同一进程里的 eager 为 64.8</small>")
+    assert re.search(r"<small>200 轮，同一进程里的 eager 为 [\d.]+</small>$",
                      cells[f"{CUDA_LABEL}：每次调用：中位数（四分位区间），微秒"])
 
 

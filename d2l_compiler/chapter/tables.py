@@ -124,17 +124,28 @@ def _device_cells(results: Mapping[str, Any], name: str) -> list[str]:
     if r is None or eager is None:
         return ["—"] * 3 + ["未测量"]
     s = r["samples"]
-    timing = f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）"
+    timing = _figure(f"{_us(s['median'])}（{_us(s['q1'])}–{_us(s['q3'])}）")
     if name == "eager":
         elsewhere = eager_beside_paths(results)
-        note = (f"；单独测得，在另外 {len(elsewhere)} 个进程里为 {_us(min(elsewhere))}–"
-                f"{_us(max(elsewhere))}，所以不宜拿本行去除别的行" if elsewhere else "")
+        note = (f"；单独测得，其他 {len(elsewhere)} 个进程里为 {_us(min(elsewhere))}–"
+                f"{_us(max(elsewhere))}，不宜拿本行去除别的行" if elsewhere else "")
         return ["—", timing + _small(_sample_count(s) + note), "1（基准）", "—"]
     beside = (r.get("paired") or {}).get("eager")
-    note = (f"{_sample_count(s)}；同一进程里的 eager 为 {_us(beside['median'])}"
+    note = (f"{_rounds(s)}，同一进程里的 eager 为 {_us(beside['median'])}"
             if isinstance(beside, Mapping) else _sample_count(s))
     return [f"{r['compile_seconds']:.2f}", timing + _small(note),
-            speedup_text(r) + _small(words[r["vs_eager"]]), breakeven_text(r, eager)]
+            _figure(speedup_text(r)) + _small(words[r["vs_eager"]]), breakeven_text(r, eager)]
+
+
+def _figure(text: str) -> str:
+    """A figure with its range, kept on one line (the stylesheet's ``d2l-figure``)."""
+    return f'<span class="d2l-figure">{text}</span>'
+
+
+def _rounds(samples: Mapping[str, Any]) -> str:
+    """``11 轮``: how many alternating rounds a paired median rests on."""
+    count = samples.get("count")
+    return f"{count} 轮" if isinstance(count, int) and not isinstance(count, bool) else "交替计时"
 
 
 def _small(note: str) -> str:
