@@ -225,8 +225,8 @@ class PathsReport:
                       "每次调用的微秒数（中位数，四分位区间）；",
                       "同一进程里与它交替计时的 eager 的微秒数；加速比（两者逐轮相除，"
                       "中位数与四分位区间）；保存的文件。",
-                      f"{'path':<12}{'compile_s':>10}{'us':>9}{'(IQR)':>16}{'eager_us':>10}"
-                      f"{'speedup':>9}{'(IQR)':>13}  files"]
+                      f"{'path':<12} {'compile_s':>9} {'us':>8} {'(IQR)':<15} {'eager_us':>8} "
+                      f"{'speedup':>7} {'(IQR)':<15} files"]
             for name, r in results.items():
                 s = r["samples"]
                 beside = (r.get("paired") or {}).get("eager")
@@ -238,8 +238,9 @@ class PathsReport:
                 speedup_range = f"({ratio_range(r['speedup_low'], r['speedup_high'])})" if paired else ""
                 files = ", ".join(f"{a['kind']} {human_size(a['size_bytes'])}"
                                   for a in r["artifacts"])
-                lines.append(f"{name:<12}{compile_s:>10}{s['median'] * 1e6:>9.1f}{spread:>16}"
-                             f"{eager_us:>10}{speedup:>9}{speedup_range:>13}  {files or '—'}")
+                # a space between every two columns, so a wider range never runs into the next
+                lines.append(f"{name:<12} {compile_s:>9} {s['median'] * 1e6:>8.1f} {spread:<15} "
+                             f"{eager_us:>8} {speedup:>7} {speedup_range:<15} {files or '—'}")
             lines.append("")
         return "\n".join(lines).rstrip()
 
