@@ -187,7 +187,7 @@ def test_the_printed_report_the_table_and_the_chart_give_each_figure_once():
     speedup = f"{script['speedup']:.2f}"
     # the ratio of the rounds (about 1.51), never the ratio of the two rows' medians (2.2)
     assert speedup == "1.51" and f"{44e-6 / script['samples']['median']:.2f}" not in printed
-    assert f" {speedup}  ({script['speedup_low']:.2f}–{script['speedup_high']:.2f})" in printed
+    assert f" {speedup} ({script['speedup_low']:.2f}–{script['speedup_high']:.2f})" in printed
     assert f"{beside.median * 1e6:.1f}" in printed  # the eager it was divided from
     assert f"{speedup}×（" in paths_table(record, "256")
     assert f">{speedup}×</text>" in paths_chart(record)
