@@ -138,8 +138,11 @@ def _device_cells(results: Mapping[str, Any], name: str) -> list[str]:
 
 
 def _figure(text: str) -> str:
-    """A figure with its range, kept on one line (the stylesheet's ``d2l-figure``)."""
-    return f'<span class="d2l-figure">{text}</span>'
+    """A figure and its range, each kept whole (the stylesheet's ``d2l-figure``); the line may
+    break before the range's bracket, so a narrow column never overflows."""
+    figure, bracket, spread = text.partition("（")
+    return "".join(f'<span class="d2l-figure">{part}</span>'
+                   for part in (figure, bracket + spread) if part)
 
 
 def _rounds(samples: Mapping[str, Any]) -> str:
