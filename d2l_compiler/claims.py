@@ -268,7 +268,8 @@ def verdicts_agreement(first: tuple[Mapping[str, Any], Mapping[str, Any]],
     if not differ and not ranges_overlap:
         raise Disagreement(f"two comparisons of the same works under the same conditions give "
                            f"ratios whose interquartile ranges do not overlap: {r1[1]:.2f} "
-                           f"({r1[0]:.2f}–{r1[2]:.2f}) vs {r2[1]:.2f} ({r2[0]:.2f}–{r2[2]:.2f})")
+                           f"({ratio_range(r1[0], r1[2])}) vs {r2[1]:.2f} "
+                           f"({ratio_range(r2[0], r2[2])})")
     if language == "en":
         how = f"measured differently ({differ})" if differ else "measured the same way"
         same = "agree" if v1 == v2 and ranges_overlap else "disagree"

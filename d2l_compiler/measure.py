@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .claims import ratio_range, verdict
 from .models import human_size
@@ -39,6 +39,7 @@ def quick_mode() -> bool:
 # in all; the narrowest is kept and says how many attempts it took.
 STEADY_SPREAD = 0.15
 STEADY_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 def measure_call(fn: Callable[[Any], Any], x: Any, description: str,
@@ -57,15 +58,23 @@ def measure_call(fn: Callable[[Any], Any], x: Any, description: str,
     """
     if min_run_time is None:
         min_run_time = 0.05 if quick_mode() else 1.0
-    best: Samples | None = None
-    attempts = 0
-    while attempts < STEADY_ATTEMPTS and (best is None or (best.relative_spread > STEADY_SPREAD
-                                                          and not quick_mode())):
-        attempts += 1
-        taken = _measure_once(fn, x, description, min_run_time)
-        if best is None or taken.relative_spread < best.relative_spread:
-            best = taken
+    best, attempts = _steadiest(lambda: _measure_once(fn, x, description, min_run_time),
+                                lambda taken: taken.relative_spread)
     return replace(best, attempts=attempts)
+
+
+def _steadiest(take: Callable[[], T], spread: Callable[[T], float]) -> tuple[T, int]:
+    """Call ``take`` until what it returns has a ``spread`` of at most ``STEADY_SPREAD``, at
+    most ``STEADY_ATTEMPTS`` times (once in quick mode): the narrowest result, and how many
+    attempts it took."""
+    best = take()
+    attempts = 1
+    while attempts < STEADY_ATTEMPTS and spread(best) > STEADY_SPREAD and not quick_mode():
+        attempts += 1
+        taken = take()
+        if spread(taken) < spread(best):
+            best = taken
+    return best, attempts
 
 
 def _measure_once(fn: Callable[[Any], Any], x: Any, description: str,
@@ -178,25 +187,25 @@ def paired_rounds(eager: Callable[[Any], Any], path: Callable[[Any], Any], x: An
     the same rounds. Rounds whose ratios spread wider than ``STEADY_SPREAD`` are all taken
     again, up to ``STEADY_ATTEMPTS`` times (the narrowest kept, with its ``attempts``)."""
     seconds = 0.02 if quick_mode() else 0.2
-    best: tuple[float, tuple[Samples, Samples]] | None = None
-    attempts = 0
-    while attempts < STEADY_ATTEMPTS and (best is None or (best[0] > STEADY_SPREAD
-                                                          and not quick_mode())):
-        attempts += 1
+
+    def take() -> tuple[Samples, Samples]:
         times: tuple[list[float], list[float]] = ([], [])
         for _ in range(rounds):
             for fn, kept in ((eager, times[0]), (path, times[1])):
                 last = _measure_once(fn, x, label, seconds)
                 kept.append(last.median)
         session = new_session()
-        taken = tuple(Samples(name, tuple(kept), last.number, 1, last.conditions, session)
-                      for name, kept in ((f"与 {label} 交替计时的 eager", times[0]),
-                                         (f"与 eager 交替计时的 {label}", times[1])))
-        low, ratio, high = quartiles([e / p for e, p in zip(*times, strict=True)])
-        ratio_spread = (high - low) / ratio
-        if best is None or ratio_spread < best[0]:
-            best = (ratio_spread, taken)
-    return tuple(replace(s, attempts=attempts) for s in best[1])
+        return tuple(Samples(name, tuple(kept), last.number, 1, last.conditions, session)
+                     for name, kept in ((f"与 {label} 交替计时的 eager", times[0]),
+                                        (f"与 eager 交替计时的 {label}", times[1])))
+
+    def ratio_spread(taken: tuple[Samples, Samples]) -> float:
+        low, ratio, high = quartiles([e / p for e, p in zip(taken[0].seconds, taken[1].seconds,
+                                                            strict=True)])
+        return (high - low) / ratio
+
+    best, attempts = _steadiest(take, ratio_spread)
+    return tuple(replace(s, attempts=attempts) for s in best)
 
 
 @dataclass

@@ -109,16 +109,19 @@ def git_commit(root: Path) -> str:
 SOURCE_COMMIT_ENV = "D2L_SOURCE_COMMIT"
 
 
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how the record writes a time: ISO 8601, UTC, to the second
+
+
 def utc_now() -> str:
     """The current UTC time, to the second, ISO 8601."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(timezone.utc).strftime(UTC_FORMAT)
 
 
 def readable_time(iso: str) -> str:
     """``2026-11-30T14:04:01Z`` as readers write it, ``2026-11-30 14:04 UTC``; anything
     else (a record from elsewhere) unchanged."""
     try:
-        moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")
+        moment = datetime.strptime(iso, UTC_FORMAT)
     except ValueError:
         return iso
     return moment.strftime("%Y-%m-%d %H:%M UTC")
@@ -128,7 +131,7 @@ def readable_span(first: str, last: str) -> str:
     """Two times as one span, the shared date and zone written once: ``2026-12-05
     09:28–13:00 UTC``, or ``2026-12-04 23:50 – 2026-12-05 00:10 UTC`` across midnight."""
     try:
-        start, end = (datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ") for t in (first, last))
+        start, end = (datetime.strptime(t, UTC_FORMAT) for t in (first, last))
     except ValueError:
         return f"{readable_time(first)} – {readable_time(last)}"
     if start.date() == end.date():
