@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -44,6 +45,17 @@ def read_record(root: Path) -> dict:
     return json.loads((root / ".d2l" / "record.json").read_text(encoding="utf-8"))
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# where the chapter's site is served in the tests that need it at its own address (the
+# notebook's first cell installs the helpers from <site_url>packages/…)
+CHAPTER_SITE_PORT = _free_port()
+
+
 @pytest.fixture(scope="session")
 def chapter(tmp_path_factory) -> Path:
     """A copy of this project, built from scratch (regions run, strict MkDocs build).
@@ -56,7 +68,8 @@ def chapter(tmp_path_factory) -> Path:
     copy = tmp_path_factory.mktemp("chapter") / "project"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
         ".git", ".nox", "site", ".d2l", "generated", "__pycache__", "*.egg-info", ".cache", ".pytest_cache"))
-    result = run_cli("build", "--publish", cwd=copy)  # as the deploy workflow builds it
+    result = run_cli("build", "--publish", cwd=copy,  # as the deploy workflow builds it
+                     env={"D2L_SITE_URL": f"http://127.0.0.1:{CHAPTER_SITE_PORT}/"})
     assert result.code == 0, result.stderr
     return copy
 
@@ -199,11 +212,11 @@ def page_key(root: Path, regions: list, device: str, own_process: list[bool] | N
 
 
 def page_notebook(markdown: str, entry, record, code_of, root=None, page_dir=None,
-                  page_file: str = "page", extensions=None, labels=None, install=(),
+                  page_file: str = "page", extensions=None, labels=None, setup=None,
                   links_from=None) -> dict:
     """One notebook of a page (the engine renders both variants at once)."""
     from d2l_compiler.engine.render.markdown import LABELS
     from d2l_compiler.engine.render.notebook import page_notebooks
 
     return page_notebooks(markdown, entry, record, code_of, root, page_dir, page_file,
-                          extensions, labels or LABELS["en"], install, [links_from])[0]
+                          extensions, labels or LABELS["en"], setup, [links_from])[0]

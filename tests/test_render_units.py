@@ -614,24 +614,33 @@ def test_installed_extensions_are_loaded_once_each_and_named_when_one_is_unknown
         installed.load_extensions.cache_clear()
 
 
-def test_the_notebook_starts_with_how_to_install_what_it_imports(tmp_path):
+def test_the_notebook_starts_with_a_cell_installing_what_it_imports(tmp_path):
     from conftest import page_notebook
 
+    from d2l_compiler.engine.render.notebook_setup import NotebookSetup
+
     code = {"snippets/a.py:one": "print('hi')\n", "lib/b.py:shown": "def f():\n    pass\n"}
-    entry = PageEntry("k", {}, {"device": "cpu", "torch": "2.13.0"}, "T", 1.0, 1.0,
+    entry = PageEntry("k", {"packages": {"torch": ["torch==2.13.0+cpu"]}, "files": {"lib/b.py": "s"}},
+                      {"device": "cpu", "torch": "2.13.0+cpu"}, "T", 1.0, 1.0,
                       _notebook_entry().regions)
     record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
+    setup = NotebookSetup({"numpy": "2.4.6"}, "lib @ https://x.org/packages/lib-1-py3-none-any.whl")
     book = page_notebook(NOTEBOOK_PAGE, entry, record, code, page_file="docs/p.md",
-                         labels=md.labels_for("zh"), install=("pip install x", "pip install -e ."))
-    setup = "".join(book["cells"][1]["source"])
-    assert setup == ("运行这个 notebook 之前，先在同一个 Python 环境里安装它用到的包（本次构建使用 "
-                     "PyTorch 2.13.0）：\n\n```bash\npip install x\npip install -e .\n```")
-    assert [c["cell_type"] for c in book["cells"]][:3] == ["markdown", "markdown", "code"]
+                         labels=md.labels_for("zh"), setup=setup)
+    first = book["cells"][0]
+    assert first["cell_type"] == "code" and first["metadata"] == {"d2l_setup": True}
+    assert "".join(first["source"]) == (
+        "# 请先运行这一格：它安装本 notebook 用到的包，版本与记录这些输出时相同（PyTorch 2.13.0+cpu）\n"
+        "%pip install numpy==2.4.6 torch==2.13.0 'lib @ https://x.org/packages/lib-1-py3-none-any.whl'")
+    assert first["outputs"] == [] and first["execution_count"] is None
+    assert "".join(book["cells"][1]["source"]).startswith("# ")  # the title follows
     plain = page_notebook(NOTEBOOK_PAGE, _notebook_entry(), record, code, page_file="docs/p.md",
-                          install=("pip install x",))
-    assert "".join(plain["cells"][1]["source"]).startswith(
-        "Before running this notebook, install what it imports:\n\n```bash")
+                          setup=NotebookSetup({"x": "1"}))
+    assert "".join(plain["cells"][0]["source"]).startswith("# Run this cell first")
     assert len(page_notebook(NOTEBOOK_PAGE, _notebook_entry(), record, code)["cells"]) == 4
+    # nothing to install: no cell
+    assert len(page_notebook(NOTEBOOK_PAGE, _notebook_entry(), record, code,
+                             setup=NotebookSetup())["cells"]) == 4
 
 
 def test_links_are_rebased_for_the_notebook_s_own_page(tmp_path):
@@ -671,6 +680,8 @@ def test_the_notebook_page_shows_the_notebook_and_stays_out_of_search():
 def test_notebook_cells_follow_includes_across_fences_and_pages_without_a_title(tmp_path):
     from conftest import page_notebook
 
+    from d2l_compiler.engine.render.notebook_setup import NotebookSetup
+
     (tmp_path / "c.svg").write_text("<svg/>")
     page = ('Intro ![c](c.svg#part)\n\n```python\n--8<-- "a.py:r0"\n```\n\nMiddle.\n\n'
             '```python\n--8<-- "a.py:r1"\n--8<-- "a.py:r2"\n```\n')
@@ -681,16 +692,15 @@ def test_notebook_cells_follow_includes_across_fences_and_pages_without_a_title(
     code = {f"a.py:r{i}": f"print('out{i}')\n" for i in range(3)}
     record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
     book = page_notebook(page, entry, record, code, page_dir=tmp_path, page_file="docs/p.md",
-                         install=("pip install x",))
+                         setup=NotebookSetup({"x": "1"}))
     kinds = [c["cell_type"] for c in book["cells"]]
-    assert kinds == ["markdown", "markdown", "code", "markdown", "code", "code"]
-    assert "".join(book["cells"][0]["source"]).startswith("Before running")  # no title: first
+    assert kinds == ["code", "markdown", "code", "markdown", "code", "code"]
+    assert "".join(book["cells"][0]["source"]).startswith("# Run this cell first")
     intro = "".join(book["cells"][1]["source"])
     assert intro.startswith("Intro ![c](data:image/svg+xml;base64,")  # anchor dropped, embedded
-    assert [c["metadata"]["d2l_region"] for c in book["cells"] if c["cell_type"] == "code"] == [
-        "a.py:r0", "a.py:r1", "a.py:r2"]
-    assert [c["outputs"][0]["text"] for c in book["cells"] if c["cell_type"] == "code"] == [
-        ["out0\n"], ["out1\n"], ["out2\n"]]
+    regions = [c for c in book["cells"] if "d2l_region" in c["metadata"]]
+    assert [c["metadata"]["d2l_region"] for c in regions] == ["a.py:r0", "a.py:r1", "a.py:r2"]
+    assert [c["outputs"][0]["text"] for c in regions] == [["out0\n"], ["out1\n"], ["out2\n"]]
 
 
 def test_a_page_that_only_shows_code_does_not_stop_the_notebooks_after_it(tmp_path):

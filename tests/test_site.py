@@ -116,27 +116,23 @@ def test_deprecation_is_stated_and_the_warning_shown(chapter):
     assert "DeprecationWarning: `torch.jit.script` is deprecated" in page
 
 
-def test_notebook_matches_record_and_runs_top_to_bottom(chapter, tmp_path):
-    import nbclient
+def test_notebook_matches_record_and_is_published_beside_its_page(chapter):
+    """Its code cells are the page's executed regions with their recorded outputs, after
+    the setup cell (that it runs from the top: tests/test_notebook_anywhere.py)."""
     import nbformat
 
     record = read_record(chapter)
-    published = chapter / "site" / "generated" / "compilers.ipynb"
+    published = chapter / "site" / "generated" / "compilers" / "compilers.ipynb"
     nb = nbformat.read(published, as_version=4)
     nbformat.validate(nb)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert code_cells[0].metadata.get("d2l_setup") and nb.cells[0] is code_cells[0]
     executed = [r for r in record["pages"]["compilers.md"]["regions"] if r["executed"]]
-    assert [c.metadata["d2l_region"] for c in code_cells] == [r["id"] for r in executed]
-    assert code_cells[0].outputs[0]["text"] == "10\n"  # recorded output, stored in the file
+    assert [c.metadata["d2l_region"] for c in code_cells[1:]] == [r["id"] for r in executed]
+    assert code_cells[1].outputs[0]["text"] == "10\n"  # recorded output, stored in the file
     html = _page(chapter, "generated/compilers")
     assert "compilers.ipynb" in html and "下载 notebook" in html
-
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError if any cell fails
-    fresh = [c for c in nb.cells if c.cell_type == "code"]
-    assert "".join(o.get("text", "") for o in fresh[0].outputs) == "10\n"
-    assert "输出相同: True" in "".join(o.get("text", "") for o in fresh[4].outputs)
+    assert "输出相同: True" in "".join(o.get("text", "") for o in code_cells[5].outputs)
 
 
 def test_paths_section_is_generated_from_the_record(chapter):

@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError
+from pathlib import Path, PurePosixPath
 
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
@@ -16,8 +17,11 @@ from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun, 
 from d2l_compiler.engine.record.whole import BuildProvenance, PageTiming, Record
 from d2l_compiler.engine.sources.device import check_memory_limit, resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
-from d2l_compiler.engine.errors import BuildError, PagesFailed
+from d2l_compiler.engine.errors import BuildError, PagesFailed, UsageError
 from d2l_compiler.engine.render.notebook import render_notebooks
+from d2l_compiler.engine.render.notebook_setup import NotebookSetup
+from d2l_compiler.engine.publish.wheel import SITE_FOLDER, project_wheel
+from d2l_compiler.engine.sources.installed import installed_version
 from d2l_compiler.engine.publish.generated import publish_generated
 from d2l_compiler.engine.record.guard import after_pages, guarding
 from d2l_compiler.engine.progress import PlainProgress, make_progress
@@ -302,6 +306,37 @@ def _stored(store: Store, reusable: dict[str, StoredPage], region_key: str) -> S
     return found
 
 
+def notebook_setup(project: Project, full: Record) -> NotebookSetup | None:
+    """What the notebooks' first cell installs (None unless the book asks for it): the book's
+    extra distributions at their installed versions, and the project's own package from the
+    site's copy of its wheel (``site_url``), else from its repository (``repo_url``)."""
+    settings = project.settings
+    if not settings.notebook_setup:
+        return None
+    extra = {}
+    for name in settings.notebook_packages:
+        try:
+            extra[name] = installed_version(name)
+        except PackageNotFoundError:
+            raise UsageError(f"notebook_packages names {name}, which is not installed here, so "
+                             "the notebooks cannot pin it: install it or remove it") from None
+    imported = sorted({PurePosixPath(file).parts[0].removesuffix(".py")
+                       for entry in full.pages.values() if entry.executed
+                       for file in entry.inputs.get("files", {})})
+    if not imported:
+        return NotebookSetup(extra)
+    wheel = project_wheel(project, imported)
+    name = wheel.name.split("-", 1)[0]
+    if project.site_url is not None:
+        return NotebookSetup(extra, f"{name} @ {project.site_url}{SITE_FOLDER}/{wheel.name}")
+    if project.repo_url is not None:
+        return NotebookSetup(extra, f"{name} @ git+{project.repo_url}")
+    raise UsageError(f"the notebooks import the project's own modules ({', '.join(imported)}), "
+                     "which a reader can install only from the site or the repository: set "
+                     "site_url (the site then ships the project as a wheel) or repo_url in "
+                     f"{project.config_file.name}, or set notebook_setup: false")
+
+
 def publish_record(project: Project, pages: dict[str, list[Include]], full: Record) -> None:
     """Write the derived files and notebooks of ``full``, then the record itself (if a page
     cannot be rendered, no notebook changes and the old record stays). Generated files that
@@ -315,8 +350,8 @@ def publish_record(project: Project, pages: dict[str, list[Include]], full: Reco
             page: ((project.docs_dir / page).read_text(encoding="utf-8"),
                    {inc.region.id: inc.region.code for inc in includes})
             for page, includes in pages.items()}, project.root, extensions,
-            labels_for(project.settings.labels),
-            project.settings.notebook_install)
+            labels_for(project.settings.labels), notebook_setup(project, full),
+            markdown_pages=not project.jupyter_pages)
     except RenderError as exc:
         raise BuildError(str(exc)) from None
     publish_generated(project.docs_dir, project.state_dir, notebooks, derived,

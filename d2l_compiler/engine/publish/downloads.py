@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from d2l_compiler.engine.publish.wheel import SITE_FOLDER, published_wheel
 from d2l_compiler.engine.sources.project import Project
 
 RECORD_FILE = "d2l-record.json"  # the build record, for readers and their tools
 
 
 def downloads(project: Project) -> dict[str, Path]:
-    """Site-relative name -> the file published under it."""
-    return {RECORD_FILE: project.record_path}
+    """Site-relative name -> the file published under it: the record, and the project's
+    wheel that the notebooks' first cell installs (when the build made one)."""
+    files = {RECORD_FILE: project.record_path}
+    wheel = published_wheel(project)
+    if wheel is not None:
+        files[f"{SITE_FOLDER}/{wheel.name}"] = wheel
+    return files
 
 
 def unwanted_source_map(site_name: str, source: Path | None, project: Project) -> bool:

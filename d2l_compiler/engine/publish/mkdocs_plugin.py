@@ -15,12 +15,15 @@ import html
 import importlib
 import logging
 import os
+import posixpath
 import shutil
 import sys
 import tempfile
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from markdown.extensions.toc import slugify as default_slugify
 
 from jinja2 import FileSystemBytecodeCache
 from mkdocs.commands.build import build as mkdocs_build
@@ -31,10 +34,13 @@ from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.structure.toc import get_toc
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
 from d2l_compiler.engine.publish.kept_answers import KeptAnswers
+from d2l_compiler.engine.publish.notebook_html import (colab_url, notebook_links, title_first,
+                                                       trimmed, with_site_anchors)
 from d2l_compiler.engine.publish.search_segments import CACHE_FOLDER, SegmentCache, cache_segments
 from d2l_compiler.engine.publish.signature_formats import CACHE_FOLDER as SIGNATURE_CACHE
 from d2l_compiler.engine.publish.signature_formats import keep_signature_formats
@@ -49,7 +55,7 @@ from d2l_compiler.engine.render.markdown import (TOKEN, RenderError, labels_for,
                                                  render_page)
 from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.sources.discover import page_includes
-from d2l_compiler.engine.sources.project import SETTING_NAMES, Project
+from d2l_compiler.engine.sources.project import GENERATED_DIR, SETTING_NAMES, Project
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
@@ -122,6 +128,8 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         page shows its previous outputs marked as outdated, and a failure at its top."""
         project = self.project
         name = page.file.src_uri
+        if not name.endswith(".md"):  # a notebook mkdocs-jupyter renders (see on_page_content)
+            return markdown
         page_file = (project.docs_dir / name).relative_to(project.root).as_posix()
         entry = self.record.pages.get(name)
         try:
@@ -136,6 +144,39 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         except (RenderError, BuildError, OSError) as exc:
             placed = exc.at(page_file) if isinstance(exc, RenderError) else f"{page_file}: {exc}"
             raise PluginError(f"{placed}; {_HINT}") from None
+
+    def on_page_content(self, content: str, page: Page, config: MkDocsConfig, **_: Any) -> str:
+        """A notebook page (mkdocs-jupyter's HTML) trimmed and anchored as the site's pages
+        (see :mod:`.notebook_html`), left out of the search (it repeats its page); the
+        notebook's download and Colab links under the title of both."""
+        project, labels = self.project, self.labels
+        if not project.jupyter_pages:
+            return content
+        name = page.file.src_uri
+        notebook = _notebook_of(name) if name in self.record.pages else None
+        if name.startswith(f"{GENERATED_DIR}/") and name.endswith(".ipynb"):
+            toc = config.mdx_configs.get("toc", {})
+            content, entries = with_site_anchors(
+                trimmed(content), toc.get("slugify", default_slugify),
+                str(toc.get("permalink_title", "Permanent link")))
+            page.toc = get_toc([entry.token() for entry in entries])
+            page.meta.setdefault("search", {})["exclude"] = True
+            source = name.removeprefix(f"{GENERATED_DIR}/").removesuffix(".ipynb")
+            title = next((e.name for e in entries if e.level == 1), html.escape(source))
+            link = f'<a href="{html.escape(_relative(source + "/", page.url))}">{title}</a>'
+
+            return title_first(content, self._links(name, page, labels.notebook_of.format(link=link)))
+        if notebook is not None and self.record.pages[name].executed:
+            return title_first(content, self._links(notebook, page))
+        return content
+
+    def _links(self, notebook: str, page: Page, note: str = "") -> str:
+        """Download and Colab links for the notebook ``notebook`` (docs-relative)."""
+        settings, labels = self.project.settings, self.labels
+        published = PurePosixPath(notebook).with_suffix("") / PurePosixPath(notebook).name
+        return notebook_links(_relative(str(published), page.url), labels.notebook_download,
+                              colab_url(self.project.repo_url, settings.colab_branch, notebook),
+                              labels.notebook_colab, note)
 
     def _preview(self, markdown: str, name: str, page_file: str, entry: Any) -> str:
         project, labels = self.project, self.labels
@@ -204,6 +245,17 @@ class D2LPlugin(BasePlugin[D2LConfig]):
                 f.src_uri, Path(f.abs_src_path), self.project)]:
             files.remove(file)
         return files
+
+
+def _notebook_of(page: str) -> str:
+    """The docs-relative path of the notebook the engine writes for ``page``."""
+    return f"{GENERATED_DIR}/{PurePosixPath(page).with_suffix('.ipynb').as_posix()}"
+
+
+def _relative(target: str, page_url: str) -> str:
+    """``target`` (a site path) as a link from the page at ``page_url``."""
+    base = page_url if page_url.endswith("/") or not page_url else posixpath.dirname(page_url)
+    return posixpath.relpath(target, base or ".") + ("/" if target.endswith("/") else "")
 
 
 def _cache_templates(handler: Any, cache: FileSystemBytecodeCache) -> Any:

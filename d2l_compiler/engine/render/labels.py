@@ -93,8 +93,14 @@ class Labels:
     notebook_note: str = ("This page is the Jupyter notebook of [{title}]({page}): the same code, "
                           "with the outputs this build recorded. [Download the notebook "
                           "({name})]({name}).")
-    notebook_setup: str = "Before running this notebook, install what it imports{torch}:"
-    notebook_torch: str = " (this build used PyTorch {torch})"
+    notebook_setup: str = ("Run this cell first: it installs what this notebook imports, at the "
+                           "versions its outputs were recorded with{torch}")
+    notebook_torch: str = " (PyTorch {torch})"
+    # the links beside a page that has a notebook, and on the notebook's page
+    notebook_download: str = "Download the notebook"
+    notebook_colab: str = "Open in Colab"
+    notebook_of: str = ("The Jupyter notebook of {link}: the same code, with the outputs this "
+                        "build recorded.")
     notebook_stdout: str = "Output"
     notebook_stderr: str = "Standard error"
     # the live preview (``python -m d2l_compiler serve``) only
@@ -121,8 +127,10 @@ LABELS = {
                         "已核对它们运行时的状态与现在一致（{names}）",
                  notebook_note="本页是[{title}]({page})一页导出的 Jupyter notebook：代码相同，输出来自"
                                "这次构建的记录。[下载这个 notebook（{name}）]({name})。",
-                 notebook_setup="运行这个 notebook 之前，先在同一个 Python 环境里安装它用到的包{torch}：",
-                 notebook_torch="（本次构建使用 PyTorch {torch}）",
+                 notebook_setup="请先运行这一格：它安装本 notebook 用到的包，版本与记录这些输出时相同{torch}",
+                 notebook_torch="（PyTorch {torch}）",
+                 notebook_download="下载 notebook", notebook_colab="在 Colab 中打开",
+                 notebook_of="本页是{link}一页导出的 Jupyter notebook：代码相同，输出来自这次构建的记录。",
                  notebook_stdout="输出", notebook_stderr="标准错误输出",
                  outdated="已过时：这段代码在下面的输出记录之后改过了，正在重新运行。",
                  pending="本页的代码改过了，正在重新运行；运行结束后这里会显示新的输出。",

@@ -20,8 +20,10 @@ from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import visible
 from d2l_compiler.engine.sources.page import MARK, parse_page
 from d2l_compiler.engine.sources.project import GENERATED_DIR
-from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, fence_for, render_page
+from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, render_page
+from d2l_compiler.engine.render.notebook_markdown import notebook_flavoured
 from d2l_compiler.engine.render.notebook_page import NOTEBOOK_META, notebook_markdown
+from d2l_compiler.engine.render.notebook_setup import NotebookSetup, setup_source
 from d2l_compiler.engine.render.tokens import Extensions
 
 NOTEBOOK_DIR = GENERATED_DIR
@@ -81,6 +83,9 @@ def _code_cell(run: RegionRun, code: str, count: int) -> dict[str, Any]:
                         "text": _lines("[other threads]\n" + visible(run.stray))})
     if run.raised:
         outputs.append({"output_type": "stream", "name": "stderr", "text": _lines(visible(run.raised))})
+    if run.warnings:  # on standard error, as Jupyter shows them (not where: the build's folders)
+        text = "".join(f"{w.category}: {w.message}\n" for w in run.warnings)
+        outputs.append({"output_type": "stream", "name": "stderr", "text": _lines(visible(text))})
     return {"cell_type": "code", "execution_count": count, "metadata": {"d2l_region": run.id},
             "outputs": outputs, "source": _lines(code.rstrip("\n"))}
 
@@ -112,16 +117,17 @@ def _chunks(markdown: str, page_file: str) -> list[tuple[str, Any]]:
     return chunks
 
 
-def setup_cell(install: tuple[str, ...], provenance: Mapping[str, Any],
-               labels: Labels) -> dict[str, Any] | None:
-    """The first cell: how to install what the notebook imports (None if the book says nothing)."""
-    if not install:
+def setup_cell(entry: PageEntry, setup: NotebookSetup | None, labels: Labels) -> dict[str, Any] | None:
+    """The first cell: ``%pip install`` of what the notebook needs, as the build had it
+    (None if the book asks for none, or there is nothing to install)."""
+    requirements = setup.requirements(entry) if setup is not None else []
+    if not requirements:
         return None
-    torch = labels.notebook_torch.format(torch=provenance["torch"]) if "torch" in provenance else ""
-    commands = "\n".join(install)
-    fence = fence_for(commands)
-    return _markdown_cell(f"{labels.notebook_setup.format(torch=torch)}\n\n{fence}bash\n"
-                          f"{commands}\n{fence}")
+    torch = entry.provenance.get("torch")
+    comment = labels.notebook_setup.format(torch=labels.notebook_torch.format(torch=torch)
+                                           if torch else "")
+    return {"cell_type": "code", "execution_count": None, "metadata": {"d2l_setup": True},
+            "outputs": [], "source": _lines(setup_source(requirements, comment).rstrip("\n"))}
 
 
 def notebook_cells(markdown: str, entry: PageEntry, record: Record, code_of: Mapping[str, str],
@@ -138,7 +144,7 @@ def notebook_cells(markdown: str, entry: PageEntry, record: Record, code_of: Map
             text = render_page(payload, entry, record, root, page_file, outputs=False,
                                **options) if payload.strip() else ""
             if text.strip():
-                cells.append(_markdown_cell(fix_links(text)))
+                cells.append(_markdown_cell(notebook_flavoured(fix_links(text))))
         elif entry.regions[payload].run is not None:
             count += 1
             cells.append(_code_cell(entry.regions[payload].run, code_of[entry.regions[payload].id],
@@ -151,16 +157,17 @@ def notebook_cells(markdown: str, entry: PageEntry, record: Record, code_of: Map
 def page_notebooks(markdown: str, entry: PageEntry, record: Record,
                    code_of: Mapping[str, str], root: Path | None, page_dir: Path | None,
                    page_file: str, extensions: Extensions | None, labels: Labels,
-                   install: tuple[str, ...], links_from: list[Path | None]) -> list[dict[str, Any]]:
+                   notebook_setup: NotebookSetup | None,
+                   links_from: list[Path | None]) -> list[dict[str, Any]]:
     """The notebook (nbformat 4 JSON) of one page for each of ``links_from``, rendering the
     page once; ``code_of`` maps region ids to their code. With ``None`` local images are
     embedded, so the downloaded file stands alone; with a directory, relative links are
     rewritten for a page there (the site's copy)."""
     cells = notebook_cells(markdown, entry, record, code_of, lambda text: text, root, page_file,
                            extensions, labels)
-    setup = setup_cell(install, entry.provenance, labels)
-    if setup is not None:  # after the title, before anything runs
-        cells.insert(1 if cells and "".join(cells[0]["source"]).startswith("# ") else 0, setup)
+    setup = setup_cell(entry, notebook_setup, labels)
+    if setup is not None:  # the very first cell: "run all" installs before anything imports
+        cells.insert(0, setup)
     notebooks = []
     for target in links_from:
         def fix_links(text: str, target: Path | None = target) -> str:
@@ -194,8 +201,8 @@ class NotebookFile:
 def render_notebooks(docs_dir: Path, record: Record,
                      sources: Mapping[str, tuple[str, Mapping[str, str]]],
                      root: Path | None = None, extensions: Extensions | None = None,
-                     labels: Labels = LABELS["en"],
-                     install: tuple[str, ...] = ()) -> list[NotebookFile]:
+                     labels: Labels = LABELS["en"], setup: NotebookSetup | None = None,
+                     markdown_pages: bool = True) -> list[NotebookFile]:
     """``<docs>/generated/<page>.ipynb`` for each page with executed code, and beside it
     ``<page>.md``, the notebook as a site page; nothing is written (a page that cannot be
     rendered fails before any file changes).
@@ -211,25 +218,27 @@ def render_notebooks(docs_dir: Path, record: Record,
         try:
             notebook, on_site = page_notebooks(
                 markdown, entry, record, code_of, root, (docs_dir / page).parent,
-                f"docs/{page}", extensions, labels, install, [None, target.parent])
+                f"docs/{page}", extensions, labels, setup, [None, target.parent])
         except RenderError as exc:
             raise exc.at(f"docs/{page}") from None
         relative = target.relative_to(docs_dir).as_posix()
-        files += [NotebookFile(target, page, json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"),
-                  NotebookFile(target.with_suffix(".md"), page,
-                               notebook_markdown(on_site, page, relative, labels))]
+        files.append(NotebookFile(target, page,
+                                  json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"))
+        if markdown_pages:  # a host without mkdocs-jupyter: the notebook's page as Markdown
+            files.append(NotebookFile(target.with_suffix(".md"), page,
+                                      notebook_markdown(on_site, page, relative, labels)))
     return files
 
 
 def write_notebooks(docs_dir: Path, record: Record,
                     sources: Mapping[str, tuple[str, Mapping[str, str]]],
                     root: Path | None = None, extensions: Extensions | None = None,
-                    labels: Labels = LABELS["en"], install: tuple[str, ...] = ()) -> list[Path]:
+                    labels: Labels = LABELS["en"], setup: NotebookSetup | None = None) -> list[Path]:
     """Write what :func:`render_notebooks` renders; the paths. A file is rewritten only when
     its content changes, so live preview does not loop. (A build writes them through
     :func:`d2l_compiler.engine.publish.generated.publish_generated`, which also removes what
     no page produces any more.)"""
-    files = render_notebooks(docs_dir, record, sources, root, extensions, labels, install)
+    files = render_notebooks(docs_dir, record, sources, root, extensions, labels, setup)
     for file in files:
         write_if_changed(file.path, file.text)
     return [file.path for file in files]

@@ -8,7 +8,13 @@ engine's settings, read from the ``d2l`` plugin's options in ``mkdocs.yml``::
           record: null            # default: <state_dir>/record.json
           extensions: null        # entry-point names to load; default: every installed one
           labels: en              # or zh: the words put around outputs and in the stamp
-          notebook_install: []    # shell lines the generated notebooks' setup cell shows
+          notebook_setup: false   # each notebook's first cell installs what it imports,
+                                  # pinned to this build's versions (needs site_url or repo_url
+                                  # when the pages import the project's own modules)
+          notebook_packages: []   # distributions to install beside those the code imports
+                                  # (what libraries load on their own), pinned the same way
+          colab_branch: null      # the branch of repo_url holding the built notebooks: an
+                                  # "open in Colab" link beside each notebook download
           keep_source_maps: false # publish the theme's *.map files too
           records: []             # records made on other machines (a GPU's), shown beside
                                   # this build's results while they match the sources
@@ -32,6 +38,21 @@ class TolerantLoader(yaml.SafeLoader):
     """SafeLoader that reads MkDocs-specific tags (``!relative``, ``!!python/name:``) as None."""
 
 
+def _environment_value(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    """MkDocs' ``!ENV NAME`` / ``!ENV [NAME, OTHER, default]``: the first variable set,
+    else the default (the last item of a list), as MkDocs reads it."""
+    if isinstance(node, yaml.ScalarNode):
+        names, default = [loader.construct_scalar(node)], None
+    else:
+        items = loader.construct_sequence(node)
+        names, default = items[:-1], items[-1] if items else None
+    for name in names:
+        if isinstance(name, str) and os.environ.get(name):
+            return yaml.safe_load(os.environ[name])
+    return default
+
+
+TolerantLoader.add_constructor("!ENV", _environment_value)
 TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
@@ -50,7 +71,9 @@ class Settings:
     record: str | None = None
     extensions: tuple[str, ...] | None = None
     labels: str = "en"
-    notebook_install: tuple[str, ...] = ()  # shell lines the notebooks' first cell shows
+    notebook_setup: bool = False  # a first cell installing what the notebook imports, pinned
+    notebook_packages: tuple[str, ...] = ()  # installed too: what libraries load on their own
+    colab_branch: str | None = None  # the branch of repo_url holding the built notebooks
     keep_source_maps: bool = False  # publish the theme's *.map files (only its debugger reads them)
     records: tuple[str, ...] = ()  # other machines' records (relative to the project) to show
 
@@ -150,18 +173,20 @@ class Project:
         if options.get("extensions") is not None:
             settings = replace(settings, extensions=_strings(options["extensions"], "extensions",
                                                              self.config_file))
-        if options.get("notebook_install") is not None:
-            settings = replace(settings, notebook_install=_strings(
-                options["notebook_install"], "notebook_install", self.config_file, "commands"))
+        if options.get("notebook_packages") is not None:
+            settings = replace(settings, notebook_packages=_strings(
+                options["notebook_packages"], "notebook_packages", self.config_file,
+                "distribution names"))
         if options.get("records") is not None:
             settings = replace(settings, records=_strings(options["records"], "records",
                                                           self.config_file, "files"))
-        if options.get("keep_source_maps") is not None:
-            if not isinstance(options["keep_source_maps"], bool):
-                raise UsageError(f"{self.config_file}: the d2l plugin's 'keep_source_maps' must "
-                                 "be true or false")
-            settings = replace(settings, keep_source_maps=options["keep_source_maps"])
-        for name in ("state_dir", "record", "labels"):
+        for name in ("keep_source_maps", "notebook_setup"):
+            if options.get(name) is not None:
+                if not isinstance(options[name], bool):
+                    raise UsageError(f"{self.config_file}: the d2l plugin's {name!r} must be "
+                                     "true or false")
+                settings = replace(settings, **{name: options[name]})
+        for name in ("state_dir", "record", "labels", "colab_branch"):
             value = options.get(name)
             if value is not None and not isinstance(value, str):
                 raise UsageError(f"{self.config_file}: the d2l plugin's {name!r} must be text")
@@ -210,6 +235,38 @@ class Project:
         if not isinstance(data, dict):
             raise UsageError(f"{self.config_file}: expected a mapping at the top level")
         return data
+
+    def _url(self, name: str) -> str | None:
+        value = self.config().get(name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise UsageError(f"{self.config_file}: {name} must be an http(s) address, not {value!r}")
+        return value
+
+    @property
+    def site_url(self) -> str | None:
+        """Where the site is published (``site_url``, ``!ENV`` resolved), ending in ``/``."""
+        url = self._url("site_url")
+        return None if url is None else url.rstrip("/") + "/"
+
+    @property
+    def repo_url(self) -> str | None:
+        """The book's repository (``repo_url``, ``!ENV`` resolved), without a trailing ``/``."""
+        url = self._url("repo_url")
+        return None if url is None else url.rstrip("/")
+
+    def plugin_names(self) -> list[str]:
+        """The MkDocs plugins the config lists, by name."""
+        plugins = self.config().get("plugins") or []
+        return [next(iter(item)) if isinstance(item, dict) and item else str(item)
+                for item in (plugins if isinstance(plugins, list) else [plugins])]
+
+    @property
+    def jupyter_pages(self) -> bool:
+        """Whether mkdocs-jupyter renders the notebooks as site pages (else the engine writes
+        each notebook's page as Markdown, for hosts without it)."""
+        return "mkdocs-jupyter" in self.plugin_names()
 
     def pages(self) -> list[Path]:
         """Markdown pages under the docs directory, sorted, as paths relative to it."""

@@ -1,0 +1,124 @@
+"""The HTML mkdocs-jupyter makes of a notebook, made to read like the site's other pages.
+
+mkdocs-jupyter (nbconvert's lab template) inlines about 590 KB of JupyterLab styles and a
+clipboard, MathJax and Mermaid script (MathJax's and Mermaid's from a CDN) into every
+notebook page; its headings get ids from a slug that drops Chinese (``id=""``: dead
+table-of-contents links); its code blocks are not ones the theme's copy button knows. Here,
+without importing MkDocs:
+
+- :func:`trimmed` drops the inlined styles and scripts and the duplicate copy text, and
+  writes code cells as the theme writes code (``<div class="highlight"><pre><code>``), so
+  the site's stylesheet, copy button and colours apply;
+- :func:`with_site_anchors` gives every heading the id the site's own ``toc`` slugify gives
+  (unique on the page) and returns the table of contents from them;
+- :func:`title_first` moves the notebook's title above its setup cell, with the links
+  (:func:`notebook_links`) under it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_DROPPED = re.compile(
+    r"<style\b[^>]*>.*?</style>|<script\b[^>]*>.*?</script>|<!--.*?-->"
+    r'|<div class="zeroclipboard-container">.*?</clipboard-copy>\s*</div>'
+    r'|<div class="clipboard-copy-txt"[^>]*>.*?</div>', re.S)
+_CODE = re.compile(r'<div class="highlight-ipynb hl-(?P<lang>[\w+-]+)"><pre>(?P<body>.*?)</pre></div>',
+                   re.S)
+_HEADING = re.compile(r'<h(?P<level>[1-6])(?P<attrs>[^>]*)>(?P<inner>.*?)</h(?P=level)>', re.S)
+_ANCHOR = re.compile(r'<a class="anchor-link"[^>]*>.*?</a>', re.S)
+_ID = re.compile(r'\s+id="[^"]*"')
+_TAG = re.compile(r"<[^>]+>")
+
+
+def trimmed(content: str) -> str:
+    """``content`` without the inlined styles, scripts and copy-text duplicates, its code
+    blocks marked up as the theme's."""
+    content = _DROPPED.sub("", content)
+    return _CODE.sub(lambda m: f'<div class="language-{m["lang"]} highlight"><pre><code>'
+                               f'{m["body"]}</code></pre></div>', content)
+
+
+@dataclass
+class TocEntry:
+    """One heading of the page, as MkDocs' ``get_toc`` reads a token."""
+
+    level: int
+    id: str
+    name: str
+    children: list[TocEntry] = field(default_factory=list)
+
+    def token(self) -> dict:
+        """The dict ``mkdocs.structure.toc.get_toc`` takes (Python-Markdown's toc token)."""
+        return {"level": self.level, "id": self.id, "name": self.name,
+                "children": [child.token() for child in self.children]}
+
+
+def _nested(flat: list[TocEntry]) -> list[TocEntry]:
+    roots: list[TocEntry] = []
+    stack: list[TocEntry] = []
+    for entry in flat:
+        while stack and stack[-1].level >= entry.level:
+            stack.pop()
+        (stack[-1].children if stack else roots).append(entry)
+        stack.append(entry)
+    return roots
+
+
+def with_site_anchors(content: str, slugify: Callable[[str, str], str],
+                      link_title: str) -> tuple[str, list[TocEntry]]:
+    """Every heading's id from ``slugify(text, "-")`` (made unique as Python-Markdown's toc
+    does: ``x``, ``x_1``, …), its permalink as the site's; the nested table of contents."""
+    seen: dict[str, int] = {}
+    flat: list[TocEntry] = []
+
+    def fix(match: re.Match) -> str:
+        inner = _ANCHOR.sub("", match["inner"])
+        text = html.unescape(_TAG.sub("", inner)).strip()
+        base = slugify(text, "-") or f"h{match['level']}"
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        anchor = base if count == 0 else f"{base}_{count}"
+        flat.append(TocEntry(int(match["level"]), anchor, html.escape(text)))
+        attrs = _ID.sub("", match["attrs"])
+        return (f'<h{match["level"]}{attrs} id="{anchor}">{inner}<a class="headerlink" '
+                f'href="#{anchor}" title="{html.escape(link_title)}">&para;</a></h{match["level"]}>')
+
+    return _HEADING.sub(fix, content), _nested(flat)
+
+
+def title_first(content: str, after_title: str = "") -> str:
+    """The first ``<h1>`` moved to the top (a notebook opens with its setup cell, the page
+    with its title), followed by ``after_title``."""
+    found = re.search(r"<h1\b.*?</h1>", content, re.S)
+    if found is None:
+        return after_title + content
+    return found[0] + after_title + content[:found.start()] + content[found.end():]
+
+
+def notebook_links(download: str, download_label: str, colab: str | None = None,
+                   colab_label: str = "", note: str = "") -> str:
+    """The links under a page's title: download the ``.ipynb`` (and open it in Colab);
+    ``note`` (HTML) before them."""
+    links = [f'<a class="md-button" href="{html.escape(download)}" download>'
+             f"{html.escape(download_label)}</a>"]
+    if colab is not None:
+        links.append(f'<a class="md-button" href="{html.escape(colab)}" rel="noopener">'
+                     f"{html.escape(colab_label)}</a>")
+    lead = f"<p>{note}</p>" if note else ""
+    return f'<div class="d2l-notebook-links">{lead}<p>{" ".join(links)}</p></div>'
+
+
+def colab_url(repo_url: str | None, branch: str | None, path: str) -> str | None:
+    """Colab's address for the notebook at ``path`` on ``branch`` of a GitHub repository;
+    None unless both are set and the repository is on github.com."""
+    if not repo_url or not branch:
+        return None
+    found = re.fullmatch(r"https?://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repo_url)
+    if found is None:
+        return None
+    return (f"https://colab.research.google.com/github/{found[1]}/{found[2]}/blob/"
+            f"{branch}/{path}")

@@ -1,0 +1,76 @@
+"""The book's own package as a wheel the site publishes, so a notebook's first cell can
+install the modules its code imports from the project (a reader has no checkout).
+
+Built with ``pip wheel --no-deps --no-build-isolation`` from the project root (its
+``pyproject.toml``), once per content: the wheel is kept under ``<state_dir>/wheels/<digest>``,
+where the digest covers the packaging files and every file of the project's packages. Only
+the current wheel is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from d2l_compiler.engine.errors import BuildError, UsageError
+from d2l_compiler.engine.sources.project import Project
+
+WHEELS = "wheels"  # under the state directory
+SITE_FOLDER = "packages"  # where the site publishes it
+_PACKAGING = ("pyproject.toml", "setup.py", "setup.cfg")
+_SKIPPED = {"__pycache__", ".pytest_cache"}
+
+
+def _package_files(root: Path, packages: list[str]) -> list[Path]:
+    files = []
+    for top in sorted(set(packages)):
+        folder = root / top
+        found = folder.rglob("*") if folder.is_dir() else [root / f"{top}.py"]
+        files += [f for f in found if f.is_file() and not _SKIPPED & set(f.parts)
+                  and f.suffix not in (".pyc", ".pyo")]
+    return sorted(files)
+
+
+def _digest(root: Path, packages: list[str]) -> str:
+    hasher = hashlib.sha256()
+    for path in [root / name for name in _PACKAGING] + _package_files(root, packages):
+        if path.is_file():
+            hasher.update(path.relative_to(root).as_posix().encode() + b"\0")
+            hasher.update(hashlib.sha256(path.read_bytes()).digest())
+    return hasher.hexdigest()[:16]
+
+
+def project_wheel(project: Project, packages: list[str]) -> Path:
+    """The wheel of the project whose top-level ``packages`` (names) the pages import, built
+    if its content changed; ``UsageError`` if the project is not an installable package."""
+    root = project.root
+    if not any((root / name).is_file() for name in _PACKAGING):
+        raise UsageError(f"the notebooks import the project's own modules ({', '.join(packages)}), "
+                         f"but {root.name}/ has no pyproject.toml, so no reader can install them: "
+                         "make the project a package, or set notebook_setup: false")
+    folder = project.state_dir / WHEELS
+    target = folder / _digest(root, packages)
+    built = sorted(target.glob("*.whl")) if target.is_dir() else []
+    if built:
+        return built[0]
+    shutil.rmtree(folder, ignore_errors=True)  # only the current wheel is kept
+    target.mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(target), str(root)], capture_output=True, text=True, check=False)
+    built = sorted(target.glob("*.whl"))
+    if result.returncode != 0 or not built:
+        shutil.rmtree(target, ignore_errors=True)
+        last = (result.stderr.strip().splitlines() or ["no wheel written"])[-1]
+        raise BuildError(f"could not build the project's wheel for the notebooks: {last}")
+    return built[0]
+
+
+def published_wheel(project: Project) -> Path | None:
+    """The wheel the last build made (published under ``packages/``), if any."""
+    folder = project.state_dir / WHEELS
+    built = sorted(folder.glob("*/*.whl")) if folder.is_dir() else []
+    return built[0] if built else None
