@@ -94,8 +94,7 @@ def test_the_downloaded_notebook_runs_in_a_fresh_environment(chapter, tmp_path, 
     ran = [c for c in nb.cells if c.cell_type == "code"]
     assert "".join(o.get("text", "") for o in ran[1].outputs) == "10\n"
     for old, new in zip(recorded[1:], ran[1:], strict=True):
-        shown = {o["name"]: o["text"] for o in old.outputs if o.get("name") == "stdout"}
-        fresh = "".join(o.get("text", "") for o in new.outputs if o.get("name") == "stdout")
-        if "stdout" in shown:
-            assert len(_shape(fresh)) == len(_shape(shown["stdout"])), (old.metadata, fresh)
+        shown, fresh = ("".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+                        for cell in (old, new))
+        assert len(_shape(fresh)) == len(_shape(shown)), (old.metadata["d2l_region"], fresh)
     assert sys.executable != str(python)  # the test ran the kernel it made, not its own

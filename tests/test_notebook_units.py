@@ -49,11 +49,15 @@ def test_notebook_html_is_trimmed_and_anchored_as_the_site():
             '<div class="zeroclipboard-container"><clipboard-copy>c</clipboard-copy>\n</div>'
             '<div class="highlight-ipynb hl-python"><pre><span>x</span></pre></div>'
             '<div class="clipboard-copy-txt" id="cell-1">x</div>'
+            '<div class="highlight"><pre><span>md</span></pre></div>'
+            '<div class="highlight"><pre><code>kept</code></pre></div>'
             '<h2 id="">命令式 <code>编程</code><a class="anchor-link" href="#">¶</a></h2>'
             '<h3 id="">命令式 编程</h3><h2 id="x">命令式 <code>编程</code></h2><h1>T</h1>')
     out = trimmed(html)
     assert "<style" not in out and "<script" not in out and "clipboard" not in out
     assert '<div class="language-python highlight"><pre><code><span>x</span></code></pre></div>' in out
+    assert '<div class="highlight"><pre><code><span>md</span></code></pre></div>' in out
+    assert '<pre><code>kept</code></pre>' in out and "<code><code>" not in out
     out, toc = with_site_anchors(out, lambda text, sep: text.replace(" ", sep), "link")
     assert 'id="命令式-编程"' in out and 'id="命令式-编程_1"' in out and 'id="命令式-编程_2"' in out
     assert "anchor-link" not in out and out.count('class="headerlink"') == 4
@@ -92,3 +96,21 @@ def test_site_and_repository_addresses_read_as_mkdocs_reads_them(tmp_path, monke
     with pytest.raises(UsageError, match="site_url must be an http"):
         Project(config).site_url  # noqa: B018
     assert os.environ.get("D2L_X_SITE") == "https://book.example/sub"
+
+
+def test_an_environment_tag_reads_as_mkdocs_reads_it(tmp_path, monkeypatch):
+    import yaml
+    from yaml_env_tag import add_env_tag
+
+    from d2l_compiler.engine.sources.project import TolerantLoader
+
+    text = ("a: !ENV [D2L_X_ONE, D2L_X_TWO, fallback]\nb: !ENV D2L_X_ONE\nc: !ENV [D2L_X_ONE]\n"
+            "d: !ENV [D2L_X_TWO, 3]\n")
+    for values in ({}, {"D2L_X_ONE": ""}, {"D2L_X_TWO": "7"}, {"D2L_X_ONE": "x", "D2L_X_TWO": "y"},
+                   {"D2L_X_ONE": "true"}):
+        for name in ("D2L_X_ONE", "D2L_X_TWO"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        mkdocs = yaml.load(text, Loader=add_env_tag(type("L", (yaml.SafeLoader,), {})))
+        assert yaml.load(text, Loader=TolerantLoader) == mkdocs, values

@@ -26,8 +26,9 @@ _DROPPED = re.compile(
     r"<style\b[^>]*>.*?</style>|<script\b[^>]*>.*?</script>|<!--.*?-->"
     r'|<div class="zeroclipboard-container">.*?</clipboard-copy>\s*</div>'
     r'|<div class="clipboard-copy-txt"[^>]*>.*?</div>', re.S)
-_CODE = re.compile(r'<div class="highlight-ipynb hl-(?P<lang>[\w+-]+)"><pre>(?P<body>.*?)</pre></div>',
-                   re.S)
+# a code cell's input, and a fenced block in a Markdown cell (no language class there)
+_CODE = re.compile(r'<div class="(?:highlight-ipynb hl-(?P<lang>[\w+-]+)|highlight)">'
+                   r'<pre>(?P<body>(?!<code\b).*?)</pre></div>', re.S)
 _HEADING = re.compile(r'<h(?P<level>[1-6])(?P<attrs>[^>]*)>(?P<inner>.*?)</h(?P=level)>', re.S)
 _ANCHOR = re.compile(r'<a class="anchor-link"[^>]*>.*?</a>', re.S)
 _ID = re.compile(r'\s+id="[^"]*"')
@@ -38,8 +39,10 @@ def trimmed(content: str) -> str:
     """``content`` without the inlined styles, scripts and copy-text duplicates, its code
     blocks marked up as the theme's."""
     content = _DROPPED.sub("", content)
-    return _CODE.sub(lambda m: f'<div class="language-{m["lang"]} highlight"><pre><code>'
-                               f'{m["body"]}</code></pre></div>', content)
+    def themed(match: re.Match) -> str:
+        language = f'language-{match["lang"]} ' if match["lang"] else ""
+        return f'<div class="{language}highlight"><pre><code>{match["body"]}</code></pre></div>'
+    return _CODE.sub(themed, content)
 
 
 @dataclass

@@ -39,16 +39,20 @@ class TolerantLoader(yaml.SafeLoader):
 
 
 def _environment_value(loader: yaml.SafeLoader, node: yaml.Node) -> object:
-    """MkDocs' ``!ENV NAME`` / ``!ENV [NAME, OTHER, default]``: the first variable set,
-    else the default (the last item of a list), as MkDocs reads it."""
-    if isinstance(node, yaml.ScalarNode):
-        names, default = [loader.construct_scalar(node)], None
-    else:
-        items = loader.construct_sequence(node)
-        names, default = items[:-1], items[-1] if items else None
-    for name in names:
-        if isinstance(name, str) and os.environ.get(name):
-            return yaml.safe_load(os.environ[name])
+    """MkDocs' ``!ENV NAME`` / ``!ENV [NAME, OTHER, default]`` as MkDocs reads it (its
+    ``pyyaml_env_tag``): the first variable that is set, even to "", read as YAML reads a
+    plain value; else the default (the last item of a list of two or more)."""
+    default, children = None, [node]
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+        if len(children) > 1:
+            default, children = loader.construct_object(children[-1]), children[:-1]
+    for child in children:
+        name = loader.construct_scalar(child)
+        if name in os.environ:
+            value = os.environ[name]
+            tag = loader.resolve(yaml.ScalarNode, value, (True, False))
+            return loader.construct_object(yaml.ScalarNode(tag, value))
     return default
 
 
