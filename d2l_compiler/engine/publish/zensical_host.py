@@ -186,6 +186,7 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
             raise BuildError(f"zensical build --strict failed; {site_dir} left unchanged:\n"
                              f"{_failure(proc.stdout + proc.stderr, project.docs_dir.name)}")
         for name, source in downloads(project).items():
+            (built / name).parent.mkdir(parents=True, exist_ok=True)  # packages/<wheel>
             shutil.copyfile(source, built / name)
         for path in [p for p in built.rglob("*.map") if p.is_file()]:
             if unwanted_source_map(path.relative_to(built).as_posix(), None, project):
