@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -95,6 +96,11 @@ def test_site_and_repository_addresses_read_as_mkdocs_reads_them(tmp_path, monke
     config.write_text("site_url: ftp://nope\n")
     with pytest.raises(UsageError, match="site_url must be an http"):
         Project(config).site_url  # noqa: B018
+    for unsafe in ("https://x.org/{__import__('os')}", "https://x.org/$HOME", "https://x.org/a b",
+                   "https://x.org/'q'"):
+        config.write_text(f"repo_url: {json.dumps(unsafe)}\n")
+        with pytest.raises(UsageError, match="%-encoded"):
+            Project(config).repo_url  # noqa: B018
     assert os.environ.get("D2L_X_SITE") == "https://book.example/sub"
 
 

@@ -25,6 +25,7 @@ The engine and the MkDocs plugin both read these through :class:`Project`, so th
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -60,6 +61,7 @@ TolerantLoader.add_constructor("!ENV", _environment_value)
 TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
+_UNSAFE_IN_URL = re.compile(r"[\s'\"`\\${}]")
 PLUGIN_NAME = "d2l"
 NEEDED_EXTENSIONS = ("pymdownx.snippets", "pymdownx.superfences")  # see Project.check_extensions
 LABEL_SETS = ("en", "zh")
@@ -246,6 +248,10 @@ class Project:
             return None
         if not isinstance(value, str) or not value.startswith(("http://", "https://")):
             raise UsageError(f"{self.config_file}: {name} must be an http(s) address, not {value!r}")
+        if _UNSAFE_IN_URL.search(value):
+            # the notebooks' first cell names it in an IPython magic, which expands $x and {x}
+            raise UsageError(f"{self.config_file}: {name} {value!r} holds a space, quote, "
+                             "backslash, $, { or }: write those characters %-encoded")
         return value
 
     @property
