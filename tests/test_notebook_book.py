@@ -88,6 +88,8 @@ def test_the_first_cell_installs_the_project_from_the_site_and_links_lead_somewh
         f"%pip install pyyaml=={_installed('pyyaml')} "
         f"'bookhelpers @ https://book.example/sub/packages/{wheel}'")
     assert (site.root / "site" / "packages" / wheel).is_file()  # the site ships it
+    # built from a copy: no build/ or *.egg-info left in the author's tree
+    assert not (site.root / "build").exists() and not list(site.root.glob("*.egg-info"))
     region = next(c for c in notebook["cells"] if c["metadata"].get("d2l_region"))
     assert [o["name"] for o in region["outputs"]] == ["stdout", "stderr"]
     assert "DeprecationWarning: old API" in "".join(region["outputs"][1]["text"])

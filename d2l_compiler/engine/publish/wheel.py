@@ -1,10 +1,11 @@
 """The book's own package as a wheel the site publishes, so a notebook's first cell can
 install the modules its code imports from the project (a reader has no checkout).
 
-Built with ``pip wheel --no-deps --no-build-isolation`` from the project root (its
-``pyproject.toml``), once per content: the wheel is kept under ``<state_dir>/wheels/<digest>``,
-where the digest covers the packaging files and every file of the project's packages. Only
-the current wheel is kept.
+Built with ``pip wheel --no-deps --no-build-isolation`` from a copy of what a wheel is made
+of (the packaging files, the README and licence files, the packages), in a temporary
+folder: a backend building in place would leave ``build/`` and ``*.egg-info`` in the
+author's tree. Once per content: the wheel is kept under ``<state_dir>/wheels/<digest>``,
+where the digest covers those files. Only the current wheel is kept.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from d2l_compiler.engine.errors import BuildError, UsageError
@@ -21,6 +23,7 @@ from d2l_compiler.engine.sources.project import Project
 WHEELS = "wheels"  # under the state directory
 SITE_FOLDER = "packages"  # where the site publishes it
 _PACKAGING = ("pyproject.toml", "setup.py", "setup.cfg")
+_BESIDE = ("README*", "LICENSE*", "LICENCE*", "COPYING*", "NOTICE*", "MANIFEST.in")
 _SKIPPED = {"__pycache__", ".pytest_cache"}
 
 
@@ -34,9 +37,15 @@ def _package_files(root: Path, packages: list[str]) -> list[Path]:
     return sorted(files)
 
 
+def _wheel_sources(root: Path, packages: list[str]) -> list[Path]:
+    beside = sorted({path for pattern in _BESIDE for path in root.glob(pattern) if path.is_file()})
+    return [root / name for name in _PACKAGING if (root / name).is_file()] + beside + \
+        _package_files(root, packages)
+
+
 def _digest(root: Path, packages: list[str]) -> str:
     hasher = hashlib.sha256()
-    for path in [root / name for name in _PACKAGING] + _package_files(root, packages):
+    for path in _wheel_sources(root, packages):
         if path.is_file():
             hasher.update(path.relative_to(root).as_posix().encode() + b"\0")
             hasher.update(hashlib.sha256(path.read_bytes()).digest())
@@ -58,9 +67,15 @@ def project_wheel(project: Project, packages: list[str]) -> Path:
         return built[0]
     shutil.rmtree(folder, ignore_errors=True)  # only the current wheel is kept
     target.mkdir(parents=True)
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(target), str(root)], capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory(prefix="wheel-", dir=project.state_dir) as scratch:
+        for path in _wheel_sources(root, packages):
+            copy = Path(scratch) / path.relative_to(root)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, copy)
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+             "--wheel-dir", str(target), scratch], capture_output=True, text=True, check=False,
+            cwd=scratch)
     built = sorted(target.glob("*.whl"))
     if result.returncode != 0 or not built:
         shutil.rmtree(target, ignore_errors=True)
