@@ -5,6 +5,7 @@ stops in one line; the download and Colab links appear only where they lead some
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import re
 import textwrap
 
@@ -84,9 +85,9 @@ def test_the_first_cell_installs_the_project_from_the_site_and_links_lead_somewh
     notebook = _notebook(site)
     first = "".join(notebook["cells"][0]["source"])
     wheel = "bookhelpers-1.0-py3-none-any.whl"
-    assert first.splitlines()[-1] == (
-        f"%pip install pyyaml=={_installed('pyyaml')} "
-        f"'bookhelpers @ https://book.example/sub/packages/{wheel}'")
+    assert first.splitlines()[1:] == [
+        f"%pip install pyyaml=={_installed('pyyaml')} bookhelpers@https://book.example/sub/packages/{wheel}",
+        f"%pip install --no-deps --force-reinstall bookhelpers@https://book.example/sub/packages/{wheel}"]
     assert (site.root / "site" / "packages" / wheel).is_file()  # the site ships it
     # built from a copy: no build/ or *.egg-info left in the author's tree
     assert not (site.root / "build").exists() and not list(site.root.glob("*.egg-info"))
@@ -117,8 +118,19 @@ def test_the_repository_is_the_source_when_the_site_has_no_address(site):
     _book(site, "repo_url: https://gitlab.com/o/r")
     assert site.build().code == 0
     first = "".join(_notebook(site)["cells"][0]["source"])
-    assert first.endswith("'bookhelpers @ git+https://gitlab.com/o/r'")
+    # not a git checkout here: the default branch, unpinned
+    assert first.endswith("--force-reinstall bookhelpers@git+https://gitlab.com/o/r")
+    assert " bookhelpers@git+https://gitlab.com/o/r\n" in first
     assert "colab.research.google.com" not in site.html("page")  # not a GitHub repository
+
+
+def test_a_wheel_without_a_module_the_pages_import_is_refused(site):
+    _book(site, "site_url: https://book.example/")
+    site.write("snippets/a.py", (site.root / "snippets" / "a.py").read_text().replace(
+        "from bookhelpers import double", "from bookhelpers import double\nimport loose"))
+    site.write("loose.py", "X = 1\n")  # a module at the root no package lists
+    result = site.build()
+    assert result.code != 0 and "import loose from the project" in result.stderr
 
 
 @pytest.mark.parametrize(("urls", "package", "says"), [
@@ -159,4 +171,41 @@ def test_the_wheel_is_built_once_per_content(site):
     assert site.build().code == 0
     second = sorted(wheels.glob("*/*.whl"))
     assert len(second) == 1 and second != first  # rebuilt, and only the current one kept
-    assert re.search(r"bookhelpers @ \S+\.whl", "".join(_notebook(site)["cells"][0]["source"]))
+    assert re.search(r"bookhelpers@\S+\.whl", "".join(_notebook(site)["cells"][0]["source"]))
+
+
+@pytest.mark.parametrize("directory_urls", [True, False])
+@pytest.mark.parametrize("page", ["index", "part/p"])
+def test_links_resolve_for_any_page_and_url_style(site, page, directory_urls):
+    """Wherever the page lives and however the site writes addresses, the download link
+    and the notebook page's link back reach a published file."""
+    _book(site, "site_url: https://book.example/")
+    config = (site.root / "mkdocs.yml").read_text()
+    config = config.replace("  - Page: page.md\n  - Notebook: generated/page.ipynb\n",
+                            f"  - Page: {page}.md\n  - Notebook: generated/{page}.ipynb\n")
+    config = config.replace('include: ["generated/*.ipynb"]',
+                            'include: ["generated/*.ipynb", "generated/*/*.ipynb"]')
+    site.write("mkdocs.yml", config + f"use_directory_urls: {str(directory_urls).lower()}\n")
+    (site.root / "docs" / "page.md").rename(site.root / "docs" / "moved.md")
+    target = site.root / "docs" / f"{page}.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (site.root / "docs" / "moved.md").rename(target)
+    result = site.build()
+    assert result.code == 0, result.stderr
+    out = site.root / "site"
+
+    def html_of(path: str) -> Path:
+        return out / (f"{path}/index.html" if directory_urls and not path.endswith("index")
+                      else f"{path}.html")
+
+    for shown in (page, f"generated/{page}"):
+        file = html_of(shown)
+        text = file.read_text(encoding="utf-8")
+        bar = text[text.index('class="d2l-notebook-links"'):]
+        download = re.search(r'href="([^"]+)" download', bar)[1]
+        assert (file.parent / download).resolve().is_file(), (shown, download)
+    notebook_page = html_of(f"generated/{page}")
+    back = re.search(r'class="d2l-notebook-links"><p>[^<]*<a href="([^"]+)"',
+                     notebook_page.read_text(encoding="utf-8"))[1]
+    landed = (notebook_page.parent / back).resolve()
+    assert (landed / "index.html" if landed.is_dir() else landed) == html_of(page).resolve()

@@ -34,15 +34,17 @@ def _entry(packages: dict, files: dict) -> PageEntry:
 
 
 def test_the_setup_pins_imports_extras_and_the_project():
-    setup = NotebookSetup({"numpy": "2.4.6", "torch": "9.9"}, "book @ https://x.org/packages/b.whl")
+    setup = NotebookSetup({"numpy": "2.4.6", "torch": "9.9"}, "book@https://x.org/packages/b.whl")
     entry = _entry({"torch": ["torch==2.13.0+cpu"], "yaml": ["PyYAML==6.0.2"]},
                    {"book/helpers.py": "sha"})
     # a local build label names no published release; the code's own import wins over an extra
     assert setup.requirements(entry) == ["numpy==2.4.6", "PyYAML==6.0.2", "torch==2.13.0",
-                                         "book @ https://x.org/packages/b.whl"]
+                                         "book@https://x.org/packages/b.whl"]
     assert setup.requirements(_entry({}, {})) == ["numpy==2.4.6", "torch==9.9"]  # no project module
-    source = setup_source(["torch==2.13.0", "book @ https://x.org/b.whl"], "install first")
-    assert source == "# install first\n%pip install torch==2.13.0 'book @ https://x.org/b.whl'\n"
+    source = setup_source(["torch==2.13.0", "book@https://x.org/b.whl"], "install first")
+    # no quotes (one word in any shell); the project installed again, whatever pip holds
+    assert source == ("# install first\n%pip install torch==2.13.0 book@https://x.org/b.whl\n"
+                      "%pip install --no-deps --force-reinstall book@https://x.org/b.whl\n")
 
 
 def test_notebook_html_is_trimmed_and_anchored_as_the_site():
@@ -65,6 +67,17 @@ def test_notebook_html_is_trimmed_and_anchored_as_the_site():
     assert "<code>编程</code>" in out  # inline code stays in the heading
     assert [(e.level, e.id, [c.id for c in e.children]) for e in toc] == [
         (2, "命令式-编程", ["命令式-编程_1"]), (2, "命令式-编程_2", []), (1, "T", [])]
+    # the same ids as Python-Markdown's toc gives, never one twice
+    import markdown
+    from markdown.extensions.toc import TocExtension
+
+    headings = "## A\n\n## A\n\n## A_1\n\n## A\n"
+    converter = markdown.Markdown(extensions=[TocExtension()])
+    converter.convert(headings)
+    site_ids = [t["id"] for t in converter.toc_tokens]
+    ours = with_site_anchors("<h2>A</h2><h2>A</h2><h2>A_1</h2><h2>A</h2>",
+                             lambda text, sep: text.lower(), "l")[1]
+    assert [e.id for e in ours] == site_ids == ["a", "a_1", "a_2", "a_3"]
     first = title_first("<p>setup</p><h1 id=t>T</h1><p>body</p>", "<nav>links</nav>")
     assert first == "<h1 id=t>T</h1><nav>links</nav><p>setup</p><p>body</p>"
 
@@ -120,3 +133,13 @@ def test_an_environment_tag_reads_as_mkdocs_reads_it(tmp_path, monkeypatch):
             monkeypatch.setenv(name, value)
         mkdocs = yaml.load(text, Loader=add_env_tag(type("L", (yaml.SafeLoader,), {})))
         assert yaml.load(text, Loader=TolerantLoader) == mkdocs, values
+
+
+@pytest.mark.parametrize("branch", ["main", "gh-pages", "-x", "a b"])
+def test_the_colab_branch_is_never_one_holding_the_sources(tmp_path, branch):
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(f"plugins:\n  - d2l:\n      colab_branch: {json.dumps(branch)}\n")
+    with pytest.raises(UsageError, match="branch of its own"):
+        Project(config).settings  # noqa: B018
+    config.write_text("plugins:\n  - d2l:\n      colab_branch: notebooks\n")
+    assert Project(config).settings.colab_branch == "notebooks"

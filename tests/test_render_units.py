@@ -624,14 +624,15 @@ def test_the_notebook_starts_with_a_cell_installing_what_it_imports(tmp_path):
                       {"device": "cpu", "torch": "2.13.0+cpu"}, "T", 1.0, 1.0,
                       _notebook_entry().regions)
     record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
-    setup = NotebookSetup({"numpy": "2.4.6"}, "lib @ https://x.org/packages/lib-1-py3-none-any.whl")
+    setup = NotebookSetup({"numpy": "2.4.6"}, "lib@https://x.org/packages/lib-1-py3-none-any.whl")
     book = page_notebook(NOTEBOOK_PAGE, entry, record, code, page_file="docs/p.md",
                          labels=md.labels_for("zh"), setup=setup)
     first = book["cells"][0]
     assert first["cell_type"] == "code" and first["metadata"] == {"d2l_setup": True}
     assert "".join(first["source"]) == (
         "# 请先运行这一格：它安装本 notebook 用到的包，版本与记录这些输出时相同（PyTorch 2.13.0+cpu）\n"
-        "%pip install numpy==2.4.6 torch==2.13.0 'lib @ https://x.org/packages/lib-1-py3-none-any.whl'")
+        "%pip install numpy==2.4.6 torch==2.13.0 lib@https://x.org/packages/lib-1-py3-none-any.whl\n"
+        "%pip install --no-deps --force-reinstall lib@https://x.org/packages/lib-1-py3-none-any.whl")
     assert first["outputs"] == [] and first["execution_count"] is None
     assert "".join(book["cells"][1]["source"]).startswith("# ")  # the title follows
     plain = page_notebook(NOTEBOOK_PAGE, _notebook_entry(), record, code, page_file="docs/p.md",

@@ -22,6 +22,7 @@ from d2l_compiler.engine.render.notebook import render_notebooks
 from d2l_compiler.engine.render.notebook_setup import NotebookSetup
 from d2l_compiler.engine.publish.wheel import SITE_FOLDER, project_wheel
 from d2l_compiler.engine.sources.installed import installed_version
+from d2l_compiler.engine.record.io import clean_head
 from d2l_compiler.engine.publish.generated import publish_generated
 from d2l_compiler.engine.record.guard import after_pages, guarding
 from d2l_compiler.engine.progress import PlainProgress, make_progress
@@ -327,10 +328,12 @@ def notebook_setup(project: Project, full: Record) -> NotebookSetup | None:
         return NotebookSetup(extra)
     wheel = project_wheel(project, imported)
     name = wheel.name.split("-", 1)[0]
+    # name@URL, no spaces: one argument in any shell (Windows' cmd.exe does not read quotes)
     if project.site_url is not None:
-        return NotebookSetup(extra, f"{name} @ {project.site_url}{SITE_FOLDER}/{wheel.name}")
+        return NotebookSetup(extra, f"{name}@{project.site_url}{SITE_FOLDER}/{wheel.name}")
     if project.repo_url is not None:
-        return NotebookSetup(extra, f"{name} @ git+{project.repo_url}")
+        commit = clean_head(project.root)
+        return NotebookSetup(extra, f"{name}@git+{project.repo_url}" + (f"@{commit}" if commit else ""))
     raise UsageError(f"the notebooks import the project's own modules ({', '.join(imported)}), "
                      "which a reader can install only from the site or the repository: set "
                      "site_url (the site then ships the project as a wheel) or repo_url in "

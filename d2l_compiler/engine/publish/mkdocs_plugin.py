@@ -35,6 +35,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import get_toc
+from mkdocs.utils import get_relative_url
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
@@ -145,7 +146,8 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             placed = exc.at(page_file) if isinstance(exc, RenderError) else f"{page_file}: {exc}"
             raise PluginError(f"{placed}; {_HINT}") from None
 
-    def on_page_content(self, content: str, page: Page, config: MkDocsConfig, **_: Any) -> str:
+    def on_page_content(self, content: str, page: Page, config: MkDocsConfig, files: Files,
+                        **_: Any) -> str:
         """A notebook page (mkdocs-jupyter's HTML) trimmed and anchored as the site's pages
         (see :mod:`.notebook_html`), left out of the search (it repeats its page); the
         notebook's download and Colab links under the title of both."""
@@ -153,28 +155,39 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         if not project.jupyter_pages:
             return content
         name = page.file.src_uri
-        notebook = _notebook_of(name) if name in self.record.pages else None
-        if name.startswith(f"{GENERATED_DIR}/") and name.endswith(".ipynb"):
+        if name.startswith(f"{GENERATED_DIR}/") and name.endswith(".ipynb") and \
+                page.file.is_documentation_page():
             toc = config.mdx_configs.get("toc", {})
             content, entries = with_site_anchors(
                 trimmed(content), toc.get("slugify", default_slugify),
                 str(toc.get("permalink_title", "Permanent link")))
             page.toc = get_toc([entry.token() for entry in entries])
             page.meta.setdefault("search", {})["exclude"] = True
-            source = name.removeprefix(f"{GENERATED_DIR}/").removesuffix(".ipynb")
+            source = name.removeprefix(f"{GENERATED_DIR}/").removesuffix(".ipynb") + ".md"
+            source_file = files.get_file_from_path(source)
             title = next((e.name for e in entries if e.level == 1), html.escape(source))
-            link = f'<a href="{html.escape(_relative(source + "/", page.url))}">{title}</a>'
-
-            return title_first(content, self._links(name, page, labels.notebook_of.format(link=link)))
-        if notebook is not None and self.record.pages[name].executed:
-            return title_first(content, self._links(notebook, page))
+            note = ""
+            if source_file is not None:
+                link = f'<a href="{html.escape(get_relative_url(source_file.url, page.url))}">{title}</a>'
+                note = labels.notebook_of.format(link=link)
+            return title_first(content, self._links(name, page, files, note))
+        entry = self.record.pages.get(name)
+        if entry is not None and entry.executed:
+            return title_first(content, self._links(_notebook_of(name), page, files))
         return content
 
-    def _links(self, notebook: str, page: Page, note: str = "") -> str:
-        """Download and Colab links for the notebook ``notebook`` (docs-relative)."""
+    def _links(self, notebook: str, page: Page, files: Files, note: str = "") -> str:
+        """Download and Colab links for the notebook ``notebook`` (docs-relative), where this
+        site publishes it: beside its page when mkdocs-jupyter made one (its
+        ``include_source``), else as the file itself."""
         settings, labels = self.project.settings, self.labels
-        published = PurePosixPath(notebook).with_suffix("") / PurePosixPath(notebook).name
-        return notebook_links(_relative(str(published), page.url), labels.notebook_download,
+        file = files.get_file_from_path(notebook)
+        if file is None:
+            return ""
+        target = file.dest_uri
+        if file.is_documentation_page():
+            target = posixpath.join(posixpath.dirname(file.dest_uri), posixpath.basename(notebook))
+        return notebook_links(get_relative_url(target, page.url), labels.notebook_download,
                               colab_url(self.project.repo_url, settings.colab_branch, notebook),
                               labels.notebook_colab, note)
 
@@ -250,12 +263,6 @@ class D2LPlugin(BasePlugin[D2LConfig]):
 def _notebook_of(page: str) -> str:
     """The docs-relative path of the notebook the engine writes for ``page``."""
     return f"{GENERATED_DIR}/{PurePosixPath(page).with_suffix('.ipynb').as_posix()}"
-
-
-def _relative(target: str, page_url: str) -> str:
-    """``target`` (a site path) as a link from the page at ``page_url``."""
-    base = page_url if page_url.endswith("/") or not page_url else posixpath.dirname(page_url)
-    return posixpath.relpath(target, base or ".") + ("/" if target.endswith("/") else "")
 
 
 def _cache_templates(handler: Any, cache: FileSystemBytecodeCache) -> Any:

@@ -75,16 +75,18 @@ def with_site_anchors(content: str, slugify: Callable[[str, str], str],
                       link_title: str) -> tuple[str, list[TocEntry]]:
     """Every heading's id from ``slugify(text, "-")`` (made unique as Python-Markdown's toc
     does: ``x``, ``x_1``, …), its permalink as the site's; the nested table of contents."""
-    seen: dict[str, int] = {}
+    used: set[str] = set()
     flat: list[TocEntry] = []
 
     def fix(match: re.Match) -> str:
         inner = _ANCHOR.sub("", match["inner"])
         text = html.unescape(_TAG.sub("", inner)).strip()
         base = slugify(text, "-") or f"h{match['level']}"
-        count = seen.get(base, 0)
-        seen[base] = count + 1
-        anchor = base if count == 0 else f"{base}_{count}"
+        anchor = base
+        while anchor in used:  # Python-Markdown's toc.unique: x, x_1, x_2, … never one taken
+            numbered = re.fullmatch(r"(.*)_(\d+)", anchor)
+            anchor = f"{numbered[1]}_{int(numbered[2]) + 1}" if numbered else f"{anchor}_1"
+        used.add(anchor)
         flat.append(TocEntry(int(match["level"]), anchor, html.escape(text)))
         attrs = _ID.sub("", match["attrs"])
         return (f'<h{match["level"]}{attrs} id="{anchor}">{inner}<a class="headerlink" '

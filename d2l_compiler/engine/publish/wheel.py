@@ -15,7 +15,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 
 from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.sources.project import Project
@@ -81,6 +82,14 @@ def project_wheel(project: Project, packages: list[str]) -> Path:
         shutil.rmtree(target, ignore_errors=True)
         last = (result.stderr.strip().splitlines() or ["no wheel written"])[-1]
         raise BuildError(f"could not build the project's wheel for the notebooks: {last}")
+    with zipfile.ZipFile(built[0]) as wheel:
+        inside = {PurePosixPath(name).parts[0].removesuffix(".py") for name in wheel.namelist()}
+    missing = sorted(set(packages) - inside)
+    if missing:  # the project's packaging leaves out what the pages import
+        shutil.rmtree(target, ignore_errors=True)
+        raise UsageError(f"the notebooks import {', '.join(missing)} from the project, but the "
+                         f"project's wheel ({built[0].name}) does not hold it: add it to the "
+                         "packages pyproject.toml lists")
     return built[0]
 
 

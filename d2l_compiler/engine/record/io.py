@@ -109,6 +109,19 @@ def git_commit(root: Path) -> str:
 SOURCE_COMMIT_ENV = "D2L_SOURCE_COMMIT"
 
 
+def clean_head(root: Path) -> str | None:
+    """The full commit checked out at ``root`` if no tracked file differs from it (what a
+    ``git+URL@commit`` requirement would install), else None."""
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+        commit = git("rev-parse", "HEAD")
+        return None if git("status", "--porcelain", "--untracked-files=no") else commit
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how the record writes a time: ISO 8601, UTC, to the second
 
 

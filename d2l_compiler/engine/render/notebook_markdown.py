@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 
+_FENCE = re.compile(r"^ *(?P<mark>`{3,}|~{3,})")
 _OPENER = re.compile(r'^(?P<indent> *)(?P<mark>!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)'
                      r'(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
 
@@ -38,8 +39,15 @@ def notebook_flavoured(markdown: str) -> str:
     lines = markdown.split("\n")
     out: list[str] = []
     at = 0
+    fence = ""  # the open code fence's mark: its lines are code, never rewritten
     while at < len(lines):
-        found = _OPENER.match(lines[at])
+        opening = _FENCE.match(lines[at])
+        if fence and opening and opening["mark"][0] == fence[0] and len(opening["mark"]) >= len(fence) \
+                and not lines[at].strip().strip(fence[0]):
+            fence = ""
+        elif not fence and opening:
+            fence = opening["mark"]
+        found = None if fence or opening else _OPENER.match(lines[at])
         if found is None:
             out.append(lines[at])
             at += 1

@@ -50,6 +50,11 @@ class NotebookSetup:
 
 
 def setup_source(requirements: list[str], comment: str) -> str:
-    """The cell's code: a comment, then one ``%pip install`` (IPython's, so it installs into
-    the running kernel's environment, locally and on Colab alike)."""
-    return f"# {comment}\n%pip install {' '.join(shlex.quote(r) for r in requirements)}\n"
+    """The cell's code: a comment, then ``%pip install`` (IPython's, so it installs into the
+    running kernel's environment, locally and on Colab alike). A requirement by address
+    (``name@URL``: the project) is installed again on its own line: its version does not
+    change with its content, so pip would otherwise keep a copy installed earlier."""
+    lines = [f"# {comment}", f"%pip install {' '.join(shlex.quote(r) for r in requirements)}"]
+    lines += [f"%pip install --no-deps --force-reinstall {shlex.quote(r)}"
+              for r in requirements if "@" in r]
+    return "\n".join(lines) + "\n"

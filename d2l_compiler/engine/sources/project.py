@@ -62,6 +62,8 @@ TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
 _UNSAFE_IN_URL = re.compile(r"[\s'\"`\\${}]")
+_SOURCE_BRANCHES = frozenset({"main", "master", "trunk", "develop", "gh-pages"})
+_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 PLUGIN_NAME = "d2l"
 NEEDED_EXTENSIONS = ("pymdownx.snippets", "pymdownx.superfences")  # see Project.check_extensions
 LABEL_SETS = ("en", "zh")
@@ -198,6 +200,12 @@ class Project:
                 raise UsageError(f"{self.config_file}: the d2l plugin's {name!r} must be text")
             if value is not None:
                 settings = replace(settings, **{name: value})
+        if settings.colab_branch is not None and (
+                settings.colab_branch in _SOURCE_BRANCHES or not _BRANCH.fullmatch(settings.colab_branch)):
+            # the deploy workflow replaces that branch with the built notebooks
+            raise UsageError(f"{self.config_file}: colab_branch {settings.colab_branch!r} must be a "
+                             "branch of its own for the built notebooks (e.g. notebooks), never "
+                             "one holding the sources")
         if settings.labels not in LABEL_SETS:
             raise UsageError(f"{self.config_file}: labels must be one of {', '.join(LABEL_SETS)}")
         return settings
