@@ -219,7 +219,8 @@ def shard_runs(workflow: dict, gpu_runner: str) -> tuple[list[ShardRun], list[st
         if len(steps) != 1:
             raise NotUnderstood(f"job {name}: {len(steps)} steps pass --shard")
         for matrix in _matrices(job):
-            context = {"vars": {"GPU_RUNNER": gpu_runner}, "matrix": matrix}
+            context = {"vars": {"GPU_RUNNER": gpu_runner}, "matrix": matrix,
+                       "github": {"server_url": "https://github.com", "repository": "owner/book"}}
             if not condition(job.get("if", True), context):
                 continue
             env: dict[str, str] = {}  # the workflow's, the job's, then the step's
