@@ -9,7 +9,7 @@ import pytest
 
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.publish.notebook_html import (colab_url, notebook_links, title_first,
-                                                       trimmed, with_site_anchors)
+                                                       toc_tokens, trimmed, with_site_anchors)
 from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.render.notebook_markdown import notebook_flavoured
 from d2l_compiler.engine.render.notebook_setup import NotebookSetup, setup_source
@@ -61,11 +61,12 @@ def test_notebook_html_is_trimmed_and_anchored_as_the_site():
     assert '<div class="language-python highlight"><pre><code><span>x</span></code></pre></div>' in out
     assert '<div class="highlight"><pre><code><span>md</span></code></pre></div>' in out
     assert '<pre><code>kept</code></pre>' in out and "<code><code>" not in out
-    out, toc = with_site_anchors(out, lambda text, sep: text.replace(" ", sep), "link")
+    out, headings = with_site_anchors(out, lambda text, sep: text.replace(" ", sep), "link")
+    toc = toc_tokens(headings)
     assert 'id="命令式-编程"' in out and 'id="命令式-编程_1"' in out and 'id="命令式-编程_2"' in out
     assert "anchor-link" not in out and out.count('class="headerlink"') == 4
     assert "<code>编程</code>" in out  # inline code stays in the heading
-    assert [(e.level, e.id, [c.id for c in e.children]) for e in toc] == [
+    assert [(e["level"], e["id"], [c["id"] for c in e["children"]]) for e in toc] == [
         (2, "命令式-编程", ["命令式-编程_1"]), (2, "命令式-编程_2", []), (1, "T", [])]
     # the same ids as Python-Markdown's toc gives, never one twice
     import markdown

@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from markdown.extensions.toc import slugify as default_slugify
@@ -41,7 +41,7 @@ from d2l_compiler.engine.errors import BuildError, UsageError
 from d2l_compiler.engine.publish.downloads import downloads, unwanted_source_map
 from d2l_compiler.engine.publish.kept_answers import KeptAnswers
 from d2l_compiler.engine.publish.notebook_html import (colab_url, notebook_links, title_first,
-                                                       trimmed, with_site_anchors)
+                                                       toc_tokens, trimmed, with_site_anchors)
 from d2l_compiler.engine.publish.search_segments import CACHE_FOLDER, SegmentCache, cache_segments
 from d2l_compiler.engine.publish.signature_formats import CACHE_FOLDER as SIGNATURE_CACHE
 from d2l_compiler.engine.publish.signature_formats import keep_signature_formats
@@ -55,8 +55,9 @@ from d2l_compiler.engine.escape import inline, visible
 from d2l_compiler.engine.render.markdown import (TOKEN, RenderError, labels_for, refuse_stale,
                                                  render_page)
 from d2l_compiler.engine.render.installed import extensions_for
+from d2l_compiler.engine.render.notebook import notebook_of, page_of
 from d2l_compiler.engine.sources.discover import page_includes
-from d2l_compiler.engine.sources.project import GENERATED_DIR, SETTING_NAMES, Project
+from d2l_compiler.engine.sources.project import SETTING_NAMES, Project
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
@@ -155,17 +156,16 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         if not project.jupyter_pages:
             return content
         name = page.file.src_uri
-        if name.startswith(f"{GENERATED_DIR}/") and name.endswith(".ipynb") and \
-                page.file.is_documentation_page():
+        source = page_of(name)
+        if source is not None and page.file.is_documentation_page():
             toc = config.mdx_configs.get("toc", {})
-            content, entries = with_site_anchors(
+            content, headings = with_site_anchors(
                 trimmed(content), toc.get("slugify", default_slugify),
                 str(toc.get("permalink_title", "Permanent link")))
-            page.toc = get_toc([entry.token() for entry in entries])
+            page.toc = get_toc(toc_tokens(headings))
             page.meta.setdefault("search", {})["exclude"] = True
-            source = name.removeprefix(f"{GENERATED_DIR}/").removesuffix(".ipynb") + ".md"
             source_file = files.get_file_from_path(source)
-            title = next((e.name for e in entries if e.level == 1), html.escape(source))
+            title = next((h.name for h in headings if h.level == 1), html.escape(source))
             note = ""
             if source_file is not None:
                 link = f'<a href="{html.escape(get_relative_url(source_file.url, page.url))}">{title}</a>'
@@ -173,7 +173,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             return title_first(content, self._links(name, page, files, note))
         entry = self.record.pages.get(name)
         if entry is not None and entry.executed:
-            return title_first(content, self._links(_notebook_of(name), page, files))
+            return title_first(content, self._links(notebook_of(name), page, files))
         return content
 
     def _links(self, notebook: str, page: Page, files: Files, note: str = "") -> str:
@@ -258,11 +258,6 @@ class D2LPlugin(BasePlugin[D2LConfig]):
                 f.src_uri, Path(f.abs_src_path), self.project)]:
             files.remove(file)
         return files
-
-
-def _notebook_of(page: str) -> str:
-    """The docs-relative path of the notebook the engine writes for ``page``."""
-    return f"{GENERATED_DIR}/{PurePosixPath(page).with_suffix('.ipynb').as_posix()}"
 
 
 def _cache_templates(handler: Any, cache: FileSystemBytecodeCache) -> Any:

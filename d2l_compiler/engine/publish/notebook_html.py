@@ -10,7 +10,7 @@ without importing MkDocs:
   writes code cells as the theme writes code (``<div class="highlight"><pre><code>``), so
   the site's stylesheet, copy button and colours apply;
 - :func:`with_site_anchors` gives every heading the id the site's own ``toc`` slugify gives
-  (unique on the page) and returns the table of contents from them;
+  (unique on the page) and returns the headings, :func:`toc_tokens` the table of contents;
 - :func:`title_first` moves the notebook's title above its setup cell, with the links
   (:func:`notebook_links`) under it.
 """
@@ -20,7 +20,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from markdown.extensions.toc import nest_toc_tokens, unique
 
 _DROPPED = re.compile(
     r"<style\b[^>]*>.*?</style>|<script\b[^>]*>.*?</script>|<!--.*?-->"
@@ -45,30 +47,19 @@ def trimmed(content: str) -> str:
     return _CODE.sub(themed, content)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TocEntry:
-    """One heading of the page, as MkDocs' ``get_toc`` reads a token."""
+    """One heading of the page (its name HTML-escaped)."""
 
     level: int
     id: str
     name: str
-    children: list[TocEntry] = field(default_factory=list)
-
-    def token(self) -> dict:
-        """The dict ``mkdocs.structure.toc.get_toc`` takes (Python-Markdown's toc token)."""
-        return {"level": self.level, "id": self.id, "name": self.name,
-                "children": [child.token() for child in self.children]}
 
 
-def _nested(flat: list[TocEntry]) -> list[TocEntry]:
-    roots: list[TocEntry] = []
-    stack: list[TocEntry] = []
-    for entry in flat:
-        while stack and stack[-1].level >= entry.level:
-            stack.pop()
-        (stack[-1].children if stack else roots).append(entry)
-        stack.append(entry)
-    return roots
+def toc_tokens(entries: list[TocEntry]) -> list[dict]:
+    """The headings nested as Python-Markdown's toc nests them: the tokens MkDocs'
+    ``get_toc`` takes."""
+    return nest_toc_tokens([{"level": e.level, "id": e.id, "name": e.name} for e in entries])
 
 
 def with_site_anchors(content: str, slugify: Callable[[str, str], str],
@@ -82,17 +73,13 @@ def with_site_anchors(content: str, slugify: Callable[[str, str], str],
         inner = _ANCHOR.sub("", match["inner"])
         text = html.unescape(_TAG.sub("", inner)).strip()
         base = slugify(text, "-") or f"h{match['level']}"
-        anchor = base
-        while anchor in used:  # Python-Markdown's toc.unique: x, x_1, x_2, … never one taken
-            numbered = re.fullmatch(r"(.*)_(\d+)", anchor)
-            anchor = f"{numbered[1]}_{int(numbered[2]) + 1}" if numbered else f"{anchor}_1"
-        used.add(anchor)
+        anchor = unique(base, used)
         flat.append(TocEntry(int(match["level"]), anchor, html.escape(text)))
         attrs = _ID.sub("", match["attrs"])
         return (f'<h{match["level"]}{attrs} id="{anchor}">{inner}<a class="headerlink" '
                 f'href="#{anchor}" title="{html.escape(link_title)}">&para;</a></h{match["level"]}>')
 
-    return _HEADING.sub(fix, content), _nested(flat)
+    return _HEADING.sub(fix, content), flat
 
 
 def title_first(content: str, after_title: str = "") -> str:

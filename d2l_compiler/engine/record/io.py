@@ -88,6 +88,17 @@ def load_record(path: Path, hint: str = "; delete it and rebuild") -> Record | N
         raise UsageError(f"{path}: malformed build record ({exc}){hint}") from None
 
 
+def _git(root: Path, *args: str) -> str:
+    """What ``git ARGS`` prints in ``root`` (``OSError``/``SubprocessError`` if it cannot)."""
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10,
+                          check=True).stdout.strip()
+
+
+def _changed(root: Path) -> bool:
+    """Whether a tracked file differs from the commit checked out at ``root``."""
+    return bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
+
+
 def git_commit(root: Path) -> str:
     """The commit checked out at ``root`` (with ``+dirty`` if files changed), or ``unknown``.
     ``D2L_SOURCE_COMMIT`` overrides it, marked ``(copy)``: a tree sent to another machine (a
@@ -95,13 +106,8 @@ def git_commit(root: Path) -> str:
     named = os.environ.get(SOURCE_COMMIT_ENV, "").strip()
     if named:
         return f"{named[:40]} (copy)"
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
     try:
-        commit = git("rev-parse", "--short=12", "HEAD")
-        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+        return _git(root, "rev-parse", "--short=12", "HEAD") + ("+dirty" if _changed(root) else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -113,11 +119,8 @@ def clean_head(root: Path) -> str | None:
     """The full commit checked out at ``root`` if no tracked file differs from it (what a
     ``git+URL@commit`` requirement would install), else None."""
     try:
-        def git(*args: str) -> str:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                                  timeout=10, check=True).stdout.strip()
-        commit = git("rev-parse", "HEAD")
-        return None if git("status", "--porcelain", "--untracked-files=no") else commit
+        commit = _git(root, "rev-parse", "HEAD")
+        return None if _changed(root) else commit
     except (OSError, subprocess.SubprocessError):
         return None
 

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from d2l_compiler.engine.record.model import PageEntry, RegionRun
@@ -27,6 +27,20 @@ from d2l_compiler.engine.render.notebook_setup import NotebookSetup, setup_sourc
 from d2l_compiler.engine.render.tokens import Extensions
 
 NOTEBOOK_DIR = GENERATED_DIR
+
+
+def notebook_of(page: str) -> str:
+    """The docs-relative path of the notebook the engine writes for ``page`` (``a/b.md`` ->
+    ``generated/a/b.ipynb``)."""
+    return f"{NOTEBOOK_DIR}/{PurePosixPath(page).with_suffix('.ipynb').as_posix()}"
+
+
+def page_of(notebook: str) -> str | None:
+    """The page a notebook of :func:`notebook_of` was made from; None for any other path."""
+    path = PurePosixPath(notebook)
+    if path.suffix != ".ipynb" or path.parts[:1] != (NOTEBOOK_DIR,) or len(path.parts) < 2:
+        return None
+    return PurePosixPath(*path.parts[1:]).with_suffix(".md").as_posix()
 
 
 _LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)")
@@ -179,7 +193,7 @@ def page_notebooks(markdown: str, entry: PageEntry, record: Record,
         variant = []
         for number, cell in enumerate(cells):
             copy = {**cell, "id": f"cell-{number}"}  # nbformat 4.5 requires ids; these diff well
-            if cell["cell_type"] == "markdown" and cell is not setup:
+            if cell["cell_type"] == "markdown":
                 copy["source"] = _lines(fix_links("".join(cell["source"])).strip("\n"))
             variant.append(copy)
         notebooks.append({"cells": variant, "nbformat": 4, "nbformat_minor": 5, "metadata": {
@@ -214,7 +228,7 @@ def render_notebooks(docs_dir: Path, record: Record,
         entry = record.pages[page]
         if not entry.executed:
             continue
-        target = docs_dir / NOTEBOOK_DIR / Path(page).with_suffix(".ipynb")
+        target = docs_dir / notebook_of(page)
         try:
             notebook, on_site = page_notebooks(
                 markdown, entry, record, code_of, root, (docs_dir / page).parent,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import html
 import re
 
-_FENCE = re.compile(r"^ *(?P<mark>`{3,}|~{3,})")
+from d2l_compiler.engine.sources.page import parse_page
+
 _OPENER = re.compile(r'^(?P<indent> *)(?P<mark>!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)'
                      r'(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
 
@@ -36,18 +37,12 @@ def _body(lines: list[str], start: int, indent: int) -> tuple[list[str], int]:
 def notebook_flavoured(markdown: str) -> str:
     """``markdown`` with the site's admonitions and collapsible notes written as plain
     Markdown and HTML, recursively (a note inside a note too)."""
-    lines = markdown.split("\n")
+    parsed = parse_page(markdown, "notebook")  # the engine's own reading of code fences
+    lines, fenced = list(parsed.lines), parsed.fenced_lines()  # code: never rewritten
     out: list[str] = []
     at = 0
-    fence = ""  # the open code fence's mark: its lines are code, never rewritten
     while at < len(lines):
-        opening = _FENCE.match(lines[at])
-        if fence and opening and opening["mark"][0] == fence[0] and len(opening["mark"]) >= len(fence) \
-                and not lines[at].strip().strip(fence[0]):
-            fence = ""
-        elif not fence and opening:
-            fence = opening["mark"]
-        found = None if fence or opening else _OPENER.match(lines[at])
+        found = None if at + 1 in fenced else _OPENER.match(lines[at])
         if found is None:
             out.append(lines[at])
             at += 1

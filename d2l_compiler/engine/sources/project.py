@@ -31,6 +31,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import yaml
+from yaml_env_tag import construct_env_tag
 
 from d2l_compiler.engine.errors import UsageError
 
@@ -39,25 +40,9 @@ class TolerantLoader(yaml.SafeLoader):
     """SafeLoader that reads MkDocs-specific tags (``!relative``, ``!!python/name:``) as None."""
 
 
-def _environment_value(loader: yaml.SafeLoader, node: yaml.Node) -> object:
-    """MkDocs' ``!ENV NAME`` / ``!ENV [NAME, OTHER, default]`` as MkDocs reads it (its
-    ``pyyaml_env_tag``): the first variable that is set, even to "", read as YAML reads a
-    plain value; else the default (the last item of a list of two or more)."""
-    default, children = None, [node]
-    if isinstance(node, yaml.SequenceNode):
-        children = node.value
-        if len(children) > 1:
-            default, children = loader.construct_object(children[-1]), children[:-1]
-    for child in children:
-        name = loader.construct_scalar(child)
-        if name in os.environ:
-            value = os.environ[name]
-            tag = loader.resolve(yaml.ScalarNode, value, (True, False))
-            return loader.construct_object(yaml.ScalarNode(tag, value))
-    return default
-
-
-TolerantLoader.add_constructor("!ENV", _environment_value)
+# ``!ENV NAME`` / ``!ENV [NAME, …, default]`` read by the very function MkDocs reads it with
+# (pyyaml_env_tag: installed with MkDocs, which every engine install has)
+TolerantLoader.add_constructor("!ENV", construct_env_tag)
 TolerantLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 
@@ -89,15 +74,21 @@ class Settings:
 SETTING_NAMES = tuple(Settings.__dataclass_fields__)  # the plugin's options, in order
 
 
+def _plugins(config: dict) -> list[tuple[str, object]]:
+    """The plugins ``config`` lists, in order: (name, its options; {} when listed bare)."""
+    plugins = config.get("plugins") or []
+    found = []
+    for item in plugins if isinstance(plugins, list) else [plugins]:
+        if isinstance(item, dict):
+            found += [(str(name), options or {}) for name, options in item.items()]
+        else:
+            found.append((str(item), {}))
+    return found
+
+
 def _plugin_options(config: dict) -> dict | None:
     """The options given to the ``d2l`` plugin, {} if it is listed bare, None if absent."""
-    plugins = config.get("plugins") or []
-    for item in plugins if isinstance(plugins, list) else [plugins]:
-        if item == PLUGIN_NAME:
-            return {}
-        if isinstance(item, dict) and PLUGIN_NAME in item:
-            return item[PLUGIN_NAME] or {}
-    return None
+    return next((options for name, options in _plugins(config) if name == PLUGIN_NAME), None)
 
 
 def _folder(written: str, where: Path) -> str:
@@ -274,17 +265,11 @@ class Project:
         url = self._url("repo_url")
         return None if url is None else url.rstrip("/")
 
-    def plugin_names(self) -> list[str]:
-        """The MkDocs plugins the config lists, by name."""
-        plugins = self.config().get("plugins") or []
-        return [next(iter(item)) if isinstance(item, dict) and item else str(item)
-                for item in (plugins if isinstance(plugins, list) else [plugins])]
-
     @property
     def jupyter_pages(self) -> bool:
         """Whether mkdocs-jupyter renders the notebooks as site pages (else the engine writes
         each notebook's page as Markdown, for hosts without it)."""
-        return "mkdocs-jupyter" in self.plugin_names()
+        return any(name == "mkdocs-jupyter" for name, _ in _plugins(self.config()))
 
     def pages(self) -> list[Path]:
         """Markdown pages under the docs directory, sorted, as paths relative to it."""
