@@ -52,7 +52,7 @@ def test_paths_provenance_names_the_gpu():
     paths = {"type": "paths", "device": "cuda", "gpu": GPU, "torch": "2.13.0+cu128",
              "threads": 8, "quick": False, "batches": {}}
     entry = {"provenance": {"cpu": "some CPU"}, "executed_at": "2026-11-25T00:00:00Z"}
-    line = tables.paths_provenance(paths, entry["provenance"], entry["executed_at"], "abc123")
+    line = tables.paths_provenance(paths, entry["provenance"]["cpu"], entry["executed_at"], "abc123")
     assert f"设备 cuda（{GPU}）" in line and "提交 <code>abc123</code>" in line and "some CPU" not in line
 
 

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import json
 from importlib import metadata
-from dataclasses import replace
+from msgspec.structs import replace
 
 import pytest
 
@@ -16,41 +16,48 @@ from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.record import io
 from d2l_compiler.engine.record.model import (FORMAT, CapturedWarning, Fault, PageEntry,
                                               RecordError, RegionEntry, RegionError, RegionRun,
-                                              Status, StoredPage)
-from d2l_compiler.engine.record.whole import BuildProvenance, Record
+                                              Provenance, Status, StoredPage)
+from d2l_compiler.engine.record.whole import BuildProvenance, BuildSummary, Record
+from d2l_compiler.engine.sources.inputs import PageInputs, RegionInputs
 from d2l_compiler.engine.record.store import Store
 
 RUN = RegionRun(1, "snippets/a.py:r", Status.ERROR, 0.25, "out\n", "stray\n", "raised\n",
                 (CapturedWarning("UserWarning", "<w>", "a.py:3"),), {"x": 1.5},
                 {"more than 200 values": {"count": 1, "names": ["y"]}},
                 RegionError(Fault.EXCEPTION, "KeyError", "'k'", 4, "Traceback ..."))
-# a record's entries are in page order and do not repeat the run's index
 ENTRY = RegionEntry("snippets/a.py:r", "r", "snippets/a.py", 3, 12, "snippets/a.py:r", "f" * 64,
-                    True, replace(RUN, index=-1))
+                    True, replace(RUN, index=0))
 SHOWN = RegionEntry("lib/b.py:s", "s", "lib/b.py", 1, 20, "lib/b.py:s", "e" * 64, False, None)
-PAGE = PageEntry("k" * 64, {"modules": {"a": "1"}}, {"device": "cpu"}, "2026-11-30T12:00:00Z",
+INPUTS = PageInputs(format=FORMAT, python="3.11.7", device="cpu", files={"a.py": "1"})
+PAGE = PageEntry("a" * 64, INPUTS, Provenance(device="cpu"), "2026-11-30T12:00:00Z",
                  1.5, 42.0, (ENTRY, SHOWN), True).sealed()
 RECORD = Record(BuildProvenance("cpu", "abc+dirty", "2026-11-30T12:00:00Z", "3.11.7",
-                                ("index.md",), ("other.md",), 2.5), {"index.md": PAGE})
+                                BuildSummary(("index.md",), ("other.md",), 2.5)),
+                {"index.md": PAGE})
+STORED = StoredPage("k", None, Provenance(), "t", 1.0, 2.0, ())
 
 
 def test_the_record_round_trips_through_json():
     data = json.loads(json.dumps(RECORD.to_json()))
     assert Record.from_json(data) == RECORD
     assert data["format"] == FORMAT and data["provenance"]["summary"]["ran"] == ["index.md"]
-    stored = StoredPage(PAGE.key, PAGE.inputs, PAGE.provenance, PAGE.executed_at, PAGE.duration,
-                        PAGE.peak_mb, (RUN,))
+    stored = StoredPage(PAGE.key, RegionInputs(format=FORMAT, python="3", device="cpu",
+                                               page="index.md", region=("a.py:r", "1")),
+                        PAGE.provenance, PAGE.executed_at, PAGE.duration, PAGE.peak_mb, (RUN,))
     assert StoredPage.from_json(json.loads(json.dumps(stored.to_json()))) == stored
 
 
-def test_region_runs_write_only_what_they_have():
+def test_region_runs_write_every_field():
+    """A reader of the record never needs a default: every field is written, empty or not."""
     bare = RegionRun(0, "a:r").to_json()
-    assert set(bare) == {"id", "status", "duration", "stdout", "warnings", "values"}
-    assert bare["status"] == "ok"
+    assert set(bare) == set(RegionRun.__struct_fields__)
+    assert bare["status"] == "ok" and bare["error"] is None and bare["stray"] == ""
     full = RUN.to_json()
     assert full["stray"] == "stray\n" and full["raised"] == "raised\n"
     assert full["error"]["fault"] == "exception" and full["values_dropped"]
-    assert RegionRun.from_json({"id": "a:r"}) == RegionRun(-1, "a:r")
+    assert RegionRun.from_json({"index": 3, "id": "a:r"}) == RegionRun(3, "a:r")
+    with pytest.raises(RecordError, match="missing required field `index`"):
+        RegionRun.from_json({"id": "a:r"})
 
 
 def test_page_entry_lists_its_executed_regions():
@@ -58,7 +65,7 @@ def test_page_entry_lists_its_executed_regions():
     assert not io.tampered(PAGE)
 
 
-@pytest.mark.parametrize("change", [
+MALFORMATIONS = [
     lambda d: d.update(format=1),
     lambda d: d.update(pages=[]),
     lambda d: d.update(provenance=None),
@@ -67,14 +74,21 @@ def test_page_entry_lists_its_executed_regions():
     lambda d: d["pages"]["index.md"].update(duration=True),  # a bool is not a number
     lambda d: d["pages"]["index.md"].update(regions={}),
     lambda d: d["pages"]["index.md"].update(inputs=[]),
-    lambda d: d["pages"]["index.md"]["regions"][0].update(status="weird"),
+    lambda d: d["pages"]["index.md"]["regions"][0]["run"].update(status="weird"),
     lambda d: d["pages"]["index.md"]["regions"][0].update(line="3"),
-    lambda d: d["pages"]["index.md"]["regions"][0].update(warnings={"a": 1}),
-    lambda d: d["pages"]["index.md"]["regions"][0].update(warnings=[{"category": 1}]),
-    lambda d: d["pages"]["index.md"]["regions"][0].update(values=[1]),
-    lambda d: d["pages"]["index.md"]["regions"][0]["error"].update(fault="gone"),
+    lambda d: d["pages"]["index.md"]["regions"][0]["run"].update(warnings={"a": 1}),
+    lambda d: d["pages"]["index.md"]["regions"][0]["run"].update(warnings=[{"category": 1}]),
+    lambda d: d["pages"]["index.md"]["regions"][0]["run"].update(values=[1]),
+    lambda d: d["pages"]["index.md"]["regions"][0]["run"]["error"].update(fault="gone"),
     lambda d: d["pages"]["index.md"]["regions"][0].update(id=None),
-])
+    lambda d: d["pages"]["index.md"]["regions"][0].update(stdout="forged"),  # not a field here
+    lambda d: d["pages"]["index.md"]["inputs"].update(device=None),
+    lambda d: d["pages"]["index.md"].update(key="not a digest"),
+    lambda d: d["pages"]["index.md"]["provenance"].update(threads="four"),
+]
+
+
+@pytest.mark.parametrize("change", MALFORMATIONS)
 def test_malformed_records_name_what_is_wrong(change):
     data = json.loads(json.dumps(RECORD.to_json()))
     change(data)
@@ -85,7 +99,7 @@ def test_malformed_records_name_what_is_wrong(change):
 
 
 def test_kind_names_in_messages():
-    with pytest.raises(RecordError, match="'duration' is missing or not int or float"):
+    with pytest.raises(RecordError, match=r"page: Expected `float`, got `null` - at `\$.duration`"):
         PageEntry.from_json({**PAGE.to_json(), "duration": None}, "page")
     with pytest.raises(RecordError, match="expected an object, got list"):
         Record.from_json([1, 2])
@@ -95,7 +109,8 @@ def test_sealed_records_detect_any_edit():
     data = PAGE.to_json()
     assert io.entry_digest(data) == PAGE.digest == seal(data)["digest"]
     edited = PageEntry.from_json({**data, "regions": [
-        {**data["regions"][0], "stdout": "forged\n"}, data["regions"][1]]}, "page")
+        {**data["regions"][0], "run": {**data["regions"][0]["run"], "stdout": "forged\n"}},
+        data["regions"][1]]}, "page")
     assert io.tampered(edited)
 
 
@@ -169,7 +184,7 @@ def test_git_commit_outside_a_repository(tmp_path, monkeypatch):
 def test_the_store_verifies_every_read(tmp_path):
     warnings: list[str] = []
     store = Store(tmp_path / "store", warnings.append)
-    stored = StoredPage("k1", {}, {}, "t", 1.0, 2.0, (RUN,))
+    stored = replace(STORED, key="k1", runs=(RUN,))
     assert store.get("k1") is None and warnings == []
     store.put("k1", stored)
     store.put("k1", stored)  # replacing an entry is fine
@@ -197,7 +212,7 @@ def test_the_store_survives_files_it_cannot_delete(tmp_path, monkeypatch):
 
     warnings: list[str] = []
     store = Store(tmp_path / "deep" / "store", warnings.append)  # missing parents are created
-    stored = StoredPage("k", {}, {}, "t", 1.0, 2.0, ())
+    stored = STORED
     store.put("k1", stored)
     store.put("k2", stored)
     (tmp_path / "deep" / "store" / "k1" / "meta.json").write_text("{}")
@@ -213,7 +228,7 @@ def test_the_store_survives_files_it_cannot_delete(tmp_path, monkeypatch):
 def test_the_store_keeps_only_what_the_build_used(tmp_path):
     store = Store(tmp_path / "store", print)
     assert store.keep_only(["x"]) == []  # no store yet
-    stored = StoredPage("k", {}, {}, "t", 1.0, 2.0, ())
+    stored = STORED
     for key in ("a", "b", "c"):
         store.put(key, stored)
     (tmp_path / "store" / ".stale-tmp").mkdir()
@@ -224,51 +239,58 @@ def test_the_store_keeps_only_what_the_build_used(tmp_path):
 def test_staleness_is_explained_in_words():
     from d2l_compiler.engine.record.freshness import explain
 
-    old = {"regions": [["a.py:r", "1"], ["a.py:s", "2"]], "files": {"m.py": "1", "gone.py": "1"},
-           "data": {"d.csv": "1"}, "packages": {"torch": ["torch==2.12"]}, "python": "3.11",
-           "device": "cpu", "format": 2, "env": {}}
-    new = {**old, "regions": [["a.py:r", "9"], ["a.py:s", "2"]],
-           "files": {"m.py": "2", "new.py": "1"}, "data": {"d.csv": "2"},
-           "packages": {"torch": ["torch==2.13"]}, "device": "cuda"}
+    old = PageInputs(regions=[("a.py:r", "1"), ("a.py:s", "2")],
+                     files={"m.py": "1", "gone.py": "1"}, data={"d.csv": "1"},
+                     packages={"torch": ["torch==2.12"]}, python="3.11", device="cpu", format=2)
+    new = replace(old, regions=[("a.py:r", "9"), ("a.py:s", "2")],
+                  files={"m.py": "2", "new.py": "1"}, data={"d.csv": "2"},
+                  packages={"torch": ["torch==2.13"]}, device="cuda")
     assert explain(old, old) == []
     assert explain(old, new) == [
         "a.py:r changed since it ran", "module gone.py no longer used", "module m.py changed",
         "module new.py newly used", "data file d.csv changed", "package torch==2.12 -> torch==2.13",
         "device cpu -> cuda"]
-    swapped = {**old, "regions": old["regions"][::-1]}
+    swapped = replace(old, regions=old.regions[::-1])
     assert explain(old, swapped) == ["the page runs its regions in another order or number: s → r"]
-    assert explain({}, old)[:1] == ["region a.py:r newly used"]
+    nothing = PageInputs(format=2, python="3.11", device="cpu")
+    assert explain(nothing, old)[:1] == ["region a.py:r newly used"]
 
 
 @pytest.mark.parametrize("instance, field", [
     (RUN.warnings[0], "message"), (RUN.error, "message"), (RUN, "stdout"), (ENTRY, "line"),
     (PAGE, "digest"), (RECORD.provenance, "device"), (RECORD, "pages"),
-    (StoredPage("k", {}, {}, "t", 1.0, 2.0, ()), "key"),
+    (STORED, "key"), (PAGE.inputs, "device"), (PAGE.provenance, "cpu"),
 ])
 def test_the_record_model_is_immutable(instance, field):
-    from dataclasses import FrozenInstanceError
-
-    with pytest.raises(FrozenInstanceError):
+    with pytest.raises(AttributeError, match="immutable"):
         setattr(instance, field, None)
 
 
-def test_optional_fields_have_their_documented_defaults():
+def test_optional_fields_have_their_documented_defaults_and_the_others_are_required():
     data = ENTRY.to_json()
     del data["target"]
-    assert RegionEntry.from_json(data, "r").target == data["id"]  # older records: target = id
+    with pytest.raises(RecordError, match="missing required field `target`"):
+        RegionEntry.from_json(data, "r")
     assert RegionEntry.from_json({**data, "target": "x.py:r"}, "r").target == "x.py:r"
-    assert PageEntry("k", {}, {}, "t", 1.0, 1.0, ()).ran is False  # a page is cached unless it ran
-    assert PageEntry("k", {}, {}, "t", 1.0, 1.0, ()).digest == ""
+    assert PageEntry("k", INPUTS, Provenance(), "t", 1.0, 1.0, ()).ran is False  # cached unless it ran
+    assert PageEntry("k", INPUTS, Provenance(), "t", 1.0, 1.0, ()).digest == ""
     page = PAGE.to_json()
     del page["peak_mb"]
-    assert PageEntry.from_json(page, "p").peak_mb == 0.0
-    assert RegionRun.from_json({"id": "a", "duration": None}).duration == 0.0
+    with pytest.raises(RecordError, match="peak_mb"):
+        PageEntry.from_json(page, "p")
+    with pytest.raises(RecordError, match="Expected `float`, got `null`"):
+        RegionRun.from_json({"index": 0, "id": "a", "duration": None})
     warning = CapturedWarning.from_json({"category": "W", "message": "m"}, "w")
     assert warning.where == ""
-    error = RegionError.from_json({"fault": "exit", "line": "3"}, "e")
+    error = RegionError.from_json({"fault": "exit"}, "e")
     assert (error.type, error.message, error.line, error.traceback) == ("", "", None, "")
-    assert BuildProvenance.from_json({}) == BuildProvenance("?", "unknown", "", "", (), (), 0.0)
-    assert BuildProvenance("cpu", "c", "d", "p") == BuildProvenance("cpu", "c", "d", "p", (), (), 0.0)
+    with pytest.raises(RecordError, match="Expected `int | null`, got `str`"):
+        RegionError.from_json({"fault": "exit", "line": "3"}, "e")
+    with pytest.raises(RecordError, match="missing required field `device`"):
+        BuildProvenance.from_json({})
+    assert BuildProvenance("cpu", "c", "d", "p") == BuildProvenance("cpu", "c", "d", "p",
+                                                                    BuildSummary((), (), 0.0))
+    assert Provenance.from_json({}) == Provenance(device="cpu", git_commit="unknown")
 
 
 def test_times_are_shown_as_readers_write_them():
@@ -287,20 +309,27 @@ def test_a_span_of_times_writes_the_shared_date_and_zone_once():
     assert readable_span("then", "2026-12-05T13:00:00Z") == "then – 2026-12-05 13:00 UTC"
 
 
-def test_the_published_schema_states_the_format_the_engine_writes():
-    """The hand-written JSON Schema names one format everywhere, the engine's (a schema that
-    drifted said "format 2" in its title beside ``"const": 3``)."""
-    import json
-    import re
-    from pathlib import Path
+def test_the_published_schema_is_the_model_s_own_and_judges_as_the_reader_does(tmp_path):
+    """The schema is generated from the typed record, so it names the engine's format and
+    accepts what the engine writes; and every malformation the reader refuses, it refuses
+    too (one definition: they cannot drift, as a hand-written schema once did, saying
+    "format 2" beside ``"const": 3``)."""
+    import jsonschema
 
     from d2l_compiler.engine.formats import RECORD_FORMAT
+    from d2l_compiler.engine.record.schema import record_schema, schema_file
 
-    path = Path(io.__file__).with_name("record.schema.json")
-    text = path.read_text(encoding="utf-8")
-    consts = {json.loads(m) for m in re.findall(r'"format": \{"const": (\d+)\}', text)}
-    titled = {int(m) for m in re.findall(r"format (\d+)", json.loads(text)["title"])}
-    assert consts == titled == {RECORD_FORMAT}
+    schema = record_schema()
+    assert f"format {RECORD_FORMAT}" in schema["title"]
+    path = schema_file(tmp_path)
+    assert json.loads(path.read_text(encoding="utf-8")) == json.loads(json.dumps(schema))
+    written = json.loads(json.dumps(RECORD.to_json()))
+    jsonschema.validate(written, schema)
+    for change in MALFORMATIONS:
+        broken = json.loads(json.dumps(written))
+        change(broken)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, schema)
 
 
 @pytest.mark.parametrize("tooling", ["COVERAGE_PROCESS_START", "D2L_COVERAGE_CONTEXT",

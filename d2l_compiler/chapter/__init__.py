@@ -39,7 +39,7 @@ def _per_device(call: TokenCall, words: int, usage: str) -> list[tuple[Any, Mapp
 
 
 def _labelled(call: TokenCall, words: int, usage: str) -> list[tuple[str, Mapping[str, Any]]]:
-    return [(tables.device_label(paths, entry.provenance if entry else {}), paths)
+    return [(tables.device_label(paths, entry.provenance.cpu if entry else ""), paths)
             for entry, paths in _per_device(call, words, usage)]
 
 
@@ -104,7 +104,7 @@ def _warnings(call: TokenCall, entry: Any) -> tuple[str, ...]:
 
 def _warm_up(call: TokenCall) -> str:
     return tables.paths_warm_up([
-        (tables.device_label(paths, entry.provenance if entry else {}), paths,
+        (tables.device_label(paths, entry.provenance.cpu if entry else ""), paths,
          tables.warm_up_failed(_warnings(call, entry)))
         for entry, paths in _per_device(call, 2, "paths_warm_up VALUE")])
 
@@ -116,11 +116,10 @@ def _provenance(call: TokenCall) -> str:
     # own; results recorded before commits were kept per run fall back to the build's)
     lines = []
     for entry, paths in _per_device(call, 2, "paths_provenance VALUE"):
-        provenance = entry.provenance if entry else {}
-        commit = str(provenance.get("git_commit", build_commit))
+        commit = entry.provenance.git_commit if entry else build_commit
         # set where the page's regions ran at several commits
-        first = str(provenance.get("first_git_commit") or "")
-        lines.append(tables.paths_provenance(paths, provenance,
+        first = (entry.provenance.first_git_commit or "") if entry else ""
+        lines.append(tables.paths_provenance(paths, entry.provenance.cpu if entry else "",
                                              entry.executed_at if entry else "?", commit,
                                              first_commit=first, warnings=_warnings(call, entry)))
     return "<br>".join(lines)

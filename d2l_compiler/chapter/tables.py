@@ -96,9 +96,10 @@ def _path_name(r: Mapping[str, Any]) -> str:
             f'<br><small>{inline(r.get("setting", "—"))}</small>')
 
 
-def device_label(paths: Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
-    """``cuda（NVIDIA H200）`` / ``cpu（Intel Xeon ...）``: which device measured ``paths``."""
-    hardware = paths.get("gpu") if paths.get("device") == "cuda" else provenance.get("cpu")
+def device_label(paths: Mapping[str, Any], cpu: str) -> str:
+    """``cuda（NVIDIA H200）`` / ``cpu（Intel Xeon ...）``: which device measured ``paths``
+    (``cpu``: the CPU's name, from the page's provenance)."""
+    hardware = paths.get("gpu") if paths.get("device") == "cuda" else cpu
     return inline(f"{paths.get('device')}（{hardware}）" if hardware else str(paths.get("device")))
 
 
@@ -407,7 +408,7 @@ def _commit(commit: str, first_commit: str = "") -> str:
     return codes + (f"（{'；'.join(notes)}）" if notes else "")
 
 
-def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], executed_at: str,
+def paths_provenance(paths: Mapping[str, Any], cpu: str, executed_at: str,
                      commit: str, *, first_commit: str = "", warnings: tuple[str, ...] = ()) -> str:
     """Where these numbers come from: device, CPU/GPU model (and CUDA version), torch,
     threads, date, commit (``first_commit``: the earliest, where the page's regions ran at
@@ -415,7 +416,7 @@ def paths_provenance(paths: Mapping[str, Any], provenance: Mapping[str, Any], ex
     outputs were compared with, what the compile time covers (``warnings``: the region's, which
     say whether warming up the toolchain failed), and what was skipped."""
     cuda = paths.get("device") == "cuda"
-    hardware = paths.get("gpu") if cuda else provenance.get("cpu")
+    hardware = paths.get("gpu") if cuda else cpu
     if cuda and paths.get("cuda"):
         hardware = f"{hardware}，CUDA {paths['cuda']}" if hardware else f"CUDA {paths['cuda']}"
     where = f"{paths.get('device')}（{hardware}）" if hardware else str(paths.get("device"))

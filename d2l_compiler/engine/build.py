@@ -7,14 +7,17 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path, PurePosixPath
+
+from msgspec.structs import replace
 
 from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
 from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun, StoredPage
 from d2l_compiler.engine.record.whole import BuildProvenance, PageTiming, Record
+from d2l_compiler.engine.record.whole import BuildSummary as RecordedSummary
 from d2l_compiler.engine.sources.device import check_memory_limit, resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import BuildError, PagesFailed, UsageError
@@ -253,10 +256,10 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                                         job.resources.exclusive)
                              for job in jobs for o in [outcomes[job.page]]),
                             key=lambda t: (t.started, t.page)))
-    provenance = BuildProvenance(device, commit, record.utc_now(),
-                                 sys.version.split()[0], tuple(summary.ran),
-                                 tuple(summary.cached), round(summary.seconds, 3),
-                                 tuple(summary.regions_ran), timeline)
+    provenance = BuildProvenance(device, commit, record.utc_now(), sys.version.split()[0],
+                                 RecordedSummary(tuple(summary.ran), tuple(summary.cached),
+                                                 round(summary.seconds, 3),
+                                                 tuple(summary.regions_ran), timeline))
     others, origins = with_named_records(
         project, pages, lambda page: device,
         other_devices(project, pages, previous, device, progress.say), named, progress.say)
@@ -266,11 +269,11 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     if not jobs and _same_results(previous, full):
         full = previous  # a build that ran nothing and changed nothing leaves the record be
     in_use = [k for page in new_pages for entry in full.devices(page)
-              for _, k in entry.inputs.get("region_keys", ())]
+              for _, k in entry.inputs.region_keys]
     if options.shard is not None:  # a shard's record holds its pages only, for `merge`
         record.write_record(shard_record_path(project, options.shard), full)
         in_use += [k for entry in (previous.pages.values() if previous else ())
-                   for _, k in entry.inputs.get("region_keys", ())]  # the other shards' pages
+                   for _, k in entry.inputs.region_keys]  # the other shards' pages
     elif options.record_only:
         record.write_record(project.record_path, full)
     else:
@@ -293,9 +296,9 @@ def _same_results(previous: Record | None, new: Record) -> bool:
 
 def _one_complete_run(found: dict[int, StoredPage | None]) -> bool:
     """Whether every region's result comes from one run of the whole page, in order."""
-    runs = {hit.provenance.get("page_run") for hit in found.values() if hit is not None}
+    runs = {hit.provenance.page_run for hit in found.values() if hit is not None}
     return None not in found.values() and len(runs) <= 1 and all(
-        hit.provenance.get("complete_run") for hit in found.values() if hit is not None)
+        hit.provenance.complete_run for hit in found.values() if hit is not None)
 
 
 def _stored(store: Store, reusable: dict[str, StoredPage], region_key: str) -> StoredPage | None:
@@ -323,7 +326,7 @@ def notebook_setup(project: Project, full: Record) -> NotebookSetup | None:
                              "the notebooks cannot pin it: install it or remove it") from None
     imported = sorted({PurePosixPath(file).parts[0].removesuffix(".py")
                        for entry in full.pages.values() if entry.executed
-                       for file in entry.inputs.get("files", {})})
+                       for file in entry.inputs.files})
     if not imported:
         return NotebookSetup(extra)
     wheel = project_wheel(project, imported)
@@ -411,23 +414,19 @@ def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
     entries = [found[i] for i in range(len(keys.regions))]
     assert all(e is not None for e in entries)  # every region ran or was stored
     # a page that only shows code: where its (empty) run would have been
-    provenance: dict = {} if entries else {**where_this_runs(), "device": keys.inputs["device"]}
-    for entry in sorted(entries, key=lambda e: e.executed_at):  # the latest run wins
-        provenance.update(entry.provenance)
-    if entries:  # the stamp gives the span when regions ran in different builds
+    if not entries:
+        provenance = replace(where_this_runs(), device=keys.inputs.device)
+    else:  # the latest run's, with the span when regions ran in different builds
         first = min(entries, key=lambda e: e.executed_at)
-        provenance["first_executed_at"] = first.executed_at
-        latest = provenance.get("git_commit")
-        earliest = first.provenance.get("git_commit", latest)
-        if earliest != latest:  # and the span of commits their code was at
-            provenance["first_git_commit"] = earliest
-    latest_run = provenance.get("page_run")
-    reused = [keys.nodes[i].region.section for i, entry in enumerate(entries)
-              if entry.provenance.get("page_run") != latest_run]
-    if reused:  # the stamp names the outputs an earlier run of the page left standing
-        provenance["reused_regions"] = reused
-    else:
-        provenance.pop("reused_regions", None)
+        latest = max(entries, key=lambda e: e.executed_at).provenance
+        provenance = replace(
+            latest, first_executed_at=first.executed_at,
+            # and the span of commits their code was at
+            first_git_commit=(first.provenance.git_commit
+                              if first.provenance.git_commit != latest.git_commit else None),
+            # the outputs an earlier run of the page left standing
+            reused_regions=tuple(keys.nodes[i].region.section for i, entry in enumerate(entries)
+                                 if entry.provenance.page_run != latest.page_run))
     runs = [replace(entry.runs[0], index=i) for i, entry in enumerate(entries)]
     return PageEntry(keys.key, keys.inputs, provenance,
                      max((e.executed_at for e in entries), default=record.utc_now()),

@@ -25,7 +25,7 @@ from d2l_compiler.engine.sources.project import Project
 
 def _main_device(merged: Record, page: str) -> str | None:
     entry = merged.pages.get(page)
-    return None if entry is None else str(entry.inputs.get("device"))
+    return None if entry is None else str(entry.inputs.device)
 
 
 def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: str = "cuda",
@@ -58,7 +58,7 @@ def merge(project: Project, paths: list[Path], site_dir: Path | None, prefer: st
         for entry in merged.devices(page):
             reasons = staleness(project, includes, entry, against_store=False, elsewhere=True)
             if reasons:
-                raise UsageError(f"merge: {page} ({entry.inputs.get('device')}) was built from "
+                raise UsageError(f"merge: {page} ({entry.inputs.device}) was built from "
                                  f"other sources than this checkout: {reasons[0]}")
     progress = progress or make_progress()
     others, origins = with_named_records(project, pages, lambda page: _main_device(merged, page),

@@ -94,14 +94,14 @@ def _recorded(project: Project) -> Record | None:
 def _declared_data(project: Project) -> list[Path]:
     record = _recorded(project)
     return [] if record is None else [project.root / rel for entry in record.pages.values()
-                                      for rel in entry.inputs.get("data", {})]
+                                      for rel in entry.inputs.data]
 
 
 def heavy_packages(project: Project) -> tuple[str, ...]:
     """The third-party packages the recorded pages import (what a warm process imports)."""
     record = _recorded(project)
     return () if record is None else tuple(sorted(
-        {name for entry in record.pages.values() for name in entry.inputs.get("packages", {})}))
+        {name for entry in record.pages.values() for name in entry.inputs.packages}))
 
 
 def refresh(project: Project, progress: PlainProgress,

@@ -164,7 +164,7 @@ def verify(project: Project, options: BuildOptions,
     result = Verification()
     for page, entry in first.pages.items():
         again = _by_occurrence(second.pages.get(page))
-        was = _by_occurrence(_recorded_entry(recorded, page, entry.inputs.get("device")))
+        was = _by_occurrence(_recorded_entry(recorded, page, entry.inputs.device))
         for occurrence, include in _occurrences(entry):
             result.compared += 1
             finding = _compare(page, include, again.get(occurrence), was.get(occurrence))
@@ -219,7 +219,7 @@ def _by_occurrence(entry: PageEntry | None) -> dict[tuple[str, int], RegionEntry
 
 def _recorded_entry(recorded: Record, page: str, device: str | None) -> PageEntry | None:
     """The record's results of ``page`` on ``device`` (its own or another device's)."""
-    return next((e for e in recorded.devices(page) if e.inputs.get("device") == device), None)
+    return next((e for e in recorded.devices(page) if e.inputs.device == device), None)
 
 
 def _gone(recorded: PageEntry, scratch: PageEntry | None) -> list[RegionEntry]:

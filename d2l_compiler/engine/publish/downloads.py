@@ -10,15 +10,16 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from d2l_compiler.engine.publish.wheel import SITE_FOLDER, published_wheel
+from d2l_compiler.engine.record.schema import SCHEMA_NAME, schema_file
 from d2l_compiler.engine.sources.project import Project
 
 RECORD_FILE = "d2l-record.json"  # the build record, for readers and their tools
 
 
 def downloads(project: Project) -> dict[str, Path]:
-    """Site-relative name -> the file published under it: the record, and the project's
-    wheel that the notebooks' first cell installs (when the build made one)."""
-    files = {RECORD_FILE: project.record_path}
+    """Site-relative name -> the file published under it: the record and its JSON Schema,
+    and the project's wheel that the notebooks' first cell installs (when the build made one)."""
+    files = {RECORD_FILE: project.record_path, SCHEMA_NAME: schema_file(project.state_dir)}
     wheel = published_wheel(project)
     if wheel is not None:
         files[f"{SITE_FOLDER}/{wheel.name}"] = wheel

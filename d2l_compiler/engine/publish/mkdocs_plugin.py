@@ -98,8 +98,8 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         watched = [project.record_path, status_path(project)]
         watched += [project.root / folder for folder in project.settings.executed]
         for entry in self.record.pages.values():
-            watched += [project.root / rel for rel in (*entry.inputs.get("files", {}),
-                                                       *entry.inputs.get("data", {}))]
+            watched += [project.root / rel for rel in (*entry.inputs.files,
+                                                       *entry.inputs.data)]
         for path in dict.fromkeys(watched):
             if path.exists():  # the serve loop writes the status file before MkDocs starts
                 server.watch(str(path))

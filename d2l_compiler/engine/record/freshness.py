@@ -17,6 +17,7 @@ from d2l_compiler.engine.sources import key
 from d2l_compiler.engine.record import io as record
 from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.sources.discover import Include, discover
+from d2l_compiler.engine.sources.inputs import PageInputs
 from d2l_compiler.engine.errors import NoRecord, UsageError
 from d2l_compiler.engine.sources.device import resolve_device
 from d2l_compiler.engine.sources.page_env import page_env  # the environment the regions ran in
@@ -42,19 +43,18 @@ def _changed(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[
     return reasons
 
 
-def explain(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+def explain(old: PageInputs, new: PageInputs) -> list[str]:
     """Why two sets of key inputs differ, in words (empty if they are the same)."""
-    old_regions, new_regions = old.get("regions") or [], new["regions"]
-    reasons = (_changed("region", dict(old_regions), dict(new_regions))
-               + _changed("module", old.get("files", {}), new["files"])
-               + _changed("data file", old.get("data", {}), new["data"])
-               + _changed("package", old.get("packages", {}), new["packages"]))
-    if not reasons and [r[0] for r in old_regions] != [r[0] for r in new_regions]:
+    reasons = (_changed("region", dict(old.regions), dict(new.regions))
+               + _changed("module", old.files, new.files)
+               + _changed("data file", old.data, new.data)
+               + _changed("package", old.packages, new.packages))
+    if not reasons and [r[0] for r in old.regions] != [r[0] for r in new.regions]:
         reasons.append("the page runs its regions in another order or number: "
-                       + " → ".join(r[0].rpartition(":")[2] for r in new_regions))
+                       + " → ".join(r[0].rpartition(":")[2] for r in new.regions))
     for scalar in ("python", "device", "format", "env"):
-        if old.get(scalar) != new[scalar]:
-            reasons.append(f"{scalar} {old.get(scalar)} -> {new[scalar]}")
+        if getattr(old, scalar) != getattr(new, scalar):
+            reasons.append(f"{scalar} {getattr(old, scalar)} -> {getattr(new, scalar)}")
     return reasons
 
 
@@ -63,7 +63,7 @@ def _matches_store(project: Project, entry: PageEntry) -> bool:
     region the store does not have passes: a record checked out without its store is judged
     by its digest)."""
     store = Store(project.store_dir, warn=lambda _: None)
-    region_keys = [k for _, k in entry.inputs.get("region_keys", ())]
+    region_keys = [k for _, k in entry.inputs.region_keys]
     if len(region_keys) != len(entry.executed):
         return False
     for region_key, shown in zip(region_keys, entry.executed, strict=True):
@@ -73,11 +73,11 @@ def _matches_store(project: Project, entry: PageEntry) -> bool:
     return True
 
 
-def must_rerun(old_inputs: Mapping[str, Any], keys: key.PageKeys) -> str:
+def must_rerun(old_inputs: PageInputs, keys: key.PageKeys) -> str:
     """Which regions an edit affects, in words: ``snippets/a.py:net changed → net, script
     must re-run`` (the regions whose keys the record does not have, led by those whose own
     inputs changed rather than an ancestor's); "" if none."""
-    known = {k for _, k in old_inputs.get("region_keys", ())}
+    known = {k for _, k in old_inputs.region_keys}
     stale = [node.index for node, (k, _) in zip(keys.nodes, keys.regions, strict=True)
              if k not in known]
     if not stale:
@@ -94,10 +94,10 @@ def outdated_regions(project: Project, includes: list[Include],
     longer produces; None if the page now runs other regions, or in another order, than the
     record holds (then no recorded output belongs to a place on the page)."""
     executed = [inc for inc in includes if inc.region.executed]
-    recorded = list(entry.inputs.get("region_keys", ()))
+    recorded = list(entry.inputs.region_keys)
     if [inc.region.id for inc in executed] != [region_id for region_id, _ in recorded]:
         return None
-    keys = key.include_keys(project.root, includes, entry.inputs["device"])
+    keys = key.include_keys(project.root, includes, entry.inputs.device)
     return frozenset(i for i, ((new, _), (_, old)) in enumerate(zip(keys.regions, recorded,
                                                                      strict=True)) if new != old)
 
@@ -105,7 +105,7 @@ def outdated_regions(project: Project, includes: list[Include],
 def recorded_elsewhere(project: Project, entry: PageEntry) -> bool:
     """Whether ``entry`` was recorded on another device than this machine's (so on another
     machine, with that machine's packages)."""
-    return entry.inputs.get("device") != _local_device(str(project.state_dir))
+    return entry.inputs.device != _local_device(str(project.state_dir))
 
 
 @lru_cache(maxsize=8)
@@ -137,8 +137,8 @@ def staleness(project: Project, includes: list[Include], entry: PageEntry | None
     if executed:
         if elsewhere is None:
             elsewhere = recorded_elsewhere(project, entry)
-        keys = key.include_keys(project.root, includes, entry.inputs["device"],
-                                entry.inputs.get("packages") if elsewhere else None,
+        keys = key.include_keys(project.root, includes, entry.inputs.device,
+                                entry.inputs.packages if elsewhere else None,
                                 entry.inputs if elsewhere else None)
         if keys.key != entry.key:
             reasons += explain(entry.inputs, keys.inputs) or ["key changed"]
@@ -165,7 +165,7 @@ def _inputs_changed(project: Project, entry: PageEntry, keys: key.PageKeys,
                     environment: bool = True) -> list[str]:
     runs = {i: shown.run for i, shown in enumerate(entry.executed) if shown.run is not None}
     stale = stale_by_inputs(runs, keys.nodes, project.root,
-                            page_env(project.root, entry.inputs["device"]), environment)
+                            page_env(project.root, entry.inputs.device), environment)
     return [f"{entry.executed[i].id}: {why}" for i, why in sorted(stale.items())][:5]
 
 
@@ -179,7 +179,7 @@ def check(project: Project) -> dict[str, list[str]]:
     for page, includes in pages.items():
         if any(inc.region.executed for inc in includes):
             found[page] = staleness(project, includes, stored.pages.get(page)) + [
-                f"{other.inputs.get('device')} results: {reason}"
+                f"{other.inputs.device} results: {reason}"
                 for other in stored.devices(page)[1:]
                 for reason in staleness(project, includes, other)]
     return found

@@ -16,7 +16,7 @@ from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.record.freshness import explain
 from d2l_compiler.engine.record.io import tampered
 from d2l_compiler.engine.record.model import PageEntry
-from d2l_compiler.engine.record.whole import BuildProvenance, Record
+from d2l_compiler.engine.record.whole import BuildProvenance, BuildSummary, Record
 
 # the key inputs that say which sources a result was built from (the device, the Python and
 # package versions may differ between machines; the code may not)
@@ -32,11 +32,11 @@ class Labelled:
 
 
 def _device(entry: PageEntry) -> str:
-    return str(entry.inputs.get("device", "?"))
+    return str(entry.inputs.device)
 
 
 def _sources(entry: PageEntry) -> list:
-    return [entry.inputs.get(name) for name in SOURCE_INPUTS]
+    return [getattr(entry.inputs, name) for name in SOURCE_INPUTS]
 
 
 def _why(a: PageEntry, b: PageEntry) -> str:
@@ -96,9 +96,10 @@ def _provenance(builds: list[BuildProvenance], pages: dict[str, PageEntry],
     devices = [_device(e) for e in pages.values()] + [_device(e) for es in others.values() for e in es]
     return BuildProvenance(
         joined(devices) or joined(b.device for b in builds), joined(b.git_commit for b in builds),
-        max(b.date_utc for b in builds), joined(b.python for b in builds),
-        tuple(sorted({p for b in builds for p in b.ran})),
-        tuple(sorted({p for b in builds for p in b.cached})),
-        max(b.seconds for b in builds),
-        tuple(sorted({r for b in builds for r in b.regions_ran})),
-        tuple(sorted({t for b in builds for t in b.timeline}, key=lambda t: (t.started, t.page))))
+        max(b.date_utc for b in builds), joined(b.python for b in builds), BuildSummary(
+            tuple(sorted({p for b in builds for p in b.ran})),
+            tuple(sorted({p for b in builds for p in b.cached})),
+            max(b.seconds for b in builds),
+            tuple(sorted({r for b in builds for r in b.regions_ran})),
+            tuple(sorted({t for b in builds for t in b.timeline},
+                         key=lambda t: (t.started, t.page)))))

@@ -87,7 +87,7 @@ def with_named_records(project: Project, pages: dict[str, list[Include]],
                 say(f"records: {item.name}: {page} is no page of this book with code: ignored")
                 continue
             for entry in item.record.devices(page):
-                other = entry.inputs.get("device")
+                other = entry.inputs.device
                 if other == shown(page):
                     continue  # this build's own results are shown for its device
                 # staleness checks the entry's digest first (a hand-edited record)
@@ -97,7 +97,7 @@ def with_named_records(project: Project, pages: dict[str, list[Include]],
                     say(f"not shown: the {other} results of {page} in {item.name}: {reasons[0]}")
                     continue
                 entries = merged.setdefault(page, [])
-                entries[:] = [e for e in entries if e.inputs.get("device") != other] + [entry]
+                entries[:] = [e for e in entries if e.inputs.device != other] + [entry]
                 origins[entry.digest] = item.name
-    return ({page: tuple(sorted(entries, key=lambda e: str(e.inputs.get("device"))))
+    return ({page: tuple(sorted(entries, key=lambda e: str(e.inputs.device)))
              for page, entries in merged.items() if entries}, origins)

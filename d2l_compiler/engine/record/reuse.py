@@ -19,24 +19,15 @@ def recorded_results(previous: Record | None) -> dict[str, StoredPage]:
     (entries that do not match their digest are ignored)."""
     found: dict[str, StoredPage] = {}
     for entry in [e for page in (previous.pages if previous else ()) for e in previous.devices(page)]:
-        region_keys = [k for _, k in entry.inputs.get("region_keys", ())]
+        region_keys = [k for _, k in entry.inputs.region_keys]
         if tampered(entry) or len(region_keys) != len(entry.executed):
             continue
         for region_key, shown in zip(region_keys, entry.executed, strict=True):
             if shown.run is not None and shown.run.status is Status.OK:
-                found[region_key] = StoredPage(region_key, {}, run_provenance(entry),
+                found[region_key] = StoredPage(region_key, None, entry.provenance.of_one_run(),
                                                entry.executed_at, shown.run.duration,
                                                entry.peak_mb, (shown.run,))
     return found
-
-
-# what a page's provenance says about its regions' runs together, not about any one run
-PAGE_SPANS = ("first_executed_at", "first_git_commit")
-
-
-def run_provenance(entry: PageEntry) -> dict:
-    """A page's provenance as one of its runs has it (without the spans over its runs)."""
-    return {k: v for k, v in entry.provenance.items() if k not in PAGE_SPANS}
 
 
 def other_devices(project: Project, pages: dict[str, list[Include]], previous: Record | None,
@@ -45,7 +36,7 @@ def other_devices(project: Project, pages: dict[str, list[Include]], previous: R
     run merged in stays beside this CPU build's until its page's code changes)."""
     kept: dict[str, tuple[PageEntry, ...]] = {}
     for page in previous.pages if previous is not None else ():
-        entries = [e for e in previous.devices(page) if e.inputs.get("device") != device]
+        entries = [e for e in previous.devices(page) if e.inputs.device != device]
         if page not in pages:  # not built this time (--only): kept as it was
             kept[page] = tuple(entries)
             continue
@@ -53,7 +44,7 @@ def other_devices(project: Project, pages: dict[str, list[Include]], previous: R
         for entry in entries:
             reasons = staleness(project, pages[page], entry)
             if reasons:
-                say(f"dropped the {entry.inputs.get('device')} results of {page}: "
+                say(f"dropped the {entry.inputs.device} results of {page}: "
                              f"{reasons[0]}")
             else:
                 fresh.append(entry)

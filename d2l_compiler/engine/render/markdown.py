@@ -29,7 +29,7 @@ __all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "re
 
 from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import readable_span, readable_time
-from d2l_compiler.engine.record.model import PageEntry, RegionEntry, RegionRun
+from d2l_compiler.engine.record.model import PageEntry, Provenance, RegionEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.installed import load_extensions
@@ -45,25 +45,25 @@ _MAX_FORMAT_NUMBER = 200  # widths and precisions in a token's format spec
 _MAX_TOKEN_TEXT = 10_000  # characters one formatted value may produce
 
 
-def stamp(provenance: Mapping[str, Any], executed_at: str, labels: Labels = LABELS["en"],
+def stamp(provenance: Provenance, executed_at: str, labels: Labels = LABELS["en"],
           template: str | None = None) -> str:
     """One line saying where and when a page's code ran (``template``: another wording of
     the line, e.g. ``labels.stamp_other``)."""
-    device = provenance.get("device", "?")
-    hardware = provenance.get("gpu") if device == "cuda" else provenance.get("cpu")
+    device = provenance.device or "?"
+    hardware = provenance.gpu if device == "cuda" else provenance.cpu
     parts = [labels.device.format(device=device)
              + (labels.hardware.format(hardware=hardware) if hardware else "")]
-    if "torch" in provenance:
-        parts.append(labels.torch.format(torch=provenance["torch"],
-                                         threads=provenance.get("threads", "?")))
-    parts.append(labels.python.format(python=provenance.get("python", "?")))
+    if provenance.torch is not None:
+        parts.append(labels.torch.format(torch=provenance.torch, threads=provenance.threads
+                                         if provenance.threads is not None else "?"))
+    parts.append(labels.python.format(python=provenance.python or "?"))
     when = readable_time(executed_at)
-    first = provenance.get("first_executed_at")
-    if isinstance(first, str) and first and first != executed_at:  # regions ran at other times
+    first = provenance.first_executed_at
+    if first and first != executed_at:  # regions ran at other times
         when = readable_span(first, executed_at)
     parts.append(labels.when.format(when=when))
-    reused = provenance.get("reused_regions")
-    if isinstance(reused, list) and reused:
+    reused = provenance.reused_regions
+    if reused:
         parts.append(labels.reused.format(count=len(reused),
                                           names=", ".join(str(r) for r in reused[:8])
                                           + (" …" if len(reused) > 8 else "")))
@@ -240,5 +240,5 @@ def refuse_stale(project: Project, includes: list[Include], record: Record, page
     for results in record.devices(page):  # every device's results shown
         problems = staleness(project, includes, results, environment=False)
         if problems:
-            where = "" if results is entry else f" ({results.inputs.get('device')})"
+            where = "" if results is entry else f" ({results.inputs.device})"
             raise RenderError(f"stale results{where}: {'; '.join(problems)}", page_file)

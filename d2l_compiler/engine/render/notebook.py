@@ -137,7 +137,7 @@ def setup_cell(entry: PageEntry, setup: NotebookSetup | None, labels: Labels) ->
     requirements = setup.requirements(entry) if setup is not None else []
     if not requirements:
         return None
-    torch = entry.provenance.get("torch")
+    torch = entry.provenance.torch
     comment = labels.notebook_setup.format(torch=labels.notebook_torch.format(torch=torch)
                                            if torch else "")
     return {"cell_type": "code", "execution_count": None, "metadata": {"d2l_setup": True},
@@ -199,7 +199,8 @@ def page_notebooks(markdown: str, entry: PageEntry, record: Record,
         notebooks.append({"cells": variant, "nbformat": 4, "nbformat_minor": 5, "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
-            "d2l": {"executed_at": entry.executed_at, "provenance": dict(sorted(entry.provenance.items()))}}})
+            "d2l": {"executed_at": entry.executed_at,
+                    "provenance": dict(sorted(entry.provenance.to_json().items()))}}})
     return notebooks
 
 

@@ -35,7 +35,7 @@ class NotebookSetup:
     def requirements(self, entry: PageEntry) -> list[str]:
         """The page's pins: ``name==version`` for each distribution, then the project."""
         pins: dict[str, str] = {}
-        packages: Mapping[str, Any] = entry.inputs.get("packages", {})
+        packages: Mapping[str, Any] = entry.inputs.packages
         for versions in packages.values():
             for pin in versions if isinstance(versions, list) else ():
                 name, sep, version = str(pin).partition("==")
@@ -44,7 +44,7 @@ class NotebookSetup:
         for name, version in self.extra.items():
             pins.setdefault(name, _public_version(version))
         found = [f"{name}=={pins[name]}" for name in sorted(pins, key=str.lower)]
-        if self.project is not None and entry.inputs.get("files"):
+        if self.project is not None and entry.inputs.files:
             found.append(self.project)
         return found
 

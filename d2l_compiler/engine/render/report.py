@@ -46,8 +46,9 @@ def _page(name: str, entry: PageEntry, words: ReportLabels) -> list[str]:
     lines = [f"### {inline(name)}", "",
              inline(words.page_line.format(
                  how=words.ran if entry.ran else words.reused, when=readable_time(entry.executed_at),
-                 seconds=entry.duration, peak=entry.peak_mb, torch=prov.get("torch", words.no_torch),
-                 threads=prov.get("threads", "?"), cpu=prov.get("cpu", "?"))), ""]
+                 seconds=entry.duration, peak=entry.peak_mb, torch=prov.torch or words.no_torch,
+                 threads=prov.threads if prov.threads is not None else "?",
+                 cpu=prov.cpu or "?")), ""]
     statuses = dict(words.statuses)
     rows = [[_code(r.id), statuses.get(r.run.status.value, r.run.status.value)
              if r.run is not None else words.shown_only,
@@ -56,11 +57,11 @@ def _page(name: str, entry: PageEntry, words: ReportLabels) -> list[str]:
             for r in entry.regions]
     lines += _table([words.region, words.status, words.seconds, words.warning_count], rows)
     inputs = entry.inputs
-    key_rows = ([[words.region, k, v[:12]] for k, v in inputs["regions"]]
-                + [[words.module, k, v[:12]] for k, v in inputs["files"].items()]
-                + [[words.data_file, k, v[:12]] for k, v in inputs.get("data", {}).items()]
-                + [[words.package, k, ", ".join(v)] for k, v in inputs["packages"].items()]
-                + [["Python", "", inputs["python"]], [words.device, "", inputs["device"]]])
+    key_rows = ([[words.region, k, v[:12]] for k, v in inputs.regions]
+                + [[words.module, k, v[:12]] for k, v in inputs.files.items()]
+                + [[words.data_file, k, v[:12]] for k, v in inputs.data.items()]
+                + [[words.package, k, ", ".join(v)] for k, v in inputs.packages.items()]
+                + [["Python", "", inputs.python], [words.device, "", inputs.device]])
     lines += ["", f'??? note "{inline(words.key_inputs.format(key=entry.key[:16]))}"', ""]
     lines += ["    " + line for line in _table([words.kind, words.name, words.digest], key_rows)]
     return lines + [""]

@@ -58,7 +58,7 @@ class PageContext:
 
     def lookup_devices(self, ref: str) -> list[tuple[PageEntry | None, Any]]:
         """``ref`` from this page's results, then from each other device's results that
-        recorded it (the device is ``entry.inputs["device"]``), for tokens that compare
+        recorded it (the device is ``entry.inputs.device``), for tokens that compare
         devices side by side."""
         found = [(self.entry, self.lookup(ref))]
         for entry, regions in self.others:

@@ -30,7 +30,11 @@ from typing import Any
 
 from d2l_compiler.engine.run.machine import cpu_name
 from d2l_compiler.engine.run.loaded import forget_project_modules
-from d2l_compiler.engine.record.model import CapturedWarning, Fault, RegionError, RegionRun, Status
+from msgspec.structs import replace
+
+from d2l_compiler.engine.record.model import (CapturedWarning, Fault, Provenance, RegionError,
+                                              RegionRun, Status)
+from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, read_job
 from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
 from d2l_compiler.engine.run.statedigest import StateProbe, changes
@@ -125,18 +129,17 @@ def _failing_line(exc: BaseException, filename: str) -> int | None:
     return line
 
 
-def provenance() -> dict[str, Any]:
+def provenance() -> Provenance:
     """Where the regions ran: read after they ran, so torch is described only if they used it."""
-    info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
-                            "cpu": cpu_name(), "cpu_count": os.cpu_count(),
-                            "device": os.environ.get("D2L_DEVICE", "cpu")}
+    device = os.environ.get("D2L_DEVICE", "cpu")
     torch = sys.modules.get("torch")
+    described = {}
     if torch is not None:
-        info["torch"] = torch.__version__
-        info["threads"] = torch.get_num_threads()
-        if info["device"] == "cuda" and torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name()
-    return info
+        described = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+        if device == "cuda" and torch.cuda.is_available():
+            described["gpu"] = torch.cuda.get_device_name()
+    return Provenance(python=platform.python_version(), platform=platform.platform(),
+                      cpu=cpu_name(), cpu_count=os.cpu_count(), device=device, **described)
 
 
 class OutputLimitExceeded(BaseException):
@@ -226,29 +229,29 @@ def _authors_traceback(exc: BaseException) -> str:
     return "".join(shown.format())[-_MAX_TRACEBACK:]
 
 
-def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout,
+def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionStdout,
                 watch: _Watch | None = None) -> RegionRun:
-    filename = str(Path(root, region["path"]))
+    filename = str(Path(root, region.path))
     before = {name: id(value) for name, value in namespace.items()}
     state_before = watch.before() if watch is not None else {}
     if watch is not None:
         watch.inputs.start()
     stdout.begin()
-    expect = region.get("expect")
+    expect = region.expect
     error: RegionError | None = None
     raised = ""
     start = time.perf_counter()
     with region_warnings() as caught:
         try:
             # pad with blank lines so tracebacks carry the snippet file's real line numbers
-            code = compile("\n" * (region["first_line"] - 1) + region["code"], filename, "exec")
+            code = compile("\n" * (region.first_line - 1) + region.code, filename, "exec")
             exec(code, namespace)
             if expect:
                 error = RegionError(Fault.DID_NOT_RAISE, "DidNotRaise",
                                     f"expected {expect}, but the region completed")
         except BaseException as exc:  # noqa: BLE001 - SystemExit and Ctrl-C are failures too
             if expect and expect in {cls.__name__ for cls in type(exc).__mro__}:
-                raised = _shown_traceback(exc, filename, region["path"])
+                raised = _shown_traceback(exc, filename, region.path)
             else:
                 error = RegionError(_fault(exc), type(exc).__name__, str(exc)[:_MAX_STR],
                                     _failing_line(exc, filename), _authors_traceback(exc))
@@ -260,14 +263,14 @@ def _run_region(region: dict, namespace: dict, root: str, stdout: _RegionStdout,
         text += f"\n[output cut at {stdout.limit} characters]\n"  # an output-limit failure
     seen = {name: "" for name in watch.inputs.stop()} if watch is not None else {}
     shown = _warning_list(caught, root)
-    if _shows_position(root, region["path"], text + stray + raised, shown, error):
-        seen[f"position:{region['path']}"] = position_tag(region["first_line"], root)
+    if _shows_position(root, region.path, text + stray + raised, shown, error):
+        seen[f"position:{region.path}"] = position_tag(region.first_line, root)
     # the names it binds by its text (and, when it can bind any name, those that changed):
     # never "those that differ from before", which depends on what ran before it
-    binds = set(region.get("binds", ()))
-    values, dropped = _exposed(namespace, before if region.get("opaque", True) else None, binds)
+    binds = set(region.binds)
+    values, dropped = _exposed(namespace, before if region.opaque else None, binds)
     state_changed = changes(state_before, watch.after()) if watch is not None else {}
-    return RegionRun(region["index"], region["id"], Status.OK if error is None else Status.ERROR,
+    return RegionRun(region.index, region.id, Status.OK if error is None else Status.ERROR,
                      duration, text, stray, raised, tuple(shown), values, dropped,
                      error, seen, state_before, state_changed)
 
@@ -283,7 +286,7 @@ def _shows_position(root: str, path: str, text: str, shown: list[CapturedWarning
 class _Watch:
     """The page process's state and the inputs each region reaches (see statedigest, observe)."""
 
-    def __init__(self, root: str, namespace: dict, excluded: tuple[Path, ...]) -> None:
+    def __init__(self, root: str, namespace: dict, excluded: tuple[Path, ...] = ()) -> None:
         self.probe = StateProbe(Path(root), namespace)
         self.inputs = InputObserver(Path(root), excluded)
         self._last: dict[str, str] | None = None
@@ -301,25 +304,25 @@ class _Watch:
         return self._last
 
 
-def run(job: dict, emit: Callable[[dict], None]) -> bool:
+def run(job: PageProcessJob, emit: Callable[[dict], None]) -> bool:
     """Run the job's regions in order in one namespace; False once one fails."""
-    root = job["root"]
+    root = job.root
     sys.path.insert(0, root)  # `import snippets.x` works as it does from the project root
     source_only(Path(root))  # never a stale __pycache__ of the project's own modules
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    stdout = _RegionStdout(job.get("output_limit", 1_000_000))
-    watch = _Watch(root, namespace, tuple(Path(p) for p in job.get("engine_dirs", ())))
+    stdout = _RegionStdout(job.output_limit)
+    watch = _Watch(root, namespace)
     saved, sys.stdout = sys.stdout, stdout
     try:
-        for region in job["regions"]:
+        for region in job.regions:
             result = _run_region(region, namespace, root, stdout, watch)
-            emit({"event": "region", "index": result.index, **result.to_json()})
+            emit({"event": "region", **result.to_json()})
             if result.status is not Status.OK:
                 return False
     finally:
         sys.stdout = saved
-    emit({"event": "done", "provenance": {**provenance(),
-                                          "state_digest_seconds": round(watch.seconds, 3)}})
+    emit({"event": "done", "provenance": replace(
+        provenance(), state_digest_seconds=round(watch.seconds, 3)).to_json()})
     return True
 
 
@@ -350,9 +353,9 @@ def main() -> None:
     if warm:
         args = _stand_by(args[1:])
     job_file, result_file = args
-    job = json.loads(Path(job_file).read_text(encoding="utf-8"))
+    job = read_job(Path(job_file).read_bytes())
     if warm:  # loaded before the author's edit: the project's modules must come from its files
-        forget_project_modules(Path(job["root"]))
+        forget_project_modules(Path(job.root))
     try:
         out = open(result_file, "a", encoding="ascii")  # noqa: SIM115 - closed by os._exit
     except OSError as exc:

@@ -13,8 +13,10 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec.structs import replace
 
 from d2l_compiler.engine.record.io import utc_now
 from d2l_compiler.engine.record.model import RegionRun, Status, StoredPage
@@ -166,11 +168,9 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
             index = region_run.index
             region_run = replace(region_run, seen=resolve(region_run.seen, job.root, environ))
             region_key, inputs = job.keys.regions[index]
-            ran[index] = StoredPage(region_key, inputs, {
-                **run.provenance, "git_commit": job.commit, "page_run": page_run,
-                "complete_run": complete},
-                                    executed_at,
-                                    region_run.duration, run.peak_mb, (region_run,))
+            ran[index] = StoredPage(region_key, inputs, replace(
+                run.provenance, git_commit=job.commit, page_run=page_run, complete_run=complete),
+                executed_at, region_run.duration, run.peak_mb, (region_run,))
     if skipped:
         failures.append(_skipped(job, skipped, needs))
     return ran, "\n".join(failures), sorted(set(differs)), processes

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from d2l_compiler.engine.record.model import Fault, RecordError, RegionRun, Status
+from d2l_compiler.engine.record.model import Fault, Provenance, RecordError, RegionRun, Status
+from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, job_bytes
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.usage import usage
 from d2l_compiler.engine.escape import terminal
@@ -57,7 +58,7 @@ class PageRun:
     page: str
     ok: bool
     regions: list[RegionRun]
-    provenance: dict[str, Any] = field(default_factory=dict)
+    provenance: Provenance = Provenance()
     duration: float = 0.0
     peak_mb: float = 0.0
     failure: str = ""  # a few lines for the terminal
@@ -97,7 +98,7 @@ class _Follow:
 
 @dataclass(frozen=True)
 class _Done:
-    provenance: dict[str, Any]
+    provenance: Provenance
 
 
 _CORRUPT = object()  # a line in the result file that is not an event of ours
@@ -115,9 +116,10 @@ def _parse_events(data: bytes) -> list[Any]:
         try:
             event = json.loads(line)
             if event.get("event") == "region":
+                del event["event"]
                 events.append(RegionRun.from_json(event, "child event"))
-            elif event.get("event") == "done" and isinstance(event.get("provenance"), dict):
-                events.append(_Done(event["provenance"]))
+            elif event.get("event") == "done":
+                events.append(_Done(Provenance.from_json(event.get("provenance"), "child event")))
             else:
                 events.append(_CORRUPT)
         except (ValueError, AttributeError, RecordError):
@@ -152,20 +154,21 @@ def _classify(failed: RegionRun | None, outcome: Outcome, corrupt: bool) -> Faul
     return Fault.CORRUPT_RESULT if corrupt else Fault.EXIT
 
 
-def _job(root: Path, executed: dict[int, Include], limits: Limits) -> dict[str, Any]:
-    return {"root": str(root), "output_limit": limits.output_chars,
-            "memory_mb": limits.memory_mb, "regions": [
-                {"index": index, "id": inc.region.id, "path": inc.region.path,
-                 "first_line": inc.region.first_line, "code": inc.region.code,
-                 "expect": inc.region.expect_raises, **_binding(inc.region.code)}
-                for index, inc in executed.items()]}
+def _job(root: Path, executed: dict[int, Include], limits: Limits) -> PageProcessJob:
+    return PageProcessJob(root=str(root), output_limit=limits.output_chars,
+                          memory_mb=limits.memory_mb,
+                          regions=tuple(_job_region(index, inc) for index, inc in executed.items()))
 
 
-def _binding(code: str) -> dict[str, Any]:
-    """What the page process needs to know of a region's bindings to record its values the
-    same way whatever ran before it: the names its text binds, and whether it can bind any."""
-    found = usage(code)
-    return {"binds": sorted(found.binds | found.may_bind), "opaque": found.opaque}
+def _job_region(index: int, include: Include) -> JobRegion:
+    """A region as the page process runs it, with what it needs to know of its bindings to
+    record its values the same way whatever ran before it: the names its text binds, and
+    whether it can bind any."""
+    region = include.region
+    found = usage(region.code)
+    return JobRegion(index=index, id=region.id, path=region.path, first_line=region.first_line,
+                     code=region.code, expect=region.expect_raises,
+                     binds=tuple(sorted(found.binds | found.may_bind)), opaque=found.opaque)
 
 
 def _start(root: Path, work: Path, device: str, limits: Limits,
@@ -211,7 +214,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     proc: subprocess.Popen | None = None
     sink: OutputSink | None = None
     try:
-        (work / "job.json").write_text(json.dumps(_job(root, executed, limits)), encoding="utf-8")
+        (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits)))
         sink = OutputSink(log, limits.output_bytes)
         proc = _start(root, work, device, limits, warm, gpus)
         until = start + limits.timeout if deadline is None else deadline
@@ -250,7 +253,7 @@ def _result(page: str, executed: dict[int, Include], events: list[Any], outcome:
     run = PageRun(page, True, [e for e in events if isinstance(e, RegionRun)],
                   duration=duration, peak_mb=outcome.peak, log=str(log))
     done = next((e for e in events if isinstance(e, _Done)), None)
-    run.provenance = done.provenance if done is not None else {}
+    run.provenance = done.provenance if done is not None else Provenance()
     failed = next((r for r in run.regions if r.status is not Status.OK), None)
     if (failed is None and done is not None and outcome.code == 0 and not corrupt
             and not outcome.timed_out and not outcome.flooded):

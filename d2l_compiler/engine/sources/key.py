@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -26,6 +25,8 @@ from d2l_compiler.engine.sources.graph import Node, page_graph
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.formats import RECORD_FORMAT
 from d2l_compiler.engine.sources.installed import installed_version
+from d2l_compiler.engine.sources.inputs import KeyInputs, PageInputs, RegionInputs
+
 # environment variables that change what regions print without being seen read: those the C
 # library reads (time zone, locale). Every other variable a region reads is recorded as it
 # runs (``RegionRun.seen``) and checked before its result is reused; D2L_DEVICE enters as
@@ -170,8 +171,8 @@ def data_files(root: Path, regions: list[Region]) -> dict[str, str]:
 
 def region_keys(root: Path, nodes: list[Node], device: str,
                 versions: Mapping[str, list[str]] | None = None,
-                machine: Mapping[str, Any] | None = None,
-                page: str = "") -> list[tuple[str, dict]]:
+                machine: KeyInputs | None = None,
+                page: str = "") -> list[tuple[str, RegionInputs]]:
     """The key of each executed region of a page, and its inputs: its own code, the project
     modules, packages and data files it uses, whether it runs in a process of its own, and
     the keys of the regions it depends on (so an edit re-keys exactly its descendants).
@@ -179,37 +180,30 @@ def region_keys(root: Path, nodes: list[Node], device: str,
     that recorded a result, when this one vouches only for its sources; ``machine`` (its
     ``python`` and ``env`` inputs) likewise stands in for this machine's interpreter and
     environment."""
-    keys: list[tuple[str, dict]] = []
+    keys: list[tuple[str, RegionInputs]] = []
     sources = ProjectSources(root)
+    here = _machine(device, machine)
     for node in nodes:
         files, packages = dependencies(root, [node.region], sources)
         if versions is not None:
             packages = {name: list(versions.get(name, found)) for name, found in packages.items()}
-        # the page is an input: a region shared by two pages may see other state on each
-        inputs = {**_environment(device, machine), "page": page,
-                  "region": [node.region.id, node.region.source_sha],
-                  "files": files, "packages": packages, "data": data_files(root, [node.region]),
-                  "own_process": node.own_process, "after": [keys[d][0] for d in node.deps]}
-        keys.append((_digest(inputs), inputs))
+        inputs = RegionInputs(**here, page=page, region=(node.region.id, node.region.source_sha),
+                              files=files, packages=packages,
+                              data=data_files(root, [node.region]), own_process=node.own_process,
+                              after=[keys[d][0] for d in node.deps])
+        keys.append((inputs.digest(), inputs))
     return keys
 
 
-def _environment(device: str, machine: Mapping[str, Any] | None = None) -> dict:
-    here = {"format": RECORD_FORMAT, "python": platform.python_version(), "device": device,
+def _machine(device: str, machine: KeyInputs | None = None) -> dict[str, Any]:
+    """The machine facts every key covers: this machine's, or (``machine``) those of the
+    machine that recorded a result, taken as it says (they are not inputs this one can
+    check; the sources are)."""
+    if machine is not None:
+        return {"format": RECORD_FORMAT, "python": machine.python, "device": device,
+                "env": dict(machine.env)}
+    return {"format": RECORD_FORMAT, "python": platform.python_version(), "device": device,
             "env": {name: os.environ.get(name, "") for name in OUTPUT_ENV}}
-    if machine is not None:  # the recording machine's interpreter and environment
-        here.update({name: machine[name] for name in MACHINE_INPUTS if name in machine})
-    return here
-
-
-# what a result recorded on another machine was recorded with, taken as it says: those
-# are that machine's facts, not inputs this one can check (the sources are)
-MACHINE_INPUTS = ("python", "env")
-
-
-def _digest(inputs: dict) -> str:
-    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -217,34 +211,35 @@ class PageKeys:
     """A page's key and inputs, its dependency graph, and each executed region's key."""
 
     key: str
-    inputs: dict
+    inputs: PageInputs
     nodes: list[Node]
-    regions: list[tuple[str, dict]]  # (key, inputs) per node
+    regions: list[tuple[str, RegionInputs]]  # (key, inputs) per node
 
 
 def page_keys(root: Path, regions: list[Region], device: str,
               own_process: list[bool] | None = None,
               versions: Mapping[str, list[str]] | None = None,
-              machine: Mapping[str, Any] | None = None, page: str = "") -> PageKeys:
+              machine: KeyInputs | None = None, page: str = "") -> PageKeys:
     """The keys of a page's execution (``key``: the whole page's) and of each of its regions."""
     nodes = page_graph(regions, own_process or [False] * len(regions))
     keyed = region_keys(root, nodes, device, versions, machine, page)
-    inputs = {
-        **_environment(device, machine),
-        # the page's modules, packages and data: the union of its regions' (read once, there)
-        **{kind: dict(sorted({name: value for _, region in keyed
-                              for name, value in region[kind].items()}.items()))
-           for kind in ("data", "files", "packages")},
+
+    def union(kind: str) -> dict[str, Any]:  # read once per region, there
+        return dict(sorted({name: value for _, inputs in keyed
+                            for name, value in getattr(inputs, kind).items()}.items()))
+    inputs = PageInputs(
+        **_machine(device, machine),
+        # the page's modules, packages and data: the union of its regions'
+        files=union("files"), packages=union("packages"), data=union("data"),
         # order and repetition are inputs: they change what each region sees when it runs
-        "regions": [[r.id, r.source_sha] for r in regions],
-        "region_keys": [[node.region.id, k] for node, (k, _) in zip(nodes, keyed, strict=True)],
-    }
-    return PageKeys(_digest(inputs), inputs, nodes, keyed)
+        regions=[(r.id, r.source_sha) for r in regions],
+        region_keys=[(node.region.id, k) for node, (k, _) in zip(nodes, keyed, strict=True)])
+    return PageKeys(inputs.digest(), inputs, nodes, keyed)
 
 
 def include_keys(root: Path, includes: list[Include], device: str,
                  versions: Mapping[str, list[str]] | None = None,
-                 machine: Mapping[str, Any] | None = None) -> PageKeys:
+                 machine: KeyInputs | None = None) -> PageKeys:
     """:func:`page_keys` of a page's includes (those it only shows are left out)."""
     executed = [inc for inc in includes if inc.region.executed]
     return page_keys(root, [inc.region for inc in executed], device,
