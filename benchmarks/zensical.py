@@ -107,7 +107,7 @@ def measure(book: Path, site: Path, exit_code: int = 0, seconds: float = 0.0,
     linked: set[str] = set()
     for name, entry in sorted(record["pages"].items()):
         html = _html_of(site, name)
-        executed = [r for r in entry["regions"] if r.get("executed") and r.get("stdout")]
+        executed = [r["run"] for r in entry["regions"] if r["executed"] and r["run"]["stdout"]]
         shown = sum(_escaped(r["stdout"].strip().split("\n")[0][:40]) in html for r in executed)
         report.pages[name] = PageReport(bool(html), shown, len(executed), html.count("{{ d2l:"),
                                         len(re.findall(r"<!--\s*d2l:", html)))

@@ -37,7 +37,8 @@ def _candidates(record: Mapping[str, Any]) -> Iterator[Published]:
         provenance = entry.get("provenance") or {}
         recorded_on = (entry.get("inputs") or {}).get("device") or provenance.get("device")
         for region in entry.get("regions", []):
-            for value in (region.get("values") or {}).values():
+            run = region.get("run") or region  # format 4 nests a region's run; 3 did not
+            for value in (run.get("values") or {}).values():
                 if isinstance(value, Mapping) and value.get("type") == "paths":
                     yield Published(value, str(value.get("device") or recorded_on or "?"),
                                     str(provenance.get("cpu", "?")),

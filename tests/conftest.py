@@ -204,13 +204,35 @@ def seal(entry: dict) -> dict:
     return PageEntry.from_json({**entry, "digest": ""}, "page").sealed().to_json()
 
 
+def page_inputs(data: dict | None = None):
+    """A page's key inputs from their JSON shape (the machine facts filled in)."""
+    import msgspec
+
+    from d2l_compiler.engine.formats import RECORD_FORMAT
+    from d2l_compiler.engine.sources.inputs import PageInputs
+
+    return msgspec.convert({"format": RECORD_FORMAT, "python": "3.11", "device": "cpu",
+                            **(data or {})}, PageInputs)
+
+
+def provenance(data: dict | None = None):
+    """A page's provenance from its JSON shape."""
+    import msgspec
+
+    from d2l_compiler.engine.record.model import Provenance
+
+    return msgspec.convert(data or {}, Provenance)
+
+
 def page_key(root: Path, regions: list, device: str, own_process: list[bool] | None = None,
              page: str = "") -> tuple[str, dict]:
     """The key of a page's execution and its inputs (what a GPU build records for a page)."""
     from d2l_compiler.engine.sources.key import page_keys
 
+    import msgspec
+
     found = page_keys(root, regions, device, own_process, page=page)
-    return found.key, found.inputs
+    return found.key, json.loads(json.dumps(msgspec.to_builtins(found.inputs)))  # as recorded
 
 
 def page_notebook(markdown: str, entry, record, code_of, root=None, page_dir=None,

@@ -260,7 +260,8 @@ def _book(site: FixtureSite, pages: int, fail: int | None = None) -> None:
 
 
 def _outputs(record: dict) -> dict:
-    return {page: [(r["id"], r["status"], r["stdout"], r["values"]) for r in entry["regions"]]
+    return {page: [(r["id"], r["run"]["status"], r["run"]["stdout"], r["run"]["values"])
+                   for r in entry["regions"]]
             for page, entry in record["pages"].items()}
 
 

@@ -105,7 +105,7 @@ def test_unused_store_entries_are_kept_up_to_a_bound_then_collected(tmp_path, mo
         (tmp_path / "snippets" / "a.py").write_text(
             f"# --8<-- [start:a]\nprint({value})\n# --8<-- [end:a]\n")
         summary, _ = _build(project)
-        return summary, load_record(project.record_path).pages["a.md"].inputs["region_keys"][0][1]
+        return summary, load_record(project.record_path).pages["a.md"].inputs.region_keys[0][1]
     build_with(1)
     _, second = build_with(2)
     undo, _ = build_with(1)  # undoing an edit finds the old result

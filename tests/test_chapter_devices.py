@@ -18,7 +18,7 @@ import pytest
 
 from d2l_compiler.chapter import tables
 from conftest import seal
-from d2l_compiler.engine.record.model import PageEntry, RegionRun
+from d2l_compiler.engine.record.model import FORMAT, PageEntry, RegionRun
 from d2l_compiler.engine.render.installed import load_extensions
 from d2l_compiler.engine.render.tokens import PageContext, TokenCall
 from d2l_compiler.paths import LABELS, SETTINGS
@@ -105,9 +105,12 @@ def _entry(device: str, paths: dict[str, Any], warnings: tuple[str, ...] = (),
     region = {"id": "snippets/modern.py:compile_paths", "section": "compile_paths",
               "path": "snippets/modern.py", "line": 1, "md_line": 1,
               "target": "snippets/modern.py:compile_paths", "source_sha": "0" * 64,
-              "executed": True, "status": "ok", "duration": 1.0, "values": {"paths": paths},
-              "warnings": [{"category": "RuntimeWarning", "message": m} for m in warnings]}
-    data = {"key": device[0] * 64, "inputs": {"device": device},
+              "executed": True, "run": {
+                  "index": 0, "id": "snippets/modern.py:compile_paths", "status": "ok",
+                  "duration": 1.0, "values": {"paths": paths},
+                  "warnings": [{"category": "RuntimeWarning", "message": m} for m in warnings]}}
+    data = {"key": ("c" if device == "cuda" else "a") * 64, "peak_mb": 0.0,
+            "inputs": {"device": device, "format": FORMAT, "python": "3.11"},
             "provenance": {"device": device, "cpu": CPU, "git_commit": f"{device}-commit",
                            **(provenance or {})},
             "executed_at": "2026-11-25T00:00:00Z", "duration": 1.0, "regions": [region]}

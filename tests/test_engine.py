@@ -55,9 +55,10 @@ def test_record_has_outputs_values_and_provenance(site):
     page = record["pages"]["index.md"]
     assert set(page["provenance"]) >= {"device", "python", "cpu", "platform"}
     hello, answer = page["regions"]
-    assert hello["status"] == "ok" and hello["stdout"] == "hello <script>alert(1)</script>\n"
-    assert answer["values"] == {"answer": 42, "pi": 3.14159}
-    assert answer["duration"] >= 0 and answer["line"] == 6 and answer["md_line"] == 10
+    assert hello["run"]["status"] == "ok"
+    assert hello["run"]["stdout"] == "hello <script>alert(1)</script>\n"
+    assert answer["run"]["values"] == {"answer": 42, "pi": 3.14159}
+    assert answer["run"]["duration"] >= 0 and answer["line"] == 6 and answer["md_line"] == 10
     html = site.html()
     assert "The answer is 42 and pi is 3.14." in html
     assert "<script>alert(1)</script>" not in html  # outputs are escaped text, not markup
@@ -85,7 +86,7 @@ def test_imported_project_module_is_part_of_the_key(site):
     site.write("snippets/helper.py", "K = 2\n")
     rebuilt = site.build()
     assert "pages: 1 run" in rebuilt.stdout
-    assert site.record()["pages"]["index.md"]["regions"][0]["stdout"] == "2\n"
+    assert site.record()["pages"]["index.md"]["regions"][0]["run"]["stdout"] == "2\n"
 
 
 def test_missing_region_names_the_page(site):

@@ -213,7 +213,7 @@ def test_sigkilled_builds_lose_nothing(site):
         rerun = pages_ran(resumed.stdout)
         assert not rerun & finished  # what finished before the kill is not run again
         pages = site.record()["pages"]
-        assert [pages[f"p{i}.md"]["regions"][0]["stdout"] for i in range(4)] == \
+        assert [pages[f"p{i}.md"]["regions"][0]["run"]["stdout"] for i in range(4)] == \
             [f"{i}\n" for i in range(4)]
         for i in range(4):  # invalidate everything for the next trial
             site.write(f"snippets/s{i}.py", (site.root / f"snippets/s{i}.py").read_text() + "\n")
@@ -259,9 +259,9 @@ def test_two_builds_at_once(site):
 def test_non_timing_outputs_identical_across_builds(site):
     _one_region(site, "import random\nrandom.seed(0)\nprint(random.random(), {'b': 1, 'a': 2})")
     assert site.build().code == 0
-    first = site.record()["pages"]["index.md"]["regions"][0]["stdout"]
+    first = site.record()["pages"]["index.md"]["regions"][0]["run"]["stdout"]
     assert site.build("--force").code == 0
-    assert site.record()["pages"]["index.md"]["regions"][0]["stdout"] == first
+    assert site.record()["pages"]["index.md"]["regions"][0]["run"]["stdout"] == first
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FixtureSite
+from d2l_compiler.engine.formats import RECORD_FORMAT as FORMAT
 
 ENV = {**os.environ, "D2L_DEVICE": "cpu", "NO_MKDOCS_2_WARNING": "1"}
 LIVE = re.compile(r"<(img|b|i|script|a|svg)\b[^>]*\b(id=inj|onerror|href=.javascript)", re.I)
@@ -186,8 +187,8 @@ def _bare_mkdocs(site: FixtureSite) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("edit", [
-    lambda e: e["regions"][0].update(stdout="forged\n"),
-    lambda e: e["regions"][0]["values"].update(v=41),
+    lambda e: e["regions"][0]["run"].update(stdout="forged\n"),
+    lambda e: e["regions"][0]["run"]["values"].update(v=41),
     lambda e: e["provenance"].update(device="cuda"),
 ])
 def test_a_record_edited_by_hand_is_refused_by_check_and_the_site_build(site, edit):
@@ -207,7 +208,7 @@ def test_a_resealed_edit_is_still_caught_by_check_against_the_store(site):
     assert site.build("--no-site").code == 0
     path = site.root / ".d2l" / "record.json"
     record = json.loads(path.read_text(encoding="utf-8"))
-    record["pages"]["index.md"]["regions"][0]["stdout"] = "forged\n"
+    record["pages"]["index.md"]["regions"][0]["run"]["stdout"] = "forged\n"
     record["pages"]["index.md"] = seal(record["pages"]["index.md"])
     path.write_text(json.dumps(record), encoding="utf-8")
     checked = site.run("check")
@@ -259,7 +260,7 @@ print({HOSTILE!r})"""
     assert "<img src=x onerror=alert(1)>" in report  # shown as text
     assert "expected <class 'int'>, got <lambda>" in report
     served = (site.root / "site" / "d2l-record.json").read_text(encoding="utf-8")
-    assert "<" not in served and json.loads(served)["pages"]["index.md"]["regions"][0]["values"][
+    assert "<" not in served and json.loads(served)["pages"]["index.md"]["regions"][0]["run"]["values"][
         "text"] == HOSTILE
 
 
@@ -336,7 +337,7 @@ def test_bound_values_are_limited_and_the_record_says_what_was_dropped(site):
     assert result.code == 1 and "were not kept (more than 200 values" in result.stderr
     site.write("docs/index.md", _page("snippets/s.py:r"))
     assert site.build("--no-site").code == 0
-    region = site.record()["pages"]["index.md"]["regions"][0]
+    region = site.record()["pages"]["index.md"]["regions"][0]["run"]
     assert len(region["values"]) <= 200
     dropped = sum(d["count"] for d in region["values_dropped"].values())
     assert dropped + len(region["values"]) == 50_000
@@ -347,7 +348,7 @@ def test_a_broken_to_record_is_dropped_not_a_crash(site):
     _one_region(site, "class P:\n    def to_record(self, eager):\n        return {}\n"
                       "p = P()\nprint('kept')")
     assert site.build("--no-site").code == 0
-    region = site.record()["pages"]["index.md"]["regions"][0]
+    region = site.record()["pages"]["index.md"]["regions"][0]["run"]
     assert region["stdout"] == "kept\n" and "p" in str(region["values_dropped"])
 
 
@@ -446,7 +447,7 @@ stop.set()
 """)
     site.write("docs/index.md", _page("snippets/s.py:start", "snippets/s.py:later"))
     assert site.build("--no-site").code == 0
-    start, later = site.record()["pages"]["index.md"]["regions"]
+    start, later = (r["run"] for r in site.record()["pages"]["index.md"]["regions"])
     assert "from thread" in start["stdout"]
     assert later["stdout"] == "own line\n" and "from thread" in later["stray"]
 
@@ -474,7 +475,7 @@ def test_any_line_separator_in_output_values_and_warnings_is_kept(site, char):
                 prose="value {{ d2l:r.text }}")
     result = site.build()
     assert result.code == 0, result.stderr
-    region = site.record()["pages"]["index.md"]["regions"][0]
+    region = site.record()["pages"]["index.md"]["regions"][0]["run"]
     assert region["stdout"] == f"a{char}b\n" and region["values"]["text"] == f"a{char}b"
 
 
@@ -482,7 +483,7 @@ def test_a_lone_surrogate_is_stored_and_shown(site):
     _one_region(site, "print('\\udcff')\ns = 'x\\ud800'")
     result = site.build()
     assert result.code == 0, result.stderr
-    assert site.record()["pages"]["index.md"]["regions"][0]["stdout"] == "\\udcff\n"
+    assert site.record()["pages"]["index.md"]["regions"][0]["run"]["stdout"] == "\\udcff\n"
     assert "\\udcff" in site.html()
 
 
@@ -492,9 +493,9 @@ def test_a_lone_surrogate_is_stored_and_shown(site):
     (lambda root: (root / "mkdocs.yml").write_text("- a list\n"), "mapping"),
     (lambda root: (root / "docs" / "index.md").write_bytes(b"# \xff\n"), "not UTF-8"),
     (lambda root: _write_record(root, "[1, 2]"), "malformed build record"),
-    (lambda root: _write_record(root, '{"format": 3}'), "malformed build record"),
-    (lambda root: _write_record(root, '{"format": 3, "provenance": {}, "pages": {"x": 1}}'),
-     "malformed build record"),
+    (lambda root: _write_record(root, f'{{"format": {FORMAT}}}'), "malformed build record"),
+    (lambda root: _write_record(root, f'{{"format": {FORMAT}, "provenance": {{}}, '
+                                      '"pages": {"x": 1}}'), "malformed build record"),
     (lambda root: _write_record(root, "{not json"), "unreadable build record"),
 ])
 def test_bad_configuration_and_records_are_one_line_exit_2(site, setup, phrase):

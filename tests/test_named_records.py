@@ -65,7 +65,7 @@ def test_a_named_record_that_no_longer_matches_is_left_out_saying_why(site):
     assert built.code == 0, built.stderr
     said = built.stdout + built.stderr
     assert "not shown: the cuda results of index.md in records/gpu.json" in said
-    assert "other_devices" not in site.record()
+    assert not site.record()["other_devices"]
     assert "另一种设备" not in site.html() and "edited" in site.html()
 
 
@@ -81,13 +81,13 @@ def test_a_named_record_that_is_missing_is_one_line(site):
 
 def test_a_record_no_longer_named_leaves_nothing_behind(site):
     _site_with_a_gpu_record(site)
-    assert site.build().code == 0 and "other_devices" in site.record()
+    assert site.build().code == 0 and site.record()["other_devices"]
     config = site.root / "mkdocs.yml"
     config.write_text(config.read_text(encoding="utf-8").replace(CONFIG_RECORDS, "\n"),
                       encoding="utf-8")
     rebuilt = site.build()
     assert rebuilt.code == 0, rebuilt.stderr
-    assert "other_devices" not in site.record()  # as a fresh clone would show
+    assert not site.record()["other_devices"]  # as a fresh clone would show
     assert "另一种设备" not in site.html()
 
 
@@ -110,10 +110,10 @@ def test_a_named_record_edited_by_hand_is_not_shown(site):
     _site_with_a_gpu_record(site)
     path = site.root / "records" / "gpu.json"
     record = json.loads(path.read_text(encoding="utf-8"))
-    record["pages"]["index.md"]["regions"][0]["stdout"] = "forged\n"  # digest no longer matches
+    record["pages"]["index.md"]["regions"][0]["run"]["stdout"] = "forged\n"  # digest no longer matches
     path.write_text(json.dumps(record), encoding="utf-8")
     built = site.build()
     assert built.code == 0, built.stderr
     assert "not shown: the cuda results of index.md in records/gpu.json: its record entry " \
            "does not match its digest" in built.stdout + built.stderr
-    assert "other_devices" not in site.record() and "forged" not in site.html()
+    assert not site.record()["other_devices"] and "forged" not in site.html()

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from conftest import page_inputs, provenance
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.publish.notebook_html import (colab_url, notebook_links, title_first,
                                                        toc_tokens, trimmed, with_site_anchors)
@@ -29,7 +30,8 @@ def test_admonitions_become_what_a_notebook_renders():
 
 
 def _entry(packages: dict, files: dict) -> PageEntry:
-    return PageEntry(key="k", inputs={"packages": packages, "files": files}, provenance={},
+    return PageEntry(key="k", inputs=page_inputs({"packages": packages, "files": files}),
+                     provenance=provenance(),
                      executed_at="", duration=0.0, peak_mb=0.0, regions=())
 
 

@@ -17,7 +17,7 @@ from d2l_compiler.measure import PAIRED_ROUNDS
 def report(chapter):
     """The compare_paths result the real chapter build recorded (every path, batch 1 and 256)."""
     regions = read_record(chapter)["pages"]["compilers.md"]["regions"]
-    return next(r for r in regions if r["section"] == "compile_paths")["values"]["paths"]
+    return next(r for r in regions if r["section"] == "compile_paths")["run"]["values"]["paths"]
 
 
 def test_every_path_matches_eager_at_every_batch(report):

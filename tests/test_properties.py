@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import seal
-from d2l_compiler.engine.record.model import PageEntry
-from d2l_compiler.engine.record.whole import BuildProvenance, Record
+from d2l_compiler.engine.record.model import FORMAT, PageEntry
+from d2l_compiler.engine.record.whole import BuildProvenance, BuildSummary, Record
 from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
 from d2l_compiler.engine.render.markdown import RenderError, render_page
@@ -110,11 +110,12 @@ def test_every_include_is_rendered_with_its_output_or_the_page_is_refused(lines)
 def _region_json(**run) -> dict:
     return {"id": "snippets/s.py:r", "section": "r", "path": "snippets/s.py", "line": 2,
             "md_line": 4, "target": "snippets/s.py:r", "source_sha": "0" * 64, "executed": True,
-            "status": "ok", "duration": 0.0, **run}
+            "run": {"index": 0, "id": "snippets/s.py:r", "status": "ok", "duration": 0.0, **run}}
 
 
 def _entry(regions: list[dict], provenance: dict, executed_at: str, **extra) -> PageEntry:
-    data = {"key": "k" * 64, "inputs": {"device": "cpu"}, "provenance": provenance,
+    inputs = {"format": FORMAT, "python": "3.11", "device": "cpu", **extra.pop("inputs", {})}
+    data = {"key": "a" * 64, "inputs": inputs, "provenance": provenance, "peak_mb": 0.0,
             "executed_at": executed_at, "duration": 0.1, "regions": regions, **extra}
     return PageEntry.from_json(seal(data), "page")
 
@@ -137,11 +138,11 @@ def test_no_token_turns_run_data_into_markup(text):
         values={"s": text, "paths": _hostile_paths(text),
                 "a": {"description": text, "median": 1.0, "q1": 0.9, "q3": 1.1},
                 "b": {"description": text, "median": 2.0, "q1": 1.9, "q3": 2.1}})
-    entry = _entry([region], {"device": text, "cpu": text, "torch": text, "threads": text,
+    entry = _entry([region], {"device": text, "cpu": text, "torch": text, "threads": 2,
                               "python": text}, text, ran=True,
                    inputs={"regions": [[text, "0" * 64]], "files": {text: "0" * 64},
                            "packages": {text: [text]}, "python": text, "device": text})
-    record = Record(BuildProvenance(text, text, text, text, (text,), (), 1.0),
+    record = Record(BuildProvenance(text, text, text, text, BuildSummary((text,), (), 1.0)),
                     {text + ".md": entry})
     page = ("# T\n\n```python\n--8<-- \"snippets/s.py:r\"\n```\n\n{{ d2l:stamp }}\n\n"
             "{{ d2l:r.s }} {{ d2l:compare r.a r.b }}\n\n{{ d2l:paths_table r.paths 1 }}\n\n"

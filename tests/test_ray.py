@@ -61,7 +61,8 @@ def test_ray_address_points_the_build_at_a_running_cluster(site: FixtureSite):
         result = site.build("--no-site", env={"RAY_ADDRESS": f"127.0.0.1:{port}", **auth})
         assert result.code == 0, result.stderr
         assert "regions: 3 run" in result.stdout
-        assert [r["stdout"] for r in site.record()["pages"]["p1.md"]["regions"]] == ["page 1\n"]
+        assert [r["run"]["stdout"] for r in site.record()["pages"]["p1.md"]["regions"]] == [
+            "page 1\n"]
     finally:
         subprocess.run([*ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
         shutil.rmtree(short, ignore_errors=True)

@@ -9,7 +9,8 @@ import pytest
 
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.record.model import CapturedWarning, PageEntry, RegionEntry, RegionRun
-from d2l_compiler.engine.record.whole import BuildProvenance, Record
+from conftest import page_inputs, provenance
+from d2l_compiler.engine.record.whole import BuildProvenance, BuildSummary, Record
 from d2l_compiler.engine.render import markdown as md
 from d2l_compiler.engine.render.markdown import RenderError, render_page
 from d2l_compiler.engine.render.installed import load_extensions
@@ -27,10 +28,11 @@ Value {{ d2l:one.x }} and {{ d2l:one.t | .2f }} and {{ d2l:one.nested.deep }}.
 
 
 def _entry(*runs: RegionRun, targets: tuple[str, ...] = ("snippets/a.py:one",),
-           provenance: dict | None = None) -> PageEntry:
+           prov: dict | None = None) -> PageEntry:
     regions = tuple(RegionEntry(t, t.rpartition(":")[2], t.partition(":")[0], 1, 4, t, "s", True, run)
                     for t, run in zip(targets, runs, strict=True))
-    return PageEntry("k", {}, provenance or {"device": "cpu", "cpu": "Fast CPU", "python": "3.11"},
+    return PageEntry("k", page_inputs(), provenance(prov or {"device": "cpu", "cpu": "Fast CPU",
+                                                            "python": "3.11"}),
                      "2026-11-30T12:00:00Z", 1.0, 1.0, regions)
 
 
@@ -50,15 +52,15 @@ def test_outputs_values_and_stamp_are_placed():
 
 
 def test_stamp_parts():
-    full = md.stamp({"device": "cuda", "gpu": "H200", "cpu": "x", "torch": "2.13", "threads": 4,
-                     "python": "3.11"}, "T", md.LABELS["en"])
+    full = md.stamp(provenance({"device": "cuda", "gpu": "H200", "cpu": "x", "torch": "2.13",
+                                "threads": 4, "python": "3.11"}), "T", md.LABELS["en"])
     assert full == ("This page's code was run by the build: device cuda (H200); PyTorch 2.13, "
                     "4 threads; Python 3.11; run at T.")
-    bare = md.stamp({}, "T")
+    bare = md.stamp(provenance(), "T")
     assert bare == "This page's code was run by the build: device ?; Python ?; run at T."
-    zh = md.stamp({"device": "cpu", "python": "3.11"}, "T", md.labels_for("zh"))
+    zh = md.stamp(provenance({"device": "cpu", "python": "3.11"}), "T", md.labels_for("zh"))
     assert zh == "本页代码由构建实际运行：设备 cpu；Python 3.11；执行于 T。"
-    assert md.stamp({"device": "cpu", "cpu": "<i>"}, "T").count("&#60;i&#62;") == 1
+    assert md.stamp(provenance({"device": "cpu", "cpu": "<i>"}), "T").count("&#60;i&#62;") == 1
 
 
 def test_output_blocks_cover_every_kind_of_output():
@@ -243,8 +245,8 @@ def test_the_agreement_token_reads_four_or_two_timings_and_escapes_conditions():
 
 def test_the_report_token_renders_the_whole_record(tmp_path: Path):
     entry = _entry(ONE)
-    inputs = {"regions": [["snippets/a.py:one", "s" * 64]], "files": {}, "packages": {},
-              "python": "3.11", "device": "cpu"}
+    inputs = page_inputs({"regions": [["snippets/a.py:one", "s" * 64]], "files": {},
+                          "packages": {}, "python": "3.11", "device": "cpu"})
     entry = PageEntry(entry.key, inputs, entry.provenance, entry.executed_at, 1.0, 1.0, entry.regions)
     record = Record(BuildProvenance("cpu", "abc", "T", "3.11"), {"p.md": entry})
     out = render_page("{{ d2l:report }}", None, record, page_file="p")
@@ -293,7 +295,7 @@ def _notebook_entry() -> PageEntry:
                            "s", True, run),
                RegionEntry("lib/b.py:shown", "shown", "lib/b.py", 1, 9, "lib/b.py:shown", "s",
                            False, None))
-    return PageEntry("k", {}, {"device": "cpu"}, "T", 1.0, 1.0, regions)
+    return PageEntry("k", page_inputs(), provenance({"device": "cpu"}), "T", 1.0, 1.0, regions)
 
 
 def test_a_page_becomes_a_self_contained_notebook(tmp_path):
@@ -321,7 +323,8 @@ def test_a_page_becomes_a_self_contained_notebook(tmp_path):
     assert "".join(rest["source"]).startswith("Between.\n\n```text")
     assert [c["id"] for c in book["cells"]] == ["cell-0", "cell-1", "cell-2", "cell-3"]
     assert book["nbformat"] == 4 and book["nbformat_minor"] == 5
-    assert book["metadata"]["d2l"] == {"executed_at": "T", "provenance": {"device": "cpu"}}
+    assert book["metadata"]["d2l"] == {"executed_at": "T",
+                                       "provenance": provenance({"device": "cpu"}).to_json()}
 
 
 def test_notebooks_are_written_only_for_pages_that_ran_and_only_when_changed(tmp_path):
@@ -329,7 +332,7 @@ def test_notebooks_are_written_only_for_pages_that_ran_and_only_when_changed(tmp
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    shown_only = PageEntry("k", {}, {}, "T", 0, 0, (_notebook_entry().regions[1],))
+    shown_only = PageEntry("k", page_inputs(), provenance(), "T", 0, 0, (_notebook_entry().regions[1],))
     record = Record(BuildProvenance("cpu", "c", "T", "3"),
                     {"p.md": _notebook_entry(), "q.md": shown_only})
     code = {"snippets/a.py:one": "x = 1\n", "lib/b.py:shown": "y = 2\n"}
@@ -516,13 +519,16 @@ def _report_record(ran: tuple[str, ...], cached: tuple[str, ...], page_ran: bool
                            "snippets/a.py:one", "s", True, warned),
                RegionEntry("lib/b.py:shown", "shown", "lib/b.py", 1, 8, "lib/b.py:shown", "s",
                            False, None))
-    inputs = {"regions": [["snippets/a.py:one", "0123456789abcdef"]],
-              "files": {"lib/helper.py": "fedcba9876543210"},
-              "data": {"data/x.csv": "aaaabbbbccccdddd"},
-              "packages": {"torch": ["2.13.0", "cpu"]}, "python": "3.11", "device": "cpu"}
-    entry = PageEntry("k" * 64, inputs, {"torch": "2.13.0", "threads": 2, "cpu": "Fast CPU"},
+    inputs = page_inputs({"regions": [["snippets/a.py:one", "0123456789abcdef"]],
+                          "files": {"lib/helper.py": "fedcba9876543210"},
+                          "data": {"data/x.csv": "aaaabbbbccccdddd"},
+                          "packages": {"torch": ["2.13.0", "cpu"]}, "python": "3.11",
+                          "device": "cpu"})
+    entry = PageEntry("k" * 64, inputs, provenance({"torch": "2.13.0", "threads": 2,
+                                                     "cpu": "Fast CPU"}),
                       "T0", 1.5, 42.0, regions, ran=page_ran)
-    return Record(BuildProvenance("cpu", "abc", "T", "3.11", ran, cached, 2.0), {"p.md": entry})
+    return Record(BuildProvenance("cpu", "abc", "T", "3.11", BuildSummary(ran, cached, 2.0)),
+                  {"p.md": entry})
 
 
 def test_the_report_rows_say_what_ran_what_was_reused_and_what_was_only_shown():
@@ -620,8 +626,9 @@ def test_the_notebook_starts_with_a_cell_installing_what_it_imports(tmp_path):
     from d2l_compiler.engine.render.notebook_setup import NotebookSetup
 
     code = {"snippets/a.py:one": "print('hi')\n", "lib/b.py:shown": "def f():\n    pass\n"}
-    entry = PageEntry("k", {"packages": {"torch": ["torch==2.13.0+cpu"]}, "files": {"lib/b.py": "s"}},
-                      {"device": "cpu", "torch": "2.13.0+cpu"}, "T", 1.0, 1.0,
+    entry = PageEntry("k", page_inputs({"packages": {"torch": ["torch==2.13.0+cpu"]},
+                                        "files": {"lib/b.py": "s"}}),
+                      provenance({"device": "cpu", "torch": "2.13.0+cpu"}), "T", 1.0, 1.0,
                       _notebook_entry().regions)
     record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
     setup = NotebookSetup({"numpy": "2.4.6"}, "lib@https://x.org/packages/lib-1-py3-none-any.whl")
@@ -689,7 +696,7 @@ def test_notebook_cells_follow_includes_across_fences_and_pages_without_a_title(
     runs = [RegionRun(i, f"a.py:r{i}", stdout=f"out{i}\n") for i in range(3)]
     regions = tuple(RegionEntry(f"a.py:r{i}", f"r{i}", "a.py", 1, 1, f"a.py:r{i}", "s", True, run)
                     for i, run in enumerate(runs))
-    entry = PageEntry("k", {}, {"device": "cpu"}, "T", 1.0, 1.0, regions)
+    entry = PageEntry("k", page_inputs(), provenance({"device": "cpu"}), "T", 1.0, 1.0, regions)
     code = {f"a.py:r{i}": f"print('out{i}')\n" for i in range(3)}
     record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
     book = page_notebook(page, entry, record, code, page_dir=tmp_path, page_file="docs/p.md",
@@ -709,7 +716,7 @@ def test_a_page_that_only_shows_code_does_not_stop_the_notebooks_after_it(tmp_pa
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    shown_only = PageEntry("k", {}, {}, "T", 0, 0, (_notebook_entry().regions[1],))
+    shown_only = PageEntry("k", page_inputs(), provenance(), "T", 0, 0, (_notebook_entry().regions[1],))
     record = Record(BuildProvenance("cpu", "c", "T", "3"),
                     {"a.md": shown_only, "p.md": _notebook_entry()})
     code = {"snippets/a.py:one": "x = 1\n", "lib/b.py:shown": "y = 2\n"}
@@ -751,7 +758,7 @@ def test_notebook_prose_keeps_the_line_after_a_fence_and_the_last_line():
 
     page = 'Intro\n```python\n--8<-- "a.py:r0"\n```\nRight after.\nEnd'  # no final newline
     run = RegionRun(0, "a.py:r0", stdout="x\n")
-    entry = PageEntry("k", {}, {"device": "cpu"}, "T", 1.0, 1.0,
+    entry = PageEntry("k", page_inputs(), provenance({"device": "cpu"}), "T", 1.0, 1.0,
                       (RegionEntry("a.py:r0", "r0", "a.py", 1, 1, "a.py:r0", "s", True, run),))
     record = Record(BuildProvenance("cpu", "c", "T", "3"), {})
     book = page_notebook(page, entry, record, {"a.py:r0": "print('x')\n"}, page_file="docs/p.md")

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from d2l_compiler.engine.record.model import Fault, RegionRun, Status
+from d2l_compiler.engine.record.model import Fault, Provenance, RegionRun, Status
+from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, job_bytes, read_job
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.run import child, procs, runner, supervise
 from d2l_compiler.engine.sources import device
@@ -54,7 +55,7 @@ def test_a_page_runs_in_order_in_one_namespace(tmp_path):
     assert [r.stdout for r in run.regions] == ["first\n", "x is 42\n"]
     assert [r.status for r in run.regions] == [Status.OK, Status.OK]
     assert dict(run.regions[1].values) == {"x": 42}
-    assert run.provenance["device"] == "cpu" and run.provenance["python"]
+    assert run.provenance.device == "cpu" and run.provenance.python
     assert run.duration > 0 and run.peak_mb > 1
     assert run.log == str(tmp_path / "d2l" / "logs" / "index.md.log")
     assert seen and seen[0].index == 0 and seen[0].stdout == "first\n"  # streamed while running
@@ -269,7 +270,7 @@ def test_events_parse_and_anything_else_is_corrupt():
     done = json.dumps({"event": "done", "provenance": {"python": "3"}})
     events = runner._parse_events(f"{region}\n\n{done}\n".encode())
     assert isinstance(events[0], RegionRun) and events[0].stdout == "hi\n"
-    assert events[1] == runner._Done({"python": "3"}) and len(events) == 2
+    assert events[1] == runner._Done(Provenance(python="3")) and len(events) == 2
     cut = runner._parse_events(f"{region}\n{region}\n{done[:10]}".encode())  # a cut-off last line
     assert len(cut) == 2 and all(isinstance(event, RegionRun) for event in cut)
     for junk in (b"junk\n", b'{"event": "done", "provenance": 1}\n', b'{"event": "other"}\n',
@@ -296,10 +297,11 @@ def test_the_job_lists_executed_regions_with_their_expectations(tmp_path):
     includes = _includes("# raises: KeyError\n{}['x']", "y = 2")
     job = runner._job(tmp_path, {3: includes[0], 7: includes[1]},
                       Limits(timeout=5, memory_mb=64, output_chars=77))
-    assert job["root"] == str(tmp_path) and job["output_limit"] == 77 and job["memory_mb"] == 64
-    assert [r["index"] for r in job["regions"]] == [3, 7]  # their places in the page
-    assert job["regions"][0]["expect"] == "KeyError" and job["regions"][1]["expect"] is None
-    assert job["regions"][1]["first_line"] == includes[1].region.first_line
+    assert job.root == str(tmp_path) and job.output_limit == 77 and job.memory_mb == 64
+    assert [r.index for r in job.regions] == [3, 7]  # their places in the page
+    assert job.regions[0].expect == "KeyError" and job.regions[1].expect is None
+    assert job.regions[1].first_line == includes[1].region.first_line
+    assert read_job(job_bytes(job)) == job  # what the page process reads is what was written
 
 
 # --- the child ---------------------------------------------------------------------------------
@@ -312,8 +314,13 @@ def _child_run(*codes: str, limit: int = 1_000_000) -> tuple[bool, list[dict]]:
     # in an empty folder, as the engine runs a page: the state between regions digests the
     # working directory, which here would be the checkout with its virtual environments
     with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
-        ok = child.run(job, events.append)
+        ok = child.run(_typed(job), events.append)
     return ok, events
+
+
+def _typed(job: dict) -> PageProcessJob:
+    """A page-process job from its JSON shape (as the job file gives it)."""
+    return read_job(json.dumps(job).encode())
 
 
 def test_child_emits_one_event_per_region_then_done():
@@ -764,7 +771,8 @@ def test_limits_and_page_runs_have_their_documented_defaults():
     with pytest.raises(FrozenInstanceError):
         Limits().timeout = 1.0  # type: ignore[misc]
     run = runner.PageRun("p.md", True, [])
-    assert (run.provenance, run.duration, run.peak_mb, run.failure, run.log) == ({}, 0.0, 0.0, "", "")
+    assert (run.provenance, run.duration, run.peak_mb, run.failure, run.log) == (
+        Provenance(), 0.0, 0.0, "", "")
 
 
 def test_reaping_a_process_that_is_not_ours_reports_it_killed():
@@ -858,7 +866,7 @@ def test_a_one_element_list_and_nan_are_values_worth_citing():
     ok, events = _child_run("import math\none = [7]\nnan = math.nan\ninf = math.inf")
     values = events[0]["values"]
     assert ok and values["one"] == [7] and math.isnan(values["nan"]) and values["inf"] == math.inf
-    assert "values_dropped" not in events[0]
+    assert events[0]["values_dropped"] == {}
 
 
 def test_the_value_limits_are_inclusive_and_later_values_still_count(monkeypatch):
@@ -895,7 +903,7 @@ def test_the_default_output_cap_is_a_million_characters():
     events: list[dict] = []
     job = {"root": ".", "regions": [{"index": 0, "id": "r", "path": "r.py", "first_line": 1,
                                      "code": "print('y' * 1_000_000)"}]}
-    assert child.run(job, events.append) is False  # no output_limit in the job: the default
+    assert child.run(_typed(job), events.append) is False  # no output_limit in the job: the default
     assert events[0]["error"]["fault"] == "output-limit"
     assert events[0]["stdout"].startswith("y" * 1_000_000 + "\n[")
 
@@ -912,14 +920,15 @@ def test_the_project_root_comes_first_on_the_import_path(tmp_path, monkeypatch):
     events: list[dict] = []
     job = {"root": str(tmp_path), "regions": [{"index": 0, "id": "r", "path": "r.py",
                                               "first_line": 1, "code": "x = 1"}]}
-    assert child.run(job, events.append)
+    assert child.run(_typed(job), events.append)
     assert sys.path[0] == str(tmp_path)  # before the folder regions write their files to
 
 
 def test_an_expected_exception_shows_the_region_s_own_source_lines(tmp_path):
     (tmp_path / "r.py").write_text("# raises: ZeroDivisionError\nratio = 1 / 0\n")
-    region = {"index": 0, "id": "r.py:r", "path": "r.py", "first_line": 1,
-              "code": "# raises: ZeroDivisionError\nratio = 1 / 0\n", "expect": "ZeroDivisionError"}
+    region = JobRegion(index=0, id="r.py:r", path="r.py", first_line=1,
+                       code="# raises: ZeroDivisionError\nratio = 1 / 0\n",
+                       expect="ZeroDivisionError")
     run = child._run_region(region, {}, str(tmp_path), child._RegionStdout(100))
     assert run.status is Status.OK and run.raised == (
         'Traceback (most recent call last):\n  File "r.py", line 2\n    ratio = 1 / 0\n'

@@ -30,13 +30,14 @@ def test_every_region_code_and_output_is_rendered(chapter):
         first_code_line = code.splitlines()[region["line"] - 1].strip()
         assert first_code_line in page, region["id"]
         if region["executed"]:
-            assert region["status"] == "ok"
-            for line in region["stdout"].splitlines():
+            assert region["run"]["status"] == "ok"
+            for line in region["run"]["stdout"].splitlines():
                 assert line.strip() in page, (region["id"], line)
 
 
 def test_demos_print_what_the_chapter_claims(chapter):
-    regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
+    regions = {r["section"]: r["run"] for r in read_record(chapter)["pages"]["compilers.md"]["regions"]
+               if r["executed"]}
     assert regions["fancy_func"]["stdout"] == "10\n"
     assert regions["symbolic"]["stdout"].endswith("\n10\n")
     assert regions["script"]["values"]["outputs_equal"] is True
@@ -47,7 +48,8 @@ def test_demos_print_what_the_chapter_claims(chapter):
 
 
 def test_prose_values_come_from_the_record(chapter):
-    regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
+    regions = {r["section"]: r["run"] for r in read_record(chapter)["pages"]["compilers.md"]["regions"]
+               if r["executed"]}
     page = _text(_page(chapter, "compilers"))
     saved = regions["save"]["values"]["saved"]
     assert f"有 {saved['size_bytes']} 字节（约 {saved['size_human']}）" in page
@@ -59,7 +61,8 @@ def test_prose_values_come_from_the_record(chapter):
 
 
 def test_verdict_sentence_matches_the_numbers(chapter):
-    regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
+    regions = {r["section"]: r["run"] for r in read_record(chapter)["pages"]["compilers.md"]["regions"]
+               if r["executed"]}
     values = regions["benchmark_repeated"]["values"]
     page = _text(_page(chapter, "compilers"))
     from d2l_compiler.claims import compare, round_ratios, verdict
@@ -84,7 +87,7 @@ def test_verdict_sentence_matches_the_numbers(chapter):
 def test_figures_of_the_same_work_are_checked_against_each_other(chapter):
     from d2l_compiler.claims import agreement, verdicts_agreement
 
-    regions = {r["section"]: r["values"] for r in
+    regions = {r["section"]: r["run"]["values"] for r in
                read_record(chapter)["pages"]["compilers.md"]["regions"] if r["executed"]}
     fresh = regions["compile_paths"]["paths"]["batches"]["1"]
     here, careful = regions["benchmark_repeated"], regions["seed_vs_careful"]["careful"]
@@ -137,7 +140,8 @@ def test_notebook_matches_record_and_is_published_beside_its_page(chapter):
 
 def test_paths_section_is_generated_from_the_record(chapter):
     record = read_record(chapter)
-    regions = {r["section"]: r for r in record["pages"]["compilers.md"]["regions"]}
+    regions = {r["section"]: r["run"] for r in record["pages"]["compilers.md"]["regions"]
+               if r["executed"]}
     paths = regions["compile_paths"]["values"]["paths"]
     page = _text(_page(chapter, "compilers"))
     for batch in ("1", "256"):
@@ -219,7 +223,8 @@ def test_a_reader_sees_no_doubled_title_no_stray_spaces_and_no_link_to_the_page_
 
 
 def test_a_region_shows_the_warnings_it_caused_not_a_library_s_own_imports(chapter):
-    regions = {r["section"]: r for r in read_record(chapter)["pages"]["compilers.md"]["regions"]}
+    regions = {r["section"]: r["run"] for r in read_record(chapter)["pages"]["compilers.md"]["regions"]
+               if r["executed"]}
     # torch.compile loads Inductor, which loads a module using a deprecated TorchScript
     # decorator: PyTorch's own business, not add_one's
     assert not any("script_method" in w["message"] for w in regions["call_overhead"]["warnings"])

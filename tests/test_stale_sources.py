@@ -19,7 +19,7 @@ import math
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import fields, is_dataclass
+import msgspec
 from pathlib import Path
 
 import pytest
@@ -34,9 +34,13 @@ from d2l_compiler.engine.errors import UsageError  # noqa: E402
 from d2l_compiler.engine.progress import PlainProgress  # noqa: E402
 from d2l_compiler.engine.record.freshness import check, staleness  # noqa: E402
 from d2l_compiler.engine.record.io import load_record, tampered, write_record  # noqa: E402
-from d2l_compiler.engine.record.model import (CapturedWarning, Fault, PageEntry,  # noqa: E402
-                                              RegionEntry, RegionError, RegionRun, Status)
-from d2l_compiler.engine.record.whole import BuildProvenance, PageTiming, Record  # noqa: E402
+from conftest import page_inputs, provenance  # noqa: E402
+from d2l_compiler.engine.record.model import (FORMAT, CapturedWarning, Fault,  # noqa: E402
+                                              PageEntry, Provenance, RegionEntry, RegionError,
+                                              RegionRun, Status)
+from d2l_compiler.engine.record.whole import (BuildProvenance, BuildSummary,  # noqa: E402
+                                              PageTiming, Record)
+from d2l_compiler.engine.sources.inputs import PageInputs  # noqa: E402
 from d2l_compiler.engine.run.runner import LOG_NAME_LIMIT, Limits, log_name  # noqa: E402
 from d2l_compiler.engine.sources import discover  # noqa: E402
 from d2l_compiler.engine.sources.discover import page_includes, read_region  # noqa: E402
@@ -288,7 +292,7 @@ _DIGESTS = st.dictionaries(_NAME, _TEXT, max_size=3)
 def _builds(cls, **strategies):
     """``st.builds(cls)`` with a strategy for every field: a field added to the record's
     model must be added here, so that the round trip covers it."""
-    assert set(strategies) == {f.name for f in fields(cls)}, f"{cls.__name__}: fields changed"
+    assert set(strategies) == set(cls.__struct_fields__), f"{cls.__name__}: fields changed"
     return st.builds(cls, **strategies)
 
 
@@ -307,29 +311,42 @@ _REGION = st.booleans().flatmap(lambda executed: _builds(
     RegionEntry, id=_TEXT, section=_TEXT, path=_TEXT, line=st.integers(0, 2**40),
     md_line=st.integers(0, 2**40), target=_TEXT.filter(bool),  # a page names what it includes
     source_sha=_TEXT, executed=st.just(executed), run=_RUN if executed else st.none()))
+_TEXTS = st.lists(_TEXT, max_size=3).map(tuple)
+_HEX = st.text("0123456789abcdef", min_size=64, max_size=64)
+_PAIRS = st.lists(st.tuples(_TEXT, _TEXT), max_size=3)
+_INPUTS = _builds(
+    PageInputs, format=st.integers(0, 9), python=_TEXT, device=_TEXT, env=_DIGESTS,
+    files=_DIGESTS, packages=st.dictionaries(_NAME, st.lists(_TEXT, max_size=2), max_size=2),
+    data=_DIGESTS, regions=_PAIRS, region_keys=st.lists(st.tuples(_TEXT, _HEX), max_size=3))
+_OPTIONAL_TEXT = st.none() | _TEXT
+_RUN_PROVENANCE = _builds(
+    Provenance, python=_TEXT, platform=_TEXT, cpu=_TEXT, cpu_count=st.none() | st.integers(0, 512),
+    device=_TEXT, torch=_OPTIONAL_TEXT, threads=st.none() | st.integers(0, 512),
+    gpu=_OPTIONAL_TEXT, state_digest_seconds=_NUMBER, git_commit=_TEXT, page_run=_TEXT,
+    complete_run=st.booleans(), first_executed_at=_OPTIONAL_TEXT, first_git_commit=_OPTIONAL_TEXT,
+    reused_regions=_TEXTS)
 _PAGE = _builds(
-    PageEntry, key=_TEXT, inputs=st.dictionaries(_NAME, _JSON, max_size=3),
-    provenance=st.dictionaries(_NAME, _JSON, max_size=3), executed_at=_TEXT, duration=_NUMBER,
+    PageEntry, key=_HEX, inputs=_INPUTS, provenance=_RUN_PROVENANCE, executed_at=_TEXT,
+    duration=_NUMBER,
     peak_mb=_NUMBER, regions=st.lists(_REGION, max_size=3).map(tuple), ran=st.booleans(),
     digest=_TEXT).map(PageEntry.sealed)
 _TIMING = _builds(PageTiming, page=_TEXT, started=_NUMBER, ended=_NUMBER, worker=_TEXT,
                   gpus=st.none() | _TEXT, exclusive=st.booleans())
-_TEXTS = st.lists(_TEXT, max_size=3).map(tuple)
 _PROVENANCE = _builds(
-    BuildProvenance, device=_TEXT, git_commit=_TEXT, date_utc=_TEXT, python=_TEXT, ran=_TEXTS,
-    cached=_TEXTS, seconds=_NUMBER, regions_ran=_TEXTS,
-    timeline=st.lists(_TIMING, max_size=2).map(tuple))
+    BuildProvenance, device=_TEXT, git_commit=_TEXT, date_utc=_TEXT, python=_TEXT,
+    summary=_builds(BuildSummary, ran=_TEXTS, cached=_TEXTS, seconds=_NUMBER, regions_ran=_TEXTS,
+                    timeline=st.lists(_TIMING, max_size=2).map(tuple)))
 _RECORD = _builds(
     Record, provenance=_PROVENANCE, pages=st.dictionaries(_NAME, _PAGE, max_size=3),
-    format=st.just(Record.__dataclass_fields__["format"].default),
+    format=st.just(FORMAT),
     other_devices=st.dictionaries(_NAME, st.lists(_PAGE, max_size=2).map(tuple), max_size=2))
 
 
 def _identical(a: object, b: object) -> bool:
     """``a == b``, with NaN equal to NaN and every number's type compared too."""
-    if is_dataclass(a):
-        return type(a) is type(b) and all(_identical(getattr(a, f.name), getattr(b, f.name))
-                                          for f in fields(a))
+    if isinstance(a, msgspec.Struct):
+        return type(a) is type(b) and all(_identical(getattr(a, name), getattr(b, name))
+                                          for name in a.__struct_fields__)
     if isinstance(a, Mapping):
         return isinstance(b, Mapping) and a.keys() == b.keys() and all(
             _identical(a[k], b[k]) for k in a)
@@ -376,7 +393,8 @@ def test_every_record_the_engine_writes_reads_back_identical_and_sealed(record):
 
 
 def test_a_page_whose_duration_is_the_integer_0_stays_sealed(tmp_path):
-    entry = PageEntry("k", {}, {}, "2026-01-01T00:00:00Z", 0, 0, (), False).sealed()
+    entry = PageEntry("a" * 64, page_inputs(), provenance(), "2026-01-01T00:00:00Z", 0, 0, (),
+                      False).sealed()
     record = Record(BuildProvenance("cpu", "c", "d", "3.11"), {"p.md": entry})
     write_record(tmp_path / "r.json", record)
     assert '"duration": 0.0' in (tmp_path / "r.json").read_text()

@@ -84,7 +84,7 @@ def _restamp_stdout(root: Path, page: str, region: str, stdout: str) -> None:
     entry = data["pages"][page]
     for include in entry["regions"]:
         if include["id"] == f"snippets/s.py:{region}":
-            include["stdout"] = stdout
+            include["run"]["stdout"] = stdout
     data["pages"][page] = seal(entry)
     write_json_atomic(path, data)
     assert load_record(path).pages[page].executed[1].run.stdout == stdout  # read back intact

@@ -188,7 +188,7 @@ def test_two_pages_including_the_same_regions_each_show_their_own_run(tmp_path):
     book.write("docs/copy.md", '# Two\n\n```python\n--8<-- "snippets/a.py:r"\n```\n')
     result = book.build("--host", "zensical")
     assert result.code == 0, result.stderr
-    printed = {page: entry["regions"][0]["stdout"].strip()
+    printed = {page: entry["regions"][0]["run"]["stdout"].strip()
                for page, entry in book.record()["pages"].items()}
     assert printed["index.md"] != printed["copy.md"]
     assert printed["index.md"] in book.html() and printed["copy.md"] not in book.html()

@@ -19,8 +19,7 @@ from typing import Any
 
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.record.digest import entry_digest, read_back  # noqa: F401 - the record's API
-from d2l_compiler.engine.record.model import FORMAT, PageEntry
-from d2l_compiler.engine.record.shape import RecordError
+from d2l_compiler.engine.record.model import FORMAT, PageEntry, RecordError
 from d2l_compiler.engine.record.whole import Record
 
 

@@ -21,12 +21,15 @@ from msgspec.structs import replace
 
 from d2l_compiler.engine.formats import RECORD_FORMAT
 from d2l_compiler.engine.record.digest import entry_digest, read_back
-from d2l_compiler.engine.record.shape import RecordError
 from d2l_compiler.engine.sources.inputs import Digest, PageInputs, RegionInputs
 
 FORMAT = RECORD_FORMAT  # see d2l_compiler.engine.formats
 
 _T = TypeVar("_T", bound="Typed")
+
+
+class RecordError(ValueError):
+    """A record (or a page process's event) that does not have the documented shape."""
 
 
 class Typed(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -144,7 +147,7 @@ class Provenance(Typed, frozen=True, kw_only=True):
     platform: str = ""
     cpu: str = ""
     cpu_count: int | None = None
-    device: str = "cpu"
+    device: str = ""
     torch: str | None = None  # PyTorch's version, if the regions imported it
     threads: int | None = None  # its intra-op threads
     gpu: str | None = None  # the CUDA device's name, on a CUDA build

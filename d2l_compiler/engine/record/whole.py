@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from d2l_compiler.engine.record.model import FORMAT, PageEntry, Typed, typed
-from d2l_compiler.engine.record.shape import RecordError
+from d2l_compiler.engine.record.model import FORMAT, PageEntry, RecordError, Typed, typed
 
 
 class PageTiming(Typed, frozen=True):

@@ -133,11 +133,13 @@ def provenance() -> Provenance:
     """Where the regions ran: read after they ran, so torch is described only if they used it."""
     device = os.environ.get("D2L_DEVICE", "cpu")
     torch = sys.modules.get("torch")
-    described = {}
-    if torch is not None:
-        described = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    described: dict[str, Any] = {}
+    if torch is not None:  # as a region left it: what is not of the documented kind is left out
+        threads = torch.get_num_threads()
+        described = {"torch": str(torch.__version__),
+                     "threads": threads if type(threads) is int else None}
         if device == "cuda" and torch.cuda.is_available():
-            described["gpu"] = torch.cuda.get_device_name()
+            described["gpu"] = str(torch.cuda.get_device_name())
     return Provenance(python=platform.python_version(), platform=platform.platform(),
                       cpu=cpu_name(), cpu_count=os.cpu_count(), device=device, **described)
 

@@ -27,7 +27,7 @@ class PageProcessJob(msgspec.Struct, frozen=True, kw_only=True):
     root: str  # the project root (put first on ``sys.path``)
     regions: tuple[JobRegion, ...]
     output_limit: int = 1_000_000  # characters one region may print
-    memory_mb: int = 0
+    memory_mb: int | None = None  # its memory limit, if any (set on the process by the engine)
 
 
 def read_job(data: bytes) -> PageProcessJob:
