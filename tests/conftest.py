@@ -94,6 +94,7 @@ class FixtureSite:
             plugins:
               - d2l:
                   labels: zh
+                  extensions: [chapter]
             """), encoding="utf-8")
 
     def write(self, relative: str, text: str) -> Path:

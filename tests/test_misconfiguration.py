@@ -81,3 +81,26 @@ def test_an_empty_executed_list_shows_the_code_and_runs_nothing(site):
     result = site.build()
     assert result.code == 0, result.stderr
     assert "ran-" in site.html() and "ran-here" not in site.html()  # the code, not its output
+
+
+def test_an_installed_extension_renders_only_in_a_book_that_names_it(site):
+    """The chapter's extension is installed with the engine, but a book that does not name it
+    in ``extensions:`` gets none of its tokens (nor its code run at build time)."""
+    site.write("snippets/a.py", "# --8<-- [start:r]\nclass Samples:\n"
+                                "    def __init__(self, median):\n        self.median = median\n"
+                                "    def to_record(self):\n        m = self.median\n"
+                                "        return {'description': 'x', 'median': m, 'q1': m * 0.9, "
+                                "'q3': m * 1.1}\n"
+                                "fast, slow = Samples(1.0), Samples(2.0)\n# --8<-- [end:r]\n")
+    site.write("docs/index.md", '# p\n\n```python\n--8<-- "snippets/a.py:r"\n```\n\n'
+                                "{{ d2l:compare r.fast r.slow }}\n")
+    assert site.build().code == 0  # the fixture book names it
+    assert "更快" in site.html() or "faster" in site.html()
+    config = site.root / "mkdocs.yml"
+    config.write_text(config.read_text().replace("      extensions: [chapter]\n", ""))
+    failed = site.build()
+    assert failed.code != 0 and "docs/index.md:" in failed.stderr and "compare" in failed.stderr
+    from d2l_compiler.engine.render.installed import extensions_for
+
+    assert "compare" not in extensions_for(()).tokens
+    assert "compare" in extensions_for(("chapter",)).tokens

@@ -1,5 +1,7 @@
-"""The tokens a build renders with: the engine's own (:mod:`.builtin`) plus the extensions
-installed under the entry-point group ``d2l_compiler.extensions`` (see :mod:`.tokens`)."""
+"""The tokens a build renders with: the engine's own (:mod:`.builtin`) plus the extensions the
+book names (``extensions:``), found under the entry-point group ``d2l_compiler.extensions``
+(see :mod:`.tokens`). An extension installed but not named is not loaded: a book never
+renders with another book's tokens."""
 
 from __future__ import annotations
 
@@ -29,6 +31,6 @@ def load_extensions(names: tuple[str, ...] | None = None) -> Extensions:
     return ext
 
 
-def extensions_for(names: Iterable[str] | None) -> Extensions:
-    """:func:`load_extensions` for a config value (a list of names, or None for all)."""
-    return load_extensions(None if names is None else tuple(names))
+def extensions_for(names: Iterable[str]) -> Extensions:
+    """:func:`load_extensions` for the book's ``extensions:`` (the names it uses)."""
+    return load_extensions(tuple(names))

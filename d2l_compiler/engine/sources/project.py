@@ -6,7 +6,8 @@ engine's settings, read from the ``d2l`` plugin's options in ``mkdocs.yml``::
           executed: [snippets/]   # regions under these folders run; others are only shown
           state_dir: .d2l         # the record, the store, the logs
           record: null            # default: <state_dir>/record.json
-          extensions: null        # entry-point names to load; default: every installed one
+          extensions: []          # the token extensions this book uses, by entry-point name
+                                  # (the engine's own tokens are always there)
           labels: en              # or zh: the words put around outputs and in the stamp
           notebook_setup: false   # each notebook's first cell installs what it imports,
                                   # pinned to this build's versions (needs site_url or repo_url
@@ -62,7 +63,7 @@ class Settings:
     executed: tuple[str, ...] = ("snippets/",)
     state_dir: str = ".d2l"
     record: str | None = None
-    extensions: tuple[str, ...] | None = None
+    extensions: tuple[str, ...] = ()  # entry-point names: only what the book names is loaded
     labels: str = "en"
     notebook_setup: bool = False  # a first cell installing what the notebook imports, pinned
     notebook_packages: tuple[str, ...] = ()  # installed too: what libraries load on their own
