@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 PAGE = """\
 # Demo
 
@@ -200,3 +202,27 @@ def test_the_theme_s_source_maps_are_left_out_unless_asked_for(site):
     site.write("mkdocs.yml", config.replace("labels: zh", "labels: zh\n      keep_source_maps: 1"))
     result = site.build()
     assert result.code != 0 and "keep_source_maps" in result.stderr
+
+
+@pytest.mark.parametrize(("mark", "code", "said"), [
+    ("<!-- d2l: gpu=2 -->\n", "print('hi')", "有 GPU 时它会用 2 块 GPU，这次在 CPU 上运行"),
+    ("<!-- d2l: gpu -->\n", "print('hi')", "有 GPU 时它会用 1 块 GPU，这次在 CPU 上运行"),
+    # inferred: the code imports torch and mentions cuda
+    ("", "import torch\nprint(torch.cuda.is_available())", "有 GPU 时它会用 1 块 GPU"),
+    ("<!-- d2l: gpu=0 -->\n", "import torch\nprint(torch.cuda.is_available())", None),
+    ("", "print('hi')", None),
+])
+def test_a_page_that_would_use_gpus_says_it_ran_on_the_cpu(site, mark, code, said):
+    """A GPU need (declared or inferred) on a CPU build is not silently ignored: the page runs
+    on the CPU and its stamp says what it would have used."""
+    site.write("snippets/s.py", f"# --8<-- [start:r]\n{code}\n# --8<-- [end:r]\n")
+    site.write("docs/index.md", f'# T\n\n{mark}```python\n--8<-- "snippets/s.py:r"\n```\n')
+    result = site.build()
+    assert result.code == 0, result.stderr
+    html = site.html()
+    assert ("有 GPU 时" in html) == (said is not None)
+    if said is not None:
+        assert said in html
+    wanted = {"gpu=2": 2, "gpu ": 1, "": 1}
+    assert site.record()["pages"]["index.md"]["gpus_wanted"] == (
+        0 if said is None else next(n for m, n in wanted.items() if m in mark))

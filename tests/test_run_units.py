@@ -670,9 +670,9 @@ def test_plain_progress_lines():
 # --- the documented limits (README: what a build will not do) -----------------------------------
 
 def test_documented_output_limits(tmp_path):
-    exact = _run(tmp_path, "import sys\nsys.stdout.write('a' * 1_000_000)")
+    exact = _run(tmp_path, "import sys\nsys.stdout.write('a' * 1_000_000);")
     assert exact.ok and len(exact.regions[0].stdout) == 1_000_000  # a region may print 1,000,000
-    over = _run(tmp_path, "import sys\nsys.stdout.write('a' * 1_000_001)")
+    over = _run(tmp_path, "import sys\nsys.stdout.write('a' * 1_000_001);")
     assert not over.ok and over.regions[0].error.fault is Fault.OUTPUT_LIMIT
     flood = "import os\nfor _ in range({n}):\n    os.write(1, b'z' * 1024)"
     at_cap = _run(tmp_path, flood.format(n=32 * 1024))  # 32 MiB to the descriptors: allowed
@@ -1178,3 +1178,16 @@ def test_a_warm_process_runs_one_page_then_a_fresh_one_waits(tmp_path):
     finally:
         warm.close()
     assert warm._proc is None
+
+
+def test_a_trailing_expression_shows_its_value_as_in_a_notebook():
+    """A region ending in a bare expression prints its value's repr (a notebook's output);
+    ``None`` shows nothing, ``;`` hides it, a print is not doubled, and a failing trailing
+    expression fails at its own line."""
+    ok, events = _child_run("z = [1, 2]\nz", "z;  # hidden", "print('once')", "None",
+                            "{'a': 'x'}['a']\n# a comment after it")
+    assert ok and [e["stdout"] for e in events[:-1]] == ["[1, 2]\n", "", "once\n", "", "'x'\n"]
+    assert events[0]["values"] == {"z": [1, 2]}  # what it binds is recorded as before
+    ok, events = _child_run("x = 1\n\nx / 0")
+    assert not ok and events[0]["error"]["type"] == "ZeroDivisionError"
+    assert events[0]["error"]["line"] == 3

@@ -329,7 +329,7 @@ _PAGE = _builds(
     PageEntry, key=_HEX, inputs=_INPUTS, provenance=_RUN_PROVENANCE, executed_at=_TEXT,
     duration=_NUMBER,
     peak_mb=_NUMBER, regions=st.lists(_REGION, max_size=3).map(tuple), ran=st.booleans(),
-    digest=_TEXT).map(PageEntry.sealed)
+    digest=_TEXT, gpus_wanted=st.integers(0, 8)).map(PageEntry.sealed)
 _TIMING = _builds(PageTiming, page=_TEXT, started=_NUMBER, ended=_NUMBER, worker=_TEXT,
                   gpus=st.none() | _TEXT, exclusive=st.booleans())
 _PROVENANCE = _builds(

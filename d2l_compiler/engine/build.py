@@ -244,7 +244,8 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                 continue
             summary.ran.append(page)
         # the key covers executed code only: what the page merely shows is refreshed
-        new_pages[page] = _page_entry(keys, found, includes, outcome is not None)
+        new_pages[page] = _page_entry(keys, found, includes, outcome is not None,
+                                      page_resources(project.root, includes).gpus)
     summary.seconds = time.perf_counter() - start
     if failures:
         return summary, failures
@@ -407,7 +408,7 @@ def make_executor(options: BuildOptions, device: str, pages: int, root: Path,
 
 
 def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
-                includes: list[Include], ran: bool) -> PageEntry:
+                includes: list[Include], ran: bool, gpus_wanted: int = 0) -> PageEntry:
     """The page's record entry, assembled from each executed region's stored result (each
     run renumbered to its place in the page now: a region keeps its key when an unrelated
     region is inserted before it)."""
@@ -431,4 +432,4 @@ def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
     return PageEntry(keys.key, keys.inputs, provenance,
                      max((e.executed_at for e in entries), default=record.utc_now()),
                      sum(e.duration for e in entries), max((e.peak_mb for e in entries), default=0.0),
-                     _regions(runs, includes), ran).sealed()
+                     _regions(runs, includes), ran, gpus_wanted=gpus_wanted).sealed()

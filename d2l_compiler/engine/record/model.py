@@ -190,6 +190,9 @@ class PageEntry(Typed, frozen=True):
     regions: tuple[RegionEntry, ...]
     ran: bool = False
     digest: str = ""
+    # the GPUs the page would use (declared, or inferred from its code): on a build without
+    # them it ran on the CPU, and its stamp says so
+    gpus_wanted: int = 0
 
     @property
     def executed(self) -> list[RegionEntry]:

@@ -82,6 +82,8 @@ class Labels:
     stamp_other: str = "The same code also ran on another device: {parts}."
     device: str = "device {device}"
     hardware: str = " ({hardware})"
+    # a page that would use GPUs (declared, or inferred from its code) ran where there were none
+    gpus_unmet: str = "it would use {gpus} GPU{plural} where there is one, and ran on the CPU"
     torch: str = "PyTorch {torch}, {threads} threads"
     python: str = "Python {python}"
     when: str = "run at {when}"
@@ -122,6 +124,7 @@ LABELS = {
                  stamp="本页代码由构建实际运行：{parts}。", device="设备 {device}",
                  stamp_other="同一份代码也在另一种设备上运行过：{parts}。",
                  hardware="（{hardware}）", torch="PyTorch {torch}，{threads} 个线程",
+                 gpus_unmet="有 GPU 时它会用 {gpus} 块 GPU，这次在 CPU 上运行",
                  python="Python {python}", when="执行于 {when}", separator="；", language="zh",
                  reused="其中 {count} 段的输出沿用自本页更早的一次运行，"
                         "已核对它们运行时的状态与现在一致（{names}）",

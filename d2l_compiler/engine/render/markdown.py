@@ -46,13 +46,17 @@ _MAX_TOKEN_TEXT = 10_000  # characters one formatted value may produce
 
 
 def stamp(provenance: Provenance, executed_at: str, labels: Labels = LABELS["en"],
-          template: str | None = None) -> str:
+          template: str | None = None, gpus_wanted: int = 0) -> str:
     """One line saying where and when a page's code ran (``template``: another wording of
-    the line, e.g. ``labels.stamp_other``)."""
+    the line, e.g. ``labels.stamp_other``; ``gpus_wanted``: the GPUs the page would use,
+    said when it ran where there were none)."""
     device = provenance.device or "?"
     hardware = provenance.gpu if device == "cuda" else provenance.cpu
     parts = [labels.device.format(device=device)
              + (labels.hardware.format(hardware=hardware) if hardware else "")]
+    if gpus_wanted and device != "cuda":
+        parts.append(labels.gpus_unmet.format(gpus=gpus_wanted,
+                                              plural="s" if gpus_wanted != 1 else ""))
     if provenance.torch is not None:
         parts.append(labels.torch.format(torch=provenance.torch, threads=provenance.threads
                                          if provenance.threads is not None else "?"))
@@ -195,7 +199,8 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
     entries = entry.regions if entry is not None else ()
     executed = entry is not None and bool(entry.executed)
     others = tuple((other, _by_section(other.regions)) for other in _other_devices(record, entry))
-    page_stamp = " ".join([stamp(entry.provenance, entry.executed_at, labels)] + [
+    page_stamp = " ".join([stamp(entry.provenance, entry.executed_at, labels,
+                                 gpus_wanted=entry.gpus_wanted)] + [
         stamp(other.provenance, other.executed_at, labels, labels.stamp_other)
         for other, _ in others]) if executed else ""
     page = PageContext(_by_section(entries), entry, record, root, page_stamp, labels.language,

@@ -14,8 +14,10 @@ and events are ASCII JSON, so no character (U+2028 included) can split an event 
 
 from __future__ import annotations
 
+import ast
 import functools
 import io
+import tokenize
 from collections.abc import Callable
 import json
 import os
@@ -26,6 +28,7 @@ import time
 import traceback
 import warnings
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 from d2l_compiler.engine.run.machine import cpu_name
@@ -245,9 +248,10 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
     start = time.perf_counter()
     with region_warnings() as caught:
         try:
-            # pad with blank lines so tracebacks carry the snippet file's real line numbers
-            code = compile("\n" * (region.first_line - 1) + region.code, filename, "exec")
-            exec(code, namespace)
+            body, last = _compiled(region, filename)
+            exec(body, namespace)
+            if last is not None:  # a trailing expression shows its value, as in a notebook
+                _show(eval(last, namespace))
             if expect:
                 error = RegionError(Fault.DID_NOT_RAISE, "DidNotRaise",
                                     f"expected {expect}, but the region completed")
@@ -275,6 +279,32 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
     return RegionRun(region.index, region.id, Status.OK if error is None else Status.ERROR,
                      duration, text, stray, raised, tuple(shown), values, dropped,
                      error, seen, state_before, state_changed)
+
+
+def _compiled(region: JobRegion, filename: str) -> tuple[CodeType, CodeType | None]:
+    """The region's code, and its trailing expression apart (None if it ends otherwise, or
+    with ``;``, which hides the value as in a notebook). Padded with blank lines, so that
+    tracebacks carry the snippet file's real line numbers."""
+    tree = ast.parse("\n" * (region.first_line - 1) + region.code, filename)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(region.code):
+        last = compile(ast.Expression(tree.body.pop().value), filename, "eval")
+    return compile(tree, filename, "exec"), last
+
+
+def _ends_with_semicolon(code: str) -> bool:
+    """Whether the code's last token (comments aside) is ``;``."""
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(code).readline)
+              if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                                tokenize.DEDENT, tokenize.ENDMARKER)]
+    return bool(tokens) and tokens[-1].string == ";"
+
+
+def _show(value: Any) -> None:
+    """A trailing expression's value, as a notebook shows it (``None`` shows nothing); unlike
+    ``sys.displayhook``, it binds no ``_``."""
+    if value is not None:
+        print(repr(value))
 
 
 def _shows_position(root: str, path: str, text: str, shown: list[CapturedWarning],
