@@ -226,3 +226,53 @@ def test_a_page_that_would_use_gpus_says_it_ran_on_the_cpu(site, mark, code, sai
     wanted = {"gpu=2": 2, "gpu ": 1, "": 1}
     assert site.record()["pages"]["index.md"]["gpus_wanted"] == (
         0 if said is None else next(n for m, n in wanted.items() if m in mark))
+
+
+def test_a_region_reads_project_files_by_the_paths_a_reader_uses(site):
+    """A region runs in a scratch folder, yet ``open("data/temps.csv")`` reads the project's
+    file, as it would for a reader running the code from the project root; the file is an
+    input of the page (an edit to it runs the page again)."""
+    site.write("data/temps.csv", "12\n15\n")
+    site.write("snippets/s.py", "# --8<-- [start:r]\nimport os\nfrom pathlib import Path\n"
+                                "rows = open('data/temps.csv').read().split()\n"
+                                "print(sum(map(int, rows)), os.path.exists('data/temps.csv'),\n"
+                                "      sorted(p.name for p in Path('data').iterdir()))\n"
+                                "# --8<-- [end:r]\n")
+    site.write("docs/index.md", '# T\n\n```python\n--8<-- "snippets/s.py:r"\n```\n')
+    result = site.build()
+    assert result.code == 0, result.stderr
+    assert "27 True [&#x27;temps.csv&#x27;]" in site.html() or "27 True ['temps.csv']" in site.html()
+    site.write("data/temps.csv", "12\n16\n")
+    again = site.build()
+    assert again.code == 0 and "pages: 1 run" in again.stdout
+    assert "28 True" in site.html()
+
+
+@pytest.mark.parametrize("write", [
+    "open('snippets/evil.py', 'w').write('x')",
+    "open('data/new.csv', 'x')",
+    "import os\nos.remove('docs/index.md')",
+    "import os\nos.rename('data/keep.csv', 'data/moved.csv')",
+    "import os\nos.mkdir('docs/extra')",
+    "import shutil\nshutil.rmtree('data/sub')",
+    "import shutil\nshutil.copyfile('out.txt', 'data/copy.txt')",
+    "open(ROOT + '/data/abs.txt', 'w')",
+])
+def test_a_region_never_writes_into_the_project(site, write):
+    """Whatever path leads there (a link of the scratch folder, an absolute path), a region's
+    write, deletion, rename or new folder in the project fails the region naming the path;
+    its own files go to its working directory."""
+    site.write("data/keep.csv", "1\n")
+    site.write("data/sub/inner.txt", "kept\n")
+    code = f"ROOT = {str(site.root)!r}\nopen('out.txt', 'w').write('mine')\n{write}"
+    site.write("snippets/s.py", "# --8<-- [start:r]\n" + code + "\n# --8<-- [end:r]\n")
+    site.write("docs/index.md", '# T\n\n```python\n--8<-- "snippets/s.py:r"\n```\n')
+    before = sorted(str(p.relative_to(site.root)) for p in site.root.rglob("*")
+                    if ".d2l" not in p.parts)
+    result = site.build()
+    assert result.code == 1 and "PermissionError" in result.stderr, result.stderr
+    assert "does not write into the project" in result.stderr
+    after = sorted(str(p.relative_to(site.root)) for p in site.root.rglob("*")
+                   if ".d2l" not in p.parts)
+    assert after == before and (site.root / "data" / "keep.csv").read_text() == "1\n"
+    assert not (site.root / "out.txt").exists()

@@ -24,7 +24,7 @@ def test_example_book_builds_through_the_plugin(tmp_path):
     assert "ValueError: fib is not defined for -1" in errors
     record = read_record(book)
     assert all(entry["provenance"]["torch"] is None for entry in record["pages"].values())
-    assert all(r["path"] == "code/fib.py" and r["executed"]
+    assert all(r["path"] == "lessons/fib.py" and r["executed"]
                for entry in record["pages"].values() for r in entry["regions"])
     checked = run_cli("check", cwd=book)
     assert checked.code == 0 and "fresh  index.md" in checked.stdout

@@ -104,3 +104,15 @@ def test_an_installed_extension_renders_only_in_a_book_that_names_it(site):
 
     assert "compare" not in extensions_for(()).tokens
     assert "compare" in extensions_for(("chapter",)).tokens
+
+
+@pytest.mark.parametrize(("folder", "warned"), [("code", True), ("json", True), ("lessons", False)])
+def test_a_code_folder_named_like_a_standard_module_is_warned_about(site, folder, warned):
+    """``code/`` shadows the standard library's ``code`` module for every region: the build
+    says so (and still builds)."""
+    _page(site, folder)
+    _options(site, f"      executed: [{folder}/]\n")
+    result = site.build()
+    assert result.code == 0, result.stderr
+    said = result.stdout + result.stderr
+    assert (f"warning: {folder}/ is named like Python's standard module '{folder}'" in said) == warned

@@ -165,6 +165,10 @@ def build(project: Project, options: BuildOptions, site_dir: Path | None,
             project.check_extensions()
         build_site = site_builder(options.host, project)
     progress = progress or make_progress()
+    for folder, module in project.shadowed_modules():
+        progress.say(f"warning: {folder} is named like Python's standard module {module!r}: "
+                     f"in its regions and the project's modules, `import {module}` loads the "
+                     "folder instead; rename it")
     sweep_scratch()  # what a build killed outright (SIGKILL) left in the temporary directory
     try:
         with project_lock(project, progress), guarding(project):

@@ -40,6 +40,7 @@ from d2l_compiler.engine.record.model import (CapturedWarning, Fault, Provenance
 from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, read_job
 from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
+from d2l_compiler.engine.run.project_guard import guard_project
 from d2l_compiler.engine.run.statedigest import StateProbe, changes
 from d2l_compiler.engine.run.warning_origin import region_warnings
 
@@ -343,7 +344,9 @@ def run(job: PageProcessJob, emit: Callable[[dict], None]) -> bool:
     source_only(Path(root))  # never a stale __pycache__ of the project's own modules
     namespace: dict[str, Any] = {"__name__": "__main__"}
     stdout = _RegionStdout(job.output_limit)
-    watch = _Watch(root, namespace)
+    engine_dirs = tuple(Path(p) for p in job.engine_dirs)
+    watch = _Watch(root, namespace, engine_dirs)
+    guard_project(Path(root), lambda: watch.inputs.active, engine_dirs)
     saved, sys.stdout = sys.stdout, stdout
     try:
         for region in job.regions:

@@ -72,6 +72,8 @@ class InputObserver:
         self._lock = threading.Lock()
         self._inside = threading.local()  # set while the observer looks at a path itself
         self._prefix = os.path.join(str(self.root), "")
+        # the page's working directory, whose links lead into the project (project_guard)
+        self._scratch = os.path.join(os.getcwd(), "")
         self._install()
 
     def _install(self) -> None:  # noqa: C901 - one wrapper per way of reaching an input
@@ -154,11 +156,14 @@ class InputObserver:
             text = os.path.abspath(os.fsdecode(file))
         except (ValueError, TypeError):
             return None
-        if not text.startswith(self._prefix):
+        linked = text.startswith(self._scratch) and not self._prefix.startswith(self._scratch)
+        if not text.startswith(self._prefix) and not linked:
             return None  # most paths a library touches: decided without a system call
         self._inside.on = True  # what looking at the path does is not the region's
         try:  # the path as given (a symbolic link re-pointed is a change), and where it leads
             given = Path(text)
+            if linked:  # through a link of the working directory: the project path it is
+                given = given.resolve()
             target = given.resolve() if given.exists() else given
         except OSError:
             return None

@@ -27,6 +27,9 @@ class PageProcessJob(msgspec.Struct, frozen=True, kw_only=True):
     root: str  # the project root (put first on ``sys.path``)
     regions: tuple[JobRegion, ...]
     output_limit: int = 1_000_000  # characters one region may print
+    # the engine's own folders in the project (its state): watched by the engine after the
+    # page, not inputs of a region (see record.guard)
+    engine_dirs: tuple[str, ...] = ()
     memory_mb: int | None = None  # its memory limit, if any (set on the process by the engine)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from d2l_compiler.engine.record.model import Fault, Provenance, RecordError, RegionRun, Status
+from d2l_compiler.engine.run.project_guard import link_project
 from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, job_bytes
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.usage import usage
@@ -154,9 +155,11 @@ def _classify(failed: RegionRun | None, outcome: Outcome, corrupt: bool) -> Faul
     return Fault.CORRUPT_RESULT if corrupt else Fault.EXIT
 
 
-def _job(root: Path, executed: dict[int, Include], limits: Limits) -> PageProcessJob:
+def _job(root: Path, executed: dict[int, Include], limits: Limits,
+         state: Path | None = None) -> PageProcessJob:
     return PageProcessJob(root=str(root), output_limit=limits.output_chars,
                           memory_mb=limits.memory_mb,
+                          engine_dirs=tuple(str(root / name) for name in _top_level(root, state)),
                           regions=tuple(_job_region(index, inc) for index, inc in executed.items()))
 
 
@@ -172,9 +175,12 @@ def _job_region(index: int, include: Include) -> JobRegion:
 
 
 def _start(root: Path, work: Path, device: str, limits: Limits,
-           warm: WarmPool | None = None, gpus: str | None = None) -> subprocess.Popen:
+           warm: WarmPool | None = None, gpus: str | None = None,
+           state: Path | None = None) -> subprocess.Popen:
     run_dir = work / "cwd"
-    run_dir.mkdir()  # regions that write files (a saved model) write them here
+    run_dir.mkdir()  # regions that write files (a saved model) write them here, and read the
+    # project's files by the paths a reader running from the project root uses (its links)
+    link_project(root, run_dir, _top_level(root, state))
     if warm is not None and gpus is None:
         proc = warm.take(root, device, limits.memory_mb, work / "job.json",
                          work / "result.jsonl", run_dir)
@@ -185,6 +191,16 @@ def _start(root: Path, work: Path, device: str, limits: Limits,
         cwd=run_dir, env=page_env(root, device, gpus), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=child_setup(limits.memory_mb))
+
+
+def _top_level(root: Path, inside: Path | None) -> frozenset[str]:
+    """The top-level entry of ``root`` that holds ``inside`` (the engine's state), if any."""
+    if inside is None:
+        return frozenset()
+    try:
+        return frozenset(inside.resolve().relative_to(root.resolve()).parts[:1])
+    except ValueError:
+        return frozenset()
 
 
 def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
@@ -214,9 +230,9 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     proc: subprocess.Popen | None = None
     sink: OutputSink | None = None
     try:
-        (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits)))
+        (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits, log_dir)))
         sink = OutputSink(log, limits.output_bytes)
-        proc = _start(root, work, device, limits, warm, gpus)
+        proc = _start(root, work, device, limits, warm, gpus, log_dir)
         until = start + limits.timeout if deadline is None else deadline
         outcome = supervise(proc, until, sink, _Follow(
             work / "result.jsonl", lambda run: None if run.index in replay else on_event(run)))

@@ -239,7 +239,8 @@ class StateProbe:
         probes = {"<random>": self._random, "<numpy.random>": self._numpy,
                   "<settings>": _library_settings,
                   "<torch>": self._torch, "<environ>": lambda: repr(sorted(os.environ.items())),
-                  "<sys.path>": lambda: repr(sys.path), "<cwd>": _cwd_digest,
+                  "<sys.path>": lambda: repr(sys.path),
+                  "<cwd>": lambda: _cwd_digest(self.root),
                   "<builtins>": self._builtins}
         for name, read in probes.items():
             try:
@@ -305,13 +306,17 @@ def _library_settings() -> str:
     return _short("\0".join(found).encode("utf-8", "backslashreplace"))
 
 
-def _cwd_digest() -> str:
-    """The working directory's files: names, sizes and (below a size) contents."""
+def _cwd_digest(root: Path) -> str:
+    """The working directory's files: names, sizes and (below a size) contents; not the
+    project's, which its links lead to (a region's reads of those are its inputs)."""
     out = hashlib.blake2b(digest_size=8)
+    project = os.path.join(os.path.realpath(root), "")
     for folder, dirs, files in os.walk("."):
         dirs.sort()
         for name in sorted(files):
             path = os.path.join(folder, name)
+            if os.path.islink(path) and os.path.realpath(path).startswith(project):
+                continue
             try:
                 size = os.path.getsize(path)
                 out.update(f"{path}\0{size}\0".encode("utf-8", "backslashreplace"))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -135,6 +136,17 @@ class Project:
     def executed_given(self) -> bool:
         """Whether ``mkdocs.yml`` names the executed folders (else the default applies)."""
         return "executed" in (_plugin_options(self.config()) or {})
+
+    def shadowed_modules(self) -> list[tuple[str, str]]:
+        """The executed folders named like a standard-library module (``code/``), each with
+        that module: the project root comes first on the regions' import path, so the folder
+        shadows the module."""
+        found = []
+        for folder in self.settings.executed:
+            top = folder.strip("/").split("/")[0]
+            if top in sys.stdlib_module_names and (self.root / top).is_dir():
+                found.append((f"{top}/", top))
+        return found
 
     def check_extensions(self) -> None:
         """``UsageError`` unless ``markdown_extensions`` lists what the engine's pages need:
