@@ -10,14 +10,15 @@ import concurrent.futures as cf
 import json
 import threading
 import time
-from dataclasses import replace
+import hashlib
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
-from conftest import FixtureSite, page_key
+from conftest import FixtureSite, page_inputs, page_key, provenance
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.run.jobs import PageJob, PageOutcome
 from d2l_compiler.engine.run.runner import Limits
@@ -400,13 +401,18 @@ def test_a_result_from_another_machine_is_vouched_for_by_its_sources_not_its_pac
     keys = key.include_keys(project.root, includes, "cuda", {"yaml": ["PyYAML==0.0-gpu-box"]})
     from d2l_compiler.engine.record.io import load_record
     entry = load_record(site.root / ".d2l" / "record.json").pages["index.md"]
-    gpu = PageEntry(keys.key, keys.inputs, {**entry.provenance, "device": "cuda"},
+    gpu = PageEntry(keys.key, keys.inputs, replace(entry.provenance, device="cuda"),
                     entry.executed_at, entry.duration, entry.peak_mb, entry.regions).sealed()
     assert staleness(project, includes, gpu) == []  # another device: its own packages stand
     assert "package PyYAML==0.0-gpu-box" in " ".join(staleness(project, includes, gpu,
                                                                elsewhere=False))
     site.write("snippets/s.py", "# --8<-- [start:r]\nimport yaml\nprint(2)\n# --8<-- [end:r]\n")
     assert staleness(project, page_includes(project, Path("index.md")), gpu) != []
+
+
+def _hex(name: str) -> str:
+    """A page key (hex SHA-256) standing for ``name``."""
+    return hashlib.sha256(name.encode()).hexdigest()
 
 
 def test_merge_keeps_one_result_per_page_and_device_whatever_the_order():
@@ -421,10 +427,11 @@ def test_merge_keeps_one_result_per_page_and_device_whatever_the_order():
     def entry(device: str, key: str, at: str) -> PageEntry:
         inputs = {"device": device, "regions": [["s.py:r", "x"]], "files": {}, "data": {},
                   "packages": {}, "python": "3.11", "format": 3, "env": {}}
-        return PageEntry(key, inputs, {"device": device}, at, 1.0, 1.0, ()).sealed()
+        return PageEntry(_hex(key), page_inputs(inputs), provenance({"device": device}), at, 1.0,
+                         1.0, ()).sealed()
 
     def rec(commit: str, *entries: tuple[str, PageEntry]) -> Record:
-        return Record(BuildProvenance(entries[0][1].inputs["device"], commit, "2026-11-30", "3.11"),
+        return Record(BuildProvenance(entries[0][1].inputs.device, commit, "2026-11-30", "3.11"),
                       dict(entries))
 
     early, late = entry("cpu", "k1", "2026-11-30T01:00:00Z"), entry("cpu", "k1", "2026-11-30T02:00:00Z")
@@ -442,7 +449,7 @@ def test_merge_keeps_one_result_per_page_and_device_whatever_the_order():
     with pytest.raises(UsageError, match="merge: p.md: a and c hold cpu results built from "
                                          "different sources"):
         merge_records([records[0], Labelled("c", rec("c4", ("p.md", clash)))])
-    other_code = replace(gpu, inputs={**gpu.inputs, "regions": [["s.py:r", "edited"]]}).sealed()
+    other_code = replace(gpu, inputs=replace(gpu.inputs, regions=[("s.py:r", "edited")])).sealed()
     with pytest.raises(UsageError, match=r"merge: p.md: a \(cpu\) and h \(cuda\) were built "
                                          "from different sources"):
         merge_records([records[0], Labelled("h", rec("c5", ("p.md", other_code)))])
@@ -461,7 +468,8 @@ def test_a_gpu_page_from_a_cpu_shard_and_the_gpu_shard_merges_into_one_entry():
     def entry(page: str, device: str, at: str) -> PageEntry:
         inputs = {"device": device, "regions": [[f"{page}:r", "sha"]], "files": {}, "data": {},
                   "packages": {}, "python": "3.11", "format": 3, "env": {}}
-        return PageEntry(f"{page}-{device}", inputs, {"device": device}, at, 1.0, 1.0, ()).sealed()
+        return PageEntry(_hex(f"{page}-{device}"), page_inputs(inputs), provenance({"device": device}),
+                         at, 1.0, 1.0, ()).sealed()
 
     cpu, gpu = entry("ch", "cpu", "2026-11-30T01:00:00Z"), entry("ch", "cuda", "2026-11-30T02:00:00Z")
     a, b = entry("a", "cpu", "2026-11-30T01:00:00Z"), entry("b", "cpu", "2026-11-30T01:00:00Z")

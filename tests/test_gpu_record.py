@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import msgspec
+
 from d2l_compiler.engine.sources import key
 from d2l_compiler.chapter import tables
 from d2l_compiler.engine.sources.discover import read_region
@@ -72,14 +74,14 @@ def _gpu_twin(project_root, cpu_record: dict) -> dict:
     project = Project(project_root / "mkdocs.yml")
     for name, entry in record["pages"].items():
         includes = page_includes(project, Path(name))
-        local = key.include_keys(project.root, includes, "cuda").inputs["packages"]
+        local = key.include_keys(project.root, includes, "cuda").inputs.packages
         # the GPU machine's own torch build: this machine can vouch for the sources only
         keys = key.include_keys(project.root, includes, "cuda",
                                 {**local, "torch": ["torch==2.13.0+cu128"]})
-        entry["key"], entry["inputs"] = keys.key, keys.inputs
+        entry["key"], entry["inputs"] = keys.key, msgspec.to_builtins(keys.inputs)
         entry["provenance"].update(device="cuda", gpu=GPU, torch="2.13.0+cu128", threads=8)
         for region in entry["regions"]:
-            paths = (region.get("values") or {}).get("paths")
+            paths = ((region["run"] or {}).get("values") or {}).get("paths")
             if isinstance(paths, dict) and paths.get("type") == "paths":
                 paths.update(device="cuda", gpu=GPU, torch="2.13.0+cu128", cuda="12.8",
                              timer="CUDA 事件")
@@ -98,7 +100,7 @@ def _gpu_twin(project_root, cpu_record: dict) -> dict:
 def _cpu_paths(record: dict) -> dict:
     """The ``compare_paths`` result in the chapter's record."""
     for region in record["pages"]["compilers.md"]["regions"]:
-        paths = (region.get("values") or {}).get("paths")
+        paths = ((region["run"] or {}).get("values") or {}).get("paths")
         if isinstance(paths, dict) and paths.get("type") == "paths":
             return paths
     raise AssertionError("no compare_paths result in the record")

@@ -323,11 +323,11 @@ def test_a_page_says_which_commits_its_results_were_run_at(tmp_path):
     second = commit("two")
     assert _build(tmp_path) == ["b"]
     provenance = load_record(tmp_path / ".d2l" / "record.json").pages["p.md"].provenance
-    assert (provenance["first_git_commit"], provenance["git_commit"]) == (first, second)
+    assert (provenance.first_git_commit, provenance.git_commit) == (first, second)
     shutil.rmtree(tmp_path / ".d2l" / "store")  # the results now come from the record alone,
     assert _build(tmp_path) == []  # which keeps one provenance per page: no span to claim
     provenance = load_record(tmp_path / ".d2l" / "record.json").pages["p.md"].provenance
-    assert provenance["git_commit"] == second and "first_git_commit" not in provenance
+    assert provenance.git_commit == second and provenance.first_git_commit is None
     assert _build(tmp_path, force=True) == ["a", "b"]
     provenance = load_record(tmp_path / ".d2l" / "record.json").pages["p.md"].provenance
-    assert provenance["git_commit"] == second and "first_git_commit" not in provenance
+    assert provenance.git_commit == second and provenance.first_git_commit is None

@@ -422,8 +422,8 @@ def _page_entry(keys: key.PageKeys, found: dict[int, StoredPage | None],
     if not entries:
         provenance = replace(where_this_runs(), device=keys.inputs.device)
     else:  # the latest run's, with the span when regions ran in different builds
-        first = min(entries, key=lambda e: e.executed_at)
-        latest = max(entries, key=lambda e: e.executed_at).provenance
+        in_order = sorted(entries, key=lambda e: e.executed_at)  # stable: the later region wins a tie
+        first, latest = in_order[0], in_order[-1].provenance
         provenance = replace(
             latest, first_executed_at=first.executed_at,
             # and the span of commits their code was at
