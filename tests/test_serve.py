@@ -135,3 +135,53 @@ def test_the_watcher_sees_what_may_change_a_page_and_nothing_of_its_own(tmp_path
     assert not sources(None, "/elsewhere/page.md")
     assert sources(None, str(outside.resolve() / "big.csv"))  # declared, outside the project
     assert sources.folders() == (root, outside.resolve())  # so its folder is watched too
+
+
+def _serving(site, command: list[str], port: int) -> subprocess.Popen:
+    return subprocess.Popen(command + ["--dev-addr", f"127.0.0.1:{port}"], cwd=site.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+                            start_new_session=True)
+
+
+def _stop(server: subprocess.Popen) -> str:
+    os.killpg(server.pid, signal.SIGINT)
+    return server.communicate(timeout=30)[0]
+
+
+def test_a_misspelt_region_shows_on_the_page_and_the_preview_keeps_answering(site):
+    """A page naming a region that does not exist (a typo) shows the error in the preview, as
+    a failing region does; the preview answers instead of hanging inside pymdownx.snippets,
+    and heals when the name is fixed."""
+    site.write("snippets/a.py", "# --8<-- [start:a]\nprint('right-' + 'name')\n# --8<-- [end:a]\n")
+    site.write("docs/index.md", '# 页面\n\n```python\n--8<-- "snippets/a.py:a"\n```\n')
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = _serving(site, [sys.executable, "-m", "d2l_compiler", "serve"], port)
+    try:
+        _wait_until(url, lambda page: _shown("right-name", page))
+        site.write("docs/index.md", '# 页面\n\n```python\n--8<-- "snippets/a.py:typo"\n```\n')
+        failed = _wait_until(url, lambda page: "d2l-failed" in page and "typo" in page)
+        assert "right-name" not in failed or "d2l-failed" in failed
+        site.write("docs/index.md", '# 页面\n\n```python\n--8<-- "snippets/a.py:a"\n```\n')
+        _wait_until(url, lambda page: _shown("right-name", page) and "d2l-failed" not in page)
+    finally:
+        _stop(server)
+
+
+def test_plain_mkdocs_serve_says_a_build_is_needed_not_that_the_code_is_running(site):
+    """Under a plain ``mkdocs serve`` nothing runs an edited region again: the page says a
+    build is needed (under ``python -m d2l_compiler serve`` it says the code is running)."""
+    site.write("snippets/a.py", "# --8<-- [start:a]\nprint('old-' + 'output')\n# --8<-- [end:a]\n")
+    site.write("docs/index.md", '# 页面\n\n```python\n--8<-- "snippets/a.py:a"\n```\n')
+    assert site.build("--no-site").code == 0
+    site.write("snippets/a.py", "# --8<-- [start:a]\nprint('new-' + 'output')\n# --8<-- [end:a]\n")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = _serving(site, [sys.executable, "-m", "mkdocs", "serve"], port)
+    try:
+        page = _wait_until(url, lambda page: "d2l-outdated" in page)
+        assert "python -m d2l_compiler build" in page and "正在重新运行" not in page
+        assert _shown("old-output", page)
+    finally:
+        _stop(server)

@@ -24,7 +24,7 @@ from watchfiles import Change, watch
 from d2l_compiler.engine.build import BuildOptions, build
 from d2l_compiler.engine.errors import BuildError, NoRecord, PagesFailed
 from d2l_compiler.engine.progress import PlainProgress
-from d2l_compiler.engine.publish.status import read_status, write_status
+from d2l_compiler.engine.publish.status import SERVE_LOOP_ENV, read_status, write_status
 from d2l_compiler.engine.record.freshness import check
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.whole import Record
@@ -136,7 +136,8 @@ def serve(project: Project, dev_addr: str, progress: PlainProgress | None = None
         progress.say(f"FAILED {page}:\n{failure}")
     mkdocs = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", dev_addr,
                                "-f", str(project.config_file)], cwd=project.root,
-                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1",
+                                   SERVE_LOOP_ENV: str(os.getpid())})
     started = time.monotonic()
     sources = SourceFilter(project)
     try:

@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,11 @@ from d2l_compiler.engine.publish.signature_formats import CACHE_FOLDER as SIGNAT
 from d2l_compiler.engine.publish.signature_formats import keep_signature_formats
 from d2l_compiler.engine.publish.site_inputs import TEMPLATE_CACHE, note_build, watching
 from d2l_compiler.engine.publish.sitedir import check_site_dir, project_paths, publish
-from d2l_compiler.engine.publish.status import read_status, status_path
+from d2l_compiler.engine.publish.status import read_status, serve_loop_running, status_path
 from d2l_compiler.engine.record.freshness import outdated_regions
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.whole import Record
-from d2l_compiler.engine.escape import inline, visible
+from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.markdown import (TOKEN, RenderError, labels_for, refuse_stale,
                                                  render_page)
 from d2l_compiler.engine.render.installed import extensions_for
@@ -193,6 +194,9 @@ class D2LPlugin(BasePlugin[D2LConfig]):
 
     def _preview(self, markdown: str, name: str, page_file: str, entry: Any) -> str:
         project, labels = self.project, self.labels
+        if not serve_loop_running():  # plain `mkdocs serve`: nothing runs an edited region
+            labels = replace(labels, outdated=labels.outdated_unbuilt,
+                             pending=labels.pending_unbuilt)
         status = read_status(project)
         failure = status.get(name) or status.get("*")
         banner = ""
@@ -210,7 +214,9 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             return banner + render_page(markdown, entry, self.record, project.root, page_file,
                                         outdated=outdated, **options)
         except (RenderError, BuildError) as exc:  # shown in the page, not a dead preview
-            shown = TOKEN.sub("…", markdown)
+            # its includes shown as text: one that names no region (a typo) would make
+            # pymdownx.snippets raise, and the preview would hang until the page is fixed
+            shown = "\n".join(snippet_safe(line) for line in TOKEN.sub("…", markdown).split("\n"))
             return (f'<div class="d2l-failed"><p>{inline(labels.failed)}</p>'
                     f'<pre>{html.escape(visible(str(exc)))}</pre></div>\n\n{shown}')
 

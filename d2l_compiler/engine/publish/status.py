@@ -13,6 +13,18 @@ from pathlib import Path
 from d2l_compiler.engine.sources.project import Project
 
 STATUS_FILE = "serve-status.json"
+# set by the serve loop for the ``mkdocs serve`` it starts: its process id (the plugin then
+# says an edited region "is running again"; under a plain ``mkdocs serve`` nothing reruns it)
+SERVE_LOOP_ENV = "D2L_SERVE_LOOP"
+
+
+def serve_loop_running() -> bool:
+    """Whether this process was started by a serve loop that is still running."""
+    try:
+        os.kill(int(os.environ.get(SERVE_LOOP_ENV, "")), 0)
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def status_path(project: Project) -> Path:

@@ -110,6 +110,13 @@ class Labels:
                      "running again.")
     pending: str = ("This page's code changed; it is running again, and its outputs will "
                     "appear when it finishes.")
+    # the same, under a preview with nothing to run the code again (plain ``mkdocs serve``)
+    outdated_unbuilt: str = ("Outdated: this code changed after the output below was recorded. "
+                             "Build the book (python -m d2l_compiler build) to run it again; "
+                             "python -m d2l_compiler serve does so on every edit.")
+    pending_unbuilt: str = ("This page's code changed; its outputs appear after a build "
+                            "(python -m d2l_compiler build, or serve the book with "
+                            "python -m d2l_compiler serve).")
     failed: str = "The last build of this page failed; the outputs shown are from before the edit:"
     report: ReportLabels = ReportLabels()  # the execution report's words ({{ d2l:report }})
 
@@ -137,6 +144,11 @@ LABELS = {
                  notebook_stdout="输出", notebook_stderr="标准错误输出",
                  outdated="已过时：这段代码在下面的输出记录之后改过了，正在重新运行。",
                  pending="本页的代码改过了，正在重新运行；运行结束后这里会显示新的输出。",
+                 outdated_unbuilt="已过时：这段代码在下面的输出记录之后改过了。运行 python -m "
+                                  "d2l_compiler build 重新构建；用 python -m d2l_compiler serve "
+                                  "预览时，每次修改都会自动重新运行。",
+                 pending_unbuilt="本页的代码改过了；重新构建（python -m d2l_compiler build，或用 "
+                                 "python -m d2l_compiler serve 预览）之后，这里才会显示新的输出。",
                  failed="本页最近一次构建失败了，下面显示的仍是修改之前的输出：",
                  report=_REPORT_ZH),
 }
