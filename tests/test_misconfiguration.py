@@ -116,3 +116,17 @@ def test_a_code_folder_named_like_a_standard_module_is_warned_about(site, folder
     assert result.code == 0, result.stderr
     said = result.stdout + result.stderr
     assert (f"warning: {folder}/ is named like Python's standard module '{folder}'" in said) == warned
+
+
+@pytest.mark.parametrize(("include", "prose", "said"), [
+    ("snippets/a.py:reslut", "", "no complete region 'reslut'"),
+    ("snippets/a.py:result", "{{ d2l:reslut.answer }}", "no region 'reslut' on this page"),
+    ("snippets/a.py:result", "{{ d2l:result.answr }}", "recorded no value 'answr'"),
+])
+def test_a_misspelt_region_or_value_name_gets_a_suggestion(site, include, prose, said):
+    site.write("snippets/a.py", "# --8<-- [start:result]\nanswer = 42\n# --8<-- [end:result]\n"
+                                "# --8<-- [start:other]\nx = 1\n# --8<-- [end:other]\n")
+    site.write("docs/index.md", f'# p\n\n```python\n--8<-- "{include}"\n```\n\n{prose}\n')
+    line = _one_line_failure(site.build())
+    assert said in line and "docs/index.md:" in line
+    assert ("did you mean 'result'?" in line) or ("did you mean 'answer'?" in line)

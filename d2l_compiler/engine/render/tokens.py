@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.errors import UsageError, did_you_mean
 from d2l_compiler.engine.record.model import PageEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 
@@ -74,7 +74,8 @@ class PageContext:
         ``.0`` is the first); ``RenderError`` naming what is missing."""
         section, _, path = ref.partition(".")
         if section not in self.regions:
-            raise RenderError(f"no region {section!r} on this page (token {ref!r})")
+            raise RenderError(f"no region {section!r} on this page (token {ref!r})"
+                              + did_you_mean(section, self.regions))
         found = self.regions[section]
         if isinstance(found, list) and len(set(found)) == 1:
             raise RenderError(f"token {ref!r} is ambiguous: the page runs {found[0]} "
@@ -96,7 +97,9 @@ class PageContext:
                     raise RenderError(f"region {section!r} recorded no value {parts[0]!r}; {count} "
                                       f"values it bound were not kept ({'; '.join(dropped)}) "
                                       f"(token {ref!r})")
-                raise RenderError(f"region {section!r} recorded no value {path!r} (token {ref!r})")
+                known = value if isinstance(value, Mapping) else {}
+                raise RenderError(f"region {section!r} recorded no value {path!r} (token {ref!r})"
+                                  + did_you_mean(part, known))
             value = value[part]
         return value
 

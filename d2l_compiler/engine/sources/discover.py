@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from d2l_compiler.engine.errors import UsageError
+from d2l_compiler.engine.errors import UsageError, did_you_mean
 from d2l_compiler.engine.sources.page import Needs, parse_page
 from d2l_compiler.engine.sources.project import Project
 
@@ -177,8 +177,11 @@ def _section(lines: list[str], section: str, path: str) -> tuple[list[tuple[int,
     if opened:
         raise UsageError(f"{path} has no complete region {section!r}: no '# --8<-- [end:{section}]' "
                          f"after its start on line {opened}")
+    names = [m["name"] for line in lines if "8<-" in line
+             for m in [SECTION_MARKER.match(line)] if m and m["type"].lower() == "start"]
     raise UsageError(f"{path} has no complete region {section!r} "
-                     f"(needs '# --8<-- [start:{section}]' and '# --8<-- [end:{section}]')")
+                     f"(needs '# --8<-- [start:{section}]' and '# --8<-- [end:{section}]')"
+                     + did_you_mean(section, names))
 
 
 @lru_cache(maxsize=2)
