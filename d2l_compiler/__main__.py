@@ -88,7 +88,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default="mkdocs.yml", help="MkDocs config (default: mkdocs.yml)")
     serve.add_argument("--dev-addr", default="127.0.0.1:8000", metavar="HOST:PORT",
                        help="where to serve (default: 127.0.0.1:8000)")
+    new = sub.add_parser("new", help="write the smallest book (one page, one code file) into "
+                                     "a new folder")
+    new.add_argument("folder", metavar="DIR", help="a folder that does not exist, or is empty")
+    new.add_argument("--title", help="the book's title (default: from the folder's name)")
     return parser
+
+
+def _new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from d2l_compiler.engine.scaffold import new_book
+
+    folder = Path(args.folder)
+    for path in new_book(folder, args.title):
+        print(f"wrote {path}")
+    print(f"next: cd {folder} && python -m d2l_compiler build && python -m d2l_compiler serve")
+    return 0
 
 
 def _check(config: str) -> int:
@@ -187,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args.config)
         if args.command == "bench-chapter":
             return _bench_chapter(args)
+        if args.command == "new":
+            return _new(args)
         project = find_project(args.config)
         if args.command == "serve":
             from d2l_compiler.engine.serve import serve
