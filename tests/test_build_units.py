@@ -120,7 +120,9 @@ def test_unused_store_entries_are_kept_up_to_a_bound_then_collected(tmp_path, mo
 def test_a_region_that_edits_the_sources_fails_the_build(tmp_path, monkeypatch):
     monkeypatch.setenv("D2L_DEVICE", "cpu")
     page = tmp_path / "docs" / "a.md"
-    project = _project(tmp_path, {"a": f"open({str(page)!r}, 'a').write('more prose')"})
+    # by another process: a write of the region's own is refused as it happens (project_guard)
+    project = _project(tmp_path, {"a": "import subprocess\nsubprocess.run(['sh', '-c', "
+                                       f"'printf more >> {page}']);"})
     with pytest.raises(BuildError, match=r"sources changed while the build ran \(docs/a.md\)"):
         _build(project)
     assert not project.record_path.exists()
@@ -165,8 +167,8 @@ def test_a_nested_state_dir_is_created(tmp_path, monkeypatch):
 def test_sources_changed_mid_build_are_listed_five_at_most(tmp_path, monkeypatch):
     monkeypatch.setenv("D2L_DEVICE", "cpu")
     docs = tmp_path / "docs"
-    code = (f"import pathlib\nfor n in range(7):\n"
-            f"    (pathlib.Path({str(docs)!r}) / f'p{{n}}.md').write_text('x')")
+    code = ("import subprocess\nsubprocess.run(['sh', '-c', "  # another process: unseen by the hook
+            f"'for n in 0 1 2 3 4 5 6; do printf x > {docs}/p$n.md; done']);")
     project = _project(tmp_path, {"a": code})
     with pytest.raises(BuildError) as error:
         _build(project)

@@ -135,8 +135,9 @@ def test_a_declared_dependency_is_honoured(tmp_path):
 
 
 def test_a_region_marked_own_process_runs_alone_after_its_ancestors(tmp_path):
-    log = tmp_path / "setup-ran-in.txt"  # outside the build's scratch directories
-    setup = ("setup", f"import os\nbase = 10\nopen({str(log)!r}, 'a').write(f'{{os.getpid()}}\\n')")
+    log = tmp_path.with_name(tmp_path.name + "-setup-ran-in.txt")  # a region writes only
+    # outside the project
+    setup = ("setup", f"import os\nbase = 10\nopen({str(log)!r}, 'a').write(f'{{os.getpid()}}\\n');")
     regions = [setup, ("timed", "print(base + 1)"), ("later", "print(base + 2)")]
     _write(tmp_path, regions, own=frozenset({"timed"}))
     assert _build(tmp_path) == ["setup", "timed", "later"]
@@ -173,6 +174,49 @@ def test_a_region_in_its_own_process_may_not_follow_a_non_deterministic_one(tmp_
     _write(tmp_path, [("draw", "import random\nrandom.seed(3)\nt = random.random()"),
                       regions[1]], own=frozenset({"timed"}))
     assert _build(tmp_path) == ["draw", "timed"]  # seeded: both processes agree
+
+
+@pytest.mark.parametrize("timing", [
+    # its own code reads a clock: the engine knows it prints a measurement
+    "import time\nstart = time.perf_counter()\nsum(range(1000))\n"
+    "print(f'took {time.perf_counter() - start:.9f} s')",
+    # or the author says so
+    "# varies\nimport random\nprint('drew', random.random())",
+])
+def test_an_edit_after_a_measurement_reruns_only_what_it_affects(tmp_path, timing):
+    """A region whose output varies by nature (a timing) prints something else each time it
+    is re-run to rebuild state: that is not a disagreement, so an edit to a later region
+    runs that region alone (with its ancestors replayed), not the whole page again."""
+    regions = [("setup", "data = list(range(10))"), ("measure", timing),
+               ("show", "print(sum(data))")]
+    _write(tmp_path, regions)
+    assert _build(tmp_path) == ["setup", "measure", "show"]
+    shown = _outputs(tmp_path)["measure"]
+    _write(tmp_path, [*regions[:2], ("show", "print(sum(data), 'again')")])
+    assert _build(tmp_path) == ["show"]
+    assert _outputs(tmp_path)["measure"] == shown  # the page keeps the run it showed
+    assert _outputs(tmp_path)["show"] == "45 again\n"
+
+
+def test_a_measurement_whose_value_a_later_region_reads_still_runs_the_page_again(tmp_path):
+    """Not a weakening of never-stale: when a later region reads what the varying region
+    bound, the state walk sees the replay left other state, and the page runs whole."""
+    regions = [("measure", "# varies\nimport random\nt = random.random()\nprint(t)"),
+               ("show", "print(t)")]
+    _write(tmp_path, regions)
+    _build(tmp_path)
+    _write(tmp_path, [regions[0], ("show", "print(t, 'again')")])
+    assert _build(tmp_path) == ["measure", "show"]
+    outputs = _outputs(tmp_path)
+    assert outputs["show"] == outputs["measure"].strip() + " again\n"
+
+
+def test_a_region_in_its_own_process_may_follow_a_measurement_that_leaves_the_same_state(
+        tmp_path):
+    regions = [("measure", "import time\nprint(time.perf_counter_ns() % 1000 >= 0, "
+                           "time.perf_counter())"), ("timed", "print('own process')")]
+    _write(tmp_path, regions, own=frozenset({"timed"}))
+    assert _build(tmp_path) == ["measure", "timed"]  # no "seed it": a timing cannot be seeded
 
 
 def test_check_names_the_edit_and_its_reach(tmp_path):

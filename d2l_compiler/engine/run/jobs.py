@@ -28,7 +28,7 @@ from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.sources.page_env import page_env
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.key import PageKeys
-from d2l_compiler.engine.sources.resources import Resources
+from d2l_compiler.engine.sources.resources import Resources, output_varies
 
 @dataclass(frozen=True)
 class PageJob:
@@ -154,7 +154,9 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
             continue
         for again in run.replayed:  # against this build's run of it, else the stored one
             recorded = ran.get(again.index) or job.found.get(again.index)
-            if recorded is not None and not again.shows_the_same(recorded.runs[0]):
+            varies = output_varies(job.executed[again.index].region)
+            if recorded is not None and not _reproduces(again, recorded.runs[0], varies,
+                                                        bool(plan.label)):
                 differs.append(again.index)
             elif recorded is not None and not plan.label and again.index not in ran:
                 # the same outputs: its stored run now carries this run's state digests, so
@@ -174,6 +176,18 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
     if skipped:
         failures.append(_skipped(job, skipped, needs))
     return ran, "\n".join(failures), sorted(set(differs)), processes
+
+
+def _reproduces(again: RegionRun, recorded: RegionRun, varies: bool, own_process: bool) -> bool:
+    """Whether a region re-run only to rebuild state did what its recorded run did: showed
+    the same; or, for a region whose output is expected to vary (a measurement), ended the
+    same way. What it left in the state is still compared: in the page's own process by the
+    state walk after the run (only what later regions read counts); in a process of its own
+    here, where it must leave the state its recorded run left."""
+    if not varies:
+        return again.shows_the_same(recorded)
+    same_end = again.status is recorded.status and again.error == recorded.error
+    return same_end and (not own_process or again.state_changed == recorded.state_changed)
 
 
 def _failed_regions(run: PageRun) -> set[int]:

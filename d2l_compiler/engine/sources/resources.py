@@ -18,11 +18,12 @@ any fence does. The scheduler (:mod:`d2l_compiler.engine.run.schedule`) honours 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from d2l_compiler.engine.sources.discover import Include
+from d2l_compiler.engine.sources.discover import Include, Region
 from d2l_compiler.engine.sources.key import project_modules
 
 _CLOCKS = frozenset({"perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "time",
@@ -91,6 +92,17 @@ def _inferred(root: Path, include: Include) -> _Traits:
     for source in sources.values():
         found |= _traits(source)
     return found
+
+
+_VARIES = re.compile(r"^[ \t]*#[ \t]*varies\b", re.MULTILINE)
+
+
+def output_varies(region: Region) -> bool:
+    """Whether the region's output is expected to differ from run to run: it says so
+    (``# varies``), or its own code reads a clock (it prints a measurement). Such a region,
+    run again only to rebuild the state later regions need, is not expected to print what it
+    printed before; the state it leaves is still checked (see run.jobs)."""
+    return bool(_VARIES.search(region.code)) or _traits(region.code).clock
 
 
 def page_resources(root: Path, includes: list[Include]) -> Resources:
