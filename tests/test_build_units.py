@@ -51,7 +51,7 @@ def test_a_second_build_reuses_everything_and_force_reruns(tmp_path, monkeypatch
     assert "running a.md (1 regions) ..." in lines
     record = load_record(project.record_path)
     assert record.pages["a.md"].ran and record.pages["a.md"].regions[0].run.stdout == "A\n"
-    assert record.provenance.ran == ("a.md", "b.md") and record.provenance.device == "cpu"
+    assert record.provenance.summary.ran == ("a.md", "b.md") and record.provenance.device == "cpu"
     written = project.record_path.read_bytes()
     second, lines = _build(project)
     assert (second.ran, second.cached) == ([], ["a.md", "b.md"])
@@ -66,7 +66,7 @@ def test_a_second_build_reuses_everything_and_force_reruns(tmp_path, monkeypatch
     snippet.write_text(snippet.read_text().replace("x = 2", "x = 3"))
     assert _build(project)[0].ran == ["b.md"]
     rewritten = load_record(project.record_path)  # describes the build that ran b.md
-    assert rewritten.provenance.ran == ("b.md",) and not rewritten.pages["a.md"].ran
+    assert rewritten.provenance.summary.ran == ("b.md",) and not rewritten.pages["a.md"].ran
     forced, _ = _build(project, force=True)
     assert forced.ran == ["a.md", "b.md"]
     only, _ = _build(project, only="b.md", force=True)
@@ -152,7 +152,7 @@ def test_the_record_forgets_deleted_pages_and_names_the_python(tmp_path, monkeyp
     assert set(record.pages) == {"a.md"}
     assert record.provenance.python == platform.python_version()
     again, _ = _build(project, force=True)
-    assert load_record(project.record_path).provenance.seconds == round(again.seconds, 3)
+    assert load_record(project.record_path).provenance.summary.seconds == round(again.seconds, 3)
 
 
 def test_a_nested_state_dir_is_created(tmp_path, monkeypatch):

@@ -97,9 +97,9 @@ def _provenance(builds: list[BuildProvenance], pages: dict[str, PageEntry],
     return BuildProvenance(
         joined(devices) or joined(b.device for b in builds), joined(b.git_commit for b in builds),
         max(b.date_utc for b in builds), joined(b.python for b in builds), BuildSummary(
-            tuple(sorted({p for b in builds for p in b.ran})),
-            tuple(sorted({p for b in builds for p in b.cached})),
-            max(b.seconds for b in builds),
-            tuple(sorted({r for b in builds for r in b.regions_ran})),
-            tuple(sorted({t for b in builds for t in b.timeline},
+            tuple(sorted({p for b in builds for p in b.summary.ran})),
+            tuple(sorted({p for b in builds for p in b.summary.cached})),
+            max(b.summary.seconds for b in builds),
+            tuple(sorted({r for b in builds for r in b.summary.regions_ran})),
+            tuple(sorted({t for b in builds for t in b.summary.timeline},
                          key=lambda t: (t.started, t.page)))))

@@ -39,31 +39,6 @@ class BuildProvenance(Typed, frozen=True):
     python: str
     summary: BuildSummary = BuildSummary()
 
-    @property
-    def ran(self) -> tuple[str, ...]:
-        """The pages this build ran."""
-        return self.summary.ran
-
-    @property
-    def cached(self) -> tuple[str, ...]:
-        """The pages it took from the cache."""
-        return self.summary.cached
-
-    @property
-    def seconds(self) -> float:
-        """How long it took."""
-        return self.summary.seconds
-
-    @property
-    def regions_ran(self) -> tuple[str, ...]:
-        """The regions it ran, as "page: path:section"."""
-        return self.summary.regions_ran
-
-    @property
-    def timeline(self) -> tuple[PageTiming, ...]:
-        """The pages it ran, when and where."""
-        return self.summary.timeline
-
 
 class Record(Typed, frozen=True):
     """The whole build record (``.d2l/record.json``, published as ``d2l-record.json``).

@@ -35,9 +35,10 @@ def _provenance(record: Record, words: ReportLabels) -> list[str]:
     prov = record.provenance
     rows = [[words.device, prov.device], [words.commit, _code(prov.git_commit)],
             [words.built_at, readable_time(prov.date_utc)], ["Python", prov.python]]
-    if prov.ran or prov.cached:
+    summary = prov.summary
+    if summary.ran or summary.cached:
         rows.append([words.this_build, words.build_summary.format(
-            ran=len(prov.ran), cached=len(prov.cached), seconds=prov.seconds)])
+            ran=len(summary.ran), cached=len(summary.cached), seconds=summary.seconds)])
     return _table([words.item, words.value], rows)
 
 
