@@ -35,7 +35,7 @@ from d2l_compiler.engine.progress import PlainProgress  # noqa: E402
 from d2l_compiler.engine.record.freshness import check, staleness  # noqa: E402
 from d2l_compiler.engine.record.io import load_record, tampered, write_record  # noqa: E402
 from conftest import page_inputs, provenance  # noqa: E402
-from d2l_compiler.engine.record.model import (FORMAT, CapturedWarning, Fault,  # noqa: E402
+from d2l_compiler.engine.record.model import (FORMAT, CapturedWarning, Display, Fault,  # noqa: E402
                                               PageEntry, Provenance, RegionEntry, RegionError,
                                               RegionRun, Status)
 from d2l_compiler.engine.record.whole import (BuildProvenance, BuildSummary,  # noqa: E402
@@ -306,7 +306,9 @@ _RUN = _builds(
     error=st.none() | _builds(RegionError, fault=st.sampled_from(Fault), type=_TEXT, message=_TEXT,
                               line=st.none() | st.integers(-5, 2**40), traceback=_TEXT),
     seen=_DIGESTS, state_before=_DIGESTS,
-    state_changed=st.dictionaries(_NAME, st.none() | _TEXT, max_size=3))
+    state_changed=st.dictionaries(_NAME, st.none() | _TEXT, max_size=3),
+    displays=st.lists(_builds(Display, mime=st.sampled_from(["image/svg+xml", "image/png"]),
+                              data=_TEXT, alt=_TEXT), max_size=2).map(tuple))
 _REGION = st.booleans().flatmap(lambda executed: _builds(
     RegionEntry, id=_TEXT, section=_TEXT, path=_TEXT, line=st.integers(0, 2**40),
     md_line=st.integers(0, 2**40), target=_TEXT.filter(bool),  # a page names what it includes

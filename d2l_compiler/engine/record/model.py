@@ -14,7 +14,7 @@ the same annotations.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 from msgspec.structs import replace
@@ -77,7 +77,7 @@ class Fault(str, Enum):
 
 
 # what a region's run shows on a page (see RegionRun.shows_the_same)
-SHOWN_FIELDS = ("status", "stdout", "stray", "raised", "warnings", "values")
+SHOWN_FIELDS = ("status", "stdout", "stray", "raised", "warnings", "values", "displays")
 
 
 class CapturedWarning(Typed, frozen=True):
@@ -86,6 +86,16 @@ class CapturedWarning(Typed, frozen=True):
     category: str
     message: str
     where: str = ""
+
+
+class Display(Typed, frozen=True):
+    """A figure a region left open (matplotlib), or the picture of its trailing expression's
+    value (``_repr_svg_``, ``_repr_png_``), kept in the record itself: the record is what
+    travels between machines, shards and builds."""
+
+    mime: Literal["image/svg+xml", "image/png"]
+    data: str  # SVG text, or PNG bytes in base64
+    alt: str = ""  # what it shows, in words (a figure's title)
 
 
 class RegionError(Typed, frozen=True):
@@ -117,6 +127,7 @@ class RegionRun(Typed, frozen=True):
     # the page process's state before it ran, and what it changed (see run.statedigest)
     state_before: dict[str, str] = {}
     state_changed: dict[str, str | None] = {}
+    displays: tuple[Display, ...] = ()  # figures, shown under its output
 
     def shows_the_same(self, other: RegionRun) -> bool:
         """Whether ``other`` shows what this run shows on the page (its outputs, warnings,

@@ -19,6 +19,8 @@ Every string that comes from a run (values, labels, warnings, provenance) passes
 
 from __future__ import annotations
 
+import base64
+import html
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -29,7 +31,7 @@ __all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "re
 
 from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import readable_span, readable_time
-from d2l_compiler.engine.record.model import PageEntry, Provenance, RegionEntry, RegionRun
+from d2l_compiler.engine.record.model import Display, PageEntry, Provenance, RegionEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.installed import load_extensions
@@ -104,7 +106,18 @@ def output_blocks(run: RegionRun, indent: str = "", labels: Labels = LABELS["en"
     if run.warnings:
         text = "\n".join(f"{w.category}: {w.message}" for w in run.warnings)
         lines += ["", *text_block(text, labels.warnings, indent)]
+    for picture in run.displays:
+        lines += ["", indent + picture_html(picture)]
     return lines
+
+
+def picture_html(picture: Display) -> str:
+    """A figure as an ``<img>`` whose source is the picture itself (a data URL): an image is
+    never a document, so nothing in an SVG a region drew can run on the site."""
+    data = (base64.b64encode(picture.data.encode("utf-8")).decode("ascii")
+            if picture.mime == "image/svg+xml" else picture.data)
+    return (f'<figure class="d2l-figure"><img alt="{html.escape(visible(picture.alt), quote=True)}" '
+            f'src="data:{picture.mime};base64,{data}" style="max-width:100%;height:auto"></figure>')
 
 
 def _other_devices(record: Record | None, entry: PageEntry | None) -> tuple[PageEntry, ...]:

@@ -100,6 +100,10 @@ def _code_cell(run: RegionRun, code: str, count: int) -> dict[str, Any]:
     if run.warnings:  # on standard error, as Jupyter shows them (not where: the build's folders)
         text = "".join(f"{w.category}: {w.message}\n" for w in run.warnings)
         outputs.append({"output_type": "stream", "name": "stderr", "text": _lines(visible(text))})
+    for picture in run.displays:  # as Jupyter keeps them: SVG as text, PNG in base64
+        data = _lines(picture.data) if picture.mime == "image/svg+xml" else picture.data
+        outputs.append({"output_type": "display_data", "metadata": {},
+                        "data": {picture.mime: data, "text/plain": [picture.alt]}})
     return {"cell_type": "code", "execution_count": count, "metadata": {"d2l_region": run.id},
             "outputs": outputs, "source": _lines(code.rstrip("\n"))}
 

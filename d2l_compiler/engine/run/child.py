@@ -35,8 +35,9 @@ from d2l_compiler.engine.run.machine import cpu_name
 from d2l_compiler.engine.run.loaded import forget_project_modules
 from msgspec.structs import replace
 
-from d2l_compiler.engine.record.model import (CapturedWarning, Fault, Provenance, RegionError,
-                                              RegionRun, Status)
+from d2l_compiler.engine.record.model import (CapturedWarning, Display, Fault, Provenance,
+                                              RegionError, RegionRun, Status)
+from d2l_compiler.engine.run.displays import drawn, open_figures
 from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, read_job
 from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
@@ -244,6 +245,7 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
         watch.inputs.start()
     stdout.begin()
     expect = region.expect
+    pictures: list[Display] = []
     error: RegionError | None = None
     raised = ""
     start = time.perf_counter()
@@ -252,7 +254,12 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
             body, last = _compiled(region, filename)
             exec(body, namespace)
             if last is not None:  # a trailing expression shows its value, as in a notebook
-                _show(eval(last, namespace))
+                value = eval(last, namespace)
+                picture = drawn(value)
+                if picture is not None:
+                    pictures.append(picture)
+                else:
+                    _show(value)
             if expect:
                 error = RegionError(Fault.DID_NOT_RAISE, "DidNotRaise",
                                     f"expected {expect}, but the region completed")
@@ -263,6 +270,12 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
                 error = RegionError(_fault(exc), type(exc).__name__, str(exc)[:_MAX_STR],
                                     _failing_line(exc, filename), _authors_traceback(exc))
     duration = time.perf_counter() - start
+    try:
+        pictures += open_figures()
+    except Exception as exc:  # noqa: BLE001 - a figure that cannot be drawn fails the region
+        if error is None:
+            error = RegionError(Fault.EXCEPTION, type(exc).__name__,
+                                f"drawing its figure failed: {exc}"[:_MAX_STR])
     with stdout._lock:
         text, stray = stdout.own.getvalue(), stdout.stray.getvalue()
         truncated = stdout.cut
@@ -279,7 +292,7 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
     state_changed = changes(state_before, watch.after()) if watch is not None else {}
     return RegionRun(region.index, region.id, Status.OK if error is None else Status.ERROR,
                      duration, text, stray, raised, tuple(shown), values, dropped,
-                     error, seen, state_before, state_changed)
+                     error, seen, state_before, state_changed, tuple(pictures))
 
 
 def _compiled(region: JobRegion, filename: str) -> tuple[CodeType, CodeType | None]:

@@ -1,0 +1,65 @@
+"""Pictures a region produces, as a notebook would show them: the matplotlib figures it left
+open (then closed, so the next region starts without them), and its trailing expression's
+value when that value draws itself (``_repr_svg_``, ``_repr_png_``). Runs in the page
+process; matplotlib is looked at only if a region imported it.
+
+Figures are written as SVG with a fixed id salt and no date, so a figure drawn twice from the
+same data is the same text (a region re-run to rebuild state must show the same)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import sys
+from typing import Any
+
+from d2l_compiler.engine.record.model import Display
+
+MAX_DISPLAY_BYTES = 2 * 1024 * 1024  # one picture; a bigger one is left out, said in its alt
+_SALT = "d2l"
+
+
+def open_figures() -> list[Display]:
+    """The figures left open (in the order they were made), each closed once kept."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return []
+    found = []
+    for number in pyplot.get_fignums():
+        figure = pyplot.figure(number)
+        buffer = io.StringIO()
+        with pyplot.rc_context({"svg.hashsalt": _SALT}):
+            figure.savefig(buffer, format="svg", metadata={"Date": None})
+        found.append(_bounded(Display("image/svg+xml", buffer.getvalue(), _title(figure))))
+        pyplot.close(figure)
+    return found
+
+
+def _title(figure: Any) -> str:
+    titles = [figure._suptitle.get_text()] if getattr(figure, "_suptitle", None) else []
+    titles += [axes.get_title() for axes in figure.get_axes() if axes.get_title()]
+    return "; ".join(titles)[:200] or "figure"
+
+
+def drawn(value: Any) -> Display | None:
+    """``value``'s own picture (PNG preferred, as notebooks do), or None if it draws none."""
+    for method, mime in (("_repr_png_", "image/png"), ("_repr_svg_", "image/svg+xml")):
+        draw = getattr(type(value), method, None)
+        if draw is None:
+            continue
+        data = draw(value)
+        if isinstance(data, bytes) and mime == "image/png":
+            return _bounded(Display(mime, base64.b64encode(data).decode("ascii"), type(value).__name__))
+        if isinstance(data, str) and mime == "image/svg+xml":
+            return _bounded(Display(mime, data, type(value).__name__))
+    return None
+
+
+def _bounded(display: Display) -> Display:
+    if len(display.data) <= MAX_DISPLAY_BYTES:
+        return display
+    return Display("image/svg+xml", _TOO_BIG, f"{display.alt} (left out: over 2 MiB)")
+
+
+_TOO_BIG = ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="24"><text x="4" y="16">'
+            'picture over 2 MiB: left out</text></svg>')

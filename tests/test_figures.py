@@ -1,0 +1,96 @@
+"""Pictures a region produces, shown as a notebook shows them (issue 24, item 2): matplotlib
+figures it leaves open, and a trailing expression whose value draws itself. Kept in the
+record, shown under the code as images, embedded in the notebook, and never live markup.
+Real builds of fixture books."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+PLOT = ("import matplotlib.pyplot as plt\n"
+        "plt.plot([1, 2, 3], [1, 4, 9])\n"
+        "plt.title('squares')\n"
+        "print('drawn')")
+HOSTILE = ("class Drawing:\n"
+           "    def _repr_svg_(self):\n"
+           "        return ('<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\">'\n"
+           "                '<script>alert(2)</script><text id=\"inj\">x</text></svg>')\n"
+           "Drawing()")
+
+
+def _page(site, code: str) -> None:
+    site.write("snippets/s.py", f"# --8<-- [start:r]\n{code}\n# --8<-- [end:r]\n")
+    site.write("docs/index.md", '# T\n\n```python\n--8<-- "snippets/s.py:r"\n```\n\nAfter.\n')
+
+
+def _images(html: str) -> list[tuple[str, str, str]]:
+    return re.findall(r'<img alt="([^"]*)" src="data:(image/[a-z+]+);base64,([A-Za-z0-9+/=]+)" ',
+                      html)
+
+
+def test_a_figure_left_open_is_shown_under_the_code_and_kept_in_the_record(site):
+    _page(site, PLOT)
+    result = site.build()
+    assert result.code == 0, result.stderr
+    [(alt, mime, data)] = _images(site.html())
+    assert (alt, mime) == ("squares", "image/svg+xml")
+    svg = base64.b64decode(data).decode("utf-8")
+    assert svg.startswith("<?xml") and "<svg" in svg
+    run = site.record()["pages"]["index.md"]["regions"][0]["run"]
+    assert run["stdout"] == "drawn\n" and [d["mime"] for d in run["displays"]] == ["image/svg+xml"]
+    book = json.loads((site.root / "docs" / "generated" / "index.ipynb").read_text())
+    [cell] = [c for c in book["cells"] if c["cell_type"] == "code" and c["outputs"]]
+    assert [o["output_type"] for o in cell["outputs"]] == ["stream", "display_data"]
+    assert "".join(cell["outputs"][1]["data"]["image/svg+xml"]) == svg
+    # the same figure drawn again is the same picture: a forced build shows the same run
+    again = site.build("--force")
+    assert again.code == 0 and _images(site.html())[0][2] == data
+
+
+def test_a_figure_edit_runs_again_and_a_closed_figure_shows_nothing(site):
+    _page(site, PLOT)
+    assert site.build().code == 0
+    _page(site, PLOT.replace("[1, 4, 9]", "[1, 8, 27]").replace("squares", "cubes"))
+    assert site.build().code == 0
+    assert [alt for alt, _, _ in _images(site.html())] == ["cubes"]
+    _page(site, PLOT + "\nplt.close('all')")
+    assert site.build().code == 0 and _images(site.html()) == []
+
+
+def test_a_drawing_value_is_shown_as_an_image_and_nothing_it_holds_runs(site):
+    _page(site, HOSTILE)
+    result = site.build()
+    assert result.code == 0, result.stderr
+    html = site.html()
+    [(alt, mime, data)] = _images(html)
+    assert (alt, mime) == ("Drawing", "image/svg+xml")
+    live = _Live()
+    live.feed(html)
+    assert live.found == []  # no element of the SVG became one of the page's
+    assert "alert(2)" in base64.b64decode(data).decode("utf-8")  # only inside the image
+
+
+class _Live(HTMLParser):
+    """Elements of the page that carry what the drawing held: a script running alert, an
+    element with its id, an onload handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_script = tag == "script"
+        if dict(attrs).get("id") == "inj" or any(name == "onload" for name, _ in attrs):
+            self.found.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and "alert(" in data:
+            self.found.append("script")
