@@ -209,3 +209,39 @@ def test_links_resolve_for_any_page_and_url_style(site, page, directory_urls):
                      notebook_page.read_text(encoding="utf-8"))[1]
     landed = (notebook_page.parent / back).resolve()
     assert (landed / "index.html" if landed.is_dir() else landed) == html_of(page).resolve()
+
+
+@pytest.mark.parametrize(("keep", "expected"), [(None, "torch"), ("JAX", "jax")])
+def test_content_tabs_become_one_framework_s_cells(site, keep, expected):
+    """A page with framework tabs (pymdownx.tabbed) exports one framework to the notebook:
+    its prose and code as cells of their own, dedented, no raw `=== "..."` lines; the
+    other tabs' code is left out (its outputs stay on the site)."""
+    import json
+
+    site.write("snippets/s.py", "# --8<-- [start:torch]\nprint('from torch')\n# --8<-- [end:torch]\n"
+                                "# --8<-- [start:jax]\nprint('from jax')\n# --8<-- [end:jax]\n"
+                                "# --8<-- [start:after]\nprint('after')\n# --8<-- [end:after]\n")
+    site.write("docs/index.md", '# Tabs\n\n=== "PyTorch"\n\n    Torch prose.\n\n'
+                                '    ```python\n    --8<-- "snippets/s.py:torch"\n    ```\n\n'
+                                '=== "JAX"\n\n    JAX prose.\n\n'
+                                '    ```python\n    --8<-- "snippets/s.py:jax"\n    ```\n\n'
+                                'After the tabs.\n\n```python\n--8<-- "snippets/s.py:after"\n```\n')
+    config = site.root / "mkdocs.yml"
+    text = config.read_text().replace("  - attr_list\n", "  - attr_list\n  - pymdownx.tabbed\n")
+    if keep:
+        text = text.replace("      labels: zh\n", f"      labels: zh\n      notebook_tab: {keep}\n")
+    config.write_text(text)
+    result = site.build()
+    assert result.code == 0, result.stderr
+    book = json.loads((site.root / "docs" / "generated" / "index.ipynb").read_text())
+    sources = ["".join(c["source"]) for c in book["cells"]]
+    code = [s for c, s in zip(book["cells"], sources, strict=True) if c["cell_type"] == "code"]
+    assert code == [f"print('from {expected}')", "print('after')"]
+    prose = "\n".join(s for c, s in zip(book["cells"], sources, strict=True)
+                      if c["cell_type"] == "markdown")
+    assert "===" not in prose and "After the tabs." in prose
+    assert ("Torch prose." in prose) == (expected == "torch")
+    assert ("JAX prose." in prose) == (expected == "jax")
+    assert "    " not in prose.split("After")[0].replace("\n    \n", "")  # dedented
+    html = site.html()
+    assert "from torch" in html and "from jax" in html  # the site keeps every tab

@@ -362,7 +362,7 @@ def publish_record(project: Project, pages: dict[str, list[Include]], full: Reco
                    {inc.region.id: inc.region.code for inc in includes})
             for page, includes in pages.items()}, project.root, extensions,
             labels_for(project.settings.labels), notebook_setup(project, full),
-            markdown_pages=not project.jupyter_pages)
+            markdown_pages=not project.jupyter_pages, tab=project.settings.notebook_tab)
     except RenderError as exc:
         raise BuildError(str(exc)) from None
     publish_generated(project.docs_dir, project.state_dir, notebooks, derived,

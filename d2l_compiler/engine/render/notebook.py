@@ -21,7 +21,7 @@ from d2l_compiler.engine.escape import visible
 from d2l_compiler.engine.sources.page import MARK, parse_page
 from d2l_compiler.engine.sources.project import GENERATED_DIR
 from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, render_page
-from d2l_compiler.engine.render.notebook_markdown import notebook_flavoured
+from d2l_compiler.engine.render.notebook_markdown import notebook_flavoured, one_tab_each
 from d2l_compiler.engine.render.notebook_page import NOTEBOOK_META, notebook_markdown
 from d2l_compiler.engine.render.notebook_setup import NotebookSetup, setup_source
 from d2l_compiler.engine.render.tokens import Extensions
@@ -108,28 +108,36 @@ def _code_cell(run: RegionRun, code: str, count: int) -> dict[str, Any]:
             "outputs": outputs, "source": _lines(code.rstrip("\n"))}
 
 
-def _chunks(markdown: str, page_file: str) -> list[tuple[str, Any]]:
+def _chunks(markdown: str, page_file: str, tab: str | None = None) -> list[tuple[str, Any]]:
     """Split a page into ("markdown", text) and ("include", n) pieces, in order, where n
     counts the page's includes (the n-th include is the n-th region entry of the record).
-    The page has been rendered (so parsed) once already: its syntax is known to be sound."""
+    Of content tabs only one framework's is kept (``tab``, else each group's first; see
+    :func:`.notebook_markdown.one_tab_each`). The page has been rendered (so parsed) once
+    already: its syntax is known to be sound."""
     parsed = parse_page(markdown, page_file)
     fences = {f.start: f for f in parsed.fences if f.includes}
+    left_out, dedent = one_tab_each(list(parsed.lines), parsed.fenced_lines(), tab)
     chunks: list[tuple[str, Any]] = []
     prose: list[str] = []
+    included = 0  # includes passed, shown or left out (each is a region entry)
     number = 1  # 1-based, as the parser counts lines
     while number <= len(parsed.lines):
         fence = fences.get(number)
+        if number in left_out:
+            included += len(fence.includes) if fence is not None else 0
+            number = fence.end + 1 if fence is not None else number + 1
+            continue
         if fence is None:
-            prose.append(parsed.lines[number - 1])
+            prose.append(parsed.lines[number - 1][dedent.get(number, 0):])
             number += 1
             continue
         while prose and not prose[-1].strip():
             prose.pop()
-        if prose and MARK.match(prose[-1]):
+        if prose and MARK.match(prose[-1].strip()):
             prose.pop()  # the engine's mark for this fence says nothing to a notebook's reader
         chunks.append(("markdown", "\n".join(prose)))
-        first = sum(1 for kind, _ in chunks if kind == "include")
-        chunks += [("include", first + i) for i in range(len(fence.includes))]
+        chunks += [("include", included + i) for i in range(len(fence.includes))]
+        included += len(fence.includes)
         prose, number = [], fence.end + 1
     chunks.append(("markdown", "\n".join(prose)))
     return chunks
@@ -151,13 +159,14 @@ def setup_cell(entry: PageEntry, setup: NotebookSetup | None, labels: Labels) ->
 def notebook_cells(markdown: str, entry: PageEntry, record: Record, code_of: Mapping[str, str],
                    fix_links: Callable[[str], str], root: Path | None = None,
                    page_file: str = "page", extensions: Extensions | None = None,
-                   labels: Labels = LABELS["en"]) -> list[dict[str, Any]]:
+                   labels: Labels = LABELS["en"], tab: str | None = None) -> list[dict[str, Any]]:
     """The page as notebook cells: its prose (values filled in, links passed through
-    ``fix_links``), each executed region as a code cell with its recorded outputs."""
+    ``fix_links``), each executed region as a code cell with its recorded outputs; of content
+    tabs, the one titled ``tab`` (else each group's first)."""
     options = {"extensions": extensions, "labels": labels}
     render_page(markdown, entry, record, root, page_file, **options)  # errors name its own lines
     cells, count = [], 0
-    for kind, payload in _chunks(markdown, page_file):
+    for kind, payload in _chunks(markdown, page_file, tab):
         if kind == "markdown":
             text = render_page(payload, entry, record, root, page_file, outputs=False,
                                **options) if payload.strip() else ""
@@ -176,13 +185,13 @@ def page_notebooks(markdown: str, entry: PageEntry, record: Record,
                    code_of: Mapping[str, str], root: Path | None, page_dir: Path | None,
                    page_file: str, extensions: Extensions | None, labels: Labels,
                    notebook_setup: NotebookSetup | None,
-                   links_from: list[Path | None]) -> list[dict[str, Any]]:
+                   links_from: list[Path | None], tab: str | None = None) -> list[dict[str, Any]]:
     """The notebook (nbformat 4 JSON) of one page for each of ``links_from``, rendering the
     page once; ``code_of`` maps region ids to their code. With ``None`` local images are
     embedded, so the downloaded file stands alone; with a directory, relative links are
     rewritten for a page there (the site's copy)."""
     cells = notebook_cells(markdown, entry, record, code_of, lambda text: text, root, page_file,
-                           extensions, labels)
+                           extensions, labels, tab)
     setup = setup_cell(entry, notebook_setup, labels)
     if setup is not None:  # the very first cell: "run all" installs before anything imports
         cells.insert(0, setup)
@@ -221,7 +230,7 @@ def render_notebooks(docs_dir: Path, record: Record,
                      sources: Mapping[str, tuple[str, Mapping[str, str]]],
                      root: Path | None = None, extensions: Extensions | None = None,
                      labels: Labels = LABELS["en"], setup: NotebookSetup | None = None,
-                     markdown_pages: bool = True) -> list[NotebookFile]:
+                     markdown_pages: bool = True, tab: str | None = None) -> list[NotebookFile]:
     """``<docs>/generated/<page>.ipynb`` for each page with executed code, and beside it
     ``<page>.md``, the notebook as a site page; nothing is written (a page that cannot be
     rendered fails before any file changes).
@@ -237,7 +246,7 @@ def render_notebooks(docs_dir: Path, record: Record,
         try:
             notebook, on_site = page_notebooks(
                 markdown, entry, record, code_of, root, (docs_dir / page).parent,
-                f"docs/{page}", extensions, labels, setup, [None, target.parent])
+                f"docs/{page}", extensions, labels, setup, [None, target.parent], tab)
         except RenderError as exc:
             raise exc.at(f"docs/{page}") from None
         relative = target.relative_to(docs_dir).as_posix()

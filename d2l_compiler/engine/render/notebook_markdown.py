@@ -62,3 +62,58 @@ def notebook_flavoured(markdown: str) -> str:
                     "", *[f"{pad}{line}" if line else "" for line in inner], "",
                     f"{pad}</details>", ""]
     return "\n".join(out)
+
+
+_TAB = re.compile(r'^(?P<indent> *)===(?P<flags>[!+]{0,2})[ \t]+"(?P<title>[^"]*)"[ \t]*$')
+
+
+def one_tab_each(lines: list[str], fenced: set[int], keep: str | None = None
+                 ) -> tuple[set[int], dict[int, int]]:
+    """Content tabs (``=== "PyTorch"``, pymdownx.tabbed) as a notebook shows them: one
+    framework's content. Of each group of tabs the one titled ``keep`` (else the first) is
+    kept, its body dedented; the others, headers included, are left out. Returns the
+    1-based numbers of the lines to leave out, and how many spaces to remove from each kept
+    body line. Code inside fences is never read as a tab."""
+    skip: set[int] = set()
+    dedent: dict[int, int] = {}
+    number = 1
+    while number <= len(lines):
+        found = None if number in fenced else _TAB.match(lines[number - 1])
+        if found is None:
+            number += 1
+            continue
+        indent = len(found["indent"])
+        group: list[tuple[str, int, list[int]]] = []  # title, header line, body lines
+        while found is not None and len(found["indent"]) == indent and (
+                not group or "!" not in found["flags"]):
+            body, number = _tab_body(lines, number + 1, indent)
+            group.append((found["title"], number - len(body) - 1, body))
+            while number <= len(lines) and not lines[number - 1].strip():
+                number += 1
+            found = (None if number > len(lines) or number in fenced
+                     else _TAB.match(lines[number - 1]))
+        titles = [title for title, _, _ in group]
+        kept = titles.index(keep) if keep in titles else 0
+        for position, (_, header, body) in enumerate(group):
+            skip.add(header)
+            if position == kept:
+                dedent.update({line: indent + 4 for line in body})
+            else:
+                skip.update(body)
+    return skip, dedent
+
+
+def _tab_body(lines: list[str], start: int, indent: int) -> tuple[list[int], int]:
+    """The 1-based numbers of a tab's body lines from ``start`` (indented past ``indent``;
+    blank lines inside it included, trailing ones not), and the first line after them."""
+    body: list[int] = []
+    number = start
+    while number <= len(lines):
+        line = lines[number - 1]
+        if line.strip() and len(line) - len(line.lstrip(" ")) < indent + 4:
+            break
+        body.append(number)
+        number += 1
+    while body and not lines[body[-1] - 1].strip():
+        body.pop()
+    return body, body[-1] + 1 if body else start

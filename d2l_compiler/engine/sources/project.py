@@ -16,6 +16,8 @@ engine's settings, read from the ``d2l`` plugin's options in ``mkdocs.yml``::
                                   # (what libraries load on their own), pinned the same way
           colab_branch: null      # the branch of repo_url holding the built notebooks: an
                                   # "open in Colab" link beside each notebook download
+          notebook_tab: null      # of content tabs (=== "PyTorch"), the one a notebook
+                                  # keeps, by title (default: each group's first)
           keep_source_maps: false # publish the theme's *.map files too
           records: []             # records made on other machines (a GPU's), shown beside
                                   # this build's results while they match the sources
@@ -69,6 +71,7 @@ class Settings:
     notebook_setup: bool = False  # a first cell installing what the notebook imports, pinned
     notebook_packages: tuple[str, ...] = ()  # installed too: what libraries load on their own
     colab_branch: str | None = None  # the branch of repo_url holding the built notebooks
+    notebook_tab: str | None = None  # the content tab (=== "PyTorch") notebooks keep
     keep_source_maps: bool = False  # publish the theme's *.map files (only its debugger reads them)
     records: tuple[str, ...] = ()  # other machines' records (relative to the project) to show
 
@@ -198,7 +201,7 @@ class Project:
                     raise UsageError(f"{self.config_file}: the d2l plugin's {name!r} must be "
                                      "true or false")
                 settings = replace(settings, **{name: options[name]})
-        for name in ("state_dir", "record", "labels", "colab_branch"):
+        for name in ("state_dir", "record", "labels", "colab_branch", "notebook_tab"):
             value = options.get(name)
             if value is not None and not isinstance(value, str):
                 raise UsageError(f"{self.config_file}: the d2l plugin's {name!r} must be text")
