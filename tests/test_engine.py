@@ -251,6 +251,7 @@ def test_a_region_reads_project_files_by_the_paths_a_reader_uses(site):
 @pytest.mark.parametrize("write", [
     "open('snippets/evil.py', 'w').write('x')",
     "open('data/new.csv', 'x')",
+    "open('data/keep.csv', 'r+')",  # may write: refused even if it only reads
     "import os\nos.remove('docs/index.md')",
     "import os\nos.rename('data/keep.csv', 'data/moved.csv')",
     "import os\nos.mkdir('docs/extra')",
