@@ -252,6 +252,9 @@ def test_a_region_reads_project_files_by_the_paths_a_reader_uses(site):
     "open('snippets/evil.py', 'w').write('x')",
     "open('data/new.csv', 'x')",
     "open('data/keep.csv', 'r+')",  # may write: refused even if it only reads
+    "import os\nos.link('data/keep.csv', 'mine.csv')",  # then written through the link
+    "import sqlite3\nsqlite3.connect('data/db.sqlite')",
+    "import os\nd = os.open('data', os.O_RDONLY)\nos.remove('keep.csv', dir_fd=d)",
     "import os\nos.remove('docs/index.md')",
     "import os\nos.rename('data/keep.csv', 'data/moved.csv')",
     "import os\nos.mkdir('docs/extra')",
@@ -277,3 +280,23 @@ def test_a_region_never_writes_into_the_project(site, write):
                    if ".d2l" not in p.parts)
     assert after == before and (site.root / "data" / "keep.csv").read_text() == "1\n"
     assert not (site.root / "out.txt").exists()
+
+
+@pytest.mark.parametrize("write", [
+    # what no audit event reports: another process, a C library's own open
+    "import subprocess\nsubprocess.run(['sh', '-c', 'echo x > data/by-shell.txt']);",
+    "import ctypes\nlibc = ctypes.CDLL(None)\nf = libc.fopen(b'data/by-c.txt', b'w')\n"
+    "libc.fclose(f);",
+    "import os\nd = os.open('data', os.O_RDONLY)\n"
+    "os.close(os.open('by-dir-fd.txt', os.O_WRONLY | os.O_CREAT, dir_fd=d));",
+])
+def test_a_write_the_hook_cannot_see_fails_the_page_after_it_ran(site, write):
+    """The page's files are compared with a snapshot taken before its process started: a
+    write through another process or a C library fails the page, naming the file."""
+    site.write("data/keep.csv", "1\n")
+    site.write("snippets/s.py", "# --8<-- [start:r]\n" + write + "\n# --8<-- [end:r]\n")
+    site.write("docs/index.md", '# T\n\n```python\n--8<-- "snippets/s.py:r"\n```\n')
+    result = site.build()
+    assert result.code == 1, result.stderr
+    assert "files in the project changed while its code ran (data/by-" in result.stderr
+    assert not (site.root / ".d2l" / "record.json").exists()

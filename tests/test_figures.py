@@ -94,3 +94,24 @@ class _Live(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_script and "alert(" in data:
             self.found.append("script")
+
+
+def test_a_figure_reaches_the_notebook_page_of_a_host_without_mkdocs_jupyter(site):
+    """Without mkdocs-jupyter the engine writes the notebook's page itself: its figures are
+    there as on the chapter's page (not an empty block)."""
+    _page(site, PLOT)
+    assert site.build().code == 0
+    page = (site.root / "docs" / "generated" / "index.md").read_text(encoding="utf-8")
+    [(alt, mime, _)] = _images(page)
+    assert (alt, mime) == ("squares", "image/svg+xml")
+
+
+def test_a_trailing_value_naming_a_memory_address_is_not_shown(site):
+    """``plt.plot(...)`` returns ``[<Line2D object at 0x7f…>]``: text that differs on every
+    run, so it is not shown (the figure is)."""
+    _page(site, "import matplotlib.pyplot as plt\nplt.plot([1, 2])")
+    assert site.build().code == 0
+    run = site.record()["pages"]["index.md"]["regions"][0]["run"]
+    assert run["stdout"] == "" and len(run["displays"]) == 1
+    again = site.build("--force")
+    assert again.code == 0

@@ -45,3 +45,12 @@ def test_new_never_overwrites(tmp_path):
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.md"]
     (tmp_path / "file").write_text("x")
     assert _cli("new", "file", cwd=tmp_path).returncode == 2
+
+
+def test_a_book_named_like_a_yaml_value_still_loads(tmp_path):
+    """``new 2024`` (or ``true``, ``null``): the title is quoted in mkdocs.yml."""
+    for name in ("2024", "true", "null"):
+        assert _cli("new", name, cwd=tmp_path).returncode == 0
+        built = _cli("build", cwd=tmp_path / name)
+        assert built.returncode == 0, built.stderr
+        assert f"<title>{name}</title>" in (tmp_path / name / "site" / "index.html").read_text()

@@ -207,8 +207,8 @@ def test_declared_exceptions(tmp_path):
 
 
 def test_nothing_a_page_started_outlives_it(tmp_path):
-    pid_file = tmp_path / "daemon.pid"
-    daemon_script = tmp_path / "daemon.py"  # forks, leaves its session, outlives its parent
+    pid_file = tmp_path.with_name(tmp_path.name + "-daemon.pid")  # outside the project, which
+    daemon_script = tmp_path / "daemon.py"  # a page may not write; forks, leaves its session
     daemon_script.write_text("import os, sys, time\nif os.fork() == 0:\n    os.setsid()\n"
                              f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
                              "    time.sleep(60)\n")

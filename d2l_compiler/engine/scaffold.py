@@ -8,13 +8,14 @@ what the engine writes. Nothing is overwritten: the folder must be new or empty.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from d2l_compiler.engine.errors import UsageError
 
 FILES = {
     "mkdocs.yml": """\
-site_name: {title}
+site_name: {quoted}
 docs_dir: docs
 strict: true
 markdown_extensions:
@@ -73,12 +74,12 @@ def new_book(folder: Path, title: str | None = None) -> list[Path]:
         raise UsageError(f"{folder}: not an empty folder; `new` writes a book only where "
                          "nothing would be overwritten")
     name = title or folder.resolve().name.replace("-", " ").replace("_", " ").strip() or "My book"
-    if any(c in name for c in "\n\r:#{}\"'"):
-        raise UsageError(f"title {name!r}: use letters, digits and spaces")
+    if any(c in name for c in "\n\r{}<>`"):
+        raise UsageError(f"title {name!r}: use letters, digits, spaces and punctuation")
     written = []
     for relative, text in FILES.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.format(title=name), encoding="utf-8")
+        path.write_text(text.format(title=name, quoted=json.dumps(name)), encoding="utf-8")
         written.append(path)
     return written

@@ -10,6 +10,7 @@ store, site and docs are never written: the scratch builds write their record on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -65,6 +66,8 @@ class RegionOutput:
     error: tuple[str, ...]
     values: tuple[str, ...]
     warnings: tuple[str, ...]
+    stray: tuple[str, ...] = ()
+    displays: tuple[str, ...] = ()  # each picture: its type, words and a digest of its data
 
     @classmethod
     def of(cls, run: RegionRun) -> RegionOutput:
@@ -75,7 +78,11 @@ class RegionOutput:
                    tuple(run.raised.split("\n")), error,
                    tuple(f"{name} = {_json(value)}" for name, value in sorted(run.values.items())),
                    tuple(f"{w.category}: {w.message}" + (f" ({w.where})" if w.where else "")
-                         for w in run.warnings))
+                         for w in run.warnings),
+                   tuple(run.stray.split("\n")) if run.stray else (),
+                   tuple(f"{d.mime} {d.alt!r} "
+                         + hashlib.sha256(d.data.encode("utf-8")).hexdigest()[:16]
+                         for d in run.displays))
 
     def first_difference(self, other: RegionOutput) -> str | None:
         """``field: 'this line' / 'that line'`` for the first line that differs, or None."""

@@ -198,9 +198,12 @@ def current(name: str, root: Path, environ: Mapping[str, str] | None = None) -> 
             return MISSING
     if kind == "folder":  # it was listed
         try:
-            return hashlib.sha256("\0".join(sorted(os.listdir(root / what))).encode()).hexdigest()[:16]
+            names = sorted(os.listdir(root / what))
         except OSError:
             return MISSING
+        if what == ".":  # the working directory a region lists: the root's entries it links
+            names = [name for name in names if not name.startswith(".")]
+        return hashlib.sha256("\0".join(names).encode()).hexdigest()[:16]
     if kind == "outside":
         return _sha(Path(what))
     if kind == "dist":

@@ -116,8 +116,13 @@ def picture_html(picture: Display) -> str:
     never a document, so nothing in an SVG a region drew can run on the site."""
     data = (base64.b64encode(picture.data.encode("utf-8")).decode("ascii")
             if picture.mime == "image/svg+xml" else picture.data)
+    if not _BASE64.fullmatch(data):  # a record edited by hand: never an attribute's end
+        data = ""
     return (f'<figure class="d2l-figure"><img alt="{html.escape(visible(picture.alt), quote=True)}" '
             f'src="data:{picture.mime};base64,{data}" style="max-width:100%;height:auto"></figure>')
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 def _other_devices(record: Record | None, entry: PageEntry | None) -> tuple[PageEntry, ...]:

@@ -261,12 +261,13 @@ def render_notebooks(docs_dir: Path, record: Record,
 def write_notebooks(docs_dir: Path, record: Record,
                     sources: Mapping[str, tuple[str, Mapping[str, str]]],
                     root: Path | None = None, extensions: Extensions | None = None,
-                    labels: Labels = LABELS["en"], setup: NotebookSetup | None = None) -> list[Path]:
+                    labels: Labels = LABELS["en"], setup: NotebookSetup | None = None,
+                    tab: str | None = None) -> list[Path]:
     """Write what :func:`render_notebooks` renders; the paths. A file is rewritten only when
     its content changes, so live preview does not loop. (A build writes them through
     :func:`d2l_compiler.engine.publish.generated.publish_generated`, which also removes what
     no page produces any more.)"""
-    files = render_notebooks(docs_dir, record, sources, root, extensions, labels, setup)
+    files = render_notebooks(docs_dir, record, sources, root, extensions, labels, setup, tab=tab)
     for file in files:
         write_if_changed(file.path, file.text)
     return [file.path for file in files]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import re
 import tokenize
 from collections.abc import Callable
 import json
@@ -37,7 +38,7 @@ from msgspec.structs import replace
 
 from d2l_compiler.engine.record.model import (CapturedWarning, Display, Fault, Provenance,
                                               RegionError, RegionRun, Status)
-from d2l_compiler.engine.run.displays import drawn, open_figures
+from d2l_compiler.engine.run.displays import MAX_DISPLAYS, drawn, open_figures
 from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, read_job
 from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
@@ -269,13 +270,13 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
             else:
                 error = RegionError(_fault(exc), type(exc).__name__, str(exc)[:_MAX_STR],
                                     _failing_line(exc, filename), _authors_traceback(exc))
+        try:  # its figures: drawn here, so that what drawing warns is the region's too
+            pictures += open_figures()
+        except Exception as exc:  # noqa: BLE001 - a figure that cannot be drawn fails the region
+            if error is None:
+                error = RegionError(Fault.EXCEPTION, type(exc).__name__,
+                                    f"drawing its figure failed: {exc}"[:_MAX_STR])
     duration = time.perf_counter() - start
-    try:
-        pictures += open_figures()
-    except Exception as exc:  # noqa: BLE001 - a figure that cannot be drawn fails the region
-        if error is None:
-            error = RegionError(Fault.EXCEPTION, type(exc).__name__,
-                                f"drawing its figure failed: {exc}"[:_MAX_STR])
     with stdout._lock:
         text, stray = stdout.own.getvalue(), stdout.stray.getvalue()
         truncated = stdout.cut
@@ -292,7 +293,7 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
     state_changed = changes(state_before, watch.after()) if watch is not None else {}
     return RegionRun(region.index, region.id, Status.OK if error is None else Status.ERROR,
                      duration, text, stray, raised, tuple(shown), values, dropped,
-                     error, seen, state_before, state_changed, tuple(pictures))
+                     error, seen, state_before, state_changed, tuple(pictures[:MAX_DISPLAYS]))
 
 
 def _compiled(region: JobRegion, filename: str) -> tuple[CodeType, CodeType | None]:
@@ -314,11 +315,19 @@ def _ends_with_semicolon(code: str) -> bool:
     return bool(tokens) and tokens[-1].string == ";"
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
 def _show(value: Any) -> None:
     """A trailing expression's value, as a notebook shows it (``None`` shows nothing); unlike
-    ``sys.displayhook``, it binds no ``_``."""
-    if value is not None:
-        print(repr(value))
+    ``sys.displayhook``, it binds no ``_``. A value whose text names a memory address
+    (``<Line2D object at 0x7f…>``, what ``plt.plot`` or ``torch.manual_seed`` return) is not
+    shown: it would differ on every run, and says nothing a reader needs."""
+    if value is None:
+        return
+    text = repr(value)
+    if not _ADDRESS.search(text):
+        print(text)
 
 
 def _shows_position(root: str, path: str, text: str, shown: list[CapturedWarning],

@@ -16,6 +16,7 @@ from typing import Any
 from d2l_compiler.engine.record.model import Display
 
 MAX_DISPLAY_BYTES = 2 * 1024 * 1024  # one picture; a bigger one is left out, said in its alt
+MAX_DISPLAYS = 20  # pictures one region keeps (the first ones)
 _SALT = "d2l"
 
 

@@ -158,7 +158,8 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
             if recorded is not None and not _reproduces(again, recorded.runs[0], varies,
                                                         bool(plan.label)):
                 differs.append(again.index)
-            elif recorded is not None and not plan.label and again.index not in ran:
+            elif (recorded is not None and not plan.label and again.index not in ran
+                  and again.shows_the_same(recorded.runs[0])):
                 # the same outputs: its stored run now carries this run's state digests, so
                 # the page's chain of states stays the one this build checked (a value that
                 # differs on every run, a timer, must not make the next build run everything)

@@ -156,14 +156,16 @@ class InputObserver:
             text = os.path.abspath(os.fsdecode(file))
         except (ValueError, TypeError):
             return None
-        linked = text.startswith(self._scratch) and not self._prefix.startswith(self._scratch)
-        if not text.startswith(self._prefix) and not linked:
+        if (text + os.sep).startswith(self._scratch) and not self._prefix.startswith(self._scratch):
+            # the working directory stands for the project root (its entries are links to
+            # the project's): the same path there, by its text, so that a name missing from
+            # both, or a link inside the project re-pointed, is seen as from the root
+            text = os.path.join(str(self.root), os.path.relpath(text, self._scratch))
+        if not (text + os.sep).startswith(self._prefix):
             return None  # most paths a library touches: decided without a system call
         self._inside.on = True  # what looking at the path does is not the region's
         try:  # the path as given (a symbolic link re-pointed is a change), and where it leads
             given = Path(text)
-            if linked:  # through a link of the working directory: the project path it is
-                given = given.resolve()
             target = given.resolve() if given.exists() else given
         except OSError:
             return None

@@ -1,12 +1,16 @@
-"""Regions never write into the project: an audit hook in the page process refuses, while a
-region runs, every write, deletion, rename or new folder whose path leads into the project
-(through the links of the scratch folder a page runs in, or by any other path). The region
-gets a ``PermissionError`` naming the path, which fails it like any other exception.
+"""Regions never write into the project. Two guards:
+
+* an audit hook in the page process refuses, while a region runs, every write, deletion,
+  rename, link or new folder whose path leads into the project (through the links of the
+  scratch folder a page runs in, or an absolute path): the region gets a ``PermissionError``
+  naming the path, which fails it like any other exception;
+* what no audit event reports (a C library opening files itself, another process the region
+  starts, ``os.open`` relative to a directory descriptor) is caught after the page process
+  ends: the project's files are compared with a snapshot taken before it started
+  (:func:`project_snapshot`), and a change fails the page naming the files.
 
 Reads are what the links are for: a region opens ``data/x.csv`` as a reader running the code
-from the project root would (see :func:`link_project`). What no audit event reports (a C
-library writing with its own system calls) is not stopped here; the build's check that its
-sources did not change while it ran still catches it for the files it read.
+from the project root would (see :func:`link_project`).
 """
 
 from __future__ import annotations
@@ -20,20 +24,24 @@ from typing import Any
 # audit events that change the file system, and which of their arguments are paths
 _CHANGES: dict[str, tuple[int, ...]] = {
     "os.remove": (0,), "os.rmdir": (0,), "os.rename": (0, 1), "os.mkdir": (0,),
-    "os.truncate": (0,), "os.chmod": (0,), "os.chown": (0,), "os.link": (1,),
+    "os.truncate": (0,), "os.chmod": (0,), "os.chown": (0,), "os.link": (0, 1),
     "os.symlink": (1,), "os.utime": (0,), "shutil.rmtree": (0,), "shutil.copyfile": (1,),
-    "shutil.copytree": (1,), "shutil.chown": (0,),
+    "shutil.copytree": (1,), "shutil.chown": (0,), "sqlite3.connect": (0,),
 }
+# the position of the directory descriptor a path of those events is relative to
+_DIR_FD: dict[str, int] = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 2, "os.rename": 2,
+                           "os.link": 2, "os.symlink": 2, "os.chmod": 2, "os.chown": 3,
+                           "os.utime": 3}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _HIDDEN = "."  # names the scratch folder does not link: .git, .venv, .nox, caches
 
 
-def link_project(root: Path, folder: Path, skip: frozenset[str] = frozenset()) -> None:
+def link_project(root: Path, folder: Path, engine: tuple[Path, ...] = ()) -> None:
     """Link every top-level entry of the project ``root`` into ``folder`` (the page's
-    working directory), except hidden ones and those named in ``skip`` (the engine's state):
-    a relative path reads the project file a reader running from the project root would."""
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith(_HIDDEN) or entry.name in skip:
+    working directory), except hidden ones and the engine's own folders (``engine``): a
+    relative path reads the project file a reader running from the project root would."""
+    for entry in sorted(root.resolve().iterdir()):
+        if entry.name.startswith(_HIDDEN) or entry.resolve() in engine:
             continue
         (folder / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
 
@@ -52,11 +60,14 @@ def guard_project(root: Path, active: Callable[[], bool], engine_dirs: tuple[Pat
     prefix = os.path.join(os.path.realpath(root), "")
     engine = tuple(os.path.join(os.path.realpath(p), "") for p in engine_dirs)
 
-    def inside(path: Any) -> str | None:
+    def inside(path: Any, dir_fd: Any = None) -> str | None:
         if isinstance(path, int) or path is None:
             return None  # a file descriptor: what it is open on was judged when it opened
         try:
-            where = os.path.join(os.path.realpath(os.fsdecode(path)), "")
+            path = os.fsdecode(path)
+            if isinstance(dir_fd, int) and dir_fd >= 0:  # relative to an open directory (-1: none)
+                path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+            where = os.path.join(os.path.realpath(path), "")
         except (TypeError, ValueError, OSError):
             return None
         return where if where.startswith(prefix) and not where.startswith(engine) else None
@@ -72,10 +83,50 @@ def guard_project(root: Path, active: Callable[[], bool], engine_dirs: tuple[Pat
             places = _CHANGES[event]
         else:
             return
+        at = _DIR_FD.get(event)
+        dir_fd = args[at] if at is not None and at < len(args) else None
         for place in places:
-            if place < len(args) and inside(args[place]) is not None:
+            if place < len(args) and inside(args[place], dir_fd) is not None:
                 raise PermissionError(
                     f"{os.fsdecode(args[place])}: a region does not write into the project; "
                     "write under a new name in its working directory (a scratch folder)")
 
     sys.addaudithook(hook)
+
+
+Snapshot = dict[str, tuple[int, int]]
+
+
+def project_snapshot(root: Path, engine: tuple[Path, ...] = ()) -> Snapshot:
+    """Every file and link under the project's linked entries, the engine's own folders
+    (``engine``) and Python's bytecode caches (``__pycache__``, which any import may write)
+    aside: path -> (size, mtime_ns)."""
+    root = root.resolve()
+    found: Snapshot = {}
+
+    def note(path: str) -> None:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return
+        found[os.path.relpath(path, root)] = (info.st_size, info.st_mtime_ns)
+
+    skipped = {str(p) for p in engine}
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith(_HIDDEN) or str(entry.resolve()) in skipped:
+            continue
+        if not entry.is_dir() or entry.is_symlink():
+            note(str(entry))
+            continue
+        for folder, folders, files in os.walk(entry):  # links to folders: noted, not followed
+            folders[:] = [f for f in folders if f != "__pycache__"
+                          and os.path.join(folder, f) not in skipped]
+            for name in files + [f for f in folders if os.path.islink(os.path.join(folder, f))]:
+                note(os.path.join(folder, name))
+    return found
+
+
+def changed_files(before: Snapshot, after: Snapshot) -> list[str]:
+    """The project paths that appeared, vanished or changed between two snapshots."""
+    return sorted(path for path in before.keys() | after.keys()
+                  if before.get(path) != after.get(path))

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from d2l_compiler.engine.record.model import Fault, Provenance, RecordError, RegionRun, Status
-from d2l_compiler.engine.run.project_guard import link_project
+from d2l_compiler.engine.run.project_guard import changed_files, link_project, project_snapshot
 from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, job_bytes
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.usage import usage
@@ -159,7 +159,7 @@ def _job(root: Path, executed: dict[int, Include], limits: Limits,
          state: Path | None = None) -> PageProcessJob:
     return PageProcessJob(root=str(root), output_limit=limits.output_chars,
                           memory_mb=limits.memory_mb,
-                          engine_dirs=tuple(str(root / name) for name in _top_level(root, state)),
+                          engine_dirs=tuple(str(p) for p in _engine_dirs(root, state)),
                           regions=tuple(_job_region(index, inc) for index, inc in executed.items()))
 
 
@@ -180,7 +180,7 @@ def _start(root: Path, work: Path, device: str, limits: Limits,
     run_dir = work / "cwd"
     run_dir.mkdir()  # regions that write files (a saved model) write them here, and read the
     # project's files by the paths a reader running from the project root uses (its links)
-    link_project(root, run_dir, _top_level(root, state))
+    link_project(root, run_dir, _engine_dirs(root, state))
     if warm is not None and gpus is None:
         proc = warm.take(root, device, limits.memory_mb, work / "job.json",
                          work / "result.jsonl", run_dir)
@@ -193,14 +193,12 @@ def _start(root: Path, work: Path, device: str, limits: Limits,
         preexec_fn=child_setup(limits.memory_mb))
 
 
-def _top_level(root: Path, inside: Path | None) -> frozenset[str]:
-    """The top-level entry of ``root`` that holds ``inside`` (the engine's state), if any."""
-    if inside is None:
-        return frozenset()
-    try:
-        return frozenset(inside.resolve().relative_to(root.resolve()).parts[:1])
-    except ValueError:
-        return frozenset()
+def _engine_dirs(root: Path, logs: Path | None) -> tuple[Path, ...]:
+    """The engine's state folder (the one holding ``logs``) when it is inside the project."""
+    if logs is None:
+        return ()
+    state = logs.resolve().parent
+    return (state,) if state.is_relative_to(root.resolve()) else ()
 
 
 def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
@@ -232,6 +230,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     try:
         (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits, log_dir)))
         sink = OutputSink(log, limits.output_bytes)
+        before = project_snapshot(root, _engine_dirs(root, log_dir))
         proc = _start(root, work, device, limits, warm, gpus, log_dir)
         until = start + limits.timeout if deadline is None else deadline
         outcome = supervise(proc, until, sink, _Follow(
@@ -243,6 +242,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
             sink.drain(proc.stdout.fileno(), 0.2)
         result = work / "result.jsonl"
         events = _parse_events(result.read_bytes()) if result.exists() else []
+        written = changed_files(before, project_snapshot(root, _engine_dirs(root, log_dir)))
     finally:  # Ctrl-C, SIGTERM or an engine error: never leave a process or a file behind
         with shielded():
             if proc is not None and proc.returncode is None and reap(proc.pid, False)[0] is None:
@@ -259,6 +259,13 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
                   replay)
     run.replayed = [r for r in run.regions if r.index in replay]
     run.regions = [r for r in run.regions if r.index not in replay]
+    if written:  # by a C library or another process: what the audit hook cannot see
+        run.ok = False
+        shown = ", ".join(written[:5]) + (f" and {len(written) - 5} more" if len(written) > 5 else "")
+        run.failure = "\n".join(filter(None, [
+            run.failure, f"{page}: files in the project changed while its code ran ({shown}): "
+            "a region writes only to its working directory (or an edit was saved meanwhile); "
+            "nothing of this run is kept"]))
     return run
 
 
