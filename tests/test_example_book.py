@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from conftest import ROOT, read_record, run_cli
 
 BOOK = ROOT / "examples" / "tiny-book"
@@ -57,3 +59,63 @@ def test_published_record_matches_its_json_schema_and_round_trips(tmp_path):
         pass
     else:
         raise AssertionError("the schema accepts an unknown fault")
+
+
+WEATHER = ROOT / "examples" / "weather-book"
+# what the weather book may not need: torch and every package of this chapter
+_CHAPTER_ONLY = ("torch", "onnx", "onnxruntime", "onnxscript", "jieba", "mkdocstrings",
+                 "material", "zensical")
+_WITHOUT_THE_CHAPTER = f"""
+import sys
+from importlib.abc import MetaPathFinder
+
+class _Absent(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {_CHAPTER_ONLY!r} or name.startswith("d2l_compiler.chapter"):
+            raise ImportError(f"{{name}} is not installed (engine only)")
+        return None
+
+sys.meta_path.insert(0, _Absent())
+from d2l_compiler.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_weather_book_shows_data_tabs_a_value_and_a_figure(tmp_path):
+    """The second example book, built with the engine and matplotlib only (torch and the
+    chapter's packages unimportable): a data file read by its relative path, content tabs
+    (one of them in the notebook), a trailing expression's value, a figure, a cited value;
+    an edit to the data file runs the page again."""
+    import base64
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+
+    pytest.importorskip("matplotlib")
+    book = tmp_path / "weather"
+    shutil.copytree(WEATHER, book, ignore=shutil.ignore_patterns("site", ".d2l", "generated"))
+
+    def build() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", _WITHOUT_THE_CHAPTER, "build"], cwd=book,
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "D2L_DEVICE": "cpu"})
+    result = build()
+    assert result.returncode == 0, result.stderr
+    html = (book / "site" / "index.html").read_text(encoding="utf-8")
+    assert "(5, [9, 11, 8, 13, 14])" in html  # the trailing expression's value
+    assert html.count("mean high: 11.0 °C") == 2  # both tabs ran; the site shows both
+    assert "The warmest day was Fri" in html
+    [(alt, data)] = re.findall(r'<img alt="([^"]*)" src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert alt == "Daily temperatures" and "<svg" in base64.b64decode(data).decode("utf-8")
+    assert "Legend object at 0x" not in html  # axes.legend()'s value names an address
+    book_json = json.loads((book / "docs" / "generated" / "index.ipynb").read_text())
+    code = ["".join(c["source"]) for c in book_json["cells"] if c["cell_type"] == "code"]
+    assert any("statistics.fmean" in c for c in code)
+    assert not any("sum(highs) / len(highs)" in c for c in code)  # the other tab is left out
+    (book / "data" / "temps.csv").write_text(
+        (book / "data" / "temps.csv").read_text().replace("Fri,6,14", "Fri,6,16"))
+    again = build()
+    assert again.returncode == 0 and "pages: 1 run" in again.stdout
+    assert "(5, [9, 11, 8, 13, 16])" in (book / "site" / "index.html").read_text(encoding="utf-8")
