@@ -120,10 +120,12 @@ def test_unused_store_entries_are_kept_up_to_a_bound_then_collected(tmp_path, mo
 def test_a_region_that_edits_the_sources_fails_the_build(tmp_path, monkeypatch):
     monkeypatch.setenv("D2L_DEVICE", "cpu")
     page = tmp_path / "docs" / "a.md"
-    # by another process: a write of the region's own is refused as it happens (project_guard)
+    # by another process: a write of the region's own is refused as it happens (project_guard);
+    # this one is seen when the page ends, by the snapshot of the project's files
     project = _project(tmp_path, {"a": "import subprocess\nsubprocess.run(['sh', '-c', "
                                        f"'printf more >> {page}']);"})
-    with pytest.raises(BuildError, match=r"sources changed while the build ran \(docs/a.md\)"):
+    with pytest.raises(BuildError, match=r"files in the project changed while its code ran "
+                                         r"\(docs/a.md\)"):
         _build(project)
     assert not project.record_path.exists()
 
@@ -165,15 +167,38 @@ def test_a_nested_state_dir_is_created(tmp_path, monkeypatch):
 
 
 def test_sources_changed_mid_build_are_listed_five_at_most(tmp_path, monkeypatch):
+    """An author's edits saved while the build runs, between its pages (no page's process
+    was running: the build's own check of its sources sees them)."""
+    from d2l_compiler.engine import build as build_module
+
+    monkeypatch.setenv("D2L_DEVICE", "cpu")
+    docs = tmp_path / "docs"
+    project = _project(tmp_path, {"a": "print(1)"})
+    run_pages = build_module._run
+
+    def then_edit(*args, **kwargs):
+        outcomes = run_pages(*args, **kwargs)
+        for n in range(7):
+            (docs / f"p{n}.md").write_text("x")
+        return outcomes
+    monkeypatch.setattr(build_module, "_run", then_edit)
+    with pytest.raises(BuildError, match="sources changed while the build ran") as error:
+        _build(project)
+    listed = str(error.value).split("(")[1].split(")")[0].split(", ")
+    assert listed == ["docs/p0.md", "docs/p1.md", "docs/p2.md", "docs/p3.md", "docs/p4.md"]
+
+
+def test_files_a_region_changed_through_another_process_are_listed_five_at_most(tmp_path,
+                                                                             monkeypatch):
     monkeypatch.setenv("D2L_DEVICE", "cpu")
     docs = tmp_path / "docs"
     code = ("import subprocess\nsubprocess.run(['sh', '-c', "  # another process: unseen by the hook
             f"'for n in 0 1 2 3 4 5 6; do printf x > {docs}/p$n.md; done']);")
     project = _project(tmp_path, {"a": code})
-    with pytest.raises(BuildError) as error:
+    with pytest.raises(BuildError, match="files in the project changed while its code ran") as error:
         _build(project)
     listed = str(error.value).split("(")[1].split(")")[0].split(", ")
-    assert listed == ["docs/p0.md", "docs/p1.md", "docs/p2.md", "docs/p3.md", "docs/p4.md"]
+    assert listed == ["docs/p0.md", "docs/p1.md", "docs/p2.md", "docs/p3.md", "docs/p4.md and 2 more"]
 
 
 def test_progress_lines_reach_a_pipe_while_the_build_runs(tmp_path):

@@ -457,9 +457,9 @@ stop.set()
     ("open({root!r} + '/docs/new.md', 'w').write('# new')", "does not write into the project"),
     ("open({root!r} + '/docs/index.md', 'a').write('\\nappended prose')",
      "does not write into the project"),
-    # another process writes unseen by the hook: the build's check of its sources catches it
+    # another process writes unseen by the hook: the snapshot of the project catches it
     ("import subprocess\nsubprocess.run(['sh', '-c', 'echo x >> {root}/docs/index.md'])",
-     "sources changed while the build ran"),
+     "files in the project changed while its code ran (docs/index.md)"),
 ])
 def test_a_region_that_edits_the_sources_fails_the_build(site, write, said):
     _one_region(site, "print('v1')")

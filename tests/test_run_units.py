@@ -1191,3 +1191,16 @@ def test_a_trailing_expression_shows_its_value_as_in_a_notebook():
     ok, events = _child_run("x = 1\n\nx / 0")
     assert not ok and events[0]["error"]["type"] == "ZeroDivisionError"
     assert events[0]["error"]["line"] == 3
+
+
+def test_what_a_started_process_prints_reaches_the_region_s_output_in_order():
+    """A process started without capturing its output prints onto the page, in the order it
+    happened; output the region captures itself stays the region's."""
+    ok, events = _child_run(
+        "import subprocess, sys\nprint('before')\n"
+        "subprocess.run([sys.executable, '-c', 'print(\"from the child\")'])\n"
+        "subprocess.run('echo from the shell', shell=True)\n"
+        "kept = subprocess.run([sys.executable, '-c', 'print(1)'], capture_output=True, text=True)\n"
+        "print('after', kept.stdout.strip(), kept.returncode)")
+    assert ok, events
+    assert events[0]["stdout"] == "before\nfrom the child\nfrom the shell\nafter 1 0\n"

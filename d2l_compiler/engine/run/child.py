@@ -42,6 +42,7 @@ from d2l_compiler.engine.run.displays import MAX_DISPLAYS, drawn, open_figures
 from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, read_job
 from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
+from d2l_compiler.engine.run.child_output import capture_process_output
 from d2l_compiler.engine.run.project_guard import guard_project
 from d2l_compiler.engine.run.statedigest import StateProbe, changes
 from d2l_compiler.engine.run.warning_origin import region_warnings
@@ -369,6 +370,7 @@ def run(job: PageProcessJob, emit: Callable[[dict], None]) -> bool:
     engine_dirs = tuple(Path(p) for p in job.engine_dirs)
     watch = _Watch(root, namespace, engine_dirs)
     guard_project(Path(root), lambda: watch.inputs.active, engine_dirs)
+    capture_process_output(lambda: watch.inputs.active)
     saved, sys.stdout = sys.stdout, stdout
     try:
         for region in job.regions:

@@ -1,0 +1,67 @@
+"""What the processes a region starts print reaches its page, as in a notebook: a process
+started with its standard output left alone (``subprocess.run([...])``, no capture) writes into
+a pipe whose reader hands the text to the region's output; waiting for the process
+(``wait``, ``communicate``, ``run``) also waits for the last of its output, so the page shows
+it in the order it happened. Output a region captures itself (``capture_output=True``) is
+its own business, and its standard error still goes to the page's log.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_DRAIN_SECONDS = 5.0  # a process's own children may hold the pipe open: wait that long at most
+
+
+def capture_process_output(active: Callable[[], bool]) -> None:
+    """Route the standard output of processes started while ``active()`` to ``sys.stdout``."""
+    original_init, original_wait = subprocess.Popen.__init__, subprocess.Popen.wait
+
+    def init(process: Any, *args: Any, **kwargs: Any) -> None:
+        if not active() or len(args) > 4 or kwargs.get("stdout") is not None:
+            original_init(process, *args, **kwargs)  # its output is the region's to handle
+            return
+        read, write = os.pipe()
+        try:
+            original_init(process, *args, **{**kwargs, "stdout": write})
+        except BaseException:
+            os.close(read)
+            raise
+        finally:
+            os.close(write)  # the process holds its own copy: end of file when it ends
+        reader = threading.Thread(target=_copy, args=(read,), daemon=True,
+                                  name="d2l-process-output")
+        reader.start()
+        process._d2l_output = reader
+
+    def wait(process: Any, timeout: float | None = None) -> int:
+        code = original_wait(process, timeout)
+        reader = getattr(process, "_d2l_output", None)
+        if reader is not None:
+            reader.join(_DRAIN_SECONDS)
+        return code
+
+    subprocess.Popen.__init__, subprocess.Popen.wait = init, wait
+
+
+def _copy(descriptor: int) -> None:
+    """Everything readable from ``descriptor``, as text, onto ``sys.stdout``."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    try:
+        while chunk := os.read(descriptor, 65536):
+            text = decoder.decode(chunk)
+            if text:
+                sys.stdout.write(text)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            sys.stdout.write(tail)
+    except Exception:  # noqa: BLE001 - a region past its output cap: the rest is dropped
+        pass
+    finally:
+        os.close(descriptor)
