@@ -1204,3 +1204,49 @@ def test_what_a_started_process_prints_reaches_the_region_s_output_in_order():
         "print('after', kept.stdout.strip(), kept.returncode)")
     assert ok, events
     assert events[0]["stdout"] == "before\nfrom the child\nfrom the shell\nafter 1 0\n"
+
+
+def test_a_process_left_running_prints_to_the_log_after_its_region_not_into_the_next():
+    """A server a region leaves running keeps printing: after its region that goes to the
+    page's log, never into a later region's output (it would differ on every run)."""
+    ok, events = _child_run(
+        "import subprocess, sys\nserver = subprocess.Popen([sys.executable, '-c', "
+        "'import time\\nfor i in range(3):\\n    print(\"tick\", i, flush=True)\\n"
+        "    time.sleep(0.3)'])\nprint('started')",
+        "import time\ntime.sleep(1.2)\nprint('later')")
+    assert ok, events
+    assert events[1]["stdout"] == "later\n" and "tick" not in events[1]["stray"]
+
+
+def test_waiting_twice_for_a_process_waits_once_for_its_output():
+    start = time.perf_counter()
+    ok, events = _child_run(
+        "import subprocess, sys\n"
+        "with subprocess.Popen([sys.executable, '-c', 'print(1)']) as p:\n    p.wait()\n"
+        "print('done')")
+    assert ok and events[0]["stdout"] == "1\ndone\n" and time.perf_counter() - start < 4
+
+
+def test_the_project_snapshot_watches_the_project_s_files_only(tmp_path, monkeypatch):
+    """What editors, Python and the engine write beside the project's files is not a region's
+    write; in the preview only files that appear or vanish count (an author saves files)."""
+    from d2l_compiler.engine.run.project_guard import changed_files, project_snapshot
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("x")
+    (tmp_path / ".d2l").mkdir()
+    before = project_snapshot(tmp_path)
+    for name in ("docs/.a.md.swp", "docs/a.md~", "docs/#a.md#", ".d2l/record.json",
+                 "docs/__pycache__/m.pyc", "site/index.html", "venv/pyvenv.cfg", "venv/x.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("y")
+    assert changed_files(before, project_snapshot(tmp_path)) == []
+    (tmp_path / "docs" / "a.md").write_text("edited")
+    (tmp_path / "docs" / "new.md").write_text("n")
+    after = project_snapshot(tmp_path)
+    assert changed_files(before, after) == ["docs/a.md", "docs/new.md"]
+    assert changed_files(before, after, edits=False) == ["docs/new.md"]
+    # the engine's folders: never the project itself (a Ray worker's logs are in its root)
+    assert runner._engine_dirs(tmp_path, tmp_path / "logs") == ((tmp_path / "logs").resolve(),)
+    monkeypatch.setenv("D2L_STORE_DIR", "shared-store")
+    assert (tmp_path / "shared-store").resolve() in runner._engine_dirs(tmp_path, None)

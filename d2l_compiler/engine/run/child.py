@@ -42,7 +42,7 @@ from d2l_compiler.engine.run.displays import MAX_DISPLAYS, drawn, open_figures
 from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, read_job
 from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
-from d2l_compiler.engine.run.child_output import capture_process_output
+from d2l_compiler.engine.run.child_output import capture_process_output, region_started
 from d2l_compiler.engine.run.project_guard import guard_project
 from d2l_compiler.engine.run.statedigest import StateProbe, changes
 from d2l_compiler.engine.run.warning_origin import region_warnings
@@ -294,7 +294,7 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
     state_changed = changes(state_before, watch.after()) if watch is not None else {}
     return RegionRun(region.index, region.id, Status.OK if error is None else Status.ERROR,
                      duration, text, stray, raised, tuple(shown), values, dropped,
-                     error, seen, state_before, state_changed, tuple(pictures[:MAX_DISPLAYS]))
+                     error, seen, state_before, state_changed, tuple(pictures[:MAX_DISPLAYS + 1]))
 
 
 def _compiled(region: JobRegion, filename: str) -> tuple[CodeType, CodeType | None]:
@@ -316,7 +316,7 @@ def _ends_with_semicolon(code: str) -> bool:
     return bool(tokens) and tokens[-1].string == ";"
 
 
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]+\b")
 
 
 def _show(value: Any) -> None:
@@ -373,12 +373,14 @@ def run(job: PageProcessJob, emit: Callable[[dict], None]) -> bool:
     capture_process_output(lambda: watch.inputs.active)
     saved, sys.stdout = sys.stdout, stdout
     try:
-        for region in job.regions:
+        for number, region in enumerate(job.regions, 1):
+            region_started(number)
             result = _run_region(region, namespace, root, stdout, watch)
             emit({"event": "region", **result.to_json()})
             if result.status is not Status.OK:
                 return False
     finally:
+        region_started(0)  # what a process started by a region prints now goes to the log
         sys.stdout = saved
     emit({"event": "done", "provenance": replace(
         provenance(), state_digest_seconds=round(watch.seconds, 3)).to_json()})

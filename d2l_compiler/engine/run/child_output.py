@@ -3,7 +3,9 @@ started with its standard output left alone (``subprocess.run([...])``, no captu
 a pipe whose reader hands the text to the region's output; waiting for the process
 (``wait``, ``communicate``, ``run``) also waits for the last of its output, so the page shows
 it in the order it happened. Output a region captures itself (``capture_output=True``) is
-its own business, and its standard error still goes to the page's log.
+its own business, and its standard error still goes to the page's log. A process still
+printing after the region that started it has ended (a server left running) prints to the
+page's log from then on: its timing must not become a later region's output.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 _DRAIN_SECONDS = 5.0  # a process's own children may hold the pipe open: wait that long at most
+_region = [0]  # which region is running (counted); 0 once the regions are over
+
+
+def region_started(number: int) -> None:
+    """Say which region runs now (numbered from 1); 0: none any more."""
+    _region[0] = number
 
 
 def capture_process_output(active: Callable[[], bool]) -> None:
@@ -35,7 +43,7 @@ def capture_process_output(active: Callable[[], bool]) -> None:
             raise
         finally:
             os.close(write)  # the process holds its own copy: end of file when it ends
-        reader = threading.Thread(target=_copy, args=(read,), daemon=True,
+        reader = threading.Thread(target=_copy, args=(read, _region[0]), daemon=True,
                                   name="d2l-process-output")
         reader.start()
         process._d2l_output = reader
@@ -43,23 +51,28 @@ def capture_process_output(active: Callable[[], bool]) -> None:
     def wait(process: Any, timeout: float | None = None) -> int:
         code = original_wait(process, timeout)
         reader = getattr(process, "_d2l_output", None)
-        if reader is not None:
+        if reader is not None:  # once: run() and a context manager wait twice
+            process._d2l_output = None
             reader.join(_DRAIN_SECONDS)
         return code
 
     subprocess.Popen.__init__, subprocess.Popen.wait = init, wait
 
 
-def _copy(descriptor: int) -> None:
-    """Everything readable from ``descriptor``, as text, onto ``sys.stdout``."""
+def _copy(descriptor: int, region: int) -> None:
+    """Everything readable from ``descriptor``: as text onto ``sys.stdout`` while ``region``
+    (the one that started the process) runs, then as bytes onto the page's log."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     try:
         while chunk := os.read(descriptor, 65536):
-            text = decoder.decode(chunk)
-            if text:
-                sys.stdout.write(text)
+            if _region[0] == region:
+                text = decoder.decode(chunk)
+                if text:
+                    sys.stdout.write(text)
+            else:
+                os.write(1, chunk)
         tail = decoder.decode(b"", final=True)
-        if tail:
+        if tail and _region[0] == region:
             sys.stdout.write(tail)
     except Exception:  # noqa: BLE001 - a region past its output cap: the rest is dropped
         pass

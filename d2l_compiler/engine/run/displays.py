@@ -28,6 +28,12 @@ def open_figures() -> list[Display]:
     found = []
     for number in pyplot.get_fignums():
         figure = pyplot.figure(number)
+        if len(found) == MAX_DISPLAYS:  # the rest: closed undrawn, and said so
+            found.append(Display("image/svg+xml", _LEFT_OUT, "figures left out: at most "
+                                 f"{MAX_DISPLAYS} are kept"))
+        if len(found) > MAX_DISPLAYS:
+            pyplot.close(figure)
+            continue
         buffer = io.StringIO()
         with pyplot.rc_context({"svg.hashsalt": _SALT}):
             figure.savefig(buffer, format="svg", metadata={"Date": None})
@@ -62,5 +68,7 @@ def _bounded(display: Display) -> Display:
     return Display("image/svg+xml", _TOO_BIG, f"{display.alt} (left out: over 2 MiB)")
 
 
+_LEFT_OUT = ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="24"><text x="4" y="16">'
+             'more figures: left out</text></svg>')
 _TOO_BIG = ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="24"><text x="4" y="16">'
             'picture over 2 MiB: left out</text></svg>')

@@ -41,8 +41,11 @@ def link_project(root: Path, folder: Path, engine: tuple[Path, ...] = ()) -> Non
     working directory), except hidden ones and the engine's own folders (``engine``): a
     relative path reads the project file a reader running from the project root would."""
     for entry in sorted(root.resolve().iterdir()):
-        if entry.name.startswith(_HIDDEN) or entry.resolve() in engine:
-            continue
+        try:
+            if entry.name.startswith(_HIDDEN) or entry.resolve() in engine:
+                continue
+        except (OSError, RuntimeError):  # a link that loops: linked as it is
+            pass
         (folder / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
 
 
@@ -95,38 +98,50 @@ def guard_project(root: Path, active: Callable[[], bool], engine_dirs: tuple[Pat
 
 
 Snapshot = dict[str, tuple[int, int]]
+# not the project's: what editors, notebooks and Python write beside its files
+_SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules", "site"})
+
+
+def _kept(name: str) -> bool:
+    """Whether a name is a project file to watch (not hidden, not an editor's temporary)."""
+    return not (name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swx")))
 
 
 def project_snapshot(root: Path, engine: tuple[Path, ...] = ()) -> Snapshot:
-    """Every file and link under the project's linked entries, the engine's own folders
-    (``engine``) and Python's bytecode caches (``__pycache__``, which any import may write)
-    aside: path -> (size, mtime_ns)."""
+    """Every file and link under the project's linked entries: path -> (size, mtime_ns).
+    Left out: the engine's own folders (``engine``), hidden names and editors' temporary
+    files at any depth, Python's bytecode caches, ``node_modules``, virtual environments and
+    the default site folder."""
     root = root.resolve()
+    skipped = {str(p) for p in engine}
     found: Snapshot = {}
 
-    def note(path: str) -> None:
+    def walk(folder: str) -> None:
         try:
-            info = os.lstat(path)
+            entries = list(os.scandir(folder))
         except OSError:
             return
-        found[os.path.relpath(path, root)] = (info.st_size, info.st_mtime_ns)
+        for entry in entries:
+            if not _kept(entry.name) or entry.path in skipped:
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in _SKIPPED_FOLDERS and not os.path.exists(
+                            os.path.join(entry.path, "pyvenv.cfg")):
+                        walk(entry.path)
+                    continue
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            found[os.path.relpath(entry.path, root)] = (info.st_size, info.st_mtime_ns)
 
-    skipped = {str(p) for p in engine}
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith(_HIDDEN) or str(entry.resolve()) in skipped:
-            continue
-        if not entry.is_dir() or entry.is_symlink():
-            note(str(entry))
-            continue
-        for folder, folders, files in os.walk(entry):  # links to folders: noted, not followed
-            folders[:] = [f for f in folders if f != "__pycache__"
-                          and os.path.join(folder, f) not in skipped]
-            for name in files + [f for f in folders if os.path.islink(os.path.join(folder, f))]:
-                note(os.path.join(folder, name))
+    walk(str(root))
     return found
 
 
-def changed_files(before: Snapshot, after: Snapshot) -> list[str]:
-    """The project paths that appeared, vanished or changed between two snapshots."""
+def changed_files(before: Snapshot, after: Snapshot, edits: bool = True) -> list[str]:
+    """The project paths that appeared or vanished between two snapshots, and (``edits``)
+    those whose size or time changed."""
     return sorted(path for path in before.keys() | after.keys()
-                  if before.get(path) != after.get(path))
+                  if (path in before) != (path in after)
+                  or edits and before.get(path) != after.get(path))

@@ -37,6 +37,7 @@ from d2l_compiler.engine.run.procs import (WORK_PREFIX, OutputSink, become_subre
 from d2l_compiler.engine.run.supervise import Outcome, child_setup, reap, signal_group, stop, supervise
 from d2l_compiler.engine.run.warm import CHILD, WarmPool
 from d2l_compiler.engine.sources.page_env import page_env
+from d2l_compiler.engine.sources.project import STORE_ENV
 
 OUTPUT_LIMIT = 1_000_000  # characters of stdout kept per region
 DESCRIPTOR_LIMIT = 32 * 1024 * 1024  # bytes a page's process tree may write to stdout/stderr
@@ -194,11 +195,17 @@ def _start(root: Path, work: Path, device: str, limits: Limits,
 
 
 def _engine_dirs(root: Path, logs: Path | None) -> tuple[Path, ...]:
-    """The engine's state folder (the one holding ``logs``) when it is inside the project."""
-    if logs is None:
-        return ()
-    state = logs.resolve().parent
-    return (state,) if state.is_relative_to(root.resolve()) else ()
+    """The engine's folders inside the project: its state (the folder holding ``logs``, unless
+    that is the project itself, as on a Ray worker), the logs, and a shared content store
+    (``D2L_STORE_DIR``)."""
+    root = root.resolve()
+    found = []
+    if logs is not None:
+        found += [logs.resolve(), logs.resolve().parent]
+    store = os.environ.get(STORE_ENV, "").strip()
+    if store:
+        found.append((root / store).resolve())
+    return tuple(dict.fromkeys(p for p in found if p != root and p.is_relative_to(root)))
 
 
 def run_page(root: Path, page: str, includes: list[Include], *, device: str, limits: Limits,
@@ -230,7 +237,8 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     try:
         (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits, log_dir)))
         sink = OutputSink(log, limits.output_bytes)
-        before = project_snapshot(root, _engine_dirs(root, log_dir))
+        engine = _engine_dirs(root, log_dir)
+        before = project_snapshot(root, engine)
         proc = _start(root, work, device, limits, warm, gpus, log_dir)
         until = start + limits.timeout if deadline is None else deadline
         outcome = supervise(proc, until, sink, _Follow(
@@ -242,7 +250,9 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
             sink.drain(proc.stdout.fileno(), 0.2)
         result = work / "result.jsonl"
         events = _parse_events(result.read_bytes()) if result.exists() else []
-        written = changed_files(before, project_snapshot(root, _engine_dirs(root, log_dir)))
+        # in the live preview an author saves files while pages run: only files that appear
+        # or vanish are a region's (a saved source is the build's own check's business)
+        written = changed_files(before, project_snapshot(root, engine), edits=warm is None)
     finally:  # Ctrl-C, SIGTERM or an engine error: never leave a process or a file behind
         with shielded():
             if proc is not None and proc.returncode is None and reap(proc.pid, False)[0] is None:
