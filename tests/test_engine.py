@@ -300,3 +300,17 @@ def test_a_write_the_hook_cannot_see_fails_the_page_after_it_ran(site, write):
     assert result.code == 1, result.stderr
     assert "files in the project changed while its code ran (data/by-" in result.stderr
     assert not (site.root / ".d2l" / "record.json").exists()
+
+
+def test_a_new_top_level_file_does_not_run_every_region_again(site):
+    """The working directory stands for the project root, whose listing libraries read: a
+    file added at the root (a site built, a record saved) is not an input of every region."""
+    # a library listing its working directory (as torch's import does) does not make the
+    # root's listing an input: a region that prints it is the one case left to the author
+    site.write("snippets/s.py", "# --8<-- [start:r]\nimport os\nnames = len(os.listdir('.'))\n"
+                                "print('listed')\n# --8<-- [end:r]\n")
+    site.write("docs/index.md", '# T\n\n```python\n--8<-- "snippets/s.py:r"\n```\n')
+    assert site.build().code == 0
+    (site.root / "notes.txt").write_text("new at the root")
+    again = site.build()
+    assert again.code == 0 and "regions: 0 run" in again.stdout, again.stdout

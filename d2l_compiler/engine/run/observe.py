@@ -160,8 +160,8 @@ class InputObserver:
             # the working directory stands for the project root (its entries are links to
             # the project's): the same path there, by its text, so that a name missing from
             # both, or a link inside the project re-pointed, is seen as from the root
-            text = os.path.join(str(self.root), os.path.relpath(text, self._scratch))
-        if not (text + os.sep).startswith(self._prefix):
+            text = os.path.normpath(os.path.join(str(self.root), os.path.relpath(text, self._scratch)))
+        if not text.startswith(self._prefix):  # not the root itself: libraries list it
             return None  # most paths a library touches: decided without a system call
         self._inside.on = True  # what looking at the path does is not the region's
         try:  # the path as given (a symbolic link re-pointed is a change), and where it leads
