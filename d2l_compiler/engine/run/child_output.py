@@ -5,7 +5,9 @@ a pipe whose reader hands the text to the region's output; waiting for the proce
 it in the order it happened. Output a region captures itself (``capture_output=True``) is
 its own business, and its standard error still goes to the page's log. A process still
 printing after the region that started it has ended (a server left running) prints to the
-page's log from then on: its timing must not become a later region's output.
+page's log from then on: its timing must not become a later region's output. So does one
+that floods past the region's output cap, where the engine's bound on a page's output
+(``output-limit``) applies as to any flood.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def _copy(descriptor: int, region: int) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     try:
         while chunk := os.read(descriptor, 65536):
-            if _region[0] == region:
+            # past the region's output cap, a flood goes where the engine bounds floods
+            if _region[0] == region and not getattr(sys.stdout, "cut", False):
                 text = decoder.decode(chunk)
                 if text:
                     sys.stdout.write(text)
