@@ -39,7 +39,7 @@ from d2l_compiler.engine.run.ray_executor import RayExecutor
 from d2l_compiler.engine.run.runner import Limits
 from d2l_compiler.engine.run.schedule import Executor, InlineExecutor, PoolExecutor, run_jobs
 from d2l_compiler.engine.run.shard import Shard, page_estimates, shard_pages, shard_record_path
-from d2l_compiler.engine.sources.resources import page_resources
+from d2l_compiler.engine.sources.resources import Resources, page_resources
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.publish.sitedir import check_site_dir, project_paths
 from d2l_compiler.engine.publish.site_inputs import what_changed
@@ -203,7 +203,8 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     new_pages: dict[str, PageEntry] = {}
     if options.only is not None and previous is not None:  # keep the other pages' results
         new_pages.update({p: e for p, e in previous.pages.items() if p not in pages})
-    planned: dict[str, tuple[list[Include], key.PageKeys, dict[int, StoredPage | None]]] = {}
+    planned: dict[str, tuple[list[Include], key.PageKeys, dict[int, StoredPage | None],
+                             Resources]] = {}
     jobs: list[PageJob] = []
     estimate = page_estimates(previous)
     commit = record.git_commit(project.root)  # what the code that runs now was committed as
@@ -226,17 +227,18 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                 found = dict.fromkeys(found)
         to_run = [i for i, hit in found.items() if hit is None]
         summary.regions_cached += len(found) - len(to_run)
-        planned[page] = (includes, keys, found)
+        resources = page_resources(project.root, includes)
+        planned[page] = (includes, keys, found, resources)
         if not to_run:
             summary.cached.append(page)
             progress.cached(page)
             continue
         jobs.append(PageJob(project.root, page, tuple(executed), keys, tuple(to_run), device,
-                            options.limits, project.logs_dir, dict(found),
-                            page_resources(project.root, includes), estimate(page), commit))
+                            options.limits, project.logs_dir, dict(found), resources,
+                            estimate(page), commit))
     outcomes = _run(jobs, options, device, progress, store)
     after_pages([job.page for job in jobs])  # what a region did to the engine's files fails here
-    for page, (includes, keys, found) in planned.items():  # page order, whatever ran when
+    for page, (includes, keys, found, resources) in planned.items():  # page order, whatever ran when
         outcome = outcomes.get(page)
         if outcome is not None:
             found.update(outcome.refreshed)
@@ -248,8 +250,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
                 continue
             summary.ran.append(page)
         # the key covers executed code only: what the page merely shows is refreshed
-        new_pages[page] = _page_entry(keys, found, includes, outcome is not None,
-                                      page_resources(project.root, includes).gpus)
+        new_pages[page] = _page_entry(keys, found, includes, outcome is not None, resources.gpus)
     summary.seconds = time.perf_counter() - start
     if failures:
         return summary, failures

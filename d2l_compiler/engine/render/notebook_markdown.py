@@ -19,19 +19,25 @@ _OPENER = re.compile(r'^(?P<indent> *)(?P<mark>!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-
                      r'(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
 
 
+def _extent(lines: list[str], start: int, indent: int) -> tuple[int, int]:
+    """Where a block opened at ``start - 1`` (an admonition, a tab: its lines indented past
+    ``indent``, blank ones included) ends: the index after its last non-blank line, and the
+    index of the first line after it."""
+    after = start
+    while after < len(lines) and (not lines[after].strip()
+                                  or len(lines[after]) - len(lines[after].lstrip(" ")) >= indent + 4):
+        after += 1
+    end = after
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return end, after
+
+
 def _body(lines: list[str], start: int, indent: int) -> tuple[list[str], int]:
     """The lines of a block opened at ``start - 1`` (indented past ``indent``), dedented
     by four spaces, and the index of the first line after it."""
-    body, at = [], start
-    while at < len(lines):
-        line = lines[at]
-        if line.strip() and len(line) - len(line.lstrip(" ")) < indent + 4:
-            break
-        body.append(line[indent + 4:] if line.strip() else "")
-        at += 1
-    while body and not body[-1]:
-        body.pop()
-    return body, at
+    end, after = _extent(lines, start, indent)
+    return [line[indent + 4:] if line.strip() else "" for line in lines[start:end]], after
 
 
 def notebook_flavoured(markdown: str) -> str:
@@ -83,11 +89,12 @@ def one_tab_each(lines: list[str], fenced: set[int], keep: str | None = None
             number += 1
             continue
         indent = len(found["indent"])
-        group: list[tuple[str, int, list[int]]] = []  # title, header line, body lines
+        group: list[tuple[str, int, range]] = []  # title, header line, body lines
         while found is not None and len(found["indent"]) == indent and (
                 not group or "!" not in found["flags"]):
-            body, number = _tab_body(lines, number + 1, indent)
-            group.append((found["title"], number - len(body) - 1, body))
+            end, _ = _extent(lines, number, indent)  # the body: 0-based from the next line
+            group.append((found["title"], number, range(number + 1, end + 1)))
+            number = end + 1
             while number <= len(lines) and not lines[number - 1].strip():
                 number += 1
             found = (None if number > len(lines) or number in fenced
@@ -102,18 +109,3 @@ def one_tab_each(lines: list[str], fenced: set[int], keep: str | None = None
                 skip.update(body)
     return skip, dedent
 
-
-def _tab_body(lines: list[str], start: int, indent: int) -> tuple[list[int], int]:
-    """The 1-based numbers of a tab's body lines from ``start`` (indented past ``indent``;
-    blank lines inside it included, trailing ones not), and the first line after them."""
-    body: list[int] = []
-    number = start
-    while number <= len(lines):
-        line = lines[number - 1]
-        if line.strip() and len(line) - len(line.lstrip(" ")) < indent + 4:
-            break
-        body.append(number)
-        number += 1
-    while body and not lines[body[-1] - 1].strip():
-        body.pop()
-    return body, body[-1] + 1 if body else start

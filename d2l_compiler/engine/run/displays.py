@@ -68,7 +68,11 @@ def _bounded(display: Display) -> Display:
     return Display("image/svg+xml", _TOO_BIG, f"{display.alt} (left out: over 2 MiB)")
 
 
-_LEFT_OUT = ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="24"><text x="4" y="16">'
-             'more figures: left out</text></svg>')
-_TOO_BIG = ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="24"><text x="4" y="16">'
-            'picture over 2 MiB: left out</text></svg>')
+def _note(text: str) -> str:
+    """A small picture that says, in ``text``, why a picture is missing."""
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="24"><text x="4" y="16">'
+            f'{text}</text></svg>')
+
+
+_LEFT_OUT = _note("more figures: left out")
+_TOO_BIG = _note("picture over 2 MiB: left out")

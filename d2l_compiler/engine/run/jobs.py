@@ -154,12 +154,13 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
             continue
         for again in run.replayed:  # against this build's run of it, else the stored one
             recorded = ran.get(again.index) or job.found.get(again.index)
-            varies = output_varies(job.executed[again.index].region)
-            if recorded is not None and not _reproduces(again, recorded.runs[0], varies,
-                                                        bool(plan.label)):
+            if recorded is None:
+                continue
+            same = again.shows_the_same(recorded.runs[0])
+            if not same and not (output_varies(job.executed[again.index].region)
+                                 and _ends_alike(again, recorded.runs[0], bool(plan.label))):
                 differs.append(again.index)
-            elif (recorded is not None and not plan.label and again.index not in ran
-                  and again.shows_the_same(recorded.runs[0])):
+            elif same and not plan.label and again.index not in ran:
                 # the same outputs: its stored run now carries this run's state digests, so
                 # the page's chain of states stays the one this build checked (a value that
                 # differs on every run, a timer, must not make the next build run everything)
@@ -179,14 +180,12 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
     return ran, "\n".join(failures), sorted(set(differs)), processes
 
 
-def _reproduces(again: RegionRun, recorded: RegionRun, varies: bool, own_process: bool) -> bool:
-    """Whether a region re-run only to rebuild state did what its recorded run did: showed
-    the same; or, for a region whose output is expected to vary (a measurement), ended the
-    same way. What it left in the state is still compared: in the page's own process by the
-    state walk after the run (only what later regions read counts); in a process of its own
-    here, where it must leave the state its recorded run left."""
-    if not varies:
-        return again.shows_the_same(recorded)
+def _ends_alike(again: RegionRun, recorded: RegionRun, own_process: bool) -> bool:
+    """Whether a region whose output is expected to vary (a measurement), re-run only to
+    rebuild state, still did what its recorded run did: ended the same way. What it left in
+    the state is still compared: in the page's own process by the state walk after the run
+    (only what later regions read counts); in a process of its own here, where it must leave
+    the state its recorded run left."""
     same_end = again.status is recorded.status and again.error == recorded.error
     return same_end and (not own_process or again.state_changed == recorded.state_changed)
 

@@ -157,10 +157,9 @@ def _classify(failed: RegionRun | None, outcome: Outcome, corrupt: bool) -> Faul
 
 
 def _job(root: Path, executed: dict[int, Include], limits: Limits,
-         state: Path | None = None) -> PageProcessJob:
+         engine: tuple[Path, ...] = ()) -> PageProcessJob:
     return PageProcessJob(root=str(root), output_limit=limits.output_chars,
-                          memory_mb=limits.memory_mb,
-                          engine_dirs=tuple(str(p) for p in _engine_dirs(root, state)),
+                          memory_mb=limits.memory_mb, engine_dirs=tuple(str(p) for p in engine),
                           regions=tuple(_job_region(index, inc) for index, inc in executed.items()))
 
 
@@ -177,11 +176,11 @@ def _job_region(index: int, include: Include) -> JobRegion:
 
 def _start(root: Path, work: Path, device: str, limits: Limits,
            warm: WarmPool | None = None, gpus: str | None = None,
-           state: Path | None = None) -> subprocess.Popen:
+           engine: tuple[Path, ...] = ()) -> subprocess.Popen:
     run_dir = work / "cwd"
     run_dir.mkdir()  # regions that write files (a saved model) write them here, and read the
     # project's files by the paths a reader running from the project root uses (its links)
-    link_project(root, run_dir, _engine_dirs(root, state))
+    link_project(root, run_dir, engine)
     if warm is not None and gpus is None:
         proc = warm.take(root, device, limits.memory_mb, work / "job.json",
                          work / "result.jsonl", run_dir)
@@ -235,11 +234,11 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     proc: subprocess.Popen | None = None
     sink: OutputSink | None = None
     try:
-        (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits, log_dir)))
+        engine = _engine_dirs(root, log_dir)  # the engine's folders: not the region's to touch
+        (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits, engine)))
         sink = OutputSink(log, limits.output_bytes)
-        engine = _engine_dirs(root, log_dir)
         before = project_snapshot(root, engine)
-        proc = _start(root, work, device, limits, warm, gpus, log_dir)
+        proc = _start(root, work, device, limits, warm, gpus, engine)
         until = start + limits.timeout if deadline is None else deadline
         outcome = supervise(proc, until, sink, _Follow(
             work / "result.jsonl", lambda run: None if run.index in replay else on_event(run)))
