@@ -115,3 +115,50 @@ def test_a_trailing_value_naming_a_memory_address_is_not_shown(site):
     assert run["stdout"] == "" and len(run["displays"]) == 1
     again = site.build("--force")
     assert again.code == 0
+
+
+RICH = ("class Table:\n"
+        "    def _repr_html_(self):\n"
+        "        return ('<table><tr><th>day</th><td>21.5</td></tr></table>'\n"
+        "                '<script>alert(3)</script><img src=\"http://tracker.invalid/p.png\">'\n"
+        "                '<a href=\"javascript:alert(4)\" onclick=\"alert(5)\">link</a>'\n"
+        "                '<p style=\"x\" id=\"inj\">two\\nlines</p>')\n"
+        "class Note:\n"
+        "    def _repr_markdown_(self):\n"
+        "        return '**bold** and <script>alert(6)</script> [x](javascript:alert(7))'\n"
+        "display(Table(), 'plain', Note())\n"
+        "print('between')\n"
+        "Note()")
+
+
+def test_html_and_markdown_values_are_shown_sanitised_in_order(site):
+    """``display()`` as in a notebook, and a trailing value's ``_repr_html_`` or
+    ``_repr_markdown_``: shown under the code in the order shown, with nothing that runs,
+    fetches or styles (the record keeps what the value wrote; every place that shows it
+    sanitises it)."""
+    _page(site, RICH)
+    result = site.build()
+    assert result.code == 0, result.stderr
+    run = site.record()["pages"]["index.md"]["regions"][0]["run"]
+    assert run["stdout"] == "'plain'\nbetween\n"  # a value with no rich form: its repr
+    assert [d["mime"] for d in run["displays"]] == ["text/html", "text/markdown", "text/markdown"]
+    html = site.html()
+    blocks = re.findall(r'<div class="d2l-html">(.*?)</div>', html)
+    assert len(blocks) == 3
+    assert "<table><tbody><tr><th>day</th><td>21.5</td></tr></tbody></table>" in blocks[0]
+    assert "<strong>bold</strong>" in blocks[1] and blocks[1] == blocks[2]
+    assert "two\nlines" in blocks[0] or "two&#10;lines" in blocks[0]
+    for block in blocks:
+        assert not re.search(r"<script|<img|javascript:|onclick|style=|id=\"inj\"", block), block
+    live = _Live()
+    live.feed(html)
+    assert live.found == []
+    book = json.loads((site.root / "docs" / "generated" / "index.ipynb").read_text())
+    [cell] = [c for c in book["cells"] if c["cell_type"] == "code" and c["outputs"]]
+    shown = ["".join(o["data"]["text/html"]) for o in cell["outputs"]
+             if o["output_type"] == "display_data"]
+    assert len(shown) == 3 and "<strong>bold</strong>" in shown[1]
+    assert not any("<script" in text or "javascript:" in text for text in shown)
+    page = (site.root / "docs" / "generated" / "index.md").read_text(encoding="utf-8")
+    written = re.findall(r'<div class="d2l-html">(.*?)</div>', page)
+    assert len(written) == 3 and not any("<script" in text for text in written)

@@ -21,6 +21,7 @@ from d2l_compiler.engine.record.whole import BuildSummary as RecordedSummary
 from d2l_compiler.engine.sources.device import check_memory_limit, resolve_device
 from d2l_compiler.engine.sources.discover import Include, discover
 from d2l_compiler.engine.errors import BuildError, PagesFailed, UsageError
+from d2l_compiler.engine.render.crossref import book_index
 from d2l_compiler.engine.render.notebook import render_notebooks
 from d2l_compiler.engine.render.notebook_setup import NotebookSetup
 from d2l_compiler.engine.publish.wheel import SITE_FOLDER, project_wheel
@@ -363,7 +364,8 @@ def publish_record(project: Project, pages: dict[str, list[Include]], full: Reco
                    {inc.region.id: inc.region.code for inc in includes})
             for page, includes in pages.items()}, project.root, extensions,
             labels_for(project.settings.labels), notebook_setup(project, full),
-            markdown_pages=not project.jupyter_pages, tab=project.settings.notebook_tab)
+            markdown_pages=not project.jupyter_pages, tab=project.settings.notebook_tab,
+            book=book_index(project))
     except RenderError as exc:
         raise BuildError(str(exc)) from None
     publish_generated(project.docs_dir, project.state_dir, notebooks, derived,

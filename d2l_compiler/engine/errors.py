@@ -40,3 +40,19 @@ class PagesFailed(BuildError):
         super().__init__("\n".join(failures.values()) + f"\nbuild failed ({summary}): "
                          "the record and the site were left unchanged")
         self.failures = failures
+
+
+class RenderError(ValueError):
+    """The page cannot be rendered honestly from the record (missing, stale, unknown token).
+
+    Where it is known, ``page_file`` and ``line`` (1-based; None: the whole page) say where;
+    the message then starts with them, and callers read the fields, never the text."""
+
+    def __init__(self, reason: str, page_file: str | None = None, line: int | None = None) -> None:
+        where = f"{page_file}:{line}: " if page_file and line else f"{page_file}: " if page_file else ""
+        super().__init__(f"{where}{reason}")
+        self.reason, self.page_file, self.line = reason, page_file, line
+
+    def at(self, page_file: str, line: int | None = None) -> RenderError:
+        """This error placed in ``page_file`` (at ``line``), unless it already has a place."""
+        return self if self.page_file else RenderError(self.reason, page_file, line)

@@ -1,6 +1,6 @@
 """Run data is data: make any text a region produced inert in every place it is shown.
 
-Three sinks, three functions:
+Four sinks, four functions:
 
 * :func:`visible` for text shown verbatim (code blocks, the terminal, logs): ANSI escape
   sequences are removed and every other control character (NUL included) is shown as a
@@ -10,12 +10,16 @@ Three sinks, three functions:
   so no emphasis, link, tag, table cell break or attribute can come out of run data;
 * :func:`snippet_safe` for lines placed into the page before ``pymdownx.snippets`` runs: a line
   that reads as an include instruction gets the snippets escape (``;``), so output is never an
-  instruction to a later Markdown stage.
+  instruction to a later Markdown stage;
+* :func:`sanitised` for HTML a region produced (a value's ``_repr_html_``): only inert markup
+  is kept, by nh3 (ammonia's allow-list), on one line.
 """
 
 from __future__ import annotations
 
 import re
+
+import nh3
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), and two-character ESC sequences
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
@@ -71,3 +75,15 @@ def terminal(text: str, width: int = 400) -> str:
     """``visible`` text with each line cut to ``width`` characters, for one-line reports."""
     return "\n".join(line if len(line) <= width else line[:width] + " …"
                      for line in visible(text).split("\n"))
+
+
+# ammonia's inert tags, less those that would fetch something when a page is read (an image
+# is a request to wherever a region pointed it) or link by an image map
+_HTML_TAGS = frozenset(nh3.ALLOWED_TAGS) - {"img", "area", "map"}
+
+
+def sanitised(html: str) -> str:
+    """``html`` a region produced with only inert markup left (no script, style, event handler,
+    form, frame or image; links get ``rel="noopener noreferrer"``), on one line (a newline
+    becomes ``&#10;``, the same character to HTML), so a Markdown page keeps it as one block."""
+    return snippet_safe(nh3.clean(html, tags=set(_HTML_TAGS)).replace("\r", "").replace("\n", "&#10;"))

@@ -56,6 +56,8 @@ from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.markdown import (TOKEN, RenderError, labels_for, refuse_stale,
                                                  render_page)
 from d2l_compiler.engine.render.installed import extensions_for
+from d2l_compiler.engine.render.crossref import BookIndex, book_index
+from d2l_compiler.engine.render.math import FormulaError, formula_line
 from d2l_compiler.engine.render.notebook import notebook_of, page_of
 from d2l_compiler.engine.sources.discover import page_includes
 from d2l_compiler.engine.sources.project import SETTING_NAMES, Project
@@ -86,6 +88,8 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         self.serving = False  # `mkdocs serve`: stale outputs are shown, marked, not refused
         self.segments: SegmentCache | None = None
         self.signatures: KeptAnswers | None = None
+        self.book: BookIndex | None = None  # the book's labels, read at its first page
+        self.converting: str | None = None  # the page file MkDocs converts
 
     def on_startup(self, command: str, **_: Any) -> None:
         """Remember whether this is the live preview."""
@@ -124,7 +128,13 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         if record is None:
             raise PluginError(f"no build record at {self.project.record_path}: {_HINT}")
         self.record = record
+        self.book: BookIndex | None = None  # the book's labels, read at its first page
         return config
+
+    def _book(self) -> BookIndex:
+        if self.book is None:
+            self.book = book_index(self.project)
+        return self.book
 
     def on_page_markdown(self, markdown: str, page: Page, **_: Any) -> str:
         """Refuse a stale page; render a fresh one from the record. While serving, a stale
@@ -134,6 +144,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         if not name.endswith(".md"):  # a notebook mkdocs-jupyter renders (see on_page_content)
             return markdown
         page_file = (project.docs_dir / name).relative_to(project.root).as_posix()
+        self.converting = page_file  # MkDocs converts it next: see on_build_error
         entry = self.record.pages.get(name)
         try:
             if entry is not None:  # a page with outputs: its includes and fences must render
@@ -143,10 +154,23 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             includes = page_includes(project, Path(name)) if entry is not None else []
             refuse_stale(project, includes, self.record, name, page_file)
             return render_page(markdown, entry, self.record, project.root, page_file,
-                               extensions=self.extensions, labels=self.labels)
+                               extensions=self.extensions, labels=self.labels, page_name=name,
+                               book=self._book())
         except (RenderError, BuildError, OSError) as exc:
             placed = exc.at(page_file) if isinstance(exc, RenderError) else f"{page_file}: {exc}"
             raise PluginError(f"{placed}; {_HINT}") from None
+
+    def on_build_error(self, error: Exception, **_: Any) -> None:
+        """A formula that cannot be typeset (raised while MkDocs converts the page this plugin
+        handed it last) placed at its page and line, as every other page error is."""
+        if isinstance(error, FormulaError) and error.page_file is None and self.converting:
+            page_file = self.converting
+            try:  # the author's file: its own line numbers, front matter included
+                text = (self.project.root / page_file).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            # raised in its place: MkDocs reports a PluginError in one line, not a traceback
+            raise PluginError(str(error.at(page_file, formula_line(text, error.tex))))
 
     def on_page_content(self, content: str, page: Page, config: MkDocsConfig, files: Files,
                         **_: Any) -> str:
@@ -203,8 +227,9 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         if failure:
             banner = (f'<div class="d2l-failed"><p>{inline(labels.failed)}</p>'
                       f'<pre>{html.escape(visible(failure))}</pre></div>\n\n')
-        options = {"extensions": self.extensions, "labels": labels}
+        options = {"extensions": self.extensions, "labels": labels, "page_name": name}
         try:
+            options["book"] = self._book()
             includes = page_includes(project, Path(name))
             outdated = frozenset() if entry is None else outdated_regions(project, includes, entry)
             if outdated is None or (entry is None and any(i.region.executed for i in includes)):
@@ -313,6 +338,8 @@ def build_site(project: Project, site_dir: Path, protected: list[Path] | None = 
             mkdocs_build(config)
     except (MkDocsException, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc.__context__, RenderError):  # a page's error MkDocs met (a formula)
+            raise BuildError(f"{exc}; {site_dir} left unchanged") from None
         detail = "\n".join([*collect.lines[-20:], str(exc)])
         raise BuildError(f"mkdocs build --strict failed; {site_dir} left unchanged:\n{detail}") from None
     except BaseException:

@@ -89,12 +89,14 @@ class CapturedWarning(Typed, frozen=True):
 
 
 class Display(Typed, frozen=True):
-    """A figure a region left open (matplotlib), or the picture of its trailing expression's
-    value (``_repr_svg_``, ``_repr_png_``), kept in the record itself: the record is what
-    travels between machines, shards and builds."""
+    """A figure a region left open (matplotlib), or what a value shows of itself (its trailing
+    expression's, or one passed to ``display()``: ``_repr_svg_``, ``_repr_png_``,
+    ``_repr_html_``, ``_repr_markdown_``), kept in the record itself: the record is what
+    travels between machines, shards and builds. HTML and Markdown are kept as the value wrote
+    them and sanitised wherever they are shown."""
 
-    mime: Literal["image/svg+xml", "image/png"]
-    data: str  # SVG text, or PNG bytes in base64
+    mime: Literal["image/svg+xml", "image/png", "text/html", "text/markdown"]
+    data: str  # SVG, HTML or Markdown text, or PNG bytes in base64
     alt: str = ""  # what it shows, in words (a figure's title)
 
 

@@ -25,6 +25,7 @@ from markdown.preprocessors import Preprocessor
 from d2l_compiler.engine.errors import NoRecord
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.model import PageEntry
+from d2l_compiler.engine.render.crossref import BookIndex
 from d2l_compiler.engine.render.markdown import RenderError, labels_for, refuse_stale, render_page
 from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.sources.discover import includes_in
@@ -63,6 +64,11 @@ class _Render(Preprocessor):
                 continue
         return texts
 
+    @cached_property
+    def _book(self) -> BookIndex:
+        """The labels of the whole book, read once per build."""
+        return BookIndex.of_pages(self._page_texts, self.project.docs_dir.name)
+
     def _entry(self, text: str) -> tuple[str, PageEntry | None]:
         """The page whose Markdown is ``text`` (a Markdown extension is not told): the one
         file that ends with this text (front matter comes before it); else the record entry
@@ -93,7 +99,8 @@ class _Render(Preprocessor):
         includes = includes_in(self.project, text, Path(name)) if entry is not None else []
         refuse_stale(self.project, includes, self.record, name, page_file)
         return render_page(text, entry, self.record, self.project.root, page_file,
-                           extensions=self.extensions, labels=self.labels).split("\n")
+                           extensions=self.extensions, labels=self.labels, page_name=name,
+                           book=self._book).split("\n")
 
 
 class D2LExtension(markdown.Extension):

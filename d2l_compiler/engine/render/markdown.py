@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import markdown as python_markdown
+
 __all__ = ["LABELS", "Labels", "RenderError", "labels_for", "output_blocks", "refuse_stale",
            "render_page", "stamp"]
 
@@ -33,7 +35,8 @@ from d2l_compiler.engine.record.freshness import staleness
 from d2l_compiler.engine.record.io import readable_span, readable_time
 from d2l_compiler.engine.record.model import Display, PageEntry, Provenance, RegionEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
-from d2l_compiler.engine.escape import inline, snippet_safe, visible
+from d2l_compiler.engine.escape import inline, sanitised, snippet_safe, visible
+from d2l_compiler.engine.render.crossref import BookIndex
 from d2l_compiler.engine.render.installed import load_extensions
 from d2l_compiler.engine.render.labels import LABELS, Labels, labels_for, ran_for
 from d2l_compiler.engine.render.tokens import Extensions, PageContext, RenderError, TokenCall
@@ -106,9 +109,24 @@ def output_blocks(run: RegionRun, indent: str = "", labels: Labels = LABELS["en"
     if run.warnings:
         text = "\n".join(f"{w.category}: {w.message}" for w in run.warnings)
         lines += ["", *text_block(text, labels.warnings, indent)]
-    for picture in run.displays:
-        lines += ["", indent + picture_html(picture)]
+    for shown in run.displays:
+        lines += ["", indent + display_html(shown)]
     return lines
+
+
+def display_html(shown: Display) -> str:
+    """What a region showed (a picture, HTML, Markdown) as one line of the page's HTML."""
+    if shown.mime.startswith("image/"):
+        return picture_html(shown)
+    return f'<div class="d2l-html">{rich_html(shown)}</div>'
+
+
+def rich_html(shown: Display) -> str:
+    """A value's HTML or Markdown as sanitised HTML on one line (see ``escape.sanitised``)."""
+    text = shown.data
+    if shown.mime == "text/markdown":
+        text = python_markdown.markdown(text, extensions=["tables", "fenced_code"])
+    return sanitised(text)
 
 
 def picture_html(picture: Display) -> str:
@@ -200,7 +218,8 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
                 root: Path | None = None,
                 page_file: str = "page", outputs: bool = True,
                 extensions: Extensions | None = None, labels: Labels = LABELS["en"],
-                outdated: frozenset[int] = frozenset()) -> str:
+                outdated: frozenset[int] = frozenset(), page_name: str | None = None,
+                book: BookIndex | None = None) -> str:
     """The page with outputs, values and stamp filled in from its record ``entry``.
 
     ``record`` (the whole build record) is needed only by ``{{ d2l:report }}`` and provenance
@@ -208,8 +227,13 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
     ``page_file`` names the page in errors (``page_file:line: ...``). With ``outputs=False``
     (a prose fragment, as the notebook renders) no outputs are placed. The outputs of the
     executed includes numbered in ``outdated`` (0 = the first) are marked as outdated (the
-    live preview, while they run again).
+    live preview, while they run again). ``page_name`` (docs-relative; default: ``page_file``)
+    is where references link from; ``book`` holds the labels of the whole book (default: this
+    page's own, numbered without the page's front matter).
     """
+    page_name = page_file if page_name is None else page_name
+    if book is None:
+        book = BookIndex.of_pages({page_name: markdown}, "")
     try:
         parsed = parse_page(markdown, page_file)
     except PageSyntaxError as exc:
@@ -222,7 +246,7 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
         stamp(other.provenance, other.executed_at, labels, labels.stamp_other)
         for other, _ in others]) if executed else ""
     page = PageContext(_by_section(entries), entry, record, root, page_stamp, labels.language,
-                       others)
+                       others, page_name, book)
     extensions = extensions or load_extensions()
     runs = _numbered(entries)
     fence_end = {f.end: f for f in parsed.fences}

@@ -18,9 +18,10 @@ from typing import Any
 from d2l_compiler.engine.record.model import PageEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import visible
-from d2l_compiler.engine.sources.page import MARK, parse_page
+from d2l_compiler.engine.sources.page import MARK, parse_page, split_front_matter
 from d2l_compiler.engine.sources.project import GENERATED_DIR
-from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, render_page
+from d2l_compiler.engine.render.crossref import BookIndex
+from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, render_page, rich_html
 from d2l_compiler.engine.render.notebook_markdown import notebook_flavoured, one_tab_each
 from d2l_compiler.engine.render.notebook_page import NOTEBOOK_META, notebook_markdown
 from d2l_compiler.engine.render.notebook_setup import NotebookSetup, setup_source
@@ -100,10 +101,14 @@ def _code_cell(run: RegionRun, code: str, count: int) -> dict[str, Any]:
     if run.warnings:  # on standard error, as Jupyter shows them (not where: the build's folders)
         text = "".join(f"{w.category}: {w.message}\n" for w in run.warnings)
         outputs.append({"output_type": "stream", "name": "stderr", "text": _lines(visible(text))})
-    for picture in run.displays:  # as Jupyter keeps them: SVG as text, PNG in base64
-        data = _lines(picture.data) if picture.mime == "image/svg+xml" else picture.data
+    for shown in run.displays:  # as Jupyter keeps them: SVG as text, PNG in base64
+        if shown.mime.startswith("image/"):
+            mime = shown.mime
+            data: Any = _lines(shown.data) if mime == "image/svg+xml" else shown.data
+        else:  # HTML and Markdown, sanitised: a notebook page shows its HTML as it is
+            mime, data = "text/html", _lines(rich_html(shown))
         outputs.append({"output_type": "display_data", "metadata": {},
-                        "data": {picture.mime: data, "text/plain": [picture.alt]}})
+                        "data": {mime: data, "text/plain": [shown.alt]}})
     return {"cell_type": "code", "execution_count": count, "metadata": {"d2l_region": run.id},
             "outputs": outputs, "source": _lines(code.rstrip("\n"))}
 
@@ -159,11 +164,18 @@ def setup_cell(entry: PageEntry, setup: NotebookSetup | None, labels: Labels) ->
 def notebook_cells(markdown: str, entry: PageEntry, record: Record, code_of: Mapping[str, str],
                    fix_links: Callable[[str], str], root: Path | None = None,
                    page_file: str = "page", extensions: Extensions | None = None,
-                   labels: Labels = LABELS["en"], tab: str | None = None) -> list[dict[str, Any]]:
+                   labels: Labels = LABELS["en"], tab: str | None = None,
+                   page_name: str | None = None,
+                   book: BookIndex | None = None) -> list[dict[str, Any]]:
     """The page as notebook cells: its prose (values filled in, links passed through
     ``fix_links``), each executed region as a code cell with its recorded outputs; of content
-    tabs, the one titled ``tab`` (else each group's first)."""
-    options = {"extensions": extensions, "labels": labels}
+    tabs, the one titled ``tab`` (else each group's first). ``page_name`` and ``book`` are
+    :func:`render_page`'s (the prose is rendered in pieces: the numbers come from the book)."""
+    page_name = page_file if page_name is None else page_name
+    if book is None:
+        book = BookIndex.of_pages({page_name: markdown}, "")
+    markdown = split_front_matter(markdown)[1]  # the page's metadata, not its text
+    options = {"extensions": extensions, "labels": labels, "page_name": page_name, "book": book}
     render_page(markdown, entry, record, root, page_file, **options)  # errors name its own lines
     cells, count = [], 0
     for kind, payload in _chunks(markdown, page_file, tab):
@@ -185,13 +197,15 @@ def page_notebooks(markdown: str, entry: PageEntry, record: Record,
                    code_of: Mapping[str, str], root: Path | None, page_dir: Path | None,
                    page_file: str, extensions: Extensions | None, labels: Labels,
                    notebook_setup: NotebookSetup | None,
-                   links_from: list[Path | None], tab: str | None = None) -> list[dict[str, Any]]:
+                   links_from: list[Path | None], tab: str | None = None,
+                   page_name: str | None = None,
+                   book: BookIndex | None = None) -> list[dict[str, Any]]:
     """The notebook (nbformat 4 JSON) of one page for each of ``links_from``, rendering the
     page once; ``code_of`` maps region ids to their code. With ``None`` local images are
     embedded, so the downloaded file stands alone; with a directory, relative links are
     rewritten for a page there (the site's copy)."""
     cells = notebook_cells(markdown, entry, record, code_of, lambda text: text, root, page_file,
-                           extensions, labels, tab)
+                           extensions, labels, tab, page_name, book)
     setup = setup_cell(entry, notebook_setup, labels)
     if setup is not None:  # the very first cell: "run all" installs before anything imports
         cells.insert(0, setup)
@@ -230,13 +244,17 @@ def render_notebooks(docs_dir: Path, record: Record,
                      sources: Mapping[str, tuple[str, Mapping[str, str]]],
                      root: Path | None = None, extensions: Extensions | None = None,
                      labels: Labels = LABELS["en"], setup: NotebookSetup | None = None,
-                     markdown_pages: bool = True, tab: str | None = None) -> list[NotebookFile]:
+                     markdown_pages: bool = True, tab: str | None = None,
+                     book: BookIndex | None = None) -> list[NotebookFile]:
     """``<docs>/generated/<page>.ipynb`` for each page with executed code, and beside it
     ``<page>.md``, the notebook as a site page; nothing is written (a page that cannot be
     rendered fails before any file changes).
 
-    ``sources`` maps a page to (its Markdown, its region code by id).
+    ``sources`` maps a page to (its Markdown, its region code by id); ``book`` holds the labels
+    of the whole book (default: those of ``sources``).
     """
+    if book is None:
+        book = BookIndex.of_pages({page: markdown for page, (markdown, _) in sources.items()})
     files = []
     for page, (markdown, code_of) in sources.items():
         entry = record.pages[page]
@@ -246,7 +264,7 @@ def render_notebooks(docs_dir: Path, record: Record,
         try:
             notebook, on_site = page_notebooks(
                 markdown, entry, record, code_of, root, (docs_dir / page).parent,
-                f"docs/{page}", extensions, labels, setup, [None, target.parent], tab)
+                f"docs/{page}", extensions, labels, setup, [None, target.parent], tab, page, book)
         except RenderError as exc:
             raise exc.at(f"docs/{page}") from None
         relative = target.relative_to(docs_dir).as_posix()

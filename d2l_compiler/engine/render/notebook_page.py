@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from d2l_compiler.engine.record.model import Display
-from d2l_compiler.engine.render.markdown import LABELS, Labels, fence_for, picture_html, text_block
+from d2l_compiler.engine.render.markdown import LABELS, Labels, display_html, fence_for, text_block
 
 NOTEBOOK_META = "d2l_notebook"  # front matter: the notebook's path from the site root
 
@@ -47,10 +47,10 @@ def notebook_markdown(notebook: Mapping[str, Any], page: str, notebook_path: str
         fence = fence_for(source)
         lines += [f"{fence}python", source, fence]
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "display_data":  # a figure: as the page shows it
-                mime = next(m for m in output["data"] if m.startswith("image/"))
-                data = output["data"][mime]
-                lines += ["", picture_html(Display(mime, "".join(data) if isinstance(data, list)
+            if output.get("output_type") == "display_data":  # as the page shows it
+                mime = next((m for m in output["data"] if m.startswith("image/")), "text/html")
+                data = output["data"].get(mime, "")
+                lines += ["", display_html(Display(mime, "".join(data) if isinstance(data, list)
                                                    else data, "".join(output["data"]["text/plain"])))]
                 continue
             title_of = labels.notebook_stdout if output.get("name") == "stdout" else labels.notebook_stderr

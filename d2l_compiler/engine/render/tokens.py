@@ -23,25 +23,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from d2l_compiler.engine.errors import UsageError, did_you_mean
+from d2l_compiler.engine.errors import RenderError, UsageError, did_you_mean
+from d2l_compiler.engine.render.crossref import BookIndex
 from d2l_compiler.engine.record.model import PageEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
-
-class RenderError(ValueError):
-    """The page cannot be rendered honestly from the record (missing, stale, unknown token).
-
-    Where it is known, ``page_file`` and ``line`` (1-based; None: the whole page) say where;
-    the message then starts with them, and callers read the fields, never the text."""
-
-    def __init__(self, reason: str, page_file: str | None = None, line: int | None = None) -> None:
-        where = f"{page_file}:{line}: " if page_file and line else f"{page_file}: " if page_file else ""
-        super().__init__(f"{where}{reason}")
-        self.reason, self.page_file, self.line = reason, page_file, line
-
-    def at(self, page_file: str, line: int | None = None) -> RenderError:
-        """This error placed in ``page_file`` (at ``line``), unless it already has a place."""
-        return self if self.page_file else RenderError(self.reason, page_file, line)
-
 
 @dataclass(frozen=True)
 class PageContext:
@@ -55,6 +40,8 @@ class PageContext:
     language: str = "en"  # of the words a token generates: "en" or "zh"
     # the same page's results from other devices (a merged record): entry, section -> run
     others: tuple[tuple[PageEntry, Mapping[str, RegionRun | list[str]]], ...] = ()
+    page_name: str = ""  # docs-relative (``a/b.md``): where references link from
+    book: BookIndex | None = None  # the book's labels (figures, tables, sections)
 
     def lookup_devices(self, ref: str) -> list[tuple[PageEntry | None, Any]]:
         """``ref`` from this page's results, then from each other device's results that

@@ -15,6 +15,7 @@ and events are ASCII JSON, so no character (U+2028 included) can split an event 
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import io
 import re
@@ -38,7 +39,7 @@ from msgspec.structs import replace
 
 from d2l_compiler.engine.record.model import (CapturedWarning, Display, Fault, Provenance,
                                               RegionError, RegionRun, Status)
-from d2l_compiler.engine.run.displays import MAX_DISPLAYS, drawn, open_figures
+from d2l_compiler.engine.run.displays import MAX_DISPLAYS, Displayed, open_figures, shown_by
 from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, read_job
 from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
@@ -239,7 +240,7 @@ def _authors_traceback(exc: BaseException) -> str:
 
 
 def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionStdout,
-                watch: _Watch | None = None) -> RegionRun:
+                watch: _Watch | None = None, displayed: Displayed | None = None) -> RegionRun:
     filename = str(Path(root, region.path))
     before = {name: id(value) for name, value in namespace.items()}
     state_before = watch.before() if watch is not None else {}
@@ -257,7 +258,7 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
             exec(body, namespace)
             if last is not None:  # a trailing expression shows its value, as in a notebook
                 value = eval(last, namespace)
-                picture = drawn(value)
+                picture = shown_by(value)
                 if picture is not None:
                     pictures.append(picture)
                 else:
@@ -271,6 +272,8 @@ def _run_region(region: JobRegion, namespace: dict, root: str, stdout: _RegionSt
             else:
                 error = RegionError(_fault(exc), type(exc).__name__, str(exc)[:_MAX_STR],
                                     _failing_line(exc, filename), _authors_traceback(exc))
+        # what it passed to display(), before its trailing value, as a notebook shows them
+        pictures[:0] = displayed.taken() if displayed is not None else []
         try:  # its figures: drawn here, so that what drawing warns is the region's too
             pictures += open_figures()
         except Exception as exc:  # noqa: BLE001 - a figure that cannot be drawn fails the region
@@ -366,6 +369,8 @@ def run(job: PageProcessJob, emit: Callable[[dict], None]) -> bool:
     sys.path.insert(0, root)  # `import snippets.x` works as it does from the project root
     source_only(Path(root))  # never a stale __pycache__ of the project's own modules
     namespace: dict[str, Any] = {"__name__": "__main__"}
+    displayed = Displayed()
+    builtins.display = displayed.display  # type: ignore[attr-defined] - as in a notebook
     stdout = _RegionStdout(job.output_limit)
     engine_dirs = tuple(Path(p) for p in job.engine_dirs)
     watch = _Watch(root, namespace, engine_dirs)
@@ -375,7 +380,7 @@ def run(job: PageProcessJob, emit: Callable[[dict], None]) -> bool:
     try:
         for number, region in enumerate(job.regions, 1):
             region_started(number)
-            result = _run_region(region, namespace, root, stdout, watch)
+            result = _run_region(region, namespace, root, stdout, watch, displayed)
             emit({"event": "region", **result.to_json()})
             if result.status is not Status.OK:
                 return False

@@ -1,6 +1,7 @@
-"""Pictures a region produces, as a notebook would show them: the matplotlib figures it left
-open (then closed, so the next region starts without them), and its trailing expression's
-value when that value draws itself (``_repr_svg_``, ``_repr_png_``). Runs in the page
+"""What a region shows besides its text, as a notebook would: the matplotlib figures it left
+open (then closed, so the next region starts without them), and the values it shows (its
+trailing expression's, and each passed to ``display()``) that show themselves
+(``_repr_png_``, ``_repr_svg_``, then ``_repr_html_``, ``_repr_markdown_``). Runs in the page
 process; matplotlib is looked at only if a region imported it.
 
 Figures are written as SVG with a fixed id salt and no date, so a figure drawn twice from the
@@ -60,6 +61,45 @@ def drawn(value: Any) -> Display | None:
         if isinstance(data, str) and mime == "image/svg+xml":
             return _bounded(Display(mime, data, type(value).__name__))
     return None
+
+
+def shown_by(value: Any) -> Display | None:
+    """What ``value`` shows of itself: its picture, else its HTML or Markdown (kept as it wrote
+    them: the page sanitises them), else None (its text is its repr)."""
+    picture = drawn(value)
+    if picture is not None:
+        return picture
+    for method, mime in (("_repr_html_", "text/html"), ("_repr_markdown_", "text/markdown")):
+        write = getattr(type(value), method, None)
+        data = write(value) if write is not None else None
+        if isinstance(data, tuple) and data:  # (data, metadata), as IPython allows
+            data = data[0]
+        if isinstance(data, str):
+            return _bounded(Display(mime, data, type(value).__name__))
+    return None
+
+
+class Displayed:
+    """``display()`` for a region's code (a builtin, as in a notebook; IPython's own, if the
+    region imports it, takes its place): each value shown is kept, in order, for the record."""
+
+    def __init__(self) -> None:
+        self.kept: list[Display] = []
+
+    def display(self, *values: Any) -> None:
+        """Show each of ``values`` under the region: its picture, HTML or Markdown, else its
+        repr, printed."""
+        for value in values:
+            found = shown_by(value)
+            if found is None:
+                print(repr(value))
+            elif len(self.kept) <= MAX_DISPLAYS:
+                self.kept.append(found)
+
+    def taken(self) -> list[Display]:
+        """What was shown since the last call, emptied."""
+        kept, self.kept = self.kept, []
+        return kept
 
 
 def _bounded(display: Display) -> Display:

@@ -28,6 +28,16 @@ _MARK_LIKE = re.compile(r"^[ \t]*<!--[ \t]*d2l[ \t]*:", re.IGNORECASE)
 _WORD = re.compile(r"^(?P<name>[a-z][-a-z]*)(?:=(?P<value>[0-9]+|yes|no))?$")
 
 
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+
+
+def split_front_matter(text: str) -> tuple[str, str]:
+    """(the YAML front matter of a page file, "" if none; the Markdown after it), as MkDocs
+    splits them: hosts hand the engine the Markdown alone."""
+    found = _FRONT_MATTER.match(text)
+    return (found["yaml"], text[found.end():]) if found else ("", text)
+
+
 class PageSyntaxError(UsageError):
     """A page the engine cannot render honestly, at ``page_file:line`` (the message starts so)."""
 

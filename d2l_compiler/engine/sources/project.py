@@ -151,14 +151,18 @@ class Project:
                 found.append((f"{top}/", top))
         return found
 
+    @property
+    def markdown_extensions(self) -> set[str]:
+        """The names ``markdown_extensions`` lists."""
+        listed = self.config().get("markdown_extensions") or []
+        return {next(iter(item)) if isinstance(item, dict) and item else item
+                for item in (listed if isinstance(listed, list) else [listed])}
+
     def check_extensions(self) -> None:
         """``UsageError`` unless ``markdown_extensions`` lists what the engine's pages need:
         without ``pymdownx.snippets`` every include is shown as its literal ``--8<--`` line,
         and without ``pymdownx.superfences`` the outputs lose their titles."""
-        listed = self.config().get("markdown_extensions") or []
-        names = {next(iter(item)) if isinstance(item, dict) and item else item
-                 for item in (listed if isinstance(listed, list) else [listed])}
-        missing = [name for name in NEEDED_EXTENSIONS if name not in names]
+        missing = [name for name in NEEDED_EXTENSIONS if name not in self.markdown_extensions]
         if missing:
             raise UsageError(f"{self.config_file.name}: markdown_extensions lacks "
                              f"{' and '.join(missing)}, which the d2l plugin needs (without them "

@@ -1,0 +1,187 @@
+"""Numbered figures and tables, labelled sections, and references to them across the book.
+
+An author writes, in a page's Markdown (d2l's ``:label:`` and ``:numref:`` in this syntax)::
+
+    {{ d2l:figure LABEL caption }}    a numbered caption, under the figure it names
+    {{ d2l:table LABEL caption }}     a numbered caption, above the table it names
+    ## A heading {#LABEL}             a labelled section (needs ``attr_list``)
+    {{ d2l:ref LABEL }}               a link to it: "图 2.3", "表 1", "“A heading”一节"
+
+Labels are unique in the whole book. A page's figures and tables are numbered in the order
+they appear; ``number: 12.1`` in the page's front matter makes them 12.1.1, 12.1.2, ...
+Numbers come from the source alone, so every host (and the notebook) shows the same ones,
+and a reference that names no label fails the build at its page and line.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import markdown as python_markdown
+
+from d2l_compiler.engine.errors import RenderError, did_you_mean
+from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page, split_front_matter
+from d2l_compiler.engine.sources.project import Project
+
+Kind = Literal["figure", "table", "section"]
+CAPTION_TOKENS: tuple[Kind, ...] = ("figure", "table")
+LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+_TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.*?)\s*\}\}")
+# ``## Title {#label}`` or ``## Title {: #label .class }`` (attr_list), closing #s allowed
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(?P<title>.*?)[ \t]*(?:#+[ \t]*)?"
+                      r"\{:?[ \t]*#(?P<label>[^\s}]+)[^}]*\}[ \t]*$")
+_NUMBER = re.compile(r"^number:[ \t]*['\"]?(?P<number>[0-9]+(?:\.[0-9]+)*)['\"]?[ \t]*$",
+                     re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a label names: a figure's or table's caption, or a section's heading."""
+
+    kind: Kind
+    label: str
+    page: str  # docs-relative, as ``a/b.md``
+    line: int  # 1-based, in the page file (front matter included)
+    number: str  # "12.1.3" or "3"; "" for a section
+    title: str  # the caption's or heading's Markdown
+
+
+
+
+def _caption(body: str) -> tuple[Kind, str, str] | None:
+    """(kind, label, caption) of a caption token's body, None if it is another token."""
+    words = body.split(None, 2)
+    if not words or words[0] not in CAPTION_TOKENS:
+        return None
+    kind: Kind = "figure" if words[0] == "figure" else "table"
+    if len(words) < 3:
+        raise RenderError(f"a caption reads {{{{ d2l:{kind} LABEL caption text }}}}")
+    return kind, words[1], words[2]
+
+
+def _checked(label: str) -> str:
+    if not LABEL.fullmatch(label):
+        raise RenderError(f"{label!r} is not a label: a letter, then letters, digits, - or _")
+    return label
+
+
+@dataclass(frozen=True)
+class BookIndex:
+    """Every label of the book and what it names."""
+
+    targets: Mapping[str, Target]
+
+    @classmethod
+    def of_pages(cls, pages: Mapping[str, str], docs: str = "docs") -> BookIndex:
+        """The index of ``pages`` (docs-relative name -> the file's text, in the book's order;
+        ``docs``: the docs directory's name, for errors);
+        ``RenderError`` at the page and line of a malformed or repeated label."""
+        targets: dict[str, Target] = {}
+        for page, text in pages.items():
+            where = f"{docs}/{page}" if docs else page
+            for target in _page_targets(page, text, where):
+                if target.label in targets:
+                    first = targets[target.label]
+                    first_file = f"{docs}/{first.page}" if docs else first.page
+                    raise RenderError(f"the label {target.label!r} is given twice (first at "
+                                      f"{first_file}:{first.line}): labels are unique "
+                                      "in the book", where, target.line)
+                targets[target.label] = target
+        return cls(targets)
+
+    def get(self, label: str, kinds: tuple[Kind, ...] = ("figure", "table", "section")) -> Target:
+        """The target of ``label``; ``RenderError`` if the book has none of ``kinds``."""
+        target = self.targets.get(label)
+        if target is None or target.kind not in kinds:
+            known = {name for name, t in self.targets.items() if t.kind in kinds}
+            named = ", ".join(kinds[:-1]) + " or " * (len(kinds) > 1) + kinds[-1]
+            raise RenderError(f"no {named} in the book is labelled {label!r}"
+                              + did_you_mean(label, known))
+        return target
+
+
+def _page_targets(page: str, text: str, page_file: str) -> list[Target]:
+    """The labelled captions and headings of one page, in order."""
+    front, body = split_front_matter(text)
+    declared = _NUMBER.search(front)
+    number = declared["number"] if declared else ""
+    skipped = text[:len(text) - len(body)].count("\n")  # errors name the file's own lines
+    try:
+        fenced = parse_page(body, page_file).fenced_lines()
+    except PageSyntaxError:
+        return []  # rendering the page reports it, at its line
+    counts = {"figure": 0, "table": 0}
+    found = []
+    for offset, line in enumerate(body.split("\n"), 1):
+        if offset in fenced:
+            continue
+        place = offset + skipped
+        try:
+            for match in _TOKEN.finditer(line):
+                caption = _caption(match["body"])
+                if caption is None:
+                    continue
+                kind, label, title = caption
+                counts[kind] += 1
+                shown = f"{number}.{counts[kind]}" if number else str(counts[kind])
+                found.append(Target(kind, _checked(label), page, place, shown, title))
+            heading = _HEADING.match(line)
+            if heading and LABEL.fullmatch(heading["label"]):  # others cannot be cited
+                found.append(Target("section", heading["label"], page, place, "",
+                                    heading["title"]))
+        except RenderError as exc:
+            raise exc.at(page_file, place) from None
+    return found
+
+
+def caption_html(text: str) -> str:
+    """A caption's Markdown (the author's, not run data) as inline HTML."""
+    html = python_markdown.markdown(text).strip()
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return html
+
+
+def caption(target: Target, name: str) -> str:
+    """The numbered caption of ``target`` (``name``: 图, Figure, ...), as one HTML line."""
+    return (f'<p class="d2l-caption d2l-{target.kind}-caption" id="{target.label}">'
+            f'<span class="d2l-caption-number">{name} {target.number}</span> '
+            f'{caption_html(target.title)}</p>')
+
+
+def link(target: Target, text: str, from_page: str) -> str:
+    """A Markdown link to ``target`` from the page ``from_page`` (docs-relative)."""
+    if target.page == from_page:
+        path = ""
+    else:
+        path = posixpath.relpath(target.page, posixpath.dirname(from_page) or ".")
+    return f"[{text}]({path}#{target.label})"
+
+
+def page_index(page: str, text: str, docs: str = "docs") -> BookIndex:
+    """The index of one page alone (a fragment rendered without its book)."""
+    return BookIndex.of_pages({page: text}, docs)
+
+
+def book_index(project: Project) -> BookIndex:
+    """The index of every page of ``project`` (read from its docs directory)."""
+    texts = {}
+    for page in project.pages():
+        try:
+            text = (project.docs_dir / page).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue  # rendering that page reports it
+        texts[page.as_posix()] = text.replace("\r\n", "\n").replace("\r", "\n")
+    book = BookIndex.of_pages(texts, project.docs_dir.name)
+    sections = [t for t in book.targets.values() if t.kind == "section"]
+    if sections and "attr_list" not in project.markdown_extensions:
+        first = sections[0]
+        raise RenderError(f"the heading's label {{#{first.label}}} needs 'attr_list' in "
+                          f"markdown_extensions of {project.config_file.name} (without it the "
+                          "label shows as text)", f"{project.docs_dir.name}/{first.page}",
+                          first.line)
+    return book
