@@ -48,13 +48,13 @@ def _index(pages: dict[str, str]) -> BookIndex:
 def test_numbers_follow_the_page_order_per_kind_with_the_pages_number():
     targets = _index({"c.md": CHAPTER}).targets
     assert {label: (t.kind, t.number) for label, t in targets.items()} == {
-        "sec-hybrid": ("section", ""), "fig-one": ("figure", "3.2.1"),
+        "sec-hybrid": ("section", "3.2.1"), "fig-one": ("figure", "3.2.1"),
         "tab-one": ("table", "3.2.1"), "fig-two": ("figure", "3.2.2")}
     # errors and targets name the file's own lines (front matter counted)
     assert targets["fig-one"].line == CHAPTER.split("\n").index(
         "{{ d2l:figure fig-one The *first* figure }}") + 1
     unnumbered = _index({"c.md": CHAPTER.split("---\n", 2)[2]}).targets
-    assert unnumbered["fig-two"].number == "2"
+    assert unnumbered["fig-two"].number == "2" and unnumbered["sec-hybrid"].number == ""
 
 
 def test_references_link_across_pages_and_read_as_the_language_says():
@@ -66,12 +66,14 @@ def test_references_link_across_pages_and_read_as_the_language_says():
     text = render_page(pages["other/d.md"], None, page_name="other/d.md", book=book,
                        labels=LABELS["zh"])
     assert ("See [图 3.2.2](../part/c.md#fig-two), [表 3.2.1](../part/c.md#tab-one) and "
-            "[“Hybrid”一节](../part/c.md#sec-hybrid); here [图 1](#fig-here).") in text
+            "[第 3.2.1 节](../part/c.md#sec-hybrid); here [图 1](#fig-here).") in text
     assert ('<p class="d2l-caption d2l-figure-caption" id="fig-here">'
             '<span class="d2l-caption-number">图 1</span> Here</p>') in text
     english = render_page(pages["other/d.md"], None, page_name="other/d.md", book=book)
     assert "[Figure 3.2.2](../part/c.md#fig-two)" in english
-    assert '[section “Hybrid”](../part/c.md#sec-hybrid)' in english
+    assert '[Section 3.2.1](../part/c.md#sec-hybrid)' in english
+    untitled = render_page("# U\n\n## Plain {#sec-plain}\n\n{{ d2l:ref sec-plain }}\n", None)
+    assert "[section “Plain”](#sec-plain)" in untitled  # a page without a number: the title
     shown = render_page(CHAPTER.split("---\n", 2)[2], None, page_name="part/c.md", book=book)
     assert "<em>first</em> figure</p>" in shown  # the caption's Markdown is rendered
     assert "{{ d2l:figure fig-in-a-fence" in shown  # a fence shows code, never a caption
@@ -137,7 +139,7 @@ def test_a_real_build_resolves_references_in_pages_and_notebook(site):
     one, two = site.html(), site.html("two")
     assert re.search(r'<a href="two/#tab-two">表 1</a>', one), one
     assert re.search(r'<a href="\.\./#fig-out">图 1\.1</a>', two), two
-    assert '<a href="../#sec-later">“Later”一节</a>' in two
+    assert '<a href="../#sec-later">第 1.1 节</a>' in two
     assert 'id="sec-later"' in one and 'id="fig-out"' in one and 'id="tab-two"' in two
     notebook = json.loads((site.root / "docs/generated/index.ipynb").read_text())
     text = "".join("".join(cell["source"]) for cell in notebook["cells"])
@@ -161,3 +163,36 @@ def test_a_section_label_without_attr_list_is_an_error(site):
     result = site.build()
     assert result.code != 0
     assert "docs/index.md:13" in result.stderr and "attr_list" in result.stderr, result.stderr
+
+
+def test_a_numbered_page_numbers_its_headings_and_references_cite_the_numbers(site):
+    """``number: 1`` numbers the title (1), sections (1.1) and subsections (1.1.1), as d2l
+    does; anchors stay as they were, and a reference to a section prints its number."""
+    _book(site)
+    page = site.root / "docs/index.md"
+    page.write_text(page.read_text().replace("## Later {#sec-later}",
+                                             "## First\n\n### Inner\n\n## Later {#sec-later}"))
+    result = site.build()
+    assert result.code == 0, result.stderr
+    one, two = site.html(), site.html("two")
+    shown = re.findall(r'<h(\d) id="([^"]+)"><span class="d2l-section-number">([\d.]+)</span> (\w+)',
+                       one)
+    assert shown == [("1", "one", "1", "One"), ("2", "first", "1.1", "First"),
+                     ("3", "inner", "1.1.1", "Inner"), ("2", "sec-later", "1.2", "Later")], one
+    assert '<a href="../#sec-later">第 1.2 节</a>' in two
+    assert "d2l-section-number" not in two  # a page without a number: nothing numbered
+
+
+def test_a_section_the_index_cannot_see_fails_instead_of_citing_a_wrong_number(site):
+    """A heading underlined with dashes is a heading to the page but not a '#' line to the
+    index: the labelled section after it would be cited by the wrong number, so the page
+    fails."""
+    _book(site)
+    page = site.root / "docs/index.md"
+    page.write_text(page.read_text().replace("## Later {#sec-later}",
+                                             "Hidden\n------\n\n## Later {#sec-later}"))
+    result = site.build()
+    assert result.code != 0
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: docs/index.md: the section labelled 'sec-later' is numbered "
+                           "1.2 here but 1.1"), result.stderr

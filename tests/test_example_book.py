@@ -84,8 +84,9 @@ sys.exit(main(sys.argv[1:]))
 def test_the_weather_book_shows_data_tabs_a_value_and_a_figure(tmp_path):
     """The second example book, built with the engine and matplotlib only (torch and the
     chapter's packages unimportable): a data file read by its relative path, content tabs
-    (one of them in the notebook), a trailing expression's value, a figure, a cited value;
-    an edit to the data file runs the page again."""
+    (one of them in the notebook), a trailing expression's value, a figure with a numbered
+    caption, references across its two pages, numbered sections, a formula, a value shown
+    with display(), a cited value; an edit to the data file runs both pages again."""
     import base64
     import json
     import os
@@ -110,6 +111,17 @@ def test_the_weather_book_shows_data_tabs_a_value_and_a_figure(tmp_path):
     [(alt, data)] = re.findall(r'<img alt="([^"]*)" src="data:image/svg\+xml;base64,([^"]+)"', html)
     assert alt == "Daily temperatures" and "<svg" in base64.b64decode(data).decode("utf-8")
     assert "Legend object at 0x" not in html  # axes.legend()'s value names an address
+    assert ('<span class="d2l-caption-number">Figure 1.1</span> Highs and lows of the week, '
+            "from <code>data/temps.csv</code>") in html
+    assert '<a href="spread/#sec-spread">Section 2.1</a>' in html
+    spread = (book / "site" / "spread" / "index.html").read_text(encoding="utf-8")
+    assert '<a href="../#fig-temperatures">Figure 1.1</a>' in spread
+    assert '<a href="#tab-summary">Table 2.1</a>' in spread
+    assert '<span class="d2l-section-number">2.1</span> The formula' in spread
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in spread
+    assert ('<div class="d2l-html"><table><tbody><tr><th>mean</th><th>spread</th></tr>'
+            "<tr><td>11.0 °C</td><td>2.3 °C</td></tr></tbody></table></div>") in spread
+    assert "The highs spread by 2.3 °C around their mean." in spread
     book_json = json.loads((book / "docs" / "generated" / "index.ipynb").read_text())
     code = ["".join(c["source"]) for c in book_json["cells"] if c["cell_type"] == "code"]
     assert any("statistics.fmean" in c for c in code)
@@ -117,5 +129,5 @@ def test_the_weather_book_shows_data_tabs_a_value_and_a_figure(tmp_path):
     (book / "data" / "temps.csv").write_text(
         (book / "data" / "temps.csv").read_text().replace("Fri,6,14", "Fri,6,16"))
     again = build()
-    assert again.returncode == 0 and "pages: 1 run" in again.stdout
+    assert again.returncode == 0 and "pages: 2 run" in again.stdout
     assert "(5, [9, 11, 8, 13, 16])" in (book / "site" / "index.html").read_text(encoding="utf-8")

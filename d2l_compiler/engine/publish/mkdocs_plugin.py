@@ -58,6 +58,7 @@ from d2l_compiler.engine.render.markdown import (TOKEN, RenderError, labels_for,
 from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.render.crossref import BookIndex, book_index
 from d2l_compiler.engine.render.math import FormulaError, formula_line
+from d2l_compiler.engine.render.section_numbers import Sections, SectionNumbers
 from d2l_compiler.engine.render.notebook import notebook_of, page_of
 from d2l_compiler.engine.sources.discover import page_includes
 from d2l_compiler.engine.sources.project import SETTING_NAMES, Project
@@ -90,6 +91,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         self.signatures: KeptAnswers | None = None
         self.book: BookIndex | None = None  # the book's labels, read at its first page
         self.converting: str | None = None  # the page file MkDocs converts
+        self.sections: Sections | None = None  # its number and labelled sections' numbers
 
     def on_startup(self, command: str, **_: Any) -> None:
         """Remember whether this is the live preview."""
@@ -129,6 +131,8 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             raise PluginError(f"no build record at {self.project.record_path}: {_HINT}")
         self.record = record
         self.book: BookIndex | None = None  # the book's labels, read at its first page
+        # the numbers on a numbered page's headings, for the page on_page_markdown hands over
+        config.markdown_extensions.append(SectionNumbers(lambda: self.sections))
         return config
 
     def _book(self) -> BookIndex:
@@ -141,12 +145,14 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         page shows its previous outputs marked as outdated, and a failure at its top."""
         project = self.project
         name = page.file.src_uri
+        self.sections = None  # numbered below, once the page is known to render
         if not name.endswith(".md"):  # a notebook mkdocs-jupyter renders (see on_page_content)
             return markdown
         page_file = (project.docs_dir / name).relative_to(project.root).as_posix()
         self.converting = page_file  # MkDocs converts it next: see on_build_error
         entry = self.record.pages.get(name)
         try:
+            self.sections = self._book().sections(name)
             if entry is not None:  # a page with outputs: its includes and fences must render
                 project.check_extensions()
             if self.serving:
@@ -161,16 +167,19 @@ class D2LPlugin(BasePlugin[D2LConfig]):
             raise PluginError(f"{placed}; {_HINT}") from None
 
     def on_build_error(self, error: Exception, **_: Any) -> None:
-        """A formula that cannot be typeset (raised while MkDocs converts the page this plugin
-        handed it last) placed at its page and line, as every other page error is."""
-        if isinstance(error, FormulaError) and error.page_file is None and self.converting:
-            page_file = self.converting
-            try:  # the author's file: its own line numbers, front matter included
-                text = (self.project.root / page_file).read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError):
-                text = ""
+        """A page's error raised while MkDocs converts the page this plugin handed it last (a
+        formula that cannot be typeset, a section numbered unlike its index) placed at its
+        page (and a formula at its line), as every other page error is."""
+        if isinstance(error, RenderError) and error.page_file is None and self.converting:
+            page_file, line = self.converting, None
+            if isinstance(error, FormulaError):
+                try:  # the author's file: its own line numbers, front matter included
+                    text = (self.project.root / page_file).read_text(encoding="utf-8-sig")
+                    line = formula_line(text, error.tex)
+                except (OSError, UnicodeDecodeError):
+                    pass
             # raised in its place: MkDocs reports a PluginError in one line, not a traceback
-            raise PluginError(str(error.at(page_file, formula_line(text, error.tex))))
+            raise PluginError(str(error.at(page_file, line)))
 
     def on_page_content(self, content: str, page: Page, config: MkDocsConfig, files: Files,
                         **_: Any) -> str:

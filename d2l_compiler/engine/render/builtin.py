@@ -62,12 +62,15 @@ def numbered_caption(call: TokenCall) -> str:
 
 def reference(call: TokenCall) -> str:
     """``ref LABEL``: a link to a figure, table or section of the book, by its number (a
-    section by its title)."""
+    section of a page without a number: by its title)."""
     call.expect(2, "ref LABEL")
     target = _book(call).get(call.words[1])
     labels = LABELS[call.page.language]
-    text = (labels.section_ref.format(title=target.title) if target.kind == "section" else
-            f"{labels.figure if target.kind == 'figure' else labels.table} {target.number}")
+    if target.kind == "section":
+        text = (labels.section_number.format(number=target.number) if target.number else
+                labels.section_ref.format(title=target.title))
+    else:
+        text = f"{labels.figure if target.kind == 'figure' else labels.table} {target.number}"
     return link(target, text, call.page.page_name)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import markdown as python_markdown
@@ -34,6 +34,8 @@ _TOKEN = re.compile(r"\{\{\s*d2l:(?P<body>.*?)\s*\}\}")
 # ``## Title {#label}`` or ``## Title {: #label .class }`` (attr_list), closing #s allowed
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(?P<title>.*?)[ \t]*(?:#+[ \t]*)?"
                       r"\{:?[ \t]*#(?P<label>[^\s}]+)[^}]*\}[ \t]*$")
+_ANY_HEADING = re.compile(r"^ {0,3}(?P<level>#{1,6})(?:[ \t]|$)")
+NUMBERED_LEVELS = 3  # of a numbered page: its title, sections and subsections (12.1, 12.1.2, 12.1.2.1)
 _NUMBER = re.compile(r"^number:[ \t]*['\"]?(?P<number>[0-9]+(?:\.[0-9]+)*)['\"]?[ \t]*$",
                      re.MULTILINE)
 
@@ -46,10 +48,37 @@ class Target:
     label: str
     page: str  # docs-relative, as ``a/b.md``
     line: int  # 1-based, in the page file (front matter included)
-    number: str  # "12.1.3" or "3"; "" for a section
+    number: str  # "12.1.3" or "3"; a section's "" on a page without a number
     title: str  # the caption's or heading's Markdown
 
 
+
+
+def page_number(text: str) -> str:
+    """The number a page file's front matter declares (``number: 12.1``), "" if none."""
+    declared = _NUMBER.search(split_front_matter(text)[0])
+    return declared["number"] if declared else ""
+
+
+class SectionCounter:
+    """The numbers of a numbered page's headings, in order (the one rule the index and the
+    headings shown both follow): its title is the page's number, a section adds one place,
+    a subsection another; deeper headings, and every heading of a page without a number,
+    are unnumbered ("")."""
+
+    def __init__(self, page: str) -> None:
+        self.page = page
+        self.counts = [0] * (NUMBERED_LEVELS - 1)
+
+    def next(self, level: int) -> str:
+        """The number of the next heading, of ``level`` (1 for ``#``)."""
+        if not self.page or level > NUMBERED_LEVELS:
+            return ""
+        if level == 1:
+            return self.page
+        self.counts[level - 2] += 1
+        self.counts[level - 1:] = [0] * (len(self.counts) - level + 1)
+        return ".".join([self.page, *map(str, self.counts[:level - 1])])
 
 
 def _caption(body: str) -> tuple[Kind, str, str] | None:
@@ -74,6 +103,7 @@ class BookIndex:
     """Every label of the book and what it names."""
 
     targets: Mapping[str, Target]
+    numbers: Mapping[str, str] = field(default_factory=dict)  # page -> its number, if it has one
 
     @classmethod
     def of_pages(cls, pages: Mapping[str, str], docs: str = "docs") -> BookIndex:
@@ -81,7 +111,11 @@ class BookIndex:
         ``docs``: the docs directory's name, for errors);
         ``RenderError`` at the page and line of a malformed or repeated label."""
         targets: dict[str, Target] = {}
+        numbers = {}
         for page, text in pages.items():
+            number = page_number(text)
+            if number:
+                numbers[page] = number
             where = f"{docs}/{page}" if docs else page
             for target in _page_targets(page, text, where):
                 if target.label in targets:
@@ -91,7 +125,12 @@ class BookIndex:
                                       f"{first_file}:{first.line}): labels are unique "
                                       "in the book", where, target.line)
                 targets[target.label] = target
-        return cls(targets)
+        return cls(targets, numbers)
+
+    def sections(self, page: str) -> tuple[str, dict[str, str]]:
+        """The number of ``page`` ("" if it has none) and its labelled sections' numbers."""
+        return self.numbers.get(page, ""), {t.label: t.number for t in self.targets.values()
+                                            if t.page == page and t.kind == "section"}
 
     def get(self, label: str, kinds: tuple[Kind, ...] = ("figure", "table", "section")) -> Target:
         """The target of ``label``; ``RenderError`` if the book has none of ``kinds``."""
@@ -106,15 +145,15 @@ class BookIndex:
 
 def _page_targets(page: str, text: str, page_file: str) -> list[Target]:
     """The labelled captions and headings of one page, in order."""
-    front, body = split_front_matter(text)
-    declared = _NUMBER.search(front)
-    number = declared["number"] if declared else ""
+    body = split_front_matter(text)[1]
+    number = page_number(text)
     skipped = text[:len(text) - len(body)].count("\n")  # errors name the file's own lines
     try:
         fenced = parse_page(body, page_file).fenced_lines()
     except PageSyntaxError:
         return []  # rendering the page reports it, at its line
     counts = {"figure": 0, "table": 0}
+    sections = SectionCounter(number)
     found = []
     for offset, line in enumerate(body.split("\n"), 1):
         if offset in fenced:
@@ -129,9 +168,11 @@ def _page_targets(page: str, text: str, page_file: str) -> list[Target]:
                 counts[kind] += 1
                 shown = f"{number}.{counts[kind]}" if number else str(counts[kind])
                 found.append(Target(kind, _checked(label), page, place, shown, title))
+            level = _ANY_HEADING.match(line)
+            section = sections.next(len(level["level"])) if level else ""
             heading = _HEADING.match(line)
             if heading and LABEL.fullmatch(heading["label"]):  # others cannot be cited
-                found.append(Target("section", heading["label"], page, place, "",
+                found.append(Target("section", heading["label"], page, place, section,
                                     heading["title"]))
         except RenderError as exc:
             raise exc.at(page_file, place) from None

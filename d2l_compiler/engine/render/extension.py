@@ -26,6 +26,7 @@ from d2l_compiler.engine.errors import NoRecord
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.model import PageEntry
 from d2l_compiler.engine.render.crossref import BookIndex
+from d2l_compiler.engine.render.section_numbers import Sections, SectionNumbers
 from d2l_compiler.engine.render.markdown import RenderError, labels_for, refuse_stale, render_page
 from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.sources.discover import includes_in
@@ -51,6 +52,7 @@ class _Render(Preprocessor):
         self.record = record
         self.extensions = extensions_for(self.project.settings.extensions)
         self.labels = labels_for(self.project.settings.labels)
+        self.sections: Sections | None = None  # of the page being converted (section_numbers)
 
     @cached_property
     def _page_texts(self) -> dict[str, str]:
@@ -98,6 +100,7 @@ class _Render(Preprocessor):
         page_file = f"{self.project.docs_dir.name}/{name}"
         includes = includes_in(self.project, text, Path(name)) if entry is not None else []
         refuse_stale(self.project, includes, self.record, name, page_file)
+        self.sections = self._book.sections(name)
         return render_page(text, entry, self.record, self.project.root, page_file,
                            extensions=self.extensions, labels=self.labels, page_name=name,
                            book=self._book).split("\n")
@@ -115,7 +118,9 @@ class D2LExtension(markdown.Extension):
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Markdown's API
         """Register the preprocessor before ``pymdownx.snippets``."""
-        md.preprocessors.register(_Render(md, self.getConfig("config_file")), "d2l", PRIORITY)
+        render = _Render(md, self.getConfig("config_file"))
+        md.preprocessors.register(render, "d2l", PRIORITY)
+        SectionNumbers(lambda: render.sections).extendMarkdown(md)
 
 
 def makeExtension(**kwargs: Any) -> D2LExtension:  # noqa: N802 - Markdown's entry point

@@ -120,7 +120,8 @@ class Labels:
     # numbered captions and references ({{ d2l:figure }}, {{ d2l:table }}, {{ d2l:ref }})
     figure: str = "Figure"
     table: str = "Table"
-    section_ref: str = "section “{title}”"
+    section_ref: str = "section “{title}”"  # of a page without a number
+    section_number: str = "Section {number}"
     failed: str = "The last build of this page failed; the outputs shown are from before the edit:"
     report: ReportLabels = ReportLabels()  # the execution report's words ({{ d2l:report }})
 
@@ -153,7 +154,7 @@ LABELS = {
                                   "预览时，每次修改都会自动重新运行。",
                  pending_unbuilt="本页的代码改过了；重新构建（python -m d2l_compiler build，或用 "
                                  "python -m d2l_compiler serve 预览）之后，这里才会显示新的输出。",
-                 figure="图", table="表", section_ref="“{title}”一节",
+                 figure="图", table="表", section_ref="“{title}”一节", section_number="第 {number} 节",
                  failed="本页最近一次构建失败了，下面显示的仍是修改之前的输出：",
                  report=_REPORT_ZH),
 }

@@ -37,3 +37,24 @@ axes.legend()
 warmest = max(rows, key=lambda row: int(row["high"]))["day"]
 warmest
 # --8<-- [end:warmest]
+
+# --8<-- [start:spread]
+import statistics
+
+
+class Summary:
+    """A small table that shows itself as HTML, as a notebook shows a DataFrame."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def _repr_html_(self):
+        mean = statistics.fmean(self.values)
+        spread = statistics.pstdev(self.values)
+        return ("<table><tr><th>mean</th><th>spread</th></tr>"
+                f"<tr><td>{mean:.1f} °C</td><td>{spread:.1f} °C</td></tr></table>")
+
+
+display(Summary(highs))
+spread_high = statistics.pstdev(highs)
+# --8<-- [end:spread]
