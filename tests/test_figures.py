@@ -6,6 +6,7 @@ Real builds of fixture books."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from html.parser import HTMLParser
@@ -31,15 +32,31 @@ def _page(site, code: str) -> None:
 
 
 def _images(html: str) -> list[tuple[str, str, str]]:
+    """(alt, type, base64 data) of each picture shown inline (a data URL)."""
     return re.findall(r'<img alt="([^"]*)" src="data:(image/[a-z+]+);base64,([A-Za-z0-9+/=]+)" ',
                       html)
+
+
+_SUFFIXES = {".svg": "image/svg+xml", ".png": "image/png"}
+
+
+def _pictures(site) -> list[tuple[str, str, str]]:
+    """(alt, type, base64 data) of each picture the built page links to: a file of the site
+    named by its content."""
+    found = []
+    for alt, src in re.findall(r'<img alt="([^"]*)" src="([^"]+)" />', site.html()):
+        assert re.fullmatch(r"generated/pictures/[0-9a-f]{24}\.(svg|png)", src), src
+        data = (site.root / "site" / src).read_bytes()
+        assert hashlib.sha256(data).hexdigest()[:24] == src.split("/")[-1].split(".")[0]
+        found.append((alt, _SUFFIXES[src[-4:]], base64.b64encode(data).decode("ascii")))
+    return found
 
 
 def test_a_figure_left_open_is_shown_under_the_code_and_kept_in_the_record(site):
     _page(site, PLOT)
     result = site.build()
     assert result.code == 0, result.stderr
-    [(alt, mime, data)] = _images(site.html())
+    [(alt, mime, data)] = _pictures(site)
     assert (alt, mime) == ("squares", "image/svg+xml")
     svg = base64.b64decode(data).decode("utf-8")
     assert svg.startswith("<?xml") and "<svg" in svg
@@ -51,7 +68,7 @@ def test_a_figure_left_open_is_shown_under_the_code_and_kept_in_the_record(site)
     assert "".join(cell["outputs"][1]["data"]["image/svg+xml"]) == svg
     # the same figure drawn again is the same picture: a forced build shows the same run
     again = site.build("--force")
-    assert again.code == 0 and _images(site.html())[0][2] == data
+    assert again.code == 0 and _pictures(site)[0][2] == data
 
 
 def test_a_figure_edit_runs_again_and_a_closed_figure_shows_nothing(site):
@@ -59,9 +76,11 @@ def test_a_figure_edit_runs_again_and_a_closed_figure_shows_nothing(site):
     assert site.build().code == 0
     _page(site, PLOT.replace("[1, 4, 9]", "[1, 8, 27]").replace("squares", "cubes"))
     assert site.build().code == 0
-    assert [alt for alt, _, _ in _images(site.html())] == ["cubes"]
+    assert [alt for alt, _, _ in _pictures(site)] == ["cubes"]
+    # the squares' picture is gone from the docs and the site: no page shows it any more
+    assert len(list((site.root / "docs" / "generated" / "pictures").iterdir())) == 1
     _page(site, PLOT + "\nplt.close('all')")
-    assert site.build().code == 0 and _images(site.html()) == []
+    assert site.build().code == 0 and _pictures(site) == []
 
 
 def test_a_drawing_value_is_shown_as_an_image_and_nothing_it_holds_runs(site):
@@ -69,6 +88,8 @@ def test_a_drawing_value_is_shown_as_an_image_and_nothing_it_holds_runs(site):
     result = site.build()
     assert result.code == 0, result.stderr
     html = site.html()
+    # an SVG that could run when opened by itself is no file of the site: it stays inline
+    assert _pictures(site) == [] and not (site.root / "site" / "generated" / "pictures").exists()
     [(alt, mime, data)] = _images(html)
     assert (alt, mime) == ("Drawing", "image/svg+xml")
     live = _Live()
@@ -162,3 +183,36 @@ def test_html_and_markdown_values_are_shown_sanitised_in_order(site):
     page = (site.root / "docs" / "generated" / "index.md").read_text(encoding="utf-8")
     written = re.findall(r'<div class="d2l-html">(.*?)</div>', page)
     assert len(written) == 3 and not any("<script" in text for text in written)
+
+
+_SVG = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">{}</svg>'
+
+
+@pytest.mark.parametrize(("inner", "inert"), [
+    ('<path d="M0 0L1 1" clip-path="url(#p1)"/><use xlink:href="#m1"/>', True),
+    ('<image xlink:href="data:image/png;base64,AAAA"/>', True),
+    ("<script>alert(1)</script>", False),
+    ('<rect onclick="alert(1)"/>', False),
+    ("<foreignObject><div>x</div></foreignObject>", False),
+    ('<a xlink:href="javascript:alert(1)"><text>x</text></a>', False),
+    ('<set attributeName="href" to="javascript:alert(1)"/>', False),
+    ('<image href="http://tracker.invalid/p.png"/>', False),
+    ("<style>@import url(http://tracker.invalid/a.css);</style>", False),
+    ('<rect style="fill: url(http://tracker.invalid/x)"/>', False),
+])
+def test_only_an_inert_svg_is_served_as_a_file(inner, inert):
+    """A picture file is opened by itself on the site's origin: only an SVG with nothing to
+    run or fetch may be one (matplotlib's are); any other stays an inline image."""
+    from d2l_compiler.engine.record.model import Display
+    from d2l_compiler.engine.render.pictures import served_as_file
+    assert served_as_file(Display("image/svg+xml", _SVG.format(inner))) is inert
+    entity = '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "b">]>' + _SVG.format("&a;")
+    assert not served_as_file(Display("image/svg+xml", entity))
+
+
+def test_a_png_value_is_served_as_a_file_named_by_its_content(site):
+    _page(site, "class Dot:\n    def _repr_png_(self):\n        return b'\\x89PNG\\r\\n\\x1a\\nfake'\nDot()")
+    assert site.build().code == 0
+    [(alt, mime, data)] = _pictures(site)
+    assert (alt, mime) == ("Dot", "image/png")
+    assert base64.b64decode(data) == b"\x89PNG\r\n\x1a\nfake"

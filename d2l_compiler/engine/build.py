@@ -27,7 +27,7 @@ from d2l_compiler.engine.render.notebook_setup import NotebookSetup
 from d2l_compiler.engine.publish.wheel import SITE_FOLDER, project_wheel
 from d2l_compiler.engine.sources.installed import installed_version
 from d2l_compiler.engine.record.io import clean_head
-from d2l_compiler.engine.publish.generated import publish_generated
+from d2l_compiler.engine.publish.generated import picture_files, publish_generated
 from d2l_compiler.engine.record.guard import after_pages, guarding
 from d2l_compiler.engine.progress import PlainProgress, make_progress
 from d2l_compiler.engine.sources.project import Project
@@ -368,6 +368,7 @@ def publish_record(project: Project, pages: dict[str, list[Include]], full: Reco
             book=book_index(project))
     except RenderError as exc:
         raise BuildError(str(exc)) from None
+    notebooks += picture_files(project.docs_dir, full, list(pages))
     publish_generated(project.docs_dir, project.state_dir, notebooks, derived,
                       kept_pages=set(full.pages) - set(pages))
     record.write_record(project.record_path, full)

@@ -1,7 +1,9 @@
 """The files a build writes into the docs directory: exactly those, kept in step with the record.
 
 A build writes each executed page's notebook (``generated/<page>.ipynb``) and its site page
-(``generated/<page>.md``), and whatever the book's derived-file writers return. What it wrote is
+(``generated/<page>.md``), the pictures its regions showed (``generated/pictures/``, see
+:mod:`d2l_compiler.engine.render.pictures`), and whatever the book's derived-file writers
+return. What it wrote is
 listed in ``<state_dir>/generated.json`` (file -> the page it was made for), so that
 
 * a file no build produces any more (its page stopped running code, was renamed or deleted)
@@ -24,7 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from d2l_compiler.engine.errors import BuildError
+from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.render.notebook import NotebookFile, engine_made, write_if_changed
+from d2l_compiler.engine.render.pictures import FOLDER as PICTURES
+from d2l_compiler.engine.render.pictures import (made_by_engine, picture_bytes, picture_path,
+                                                 served_as_file)
 from d2l_compiler.engine.sources.project import GENERATED_DIR
 
 MANIFEST = "generated.json"  # under the state directory
@@ -40,7 +46,8 @@ class GeneratedFiles:
 
     @classmethod
     def load(cls, state_dir: Path, docs_dir: Path) -> GeneratedFiles:
-        """The list the last build kept; without one, the engine's marked notebook files."""
+        """The list the last build kept; without one, the engine's marked notebook files and
+        its pictures (named by their content)."""
         try:
             data = json.loads((state_dir / MANIFEST).read_text(encoding="utf-8"))
             if data.get("format") == _FORMAT and isinstance(data.get("files"), dict):
@@ -49,9 +56,12 @@ class GeneratedFiles:
         except (OSError, ValueError, AttributeError):
             pass
         generated = docs_dir / GENERATED_DIR
-        return cls({path.relative_to(docs_dir).as_posix():
-                    path.relative_to(generated).with_suffix(".md").as_posix()
-                    for path in sorted(generated.rglob("*")) if engine_made(path)})
+        found = {path.relative_to(docs_dir).as_posix():
+                 path.relative_to(generated).with_suffix(".md").as_posix()
+                 for path in sorted(generated.rglob("*")) if engine_made(path)}
+        found.update({path.relative_to(docs_dir).as_posix(): DERIVED
+                      for path in sorted((docs_dir / PICTURES).glob("*")) if made_by_engine(path)})
+        return cls(found)
 
     def save(self, state_dir: Path) -> None:
         """Write the list (atomically: a build killed midway leaves the old one or this)."""
@@ -118,3 +128,21 @@ def _remove(docs_dir: Path, relative: str) -> None:
         except OSError:  # not empty: someone else's files are there
             break
         parent = parent.parent
+
+
+def picture_files(docs_dir: Path, record: Record, pages: Collection[str]) -> list[NotebookFile]:
+    """A file for each picture the ``pages`` of ``record`` show, owned by the first page that
+    shows it (a picture two pages show is one file)."""
+    files: dict[str, NotebookFile] = {}
+    for page in pages:
+        entry = record.pages.get(page)
+        for region in entry.regions if entry is not None else ():
+            for shown in region.run.displays if region.run is not None else ():
+                if not served_as_file(shown):
+                    continue
+                try:
+                    path = picture_path(shown)
+                except ValueError:
+                    continue  # a record edited by hand: its page links to no file for it
+                files.setdefault(path, NotebookFile(docs_dir / path, page, picture_bytes(shown)))
+    return list(files.values())

@@ -39,6 +39,7 @@ from d2l_compiler.engine.escape import inline, sanitised, snippet_safe, visible
 from d2l_compiler.engine.render.crossref import BookIndex
 from d2l_compiler.engine.render.installed import load_extensions
 from d2l_compiler.engine.render.labels import LABELS, Labels, labels_for, ran_for
+from d2l_compiler.engine.render.pictures import picture_link, served_as_file
 from d2l_compiler.engine.render.tokens import Extensions, PageContext, RenderError, TokenCall
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page
@@ -96,8 +97,10 @@ def text_block(text: str, title: str, indent: str = "") -> list[str]:
     return [*lines, f"{indent}{fence}"]
 
 
-def output_blocks(run: RegionRun, indent: str = "", labels: Labels = LABELS["en"]) -> list[str]:
-    """The Markdown shown under an executed region's code: its output and its warnings."""
+def output_blocks(run: RegionRun, indent: str = "", labels: Labels = LABELS["en"],
+                  page: str | None = None) -> list[str]:
+    """The Markdown shown under an executed region's code: its output and its warnings. Its
+    pictures link to their files from ``page`` (docs-relative; None: the pictures inline)."""
     lines: list[str] = []
     if run.stdout:
         title = labels.output.format(time=ran_for(run.duration, labels))
@@ -110,12 +113,18 @@ def output_blocks(run: RegionRun, indent: str = "", labels: Labels = LABELS["en"
         text = "\n".join(f"{w.category}: {w.message}" for w in run.warnings)
         lines += ["", *text_block(text, labels.warnings, indent)]
     for shown in run.displays:
-        lines += ["", indent + display_html(shown)]
+        lines += ["", indent + display_html(shown, page)]
     return lines
 
 
-def display_html(shown: Display) -> str:
-    """What a region showed (a picture, HTML, Markdown) as one line of the page's HTML."""
+def display_html(shown: Display, page: str | None = None) -> str:
+    """What a region showed (a picture, HTML, Markdown) as one line of the page: a picture
+    as an image linking to its file from ``page`` (docs-relative), or inline if None."""
+    if page is not None and served_as_file(shown):
+        try:
+            return f"![{inline(shown.alt)}]({picture_link(shown, page)})"
+        except ValueError:  # a record edited by hand: no file was written for it
+            return picture_html(Display(shown.mime, "", shown.alt))
     if shown.mime.startswith("image/"):
         return picture_html(shown)
     return f'<div class="d2l-html">{rich_html(shown)}</div>'
@@ -190,7 +199,7 @@ def _replace_token(body: str, page: PageContext, extensions: Extensions) -> str:
 
 
 def _included_outputs(fence_includes, runs, page_file: str, labels: Labels,
-                      outdated: frozenset[int] = frozenset()) -> list[str]:
+                      outdated: frozenset[int] = frozenset(), page: str | None = None) -> list[str]:
     """The output blocks for the includes of one fence, consuming their recorded runs
     (``runs`` yields (n, entry): n counts the executed includes; those in ``outdated`` are
     marked as such)."""
@@ -203,7 +212,7 @@ def _included_outputs(fence_includes, runs, page_file: str, labels: Labels,
         if region.run is not None:
             if n in outdated:
                 lines += ["", f'{ref.indent}<p class="d2l-outdated">{inline(labels.outdated)}</p>']
-            lines += output_blocks(region.run, ref.indent, labels)
+            lines += output_blocks(region.run, ref.indent, labels, page)
     return lines
 
 
@@ -268,7 +277,7 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
         out.append(line)
         if outputs and number in fence_end:
             out += _included_outputs(fence_end[number].includes, runs, page_file, labels,
-                                     outdated)
+                                     outdated, page_name)
         if not stamped and _HEADING.match(line):
             out += ["", f'<p class="d2l-stamp">{page_stamp}</p>', ""]
             stamped = True

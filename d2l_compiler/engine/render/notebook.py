@@ -233,11 +233,12 @@ def page_notebooks(markdown: str, entry: PageEntry, record: Record,
 
 @dataclass(frozen=True)
 class NotebookFile:
-    """One file of a page's notebook, rendered and not yet written."""
+    """One file the build writes for a page under ``<docs>/generated`` (its notebook, the
+    notebook's page, a picture it shows), rendered and not yet written."""
 
     path: Path  # under ``<docs>/generated``
     page: str  # the page it was made from (docs-relative)
-    text: str
+    text: str | bytes  # bytes: a picture
 
 
 def render_notebooks(docs_dir: Path, record: Record,
@@ -291,11 +292,13 @@ def write_notebooks(docs_dir: Path, record: Record,
     return [file.path for file in files]
 
 
-def write_if_changed(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` unless it holds that already (its mtime then stays)."""
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
+def write_if_changed(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to ``path`` unless it holds that already (its mtime then
+    stays)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if not path.exists() or path.read_bytes() != data:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(data)
 
 
 def engine_made(path: Path) -> bool:
