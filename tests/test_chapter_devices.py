@@ -146,7 +146,7 @@ def rows(table: str) -> dict[str, dict[str, str]]:
     return found
 
 
-CPU_LABEL, CUDA_LABEL = f"cpu（{CPU}）", f"cuda（{GPU}）"
+CPU_LABEL, CUDA_LABEL = f"CPU（{CPU}）", f"GPU（{GPU}）"
 
 
 @pytest.fixture(params=["cpu", "cuda"])
@@ -205,14 +205,14 @@ def test_the_file_growth_gives_the_gap_to_the_example_input_in_bytes():
 def test_each_provenance_line_names_its_own_timer_precision_and_tolerance(merged):
     lines = render(merged, "paths_provenance compile_paths.paths").split("<br>")
     assert len(lines) == 2
-    cpu_line = next(line for line in lines if "设备 cpu" in line)
-    cuda_line = next(line for line in lines if "设备 cuda" in line)
-    assert f"设备 cpu（{CPU}）" in cpu_line and "提交 <code>cpu-commit</code>" in cpu_line
+    cpu_line = next(line for line in lines if "设备 CPU" in line)
+    cuda_line = next(line for line in lines if "设备 GPU" in line)
+    assert f"设备 CPU（{CPU}）" in cpu_line and "提交 <code>cpu-commit</code>" in cpu_line
     assert "计时方式：torch.utils.benchmark" in cpu_line and "CUDA 事件" not in cpu_line
     assert "float32 矩阵乘法：highest（未启用 TF32）" in cpu_line
     assert "与 eager 比对输出的容差：rtol=1e-4，atol=1e-5" in cpu_line
     assert f"编译时间包括{COVERS}" in cpu_line and "未测量" not in cpu_line
-    assert f"设备 cuda（{GPU}，CUDA 12.8）" in cuda_line and CPU not in cuda_line
+    assert f"设备 GPU（{GPU}，CUDA 12.8）" in cuda_line and CPU not in cuda_line
     # a GPU run's threads are its CPU's: the line says so there, and only there
     assert "，8 个 CPU 线程，" in cuda_line and "，4 个线程，" in cpu_line
     assert "含未提交的改动" not in cpu_line and "工具链预热未完成" not in cuda_line
@@ -299,7 +299,7 @@ def test_generated_sentences_put_no_ascii_space_beside_full_width_punctuation(me
 
 def test_the_page_says_whose_outputs_its_code_blocks_show(merged):
     said = render(merged, "paths_outputs_from compile_paths.paths")
-    main, other = (CPU_LABEL, CUDA_LABEL) if "cpu" in render(
+    main, other = (CPU_LABEL, CUDA_LABEL) if "CPU" in render(
         merged, "paths_device compile_paths.paths") else (CUDA_LABEL, CPU_LABEL)
     assert said == (f"本页代码块下方的输出和正文里引用的数字，凡是没有注明设备的，都来自 {main}；"
                     f"另一台设备 {other}的测量结果只出现在后面按设备分别列出的表格、图和句子里。")
@@ -307,7 +307,7 @@ def test_the_page_says_whose_outputs_its_code_blocks_show(merged):
     assert alone == f"本页代码块下方的输出和正文里引用的数字都来自 {CPU_LABEL}。"
     cpu = cpu_paths()
     three = page(cpu, cuda_twin(cpu), {**cuda_twin(cpu), "gpu": "Second GPU"})
-    assert f"其他设备 {CUDA_LABEL}、cuda（Second GPU）的测量结果" in render(
+    assert f"其他设备 {CUDA_LABEL}、GPU（Second GPU）的测量结果" in render(
         three, "paths_outputs_from compile_paths.paths")
 
 
@@ -342,8 +342,8 @@ def test_a_failed_toolchain_warm_up_is_said_for_its_device_only(merged):
     for order in ((cpu, cuda), (cuda, cpu)):  # the failing device the page's own or not
         context = page(*order, warnings={"cuda": ("something else", failed)})
         lines = render(context, "paths_provenance compile_paths.paths").split("<br>")
-        cpu_line = next(line for line in lines if "设备 cpu" in line)
-        cuda_line = next(line for line in lines if "设备 cuda" in line)
+        cpu_line = next(line for line in lines if "设备 CPU" in line)
+        cuda_line = next(line for line in lines if "设备 GPU" in line)
         assert "也不含编译工具链第一次从磁盘加载" in cpu_line and "工具链预热" not in cpu_line
         assert "也不含编译工具链第一次从磁盘加载" not in cuda_line
         assert ("；工具链预热未完成，最先计时的编译路径可能包含工具链加载的时间；"
@@ -369,7 +369,7 @@ def test_an_old_record_without_the_new_fields_still_renders():
     old = cpu_paths(new_fields=False)
     context = page(old)
     line = render(context, "paths_provenance compile_paths.paths")
-    assert line.startswith(f"测量环境：设备 cpu（{CPU}），PyTorch 2.9.0，4 个线程")
+    assert line.startswith(f"测量环境：设备 CPU（{CPU}），PyTorch 2.9.0，4 个线程")
     assert not any(word in line for word in ("计时方式", "矩阵乘法", "容差", "编译时间包括"))
     assert "个样本" not in render(context, "paths_table compile_paths.paths 1")
     assert render(context, "paths_process_spread compile_paths.paths") == ""  # nothing paired

@@ -43,7 +43,7 @@ def test_gpu_record_checks_and_publishes_without_a_gpu(site):
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode == 0, proc.stderr
     html = (site.root / "site" / "index.html").read_text(encoding="utf-8")
-    assert f"设备 cuda（{GPU}）" in html and "PyTorch 2.13.0+cu128，8 个线程" in html
+    assert f"设备 GPU（{GPU}）" in html and "PyTorch 2.13.0+cu128，8 个线程" in html
     # building here uses this machine's (CPU) key: its stored CPU result, never the GPU one
     assert site.build("--no-site").code == 0
     assert json.loads((site.root / ".d2l" / "record.json").read_text())[
@@ -55,7 +55,7 @@ def test_paths_provenance_names_the_gpu():
              "threads": 8, "quick": False, "batches": {}}
     entry = {"provenance": {"cpu": "some CPU"}, "executed_at": "2026-11-25T00:00:00Z"}
     line = tables.paths_provenance(paths, entry["provenance"]["cpu"], entry["executed_at"], "abc123")
-    assert f"设备 cuda（{GPU}）" in line and "提交 <code>abc123</code>" in line and "some CPU" not in line
+    assert f"设备 GPU（{GPU}）" in line and "提交 <code>abc123</code>" in line and "some CPU" not in line
 
 
 ONNX_CPU_ONLY = "ONNX Runtime is measured on the CPU only"
@@ -128,17 +128,17 @@ def test_a_cpu_and_a_gpu_record_merged_show_side_by_side(chapter, tmp_path):
     assert "devices cpu+cuda" in merged.stdout
     html = (copy / "site" / "compilers" / "index.html").read_text(encoding="utf-8")
     table = html[html.index("<table"):html.index("</table>")]
-    assert f"cuda（{GPU}）" in table and "cpu（" in table and 'colspan="4"' in table
+    assert f"GPU（{GPU}）" in table and "CPU（" in table and 'colspan="4"' in table
     assert table.count('scope="colgroup"') == 3  # the paths' names, then one group per device
     assert table.count(">编译（秒）</th>") == 2  # each group's columns, named once
-    assert f'data-label="cuda（{GPU}）：编译（秒）"' in table  # a phone's card names the device
+    assert f'data-label="GPU（{GPU}）：编译（秒）"' in table  # a phone's card names the device
     chart = html[html.index('<figure class="d2l-chart">'):]
     chart = chart[:chart.index("</figure>")]
-    assert "· cpu</text>" in chart and "· cuda</text>" in chart
-    assert "同一份代码也在另一种设备上运行过：设备 cuda" in html  # the stamp names both
-    assert f"在 cuda（{GPU}）上，批量为 1 时" in html and "在 cpu（" in html
+    assert "· CPU</text>" in chart and "· GPU</text>" in chart
+    assert "同一份代码也在另一种设备上运行过：设备 GPU" in html  # the stamp names both
+    assert f"在 GPU（{GPU}）上，批量为 1 时" in html and "在 CPU（" in html
     assert html.count("测量环境：设备") >= 2  # a provenance line per device
-    assert "计时方式：CUDA 事件" in html and f"设备 cuda（{GPU}，CUDA 12.8）" in html
+    assert "计时方式：CUDA 事件" in html and f"设备 GPU（{GPU}，CUDA 12.8）" in html
     tables = [t.split("</table>")[0] for t in html.split("<table")[1:]]
     files = next(t for t in tables if "重新加载后输出一致" in t)
     if "onnx_ort" in next(iter(_cpu_paths(cpu)["batches"].values())):  # measured on this CPU

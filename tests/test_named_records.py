@@ -54,7 +54,7 @@ def _shown_beside(site):
     built = site.build()
     assert built.code == 0, built.stderr
     assert [e["inputs"]["device"] for e in site.record()["other_devices"]["index.md"]] == ["cuda"]
-    assert "同一份代码也在另一种设备上运行过：设备 cuda" in site.html()
+    assert "同一份代码也在另一种设备上运行过：设备 GPU" in site.html()
     assert site.run("check").code == 0
 
 

@@ -44,7 +44,7 @@ def test_outputs_values_and_stamp_are_placed():
     out = render_page(PAGE, _entry(ONE), page_file="docs/p.md")
     lines = out.split("\n")
     assert lines[0] == "# Title"
-    assert lines[1:4] == ["", ("<p class=\"d2l-stamp\">This page's code was run by the build: device cpu "
+    assert lines[1:4] == ["", ("<p class=\"d2l-stamp\">This page's code was run by the build: device CPU "
                                "(Fast CPU); Python 3.11; run at 2026-11-30 12:00 UTC.</p>"), ""]
     title = "Output (this code ran for 500 ms)"
     assert f'``` {{ .text .d2l-output title="{title}" }}\nhello\n```' in out
@@ -54,12 +54,12 @@ def test_outputs_values_and_stamp_are_placed():
 def test_stamp_parts():
     full = md.stamp(provenance({"device": "cuda", "gpu": "H200", "cpu": "x", "torch": "2.13",
                                 "threads": 4, "python": "3.11"}), "T", md.LABELS["en"])
-    assert full == ("This page's code was run by the build: device cuda (H200); PyTorch 2.13, "
+    assert full == ("This page's code was run by the build: device GPU (H200); PyTorch 2.13, "
                     "4 threads; Python 3.11; run at T.")
     bare = md.stamp(provenance(), "T")
     assert bare == "This page's code was run by the build: device ?; Python ?; run at T."
     zh = md.stamp(provenance({"device": "cpu", "python": "3.11"}), "T", md.labels_for("zh"))
-    assert zh == "本页代码由构建实际运行：设备 cpu；Python 3.11；执行于 T。"
+    assert zh == "本页代码由构建实际运行：设备 CPU；Python 3.11；执行于 T。"
     assert md.stamp(provenance({"device": "cpu", "cpu": "<i>"}), "T").count("&#60;i&#62;") == 1
 
 

@@ -158,16 +158,16 @@ def test_paths_section_is_generated_from_the_record(chapter):
             # drawn alone, or in the cpu series beside another device's (a named GPU record);
             # the same figure as the table's and the printed output's
             speedup = f"{result['speedup']:.2f}×"
-            assert f">{speedup}</text>" in chart or f">{speedup} · cpu</text>" in chart
+            assert f">{speedup}</text>" in chart or f">{speedup} · CPU</text>" in chart
             if name != "eager":  # the table's and the printed output's figure and range
                 shown = ratio_range(result["speedup_low"], result["speedup_high"])
                 assert f"{result['speedup']:.2f}×（{shown}）" in page
                 assert f" {result['speedup']:.2f}" in page and f"({shown})" in page
-            if name != "eager" and " · cpu</text>" not in chart:  # one device: times drawn too
+            if name != "eager" and " · CPU</text>" not in chart:  # one device: times drawn too
                 assert f">编译 {result['compile_seconds']:.2f} 秒</text>" in chart
             elif name != "eager":  # several devices: the chart compares speed-ups only
                 assert f"{result['compile_seconds']:.2f}" in page
-    assert "测量环境：设备 cpu" in page and "快速模式" in page  # tests measure in quick mode
+    assert "测量环境：设备 CPU" in page and "快速模式" in page  # tests measure in quick mode
     warnings = {w["message"] for w in regions["compile_paths"]["warnings"]}
     assert any("torch.jit.script` is deprecated" in m for m in warnings)
 

@@ -127,7 +127,8 @@ def _provenance(call: TokenCall) -> str:
 
 def _chart(call: TokenCall) -> str:
     # the device's kind only: the chart is narrow, and the table names the hardware
-    measured = [(str(paths.get("device")), paths) for _, paths in _per_device(call, 2, "paths_chart VALUE")]
+    measured = [(tables.device_name(paths), paths)
+                for _, paths in _per_device(call, 2, "paths_chart VALUE")]
     return f'<figure class="d2l-chart">{paths_chart_devices(measured)}</figure>'
 
 

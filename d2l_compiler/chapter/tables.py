@@ -17,6 +17,7 @@ from d2l_compiler.numerics import MatmulSettings
 from d2l_compiler.paths import LABELS, PATHS
 from d2l_compiler.engine.record.io import readable_time
 from d2l_compiler.engine.escape import inline
+from d2l_compiler.engine.render.labels import LABELS as ENGINE_LABELS
 
 SCROLL_LABEL = "表格（较宽时可横向滚动）"
 # Five columns fit the text column without breaking a name: the inference setting sits under
@@ -96,11 +97,16 @@ def _path_name(r: Mapping[str, Any]) -> str:
             f'<br><small>{inline(r.get("setting", "—"))}</small>')
 
 
+def device_name(paths: Mapping[str, Any]) -> str:
+    """The device that measured ``paths`` in the chapter's words: ``CPU``, ``GPU``."""
+    return ENGINE_LABELS["zh"].device_name(str(paths.get("device")))
+
+
 def device_label(paths: Mapping[str, Any], cpu: str) -> str:
-    """``cuda（NVIDIA H200）`` / ``cpu（Intel Xeon ...）``: which device measured ``paths``
-    (``cpu``: the CPU's name, from the page's provenance)."""
+    """``GPU（NVIDIA H200）`` / ``CPU（Intel Xeon ...）``: which device measured
+    ``paths`` (``cpu``: the CPU's name, from the page's provenance)."""
     hardware = paths.get("gpu") if paths.get("device") == "cuda" else cpu
-    return inline(f"{paths.get('device')}（{hardware}）" if hardware else str(paths.get("device")))
+    return inline(f"{device_name(paths)}（{hardware}）" if hardware else device_name(paths))
 
 
 def eager_beside_paths(results: Mapping[str, Any]) -> list[float]:
@@ -419,7 +425,7 @@ def paths_provenance(paths: Mapping[str, Any], cpu: str, executed_at: str,
     hardware = paths.get("gpu") if cuda else cpu
     if cuda and paths.get("cuda"):
         hardware = f"{hardware}，CUDA {paths['cuda']}" if hardware else f"CUDA {paths['cuda']}"
-    where = f"{paths.get('device')}（{hardware}）" if hardware else str(paths.get("device"))
+    where = f"{device_name(paths)}（{hardware}）" if hardware else device_name(paths)
     tail = "".join(f"；{part}" for part in _arithmetic(paths, warm_up_failed(warnings)))
     if paths.get("quick"):
         tail += "；快速模式（D2L_BENCH_QUICK），数字仅供冒烟测试"

@@ -124,6 +124,13 @@ class Labels:
     section_number: str = "Section {number}"
     failed: str = "The last build of this page failed; the outputs shown are from before the edit:"
     report: ReportLabels = ReportLabels()  # the execution report's words ({{ d2l:report }})
+    # a device kind (PyTorch's name for it) as a reader reads it; others are shown as they are
+    device_names: tuple[tuple[str, str], ...] = (("cpu", "CPU"), ("cuda", "GPU"),
+                                                 ("mps", "Apple GPU (MPS)"))
+
+    def device_name(self, device: str) -> str:
+        """``device`` (``cpu``, ``cuda``) in a reader's words: ``CPU``, ``GPU``."""
+        return dict(self.device_names).get(device, device)
 
 
 LABELS = {
@@ -156,7 +163,8 @@ LABELS = {
                                  "python -m d2l_compiler serve 预览）之后，这里才会显示新的输出。",
                  figure="图", table="表", section_ref="“{title}”一节", section_number="第 {number} 节",
                  failed="本页最近一次构建失败了，下面显示的仍是修改之前的输出：",
-                 report=_REPORT_ZH),
+                 report=_REPORT_ZH,
+                 device_names=(("cpu", "CPU"), ("cuda", "GPU"), ("mps", "Apple GPU（MPS）"))),
 }
 
 

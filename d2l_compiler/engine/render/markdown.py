@@ -58,7 +58,7 @@ def stamp(provenance: Provenance, executed_at: str, labels: Labels = LABELS["en"
     said when it ran where there were none)."""
     device = provenance.device or "?"
     hardware = provenance.gpu if device == "cuda" else provenance.cpu
-    parts = [labels.device.format(device=device)
+    parts = [labels.device.format(device=labels.device_name(device))
              + (labels.hardware.format(hardware=hardware) if hardware else "")]
     if gpus_wanted and device != "cuda":
         parts.append(labels.gpus_unmet.format(gpus=gpus_wanted,
