@@ -67,15 +67,15 @@ def test_references_link_across_pages_and_read_as_the_language_says():
                        labels=LABELS["zh"])
     assert ("See [图 3.2.2](../part/c.md#fig-two), [表 3.2.1](../part/c.md#tab-one) and "
             "[第 3.2.1 节](../part/c.md#sec-hybrid); here [图 1](#fig-here).") in text
-    assert ('<p class="d2l-caption d2l-figure-caption" id="fig-here">'
-            '<span class="d2l-caption-number">图 1</span> Here</p>') in text
+    assert ('<span class="d2l-caption d2l-figure-caption" id="fig-here">'
+            '<span class="d2l-caption-number">图 1</span> Here</span>') in text
     english = render_page(pages["other/d.md"], None, page_name="other/d.md", book=book)
     assert "[Figure 3.2.2](../part/c.md#fig-two)" in english
     assert '[Section 3.2.1](../part/c.md#sec-hybrid)' in english
     untitled = render_page("# U\n\n## Plain {#sec-plain}\n\n{{ d2l:ref sec-plain }}\n", None)
     assert "[section “Plain”](#sec-plain)" in untitled  # a page without a number: the title
     shown = render_page(CHAPTER.split("---\n", 2)[2], None, page_name="part/c.md", book=book)
-    assert "<em>first</em> figure</p>" in shown  # the caption's Markdown is rendered
+    assert "<em>first</em> figure</span>" in shown  # the caption's Markdown is rendered
     assert "{{ d2l:figure fig-in-a-fence" in shown  # a fence shows code, never a caption
 
 
@@ -194,5 +194,57 @@ def test_a_section_the_index_cannot_see_fails_instead_of_citing_a_wrong_number(s
     result = site.build()
     assert result.code != 0
     [line] = [line for line in result.stderr.splitlines() if line.strip()]
-    assert line.startswith("error: docs/index.md: the section labelled 'sec-later' is numbered "
+    assert line.startswith("error: docs/index.md:16: the section labelled 'sec-later' is numbered "
                            "1.2 here but 1.1"), result.stderr
+
+
+@pytest.mark.parametrize(("hidden", "said"), [
+    ("<!--\n## Old {#sec-later}\n-->", "the heading labelled 'sec-later' is no heading of the page"),
+    ("<div>\n## In html {#sec-later}\n</div>", "the heading labelled 'sec-later' is no heading"),
+])
+def test_a_label_the_page_does_not_show_as_a_heading_fails(site, hidden, said):
+    """A '#' line inside an HTML comment or block is in the index but no heading of the
+    page: a reference to it would lead nowhere."""
+    _book(site)
+    page = site.root / "docs/index.md"
+    page.write_text(page.read_text().replace("## Later {#sec-later}", hidden))
+    result = site.build()
+    assert result.code != 0 and said in result.stderr, result.stderr
+    assert "docs/index.md:1" in result.stderr  # at the heading's line (13 or 14)
+
+
+def test_a_caption_label_that_is_also_a_headings_anchor_fails(site):
+    _book(site)
+    page = site.root / "docs/index.md"
+    page.write_text(page.read_text().replace("## Later {#sec-later}", "## Later {#sec-later}\n\n"
+                                             "## Results\n\n{{ d2l:table results Numbers }}"))
+    result = site.build()
+    assert result.code != 0
+    assert "the label 'results' is also the anchor of a <h2>" in result.stderr, result.stderr
+
+
+def test_code_spans_show_tokens_as_written_and_captions_hold_no_token():
+    page = ("# p\n\nWrite `{{ d2l:figure fig-x caption }}` for a caption.\n\n"
+            "{{ d2l:figure fig-real Real }}\n")
+    shown = render_page(page, None)
+    assert "`{{ d2l:figure fig-x caption }}`" in shown  # code, not a caption
+    assert '<span class="d2l-caption-number">Figure 1</span> Real' in shown  # not counted
+    with pytest.raises(RenderError, match="a caption cannot hold another"):
+        render_page("# p\n\n{{ d2l:figure f See {{ d2l:ref f }} here }}\n", None)
+
+
+def test_a_title_with_a_bracket_still_links_and_a_caption_typesets_its_formula():
+    page = ("# p\n\n## A ] bracket {#brk}\n\nSee {{ d2l:ref brk }}.\n\n"
+            "{{ d2l:figure f The curve $y = x^2$ }}\n")
+    shown = render_page(page, None)
+    assert "[section “A &#93; bracket”](#brk)" in shown
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in shown
+
+
+def test_the_notebook_numbers_its_headings_as_the_page_does(site):
+    _book(site)
+    assert site.build().code == 0
+    notebook = json.loads((site.root / "docs/generated/index.ipynb").read_text())
+    text = "".join("".join(cell["source"]) for cell in notebook["cells"])
+    assert "# 1 One" in text and '## 1.1 Later <a id="sec-later"></a>' in text
+    assert "{#sec-later}" not in text

@@ -199,6 +199,16 @@ _SVG = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1
     ('<image href="http://tracker.invalid/p.png"/>', False),
     ("<style>@import url(http://tracker.invalid/a.css);</style>", False),
     ('<rect style="fill: url(http://tracker.invalid/x)"/>', False),
+    # what a hostile reviewer got past an earlier deny-list: each fetched or redirected
+    ('<rect style="fill:u&#114;l(https://evil.invalid/p2)"/>', False),
+    ('<rect mask="u&#x72;l(https://evil.invalid/p)"/>', False),
+    ("<style>rect{fill:\\75 rl(https://evil.invalid/p3)}</style>", False),
+    ('<h:img xmlns:h="http://www.w3.org/1999/xhtml" src="https://evil.invalid/p4.png"/>', False),
+    ('<h:meta xmlns:h="http://www.w3.org/1999/xhtml" http-equiv="refresh" content="0;x"/>', False),
+    ("<feImage/>", False),
+    ('<metadata><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+     'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:type rdf:resource="http://purl.org/x"/>'
+     "</rdf:RDF></metadata>", True),
 ])
 def test_only_an_inert_svg_is_served_as_a_file(inner, inert):
     """A picture file is opened by itself on the site's origin: only an SVG with nothing to
@@ -208,6 +218,10 @@ def test_only_an_inert_svg_is_served_as_a_file(inner, inert):
     assert served_as_file(Display("image/svg+xml", _SVG.format(inner))) is inert
     entity = '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "b">]>' + _SVG.format("&a;")
     assert not served_as_file(Display("image/svg+xml", entity))
+    styled = ('<?xml version="1.0"?><?xml-stylesheet type="text/css" href="https://evil.invalid/'
+              'p1.css"?>' + _SVG.format(""))
+    assert not served_as_file(Display("image/svg+xml", styled))
+    assert served_as_file(Display("image/svg+xml", '<?xml version="1.0"?>' + _SVG.format("")))
 
 
 def test_a_png_value_is_served_as_a_file_named_by_its_content(site):
@@ -216,3 +230,15 @@ def test_a_png_value_is_served_as_a_file_named_by_its_content(site):
     [(alt, mime, data)] = _pictures(site)
     assert (alt, mime) == ("Dot", "image/png")
     assert base64.b64decode(data) == b"\x89PNG\r\n\x1a\nfake"
+
+
+def test_what_a_value_shows_is_never_a_token_on_any_page(site):
+    """A value's Markdown holding ``{{ d2l:stamp }}`` or a reference: text on the page, in the
+    notebook and on the notebook's page (the engine's pages are rendered once, not again)."""
+    _page(site, "class Note:\n    def _repr_markdown_(self):\n"
+                "        return 'see {{ d2l:stamp }} and {{ d2l:ref nowhere }}'\nNote()")
+    result = site.build()
+    assert result.code == 0, result.stderr
+    for html in (site.html(), site.html("generated")):
+        [block] = re.findall(r'<div class="d2l-html">(.*?)</div>', html)
+        assert "{{ d2l:stamp }}" in block and "{{ d2l:ref nowhere }}" in block

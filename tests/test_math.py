@@ -40,6 +40,8 @@ def test_inline_and_display_formulas_become_mathml():
     (r"\href{javascript:alert(1)}{x}", "href"),
     (r"\text{a</mtext><script>alert(1)</script><mtext>}", "script"),
     (r"\frac{1}{", "cannot typeset"),
+    (r"\alpah + \betta", "uses \\alpah, a command the typesetter does not know"),
+    (r"\color{url(https://evil.invalid/x)}{y}", "names a colour that is not one"),
 ])
 def test_a_formula_that_would_publish_markup_or_cannot_be_read_is_refused(tex, said):
     with pytest.raises(FormulaError, match=re.escape(said)):
@@ -51,7 +53,13 @@ def test_text_in_a_formula_stays_text():
     assert "<mtext>&lt;b&gt;bold&lt;/b&gt;\xa0&amp;\xa0&lt;i&gt;</mtext>" in written
 
 
+def test_aligned_equations_are_typeset():
+    assert "<mtable" in mathml("\\begin{aligned} a &= b \\\\ c &= d \\end{aligned}", display=True)
+
+
 def test_the_line_of_a_formula_is_found_in_its_page():
+    page = "A $x_1, \\dots$ b\n\nBroken: $x_$ here.\n"
+    assert formula_line(page, "x_") == 3  # between its dollars, not inside an earlier one
     assert formula_line(PAGE, "\n\\sigma^2 = \\frac{1}{n}\\sum_{i=1}^{n} (x_i - \\bar{x})^2\n") == 6
     assert formula_line(PAGE, "not there") is None
 

@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from markdown.extensions.toc import slugify as default_slugify
@@ -56,12 +56,12 @@ from d2l_compiler.engine.escape import inline, snippet_safe, visible
 from d2l_compiler.engine.render.markdown import (TOKEN, RenderError, labels_for, refuse_stale,
                                                  render_page)
 from d2l_compiler.engine.render.installed import extensions_for
-from d2l_compiler.engine.render.crossref import BookIndex, book_index
+from d2l_compiler.engine.render.crossref import BookIndex, PageLabels, book_index
 from d2l_compiler.engine.render.math import FormulaError, formula_line
-from d2l_compiler.engine.render.section_numbers import Sections, SectionNumbers
+from d2l_compiler.engine.render.section_numbers import SectionNumbers
 from d2l_compiler.engine.render.notebook import notebook_of, page_of
 from d2l_compiler.engine.sources.discover import page_includes
-from d2l_compiler.engine.sources.project import SETTING_NAMES, Project
+from d2l_compiler.engine.sources.project import GENERATED_DIR, SETTING_NAMES, Project
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
@@ -91,7 +91,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         self.signatures: KeptAnswers | None = None
         self.book: BookIndex | None = None  # the book's labels, read at its first page
         self.converting: str | None = None  # the page file MkDocs converts
-        self.sections: Sections | None = None  # its number and labelled sections' numbers
+        self.sections: PageLabels | None = None  # its share of the index (section_numbers)
 
     def on_startup(self, command: str, **_: Any) -> None:
         """Remember whether this is the live preview."""
@@ -148,11 +148,13 @@ class D2LPlugin(BasePlugin[D2LConfig]):
         self.sections = None  # numbered below, once the page is known to render
         if not name.endswith(".md"):  # a notebook mkdocs-jupyter renders (see on_page_content)
             return markdown
+        if PurePosixPath(name).parts[0] == GENERATED_DIR:  # the engine's: rendered already,
+            return markdown  # and what a region printed there is never a token
         page_file = (project.docs_dir / name).relative_to(project.root).as_posix()
         self.converting = page_file  # MkDocs converts it next: see on_build_error
         entry = self.record.pages.get(name)
         try:
-            self.sections = self._book().sections(name)
+            self.sections = self._book().page_labels(name)
             if entry is not None:  # a page with outputs: its includes and fences must render
                 project.check_extensions()
             if self.serving:
@@ -179,7 +181,7 @@ class D2LPlugin(BasePlugin[D2LConfig]):
                 except (OSError, UnicodeDecodeError):
                     pass
             # raised in its place: MkDocs reports a PluginError in one line, not a traceback
-            raise PluginError(str(error.at(page_file, line)))
+            raise PluginError(str(error.at(page_file, line if line is not None else error.line)))
 
     def on_page_content(self, content: str, page: Page, config: MkDocsConfig, files: Files,
                         **_: Any) -> str:

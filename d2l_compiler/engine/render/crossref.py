@@ -24,6 +24,7 @@ from typing import Literal
 import markdown as python_markdown
 
 from d2l_compiler.engine.errors import RenderError, did_you_mean
+from d2l_compiler.engine.render.math import MathExtension
 from d2l_compiler.engine.sources.page import PageSyntaxError, parse_page, split_front_matter
 from d2l_compiler.engine.sources.project import Project
 
@@ -52,6 +53,20 @@ class Target:
     title: str  # the caption's or heading's Markdown
 
 
+
+
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)")
+
+
+def code_spans(line: str) -> list[tuple[int, int]]:
+    """Where ``line``'s inline code spans are (start, end): text there is code, shown as
+    written, never a token (a page may show the syntax ``{{ d2l:ref x }}`` itself)."""
+    return [match.span() for match in _CODE_SPAN.finditer(line)]
+
+
+def in_code(position: int, spans: list[tuple[int, int]]) -> bool:
+    """Whether ``position`` lies inside one of ``spans``."""
+    return any(start <= position < end for start, end in spans)
 
 
 def page_number(text: str) -> str:
@@ -89,6 +104,8 @@ def _caption(body: str) -> tuple[Kind, str, str] | None:
     kind: Kind = "figure" if words[0] == "figure" else "table"
     if len(words) < 3:
         raise RenderError(f"a caption reads {{{{ d2l:{kind} LABEL caption text }}}}")
+    if "{{" in words[2]:
+        raise RenderError("a caption cannot hold another {{ d2l: }} token")
     return kind, words[1], words[2]
 
 
@@ -96,6 +113,15 @@ def _checked(label: str) -> str:
     if not LABEL.fullmatch(label):
         raise RenderError(f"{label!r} is not a label: a letter, then letters, digits, - or _")
     return label
+
+
+@dataclass(frozen=True)
+class PageLabels:
+    """One page's share of the index: what its converted page must agree with."""
+
+    number: str  # "" if the page has none
+    sections: Mapping[str, Target]
+    captions: Mapping[str, Target]
 
 
 @dataclass(frozen=True)
@@ -127,10 +153,12 @@ class BookIndex:
                 targets[target.label] = target
         return cls(targets, numbers)
 
-    def sections(self, page: str) -> tuple[str, dict[str, str]]:
-        """The number of ``page`` ("" if it has none) and its labelled sections' numbers."""
-        return self.numbers.get(page, ""), {t.label: t.number for t in self.targets.values()
-                                            if t.page == page and t.kind == "section"}
+    def page_labels(self, page: str) -> PageLabels:
+        """What the index holds of ``page``: its number and its labelled sections and captions."""
+        mine = [t for t in self.targets.values() if t.page == page]
+        return PageLabels(self.numbers.get(page, ""),
+                          {t.label: t for t in mine if t.kind == "section"},
+                          {t.label: t for t in mine if t.kind != "section"})
 
     def get(self, label: str, kinds: tuple[Kind, ...] = ("figure", "table", "section")) -> Target:
         """The target of ``label``; ``RenderError`` if the book has none of ``kinds``."""
@@ -160,7 +188,10 @@ def _page_targets(page: str, text: str, page_file: str) -> list[Target]:
             continue
         place = offset + skipped
         try:
+            spans = code_spans(line)
             for match in _TOKEN.finditer(line):
+                if in_code(match.start(), spans):
+                    continue
                 caption = _caption(match["body"])
                 if caption is None:
                     continue
@@ -180,18 +211,19 @@ def _page_targets(page: str, text: str, page_file: str) -> list[Target]:
 
 
 def caption_html(text: str) -> str:
-    """A caption's Markdown (the author's, not run data) as inline HTML."""
-    html = python_markdown.markdown(text).strip()
+    """A caption's Markdown (the author's, not run data) as inline HTML, its formulas typeset."""
+    html = python_markdown.markdown(text, extensions=[MathExtension()]).strip()
     if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         html = html[3:-4]
     return html
 
 
 def caption(target: Target, name: str) -> str:
-    """The numbered caption of ``target`` (``name``: 图, Figure, ...), as one HTML line."""
-    return (f'<p class="d2l-caption d2l-{target.kind}-caption" id="{target.label}">'
+    """The numbered caption of ``target`` (``name``: 图, Figure, ...), as one line of inline
+    HTML (a paragraph of its own on the page, and one inside an admonition or a tab alike)."""
+    return (f'<span class="d2l-caption d2l-{target.kind}-caption" id="{target.label}">'
             f'<span class="d2l-caption-number">{name} {target.number}</span> '
-            f'{caption_html(target.title)}</p>')
+            f'{caption_html(target.title)}</span>')
 
 
 def link(target: Target, text: str, from_page: str) -> str:
@@ -200,7 +232,8 @@ def link(target: Target, text: str, from_page: str) -> str:
         path = ""
     else:
         path = posixpath.relpath(target.page, posixpath.dirname(from_page) or ".")
-    return f"[{text}]({path}#{target.label})"
+    shown = text.replace("[", "&#91;").replace("]", "&#93;")  # a title's bracket ends no link
+    return f"[{shown}]({path}#{target.label})"
 
 
 def page_index(page: str, text: str, docs: str = "docs") -> BookIndex:

@@ -16,7 +16,7 @@ order, are the page's includes). Its freshness rule is the plugin's (``refuse_st
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import markdown
@@ -25,13 +25,13 @@ from markdown.preprocessors import Preprocessor
 from d2l_compiler.engine.errors import NoRecord
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.record.model import PageEntry
-from d2l_compiler.engine.render.crossref import BookIndex
-from d2l_compiler.engine.render.section_numbers import Sections, SectionNumbers
+from d2l_compiler.engine.render.crossref import BookIndex, PageLabels
+from d2l_compiler.engine.render.section_numbers import SectionNumbers
 from d2l_compiler.engine.render.markdown import RenderError, labels_for, refuse_stale, render_page
 from d2l_compiler.engine.render.installed import extensions_for
 from d2l_compiler.engine.sources.discover import includes_in
 from d2l_compiler.engine.sources.page import parse_page
-from d2l_compiler.engine.sources.project import find_project
+from d2l_compiler.engine.sources.project import GENERATED_DIR, find_project
 
 PRIORITY = 100  # before pymdownx.snippets (32): outputs must be in place when it runs
 
@@ -52,7 +52,7 @@ class _Render(Preprocessor):
         self.record = record
         self.extensions = extensions_for(self.project.settings.extensions)
         self.labels = labels_for(self.project.settings.labels)
-        self.sections: Sections | None = None  # of the page being converted (section_numbers)
+        self.sections: PageLabels | None = None  # of the page being converted (section_numbers)
 
     @cached_property
     def _page_texts(self) -> dict[str, str]:
@@ -97,10 +97,13 @@ class _Render(Preprocessor):
         # before Python-Markdown's own normalisation (priority 30): a page saved with CRLF
         text = _lines("\n".join(lines))
         name, entry = self._entry(text)
+        self.sections = None
+        if PurePosixPath(name).parts[0] == GENERATED_DIR:  # the engine's: rendered already,
+            return lines  # and what a region printed there is never a token
         page_file = f"{self.project.docs_dir.name}/{name}"
         includes = includes_in(self.project, text, Path(name)) if entry is not None else []
         refuse_stale(self.project, includes, self.record, name, page_file)
-        self.sections = self._book.sections(name)
+        self.sections = self._book.page_labels(name)
         return render_page(text, entry, self.record, self.project.root, page_file,
                            extensions=self.extensions, labels=self.labels, page_name=name,
                            book=self._book).split("\n")

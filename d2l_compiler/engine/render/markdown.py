@@ -36,7 +36,7 @@ from d2l_compiler.engine.record.io import readable_span, readable_time
 from d2l_compiler.engine.record.model import Display, PageEntry, Provenance, RegionEntry, RegionRun
 from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import inline, sanitised, snippet_safe, visible
-from d2l_compiler.engine.render.crossref import BookIndex
+from d2l_compiler.engine.render.crossref import BookIndex, code_spans, in_code
 from d2l_compiler.engine.render.installed import load_extensions
 from d2l_compiler.engine.render.labels import LABELS, Labels, labels_for, ran_for
 from d2l_compiler.engine.render.pictures import picture_link, served_as_file
@@ -198,6 +198,13 @@ def _replace_token(body: str, page: PageContext, extensions: Extensions) -> str:
     return _format(value, fmt.strip(), ref.strip())
 
 
+def _tokens_replaced(line: str, page: PageContext, extensions: Extensions) -> str:
+    """``line`` with its tokens replaced, except those inside code spans (shown as code)."""
+    spans = code_spans(line)
+    return _TOKEN.sub(lambda m: m[0] if in_code(m.start(), spans) else
+                      _replace_token(m["body"], page, extensions), line)
+
+
 def _included_outputs(fence_includes, runs, page_file: str, labels: Labels,
                       outdated: frozenset[int] = frozenset(), page: str | None = None) -> list[str]:
     """The output blocks for the includes of one fence, consuming their recorded runs
@@ -271,7 +278,7 @@ def render_page(markdown: str, entry: PageEntry | None, record: Record | None = 
             line = ""
         elif number not in fenced:
             try:
-                line = _TOKEN.sub(lambda m: _replace_token(m["body"], page, extensions), line)
+                line = _tokens_replaced(line, page, extensions)
             except RenderError as exc:
                 raise exc.at(page_file, number) from None
         out.append(line)

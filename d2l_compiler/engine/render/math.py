@@ -38,7 +38,10 @@ _ATTRIBUTES = frozenset(
     "lspace rspace minsize maxsize symmetric mathsize mathcolor mathbackground displaystyle "
     "scriptlevel linethickness columnalign columnlines columnspacing columnspan rowalign rowlines "
     "rowspacing rowspan frame framespacing width height depth voffset notation align "
-    "encoding".split())
+    "encoding linebreak".split())
+_COLOURS = frozenset({"mathcolor", "mathbackground"})
+_COLOUR = re.compile(r"#?[A-Za-z0-9]{1,32}")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
 # a token element's text (a self-closing one, ``<mi />``, has none)
 _TEXT = re.compile(r"(<(mtext|mi|mn|mo|ms)(?:\s[^>]*?)?(?<!/)>)(.*?)(</\2>)", re.DOTALL)
 
@@ -53,7 +56,14 @@ class FormulaError(RenderError):
 
 
 def formula_line(markdown: str, tex: str) -> int | None:
-    """The line (1-based) of ``markdown`` where the formula ``tex`` starts, if it is found."""
+    """The line (1-based) of ``markdown`` where the formula ``tex`` starts: written between
+    its delimiters (``$tex$``, ``\\(tex\\)``, ``$$tex$$``, ``\\[tex\\]``), else anywhere;
+    None if it is not found."""
+    for opening, closing in (("$$", "$$"), ("\\[", "\\]"), ("$", "$"), ("\\(", "\\)")):
+        found = markdown.find(opening + tex + closing)
+        if found >= 0:
+            start = found + len(opening) + len(tex) - len(tex.lstrip())
+            return markdown.count("\n", 0, start) + 1
     first = next((line.strip() for line in tex.split("\n") if line.strip()), "")
     return next((number for number, line in enumerate(markdown.split("\n"), 1)
                  if first and first in line), None)
@@ -61,8 +71,12 @@ def formula_line(markdown: str, tex: str) -> int | None:
 
 def mathml(tex: str, display: bool) -> str:
     """``tex`` as MathML (``display``: a block of its own); ``FormulaError`` if it cannot be."""
+    # the converter lays out ``split`` as LaTeX lays out ``aligned`` (right, then left) but
+    # reads ``aligned`` as plain text: one name for the same layout
+    written_tex = tex.replace("\\begin{aligned}", "\\begin{split}").replace(
+        "\\end{aligned}", "\\end{split}")
     try:
-        written = convert(tex, display="block" if display else "inline")
+        written = convert(written_tex, display="block" if display else "inline")
     except Exception as exc:  # noqa: BLE001 - the converter raises many kinds, all one failure
         raise FormulaError(f"cannot typeset the formula {tex.strip()!r}: "
                            f"{str(exc) or type(exc).__name__}", tex) from None
@@ -80,6 +94,18 @@ def mathml(tex: str, display: bool) -> str:
     if stray:
         raise FormulaError(f"the formula {tex.strip()!r} makes what a page does not publish: "
                            f"{', '.join(stray)}", tex)
+    for element in tree.iter():
+        if element.tag in (_MATHML + "mi", _MATHML + "mo") and _COMMAND.fullmatch(element.text or ""):
+            raise FormulaError(f"the formula {tex.strip()!r} uses {element.text}, a command the "
+                               "typesetter does not know (a typo?)", tex)
+        if element.tag == _MATHML + "mi" and element.text == "&":
+            raise FormulaError(f"the formula {tex.strip()!r} aligns with & outside an "
+                               "environment the typesetter lays out (align, aligned, split, "
+                               "array, matrix, cases)", tex)
+        if any(name in _COLOURS and not _COLOUR.fullmatch(value)
+               for name, value in element.attrib.items()):
+            raise FormulaError(f"the formula {tex.strip()!r} names a colour that is not one "
+                               "(a name or #hex)", tex)
     return written
 
 

@@ -20,7 +20,7 @@ from d2l_compiler.engine.record.whole import Record
 from d2l_compiler.engine.escape import visible
 from d2l_compiler.engine.sources.page import MARK, parse_page, split_front_matter
 from d2l_compiler.engine.sources.project import GENERATED_DIR
-from d2l_compiler.engine.render.crossref import BookIndex
+from d2l_compiler.engine.render.crossref import BookIndex, SectionCounter
 from d2l_compiler.engine.render.markdown import LABELS, Labels, RenderError, render_page, rich_html
 from d2l_compiler.engine.render.notebook_markdown import notebook_flavoured, one_tab_each
 from d2l_compiler.engine.render.notebook_page import NOTEBOOK_META, notebook_markdown
@@ -178,11 +178,13 @@ def notebook_cells(markdown: str, entry: PageEntry, record: Record, code_of: Map
     options = {"extensions": extensions, "labels": labels, "page_name": page_name, "book": book}
     render_page(markdown, entry, record, root, page_file, **options)  # errors name its own lines
     cells, count = [], 0
+    sections = SectionCounter(book.page_labels(page_name).number)
     for kind, payload in _chunks(markdown, page_file, tab):
         if kind == "markdown":
             text = render_page(payload, entry, record, root, page_file, outputs=False,
                                **options) if payload.strip() else ""
             if text.strip():
+                text = _headings_numbered(text, sections)
                 cells.append(_markdown_cell(notebook_flavoured(fix_links(text))))
         elif entry.regions[payload].run is not None:
             count += 1
@@ -191,6 +193,28 @@ def notebook_cells(markdown: str, entry: PageEntry, record: Record, code_of: Map
         else:  # library code the page shows but does not run: show it as text
             cells.append(_markdown_cell(f"```python\n{code_of[entry.regions[payload].id]}```"))
     return cells
+
+
+_HEADING_LINE = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<title>.*?)[ \t]*(?:#+[ \t]*)?"
+                          r"(?:\{:?[ \t]*#(?P<label>[^\s}]+)[^}]*\})?[ \t]*$")
+
+
+def _headings_numbered(text: str, sections: SectionCounter) -> str:
+    """The headings of a notebook's prose as the site shows them: numbered as the page's
+    (``sections`` counts across cells), a label (``{#x}``, which Jupyter would show as text)
+    turned into an anchor the references link to."""
+    lines, fenced = text.split("\n"), False
+    for number, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        heading = None if fenced else _HEADING_LINE.match(line)
+        if heading is None:
+            continue
+        shown = sections.next(len(heading["hashes"]))
+        anchor = f' <a id="{heading["label"]}"></a>' if heading["label"] else ""
+        lines[number] = (f"{heading['hashes']} {shown + ' ' if shown else ''}"
+                         f"{heading['title']}{anchor}")
+    return "\n".join(lines)
 
 
 def page_notebooks(markdown: str, entry: PageEntry, record: Record,

@@ -26,32 +26,57 @@ FOLDER = f"{GENERATED_DIR}/pictures"  # docs-relative
 _SUFFIX = {"image/svg+xml": ".svg", "image/png": ".png"}
 
 
-# what may make an SVG more than a picture when it is opened by itself, on the site's origin
-_ACTIVE_ELEMENTS = frozenset({"script", "foreignobject", "iframe", "object", "embed", "a",
-                              "animate", "set", "animatemotion", "animatetransform", "handler",
-                              "listener", "audio", "video"})
-_INNER_URL = re.compile(r"url\(\s*['\"]?(?!#)", re.IGNORECASE)
+_SVG = "{http://www.w3.org/2000/svg}"
+# what a picture file may hold: SVG's drawing elements (matplotlib writes these), nothing that
+# runs, links, animates, embeds a document or reaches outside; and its metadata (RDF, Dublin
+# Core, Creative Commons: inert words)
+_DRAWING = frozenset(
+    "svg g defs desc title metadata style path rect circle ellipse line polyline polygon text "
+    "tspan clipPath mask pattern linearGradient radialGradient stop use image symbol marker".split())
+_METADATA = ("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}", "{http://purl.org/dc/elements/1.1/}",
+             "{http://creativecommons.org/ns#}")
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml[^?]*\?>")
+_LOCAL_URL = re.compile(r"url\(\s*['\"]?#[\w.-]+['\"]?\s*\)", re.IGNORECASE)
+
+
+def _inert_text(text: str) -> bool:
+    """Whether an attribute's value or a style's text (entities already decoded) reaches
+    nothing: no CSS escape, no at-rule, no ``url()`` but to an element of the picture."""
+    return "\\" not in text and "@" not in text and "url(" not in _LOCAL_URL.sub("", text.lower())
 
 
 def _inert_svg(text: str) -> bool:
-    """Whether an SVG is only a picture: no script, event handler, link, animation, embedded
-    document, entity, or reference to anything but itself and inline images (as matplotlib
-    writes them). Such an SVG may be served as a file of the site: opened by itself, there is
-    nothing in it to run."""
-    if "<!ENTITY" in text or _INNER_URL.search(text) or "@import" in text:
+    """Whether an SVG is only a picture, by an allow-list: SVG drawing elements and their
+    metadata, no processing instruction or entity, no event handler, links only to its own
+    elements or to inline PNG/JPEG images, styles that reach nothing. Such an SVG may be
+    served as a file of the site: opened by itself, there is nothing in it to run or fetch."""
+    body = _XML_DECLARATION.sub("", text, count=1)
+    if "<?" in body or "<!ENTITY" in body:
         return False
     try:
         root = ElementTree.fromstring(text)
     except ElementTree.ParseError:
         return False
+    metadata: set[ElementTree.Element] = set()
     for element in root.iter():
-        if element.tag.rpartition("}")[2].lower() in _ACTIVE_ELEMENTS:
+        if element.tag.endswith("}metadata"):
+            metadata.update(element.iter())
+    for element in root.iter():
+        namespace, _, name = element.tag.rpartition("}")
+        inside = element in metadata and (namespace + "}").startswith(_METADATA)
+        if not (namespace + "}" == _SVG and name in _DRAWING) and not inside:
             return False
-        for name, value in element.attrib.items():
-            local = name.rpartition("}")[2].lower()
+        if name == "style" and not _inert_text(element.text or ""):
+            return False
+        for attribute, value in element.attrib.items():
+            local = attribute.rpartition("}")[2].lower()
             if local.startswith("on"):
                 return False
-            if local == "href" and not (value.startswith("#") or value.startswith("data:image/")):
+            if local == "href":
+                if not (value.startswith("#") or value.startswith(("data:image/png;",
+                                                                    "data:image/jpeg;"))):
+                    return False
+            elif not _inert_text(value) and not (inside and local == "resource"):
                 return False
     return True
 

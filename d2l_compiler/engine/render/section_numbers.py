@@ -18,33 +18,36 @@ import markdown
 from markdown.treeprocessors import Treeprocessor
 
 from d2l_compiler.engine.errors import RenderError
-from d2l_compiler.engine.render.crossref import SectionCounter
+from d2l_compiler.engine.render.crossref import PageLabels, SectionCounter
 
 PRIORITY = 4  # after toc (5), which gives the headings their ids
-# the page being converted: its number ("" none) and its labelled sections' numbers
-Sections = tuple[str, dict[str, str]]
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 
 class _Number(Treeprocessor):
-    def __init__(self, md: markdown.Markdown, current: Callable[[], Sections | None]) -> None:
+    def __init__(self, md: markdown.Markdown, current: Callable[[], PageLabels | None]) -> None:
         super().__init__(md)
         self.current = current
 
     def run(self, root: ElementTree.Element) -> None:
-        sections = self.current()
-        if not sections or not sections[0]:
+        labels = self.current()
+        if labels is None:
             return
-        page, expected = sections
-        counter = SectionCounter(page)
+        _check(root, labels)
+        if not labels.number:
+            return
+        counter = SectionCounter(labels.number)
         for heading in root:
-            if len(heading.tag) != 2 or heading.tag[0] != "h" or not heading.tag[1].isdigit():
+            if heading.tag not in _HEADINGS:
                 continue
             number = counter.next(int(heading.tag[1]))
             label = heading.get("id", "")
-            if label in expected and expected[label] != number:
+            target = labels.sections.get(label)
+            if target is not None and target.number != number:
                 raise RenderError(f"the section labelled {label!r} is numbered {number or 'not'} "
-                                  f"here but {expected[label] or 'not'} in the book's index: "
-                                  "write its headings as '#' lines, outside HTML blocks")
+                                  f"here but {target.number or 'not'} in the book's index: "
+                                  "write its headings as '#' lines, outside HTML blocks",
+                                  line=target.line)
             if number:
                 span = ElementTree.Element("span", {"class": "d2l-section-number"})
                 span.text, span.tail = number, " " + (heading.text or "")
@@ -52,11 +55,28 @@ class _Number(Treeprocessor):
                 heading.insert(0, span)
 
 
-class SectionNumbers(markdown.Extension):
-    """Registers the numbering; ``current`` says, for the page being converted, its number
-    and its labelled sections' numbers (None: number nothing)."""
+def _check(root: ElementTree.Element, labels: PageLabels) -> None:
+    """Every labelled section of the index is a heading of the converted page (not one
+    hidden in an HTML comment or block), and no caption's label is the anchor of another
+    element (a reference would jump there)."""
+    anchors = {element.get("id"): element for element in root.iter() if element.get("id")}
+    for label, target in labels.sections.items():
+        if label not in anchors or anchors[label].tag not in _HEADINGS:
+            raise RenderError(f"the heading labelled {label!r} is no heading of the page (is it "
+                              "inside an HTML comment or block?): a reference to it would lead "
+                              "nowhere", line=target.line)
+    for label, target in labels.captions.items():
+        if label in anchors:
+            raise RenderError(f"the label {label!r} is also the anchor of a "
+                              f"<{anchors[label].tag}> on the page (a heading's, say): choose "
+                              "another, or a reference jumps there", line=target.line)
 
-    def __init__(self, current: Callable[[], Sections | None]) -> None:
+
+class SectionNumbers(markdown.Extension):
+    """Registers the numbering and its checks; ``current`` gives, for the page being
+    converted, its share of the book's index (None: neither number nor check)."""
+
+    def __init__(self, current: Callable[[], PageLabels | None]) -> None:
         super().__init__()
         self.current = current
 
