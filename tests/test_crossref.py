@@ -246,5 +246,6 @@ def test_the_notebook_numbers_its_headings_as_the_page_does(site):
     assert site.build().code == 0
     notebook = json.loads((site.root / "docs/generated/index.ipynb").read_text())
     text = "".join("".join(cell["source"]) for cell in notebook["cells"])
-    assert "# 1 One" in text and '## 1.1 Later <a id="sec-later"></a>' in text
+    assert '# <span class="d2l-section-number">1</span> One' in text
+    assert '## <span class="d2l-section-number">1.1</span> Later <a id="sec-later"></a>' in text
     assert "{#sec-later}" not in text

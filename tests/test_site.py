@@ -107,7 +107,8 @@ def test_provenance_stamp_and_downloadable_record(chapter):
     record = read_record(chapter)
     prov = record["pages"]["compilers.md"]["provenance"]
     page = _text(_page(chapter, "compilers"))
-    assert f"PyTorch {prov['torch']}" in page and f"设备 {prov['device']}" in page
+    device = {"cpu": "CPU", "cuda": "GPU"}[prov["device"]]  # in a reader's words
+    assert f"PyTorch {prov['torch']}" in page and f"设备 {device}" in page
     published = json.loads((chapter / "site" / "d2l-record.json").read_text(encoding="utf-8"))
     assert published == record
 

@@ -62,6 +62,9 @@ def toc_tokens(entries: list[TocEntry]) -> list[dict]:
     return nest_toc_tokens([{"level": e.level, "id": e.id, "name": e.name} for e in entries])
 
 
+_SECTION_NUMBER = re.compile(r'<span class="d2l-section-number">[^<]*</span>\s*')
+
+
 def with_site_anchors(content: str, slugify: Callable[[str, str], str],
                       link_title: str) -> tuple[str, list[TocEntry]]:
     """Every heading's id from ``slugify(text, "-")`` (made unique as Python-Markdown's toc
@@ -72,7 +75,9 @@ def with_site_anchors(content: str, slugify: Callable[[str, str], str],
     def fix(match: re.Match) -> str:
         inner = _ANCHOR.sub("", match["inner"])
         text = html.unescape(_TAG.sub("", inner)).strip()
-        base = slugify(text, "-") or f"h{match['level']}"
+        # a section's number is not part of its anchor, on the page as here
+        named = html.unescape(_TAG.sub("", _SECTION_NUMBER.sub("", inner))).strip()
+        base = slugify(named, "-") or f"h{match['level']}"
         anchor = unique(base, used)
         flat.append(TocEntry(int(match["level"]), anchor, html.escape(text)))
         attrs = _ID.sub("", match["attrs"])

@@ -212,8 +212,9 @@ def _headings_numbered(text: str, sections: SectionCounter) -> str:
             continue
         shown = sections.next(len(heading["hashes"]))
         anchor = f' <a id="{heading["label"]}"></a>' if heading["label"] else ""
-        lines[number] = (f"{heading['hashes']} {shown + ' ' if shown else ''}"
-                         f"{heading['title']}{anchor}")
+        # the number marked as the page marks it: the site's copy leaves it out of the anchor
+        mark = f'<span class="d2l-section-number">{shown}</span> ' if shown else ""
+        lines[number] = f"{heading['hashes']} {mark}{heading['title']}{anchor}"
     return "\n".join(lines)
 
 
