@@ -117,14 +117,15 @@ sys.exit(main(["build"]))
 
 def test_a_book_builds_with_the_engine_alone(tmp_path):
     """An engine-only install (``pip install ".[engine]"``): the extra names only MkDocs,
-    pymdown-extensions, the typed record's msgspec and the two process and file libraries, and
-    a book builds with torch,
-    numpy, the theme and every package of this chapter made unimportable."""
+    pymdown-extensions, the typed record's msgspec, the two process and file libraries, the
+    formula typesetter (latex2mathml) and the HTML sanitiser (nh3), and a book builds with
+    torch, numpy, the theme and every package of this chapter made unimportable."""
     from importlib.metadata import requires
 
     engine = sorted(r.split(";")[0].split(">")[0].split("<")[0].strip()
                     for r in requires("d2l_compiler") or () if 'extra == "engine"' in r)
-    assert engine == ["mkdocs", "msgspec", "psutil", "pymdown-extensions", "watchfiles"]
+    assert engine == ["latex2mathml", "mkdocs", "msgspec", "nh3", "psutil", "pymdown-extensions",
+                      "watchfiles"]
     (tmp_path / "docs").mkdir()
     (tmp_path / "snippets").mkdir()
     (tmp_path / "mkdocs.yml").write_text(
