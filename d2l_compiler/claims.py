@@ -10,6 +10,7 @@ difference is within the noise.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from d2l_compiler.timing import duration, quartiles, time_unit
@@ -293,3 +294,152 @@ def verdicts_agreement(first: tuple[Mapping[str, Any], Mapping[str, Any]],
     opposite = "结论正好相反" if _OPPOSITE.get(v1) == v2 else "结论并不相同"
     return (f"{how}，{opposite}：前一次{said[0]}，后一次{said[1]}。"
             f"快慢的结论只在它自己的测量条件下成立。")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One place a timing appears on a page: the recorded value's name and its samples record."""
+
+    where: str
+    samples: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A quantity the page shows more than once: every place it appears, and for each place
+    after the first how it stands beside the first (``beside_first[i]`` for ``timings[i + 1]``)."""
+
+    what: str
+    timings: tuple[Timing, ...]
+    beside_first: tuple[str, ...]
+
+
+def timings_in(value: Any, where: str = "") -> list[Timing]:
+    """Every samples record inside ``value`` (mappings and lists walked), named by its path
+    (``benchmark_repeated.eager`` or ``paths.batches.1.script.paired.path``)."""
+    if isinstance(value, Mapping):
+        if value.get("type") == "samples":
+            return [Timing(where, value)]
+        return [t for key, inner in value.items()
+                for t in timings_in(inner, f"{where}.{key}" if where else str(key))]
+    if isinstance(value, list | tuple):
+        return [t for i, inner in enumerate(value) for t in timings_in(inner, f"{where}.{i}")]
+    return []
+
+
+def _same_process(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+    process = first.get("process_id")
+    return bool(process) and process == second.get("process_id")
+
+
+def _gap(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
+    a, b = _summary(first)[1], _summary(second)[1]
+    gap = abs(a - b) / (min(a, b) or max(a, b) or 1)
+    return f"{gap:.0%}" if gap >= 0.1 else f"{gap:.1%}"
+
+
+def _beside(first: Mapping[str, Any], other: Mapping[str, Any], where: str, first_where: str) -> str:
+    """How ``other`` stands beside ``first`` (two timings of one work), as a short phrase;
+    ``Disagreement`` where one process timed it twice the same way and the two do not agree."""
+    agree = verdict(first, other) == "within noise"
+    differ = [name for name in dict.fromkeys([*_conditions(first), *_conditions(other)])
+              if _conditions(first).get(name) != _conditions(other).get(name)]
+    same_process = _same_process(first, other)
+    if not differ and same_process and not agree:
+        raise Disagreement(f"{where} times the same work as {first_where}, in the same "
+                           f"process under the same conditions, yet their interquartile "
+                           f"ranges do not overlap ({spread(first, 'en')} vs "
+                           f"{spread(other, 'en')}): the measurement did not reproduce; build "
+                           f"again on a quieter machine or measure for longer")
+    how = []
+    if differ:
+        how.append(f"测法不同（{'、'.join(differ)}）")
+    if not same_process:
+        how.append("在另一个进程里测得")
+    if not how:
+        return "同一进程、同样的测法，四分位区间相互重叠，一致"
+    said = "，".join(how)
+    return f"{said}，四分位区间相互重叠" if agree else f"{said}，中位数相差 {_gap(first, other)}"
+
+
+def repeated_timings(timings: list[Timing]) -> list[Repeat]:
+    """The works timed more than once among ``timings`` (by ``work``; unnamed ones are left
+    out), each with how every later place stands beside the first. ``Disagreement`` where
+    two timings of one work, taken in one process under the same conditions, do not agree
+    (every pair is checked, not only those beside the first)."""
+    groups: dict[str, list[Timing]] = {}
+    for timing in timings:
+        work = timing.samples.get("work")
+        if isinstance(work, str) and work:
+            groups.setdefault(work, []).append(timing)
+    repeats = []
+    for work, found in groups.items():
+        if len(found) < 2:
+            continue
+        for i, first in enumerate(found):
+            for later in found[i + 1:]:
+                _beside(first.samples, later.samples, later.where, first.where)
+        beside = tuple(_beside(found[0].samples, t.samples, t.where, found[0].where)
+                       for t in found[1:])
+        repeats.append(Repeat(work, tuple(found), beside))
+    return repeats
+
+
+@dataclass(frozen=True)
+class RepeatedComparison:
+    """Two works timed side by side (one ``session``) in more than one session: each pair
+    (``slower`` side first by work name, as ``Timing``s), and for each pair after the first
+    how its ratio stands beside the first pair's."""
+
+    works: tuple[str, str]
+    pairs: tuple[tuple[Timing, Timing], ...]
+    beside_first: tuple[str, ...]
+
+
+def ratio_of(pair: tuple[Timing, Timing]) -> tuple[float, float, float] | None:
+    """Quartiles of the first work's time over the second's, round by round (None unless
+    the two were timed side by side)."""
+    ratios = round_ratios(pair[0].samples, pair[1].samples)
+    return quartiles(ratios) if ratios else None
+
+
+def _beside_ratio(first: tuple[Timing, Timing], other: tuple[Timing, Timing]) -> str:
+    # raises Disagreement where the same conditions give opposite verdicts or ratios apart
+    verdicts_agreement((first[0].samples, first[1].samples), (other[0].samples, other[1].samples))
+    differ = [name for name in dict.fromkeys([*_conditions(first[0].samples),
+                                              *_conditions(other[0].samples)])
+              if _conditions(first[0].samples).get(name) != _conditions(other[0].samples).get(name)]
+    how = []
+    if differ:
+        how.append(f"测法不同（{'、'.join(differ)}）")
+    if not _same_process(first[0].samples, other[0].samples):
+        how.append("在另一个进程里测得")
+    r1, r2 = ratio_of(first), ratio_of(other)
+    overlap = r1 is None or r2 is None or (r1[0] <= r2[2] and r2[0] <= r1[2])
+    said = "，".join(how) or "同一进程、同样的测法"
+    same = verdict(first[0].samples, first[1].samples) == verdict(other[0].samples,
+                                                                   other[1].samples)
+    return (f"{said}，{'快慢的结论相同' if same else '快慢的结论不同'}，"
+            f"{'倍数的区间相互重叠' if overlap else '倍数的区间互不重叠'}")
+
+
+def repeated_comparisons(timings: list[Timing]) -> list[RepeatedComparison]:
+    """The comparisons the page makes more than once: two named works timed side by side in
+    more than one session. ``Disagreement`` (from :func:`verdicts_agreement`) where two of
+    them, taken under the same conditions, reach opposite verdicts or ratios whose ranges do
+    not overlap."""
+    sessions: dict[str, list[Timing]] = {}
+    for timing in timings:
+        session, work = timing.samples.get("session"), timing.samples.get("work")
+        if session and isinstance(work, str) and work:
+            sessions.setdefault(str(session), []).append(timing)
+    pairs: dict[tuple[str, str], list[tuple[Timing, Timing]]] = {}
+    for found in sessions.values():
+        for i, a in enumerate(found):
+            for b in found[i + 1:]:
+                first, second = sorted((a, b), key=lambda t: t.samples["work"])
+                pairs.setdefault((first.samples["work"], second.samples["work"]), []).append(
+                    (first, second))
+    return [RepeatedComparison(works, tuple(found),
+                               tuple(_beside_ratio(found[0], pair) for pair in found[1:]))
+            for works, found in pairs.items() if len(found) > 1]

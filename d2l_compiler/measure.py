@@ -26,7 +26,8 @@ from .models import human_size
 from .numerics import FULL_FLOAT32, MatmulSettings, Tolerance, pin_matmul_precision, tolerance
 from .paths import (LABELS, PATHS, SETTINGS, Artifact, check_artifacts, make_path,
                     unavailable_paths)
-from .timing import FRESH_PROCESS, Samples, conditions, new_session, quartiles, synchronize
+from .timing import (FRESH_PROCESS, Samples, conditions, new_session, quartiles, synchronize,
+                     work_of)
 
 
 def quick_mode() -> bool:
@@ -43,7 +44,7 @@ T = TypeVar("T")
 
 
 def measure_call(fn: Callable[[Any], Any], x: Any, description: str,
-                 min_run_time: float | None = None) -> Samples:
+                 min_run_time: float | None = None, *, work: str = "") -> Samples:
     """测量 ``fn(x)`` 每次调用的秒数。
 
     在 CPU 上，结果来自 ``torch.utils.benchmark`` 的 ``blocked_autorange``：它会先预热，
@@ -54,13 +55,14 @@ def measure_call(fn: Callable[[Any], Any], x: Any, description: str,
 
     四分位区间宽于中位数的 ``STEADY_SPREAD``（15%）时，说明测量受到了干扰，
     于是整个重测，最多共测 ``STEADY_ATTEMPTS`` 次，保留区间最窄的一次；
-    结果的 ``attempts`` 记下一共测了几次。
+    结果的 ``attempts`` 记下一共测了几次；``work`` 记下测的是什么（默认由
+    [`work_of`][d2l_compiler.timing.work_of] 从 ``fn`` 和 ``x`` 得出）。
     """
     if min_run_time is None:
         min_run_time = 0.05 if quick_mode() else 1.0
     best, attempts = _steadiest(lambda: _measure_once(fn, x, description, min_run_time),
                                 lambda taken: taken.relative_spread)
-    return replace(best, attempts=attempts)
+    return replace(best, attempts=attempts, work=work or work_of(fn, x))
 
 
 def _steadiest(take: Callable[[], T], spread: Callable[[T], float]) -> tuple[T, int]:
@@ -178,14 +180,16 @@ PAIRED_ROUNDS = 11  # eager and the path, alternately, in the path's own process
 
 
 def paired_rounds(eager: Callable[[Any], Any], path: Callable[[Any], Any], x: Any,
-                  label: str, rounds: int = PAIRED_ROUNDS) -> tuple[Samples, Samples]:
+                  label: str, rounds: int = PAIRED_ROUNDS,
+                  works: tuple[str, str] = ("", "")) -> tuple[Samples, Samples]:
     """Eager's and the path's per-call time, ``rounds`` times, each pair timed back to back
     in one process (one sample per round: that round's median): whatever slows the process
     (memory layout, clock speed, a busy machine) slows both sides of a pair alike, so their
     ratios vary far less from build to build than a ratio of times taken in two processes.
     The path's samples are its only timing: its per-call time and its speed-up are read off
     the same rounds. Rounds whose ratios spread wider than ``STEADY_SPREAD`` are all taken
-    again, up to ``STEADY_ATTEMPTS`` times (the narrowest kept, with its ``attempts``)."""
+    again, up to ``STEADY_ATTEMPTS`` times (the narrowest kept, with its ``attempts``).
+    ``works`` names what each side times (``Samples.work``)."""
     seconds = 0.02 if quick_mode() else 0.2
 
     def take() -> tuple[Samples, Samples]:
@@ -195,9 +199,10 @@ def paired_rounds(eager: Callable[[Any], Any], path: Callable[[Any], Any], x: An
                 last = _measure_once(fn, x, label, seconds)
                 kept.append(last.median)
         session = new_session()
-        return tuple(Samples(name, tuple(kept), last.number, 1, last.conditions, session)
-                     for name, kept in ((f"与 {label} 交替计时的 eager", times[0]),
-                                        (f"与 eager 交替计时的 {label}", times[1])))
+        return tuple(Samples(name, tuple(kept), last.number, 1, last.conditions, session,
+                             work=work)
+                     for name, kept, work in ((f"与 {label} 交替计时的 eager", times[0], works[0]),
+                                              (f"与 eager 交替计时的 {label}", times[1], works[1])))
 
     def ratio_spread(taken: tuple[Samples, Samples]) -> float:
         low, ratio, high = quartiles([e / p for e, p in zip(taken[0].seconds, taken[1].seconds,
@@ -316,7 +321,10 @@ def measure_path(name: str, net: Any, x: Any, reference: Any, workdir: str,
     if name == "eager":
         return PathResult(name, 0.0, measure_call(net, x, LABELS[name]), True, diff, artifacts)
     # one timing per path: its per-call time and its speed-up come from the same rounds
-    paired = paired_rounds(net, runnable, x, LABELS[name])
+    # what each side times: a path's own object may hold no parameters (a frozen module), so
+    # its weights are named by the model it was made from
+    paired = paired_rounds(net, runnable, x, LABELS[name],
+                           works=(work_of(net, x), work_of(runnable, x, LABELS[name], model=net)))
     return PathResult(name, compile_seconds, paired[1], True, diff, artifacts, paired)
 
 
@@ -386,13 +394,14 @@ def _run_isolated(name: str, job_dir: Path) -> PathResult:
 def _samples_to_worker(samples: Samples) -> dict[str, Any]:
     return {"description": samples.description, "seconds": list(samples.seconds),
             "number": samples.number, "conditions": samples.conditions, "session": samples.session,
-            "attempts": samples.attempts}
+            "attempts": samples.attempts, "work": samples.work, "process_id": samples.process_id}
 
 
 def _samples_from_worker(data: dict[str, Any]) -> Samples:
     return Samples(data["description"], tuple(data["seconds"]), data["number"], warmup=1,
                    conditions=tuple(map(tuple, data["conditions"])),
-                   session=data["session"], attempts=data["attempts"]).measured_in(FRESH_PROCESS)
+                   session=data["session"], attempts=data["attempts"], work=data["work"],
+                   process_id=data["process_id"]).measured_in(FRESH_PROCESS)
 
 
 # Warnings caused by this module's own measurement settings, not by the reader's code: the

@@ -116,6 +116,12 @@ class Samples:
     # how many times the whole measurement was taken before its spread was narrow enough to
     # publish (``measure_call`` repeats a measurement whose quartiles lie far apart)
     attempts: int = 1
+    # what was timed, apart from how (see ``work_of``): two timings with the same ``work`` are
+    # figures of one quantity, which the chapter checks wherever it shows it twice; "" = unnamed
+    work: str = ""
+    # the interpreter that took the samples: one process's timings of the same work under
+    # the same conditions must agree, while another process may run the same code slower
+    process_id: str = field(default_factory=lambda: PROCESS_ID)
     quantiles: tuple[float, float, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,7 +159,8 @@ class Samples:
                 "count": len(self.seconds), "number": self.number, "warmup": self.warmup,
                 "median": med, "q1": q1, "q3": q3, "iqr": q3 - q1, "min": min(self.seconds),
                 "max": max(self.seconds), "conditions": dict(self.conditions),
-                "session": self.session, "attempts": self.attempts}
+                "session": self.session, "attempts": self.attempts, "work": self.work,
+                "process_id": self.process_id}
 
     def measured_in(self, process: str) -> "Samples":
         """返回同样的样本，并注明它们是在哪个进程里测得的。
@@ -163,6 +170,58 @@ class Samples:
         if PROCESS not in dict(named):
             named += ((PROCESS, process),)
         return replace(self, conditions=named)
+
+
+# This interpreter's name in the samples it takes (``Samples.process_id``).
+PROCESS_ID = uuid.uuid4().hex[:12]
+
+
+def work_of(fn: Any, x: Any = None, kind: str = "", model: Any = None) -> str:
+    """说明计时测的是*什么*（与怎样测无关）：被调用对象的种类、模型参数的指纹，以及输入的形状、
+    类型和设备，例如 ``eager · 参数 3f2a9c1b · 输入 1×512 float32 cpu``。
+
+    种类默认由 ``fn`` 的类型推断（``eager``、``torch.jit.script``、``torch.jit.trace``、
+    ``torch.compile``，普通函数用它的名字），也可以由 ``kind`` 指定；参数指纹默认取自
+    ``fn`` 自己的参数，``model`` 可以指定另一个模型（转换后不再带参数的对象，例如冻结的
+    TorchScript 模型）。两次计时的 ``work`` 相同，测的就是同一个量。"""
+    parts = [kind or _kind(fn)]
+    digest = _parameters_digest(fn if model is None else model)
+    if digest:
+        parts.append(f"参数 {digest}")
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        dtype = str(getattr(x, "dtype", "")).removeprefix("torch.")
+        device = getattr(getattr(x, "device", None), "type", "")
+        parts.append(" ".join(filter(None, ("输入 " + "×".join(map(str, shape)), dtype, device))))
+    return " · ".join(parts)
+
+
+def _kind(fn: Any) -> str:
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(fn, torch.nn.Module):
+        name = type(fn).__name__
+        if isinstance(fn, torch.jit.ScriptModule):
+            return "torch.jit.trace" if "Traced" in name else "torch.jit.script"
+        return "torch.compile" if name == "OptimizedModule" else "eager"
+    return getattr(fn, "__qualname__", type(fn).__qualname__)
+
+
+def _parameters_digest(model: Any) -> str:
+    """The first 8 hex digits of a SHA-256 over the model's parameters (shapes and bytes):
+    the same weights give the same digest in any process; "" without parameters."""
+    parameters = getattr(model, "parameters", None)
+    found = list(parameters()) if callable(parameters) else []
+    if not found:
+        return ""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    for p in found:
+        digest.update(str(tuple(p.shape)).encode())
+        digest.update(p.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:8]
 
 
 # The names of the conditions a timing records (they are shown on the page as they are).
@@ -200,21 +259,27 @@ def _spread_sample(seconds: tuple[float, ...], limit: int) -> list[float]:
     return [ordered[round(i * (len(ordered) - 1) / (limit - 1))] for i in range(limit)]
 
 
-def measure_many(work: Mapping[str, Callable[[], object]], *, number: int = 1000,
-                 repeats: int = 7, warmup: int = 1) -> dict[str, Samples]:
+def measure_many(work: Mapping[str, Callable[[], object] | tuple[Callable[[Any], object], Any]],
+                 *, number: int = 1000, repeats: int = 7, warmup: int = 1) -> dict[str, Samples]:
     """给每个可调用对象计时 ``repeats`` 轮，每轮调用 ``number`` 次。
 
     每轮得到一个样本，即这一轮里平均每次调用的秒数。各轮交替进行（A、B、A、B……）：
     共享的机器一时变慢，所有候选都会同样受影响，而不会只拖累恰好在那段时间运行的那一个。
     这些结果共用同一个 ``session``，因此 [`verdict`][d2l_compiler.claims.verdict]
     会逐轮比较它们。
+
+    每一项可以是无参数的可调用对象，也可以是 ``(fn, x)``：后者每次调用 ``fn(x)``，
+    并由 [`work_of`][d2l_compiler.timing.work_of] 记下测的是什么，
+    这样同一个量在别处再测一次时，可以拿来对照。
     """
     if number < 1 or repeats < 1 or warmup < 0:
         raise ValueError("number and repeats must be >= 1, warmup >= 0")
     measured_under = conditions(MEASURE_MANY)
+    calls = {name: _call(item) for name, item in work.items()}
+    works = {name: work_of(*item) if isinstance(item, tuple) else "" for name, item in work.items()}
     timings: dict[str, list[float]] = {name: [] for name in work}
     for round_ in range(warmup + repeats):
-        for name, fn in work.items():
+        for name, fn in calls.items():
             timer = Timer()
             for _ in range(number):
                 fn()
@@ -222,8 +287,16 @@ def measure_many(work: Mapping[str, Callable[[], object]], *, number: int = 1000
             if round_ >= warmup:
                 timings[name].append(elapsed / number)
     session = new_session()
-    return {name: Samples(name, tuple(ts), number, warmup, measured_under, session)
+    return {name: Samples(name, tuple(ts), number, warmup, measured_under, session,
+                          work=works[name])
             for name, ts in timings.items()}
+
+
+def _call(item: Callable[[], object] | tuple[Callable[[Any], object], Any]) -> Callable[[], object]:
+    if not isinstance(item, tuple):
+        return item
+    fn, x = item
+    return lambda: fn(x)
 
 
 def new_session() -> str:

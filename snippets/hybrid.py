@@ -55,12 +55,13 @@ x = torch.randn(1, 512, device=device())
 scripted_net = torch.jit.script(net)
 
 # 先热身 1 轮，再测 15 轮；每次 measure_many 里的两种情形交替测量：A、B、A、B……
-timings = measure_many({'不用 TorchScript': lambda: net(x),
-                        '用 TorchScript': lambda: scripted_net(x)},
+# 写成 (模型, 输入)，measure_many 会记下测的是什么，页面上别处再测同一个量时可以对照
+timings = measure_many({'不用 TorchScript': (net, x),
+                        '用 TorchScript': (scripted_net, x)},
                        number=1000, repeats=15, warmup=1)
 with torch.no_grad():  # 关闭自动求导：本节后面的表格都在这种条件下测量
-    no_grad = measure_many({'不用 TorchScript、关闭自动求导': lambda: net(x),
-                            '用 TorchScript、关闭自动求导': lambda: scripted_net(x)},
+    no_grad = measure_many({'不用 TorchScript、关闭自动求导': (net, x),
+                            '用 TorchScript、关闭自动求导': (scripted_net, x)},
                            number=1000, repeats=15, warmup=1)
 eager, scripted = timings['不用 TorchScript'], timings['用 TorchScript']
 eager_no_grad = no_grad['不用 TorchScript、关闭自动求导']

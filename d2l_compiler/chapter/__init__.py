@@ -5,7 +5,8 @@ the tokens ``paths_table`` / ``paths_files`` / ``paths_summary`` / ``paths_file_
 ``paths_compile_times`` (VALUE BATCH), ``paths_chart`` / ``paths_provenance`` /
 ``paths_file_growth`` / ``paths_batch_scaling`` / ``paths_process_spread`` /
 ``paths_device`` / ``paths_outputs_from`` / ``paths_warm_up`` (VALUE); the chart is inline
-SVG drawn from the record.
+SVG drawn from the record. ``repeated_figures`` (no words) finds and checks every quantity
+the page measured more than once (:mod:`.repeated`).
 When the record holds the page's results from several devices (a CPU build merged with a GPU
 build), the tables get a column group, the chart a series, and the sentences one per device:
 a statement about speed holds for the device that measured it, so each names its device.
@@ -19,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from d2l_compiler.chapter import claim_tokens, tables
+from d2l_compiler.chapter.repeated import repeated_token
 from d2l_compiler.chapter.charts import paths_chart_devices
 from d2l_compiler.engine.render.tokens import Extensions, RenderError, TokenCall
 
@@ -135,6 +137,7 @@ def _chart(call: TokenCall) -> str:
 def register(ext: Extensions) -> None:
     """Register the chapter's tokens."""
     claim_tokens.register(ext)
+    ext.token("repeated_figures")(repeated_token)
     ext.token("paths_table")(_every_device_by_batch(tables.paths_table_devices))
     ext.token("paths_files")(_every_device_by_batch(tables.paths_files_devices))
     ext.token("paths_file_kinds")(_every_device_by_batch(tables.paths_file_kinds))

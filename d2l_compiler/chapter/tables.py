@@ -60,7 +60,7 @@ def _batch(paths: Mapping[str, Any], batch: str) -> list[tuple[str, Mapping[str,
     return sorted(results.items(), key=lambda item: chapter_order(item[0]))
 
 
-def _table(header: list[str], rows: list[list[str]], numeric: set[int],
+def html_table(header: list[str], rows: list[list[str]], numeric: set[int],
            groups: list[tuple[str, int]] | None = None, labels: list[str] | None = None) -> str:
     """An HTML table whose cells carry their column's name (``data-label``, or ``labels``
     where the header alone does not say it), so that on a phone the stylesheet can show each
@@ -88,7 +88,7 @@ def paths_table(paths: Mapping[str, Any], batch: str) -> str:
     """One row per path: compile time, per-call median and IQR, speed-up with its range."""
     results = _batch(paths, batch)
     rows = [[_path_name(r), *_device_cells(dict(results), name)] for name, r in results]
-    return _table(PATHS_HEADER, rows, numeric={1, 2, 3, 4})
+    return html_table(PATHS_HEADER, rows, numeric={1, 2, 3, 4})
 
 
 def _path_name(r: Mapping[str, Any]) -> str:
@@ -200,7 +200,7 @@ def paths_table_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
             row += _device_cells(results, name)
         rows.append(row)
     numeric = set(range(1, len(header)))
-    return _table(header, rows, numeric, groups, labels)
+    return html_table(header, rows, numeric, groups, labels)
 
 
 def breakeven_calls(result: Mapping[str, Any], eager: Mapping[str, Any]) -> int | None:
@@ -254,7 +254,7 @@ def paths_files(paths: Mapping[str, Any], batch: str) -> str:
         for a in r["artifacts"]:
             rows.append([f'<span class="d2l-name">{inline(r["label"])}</span>',
                          _kind_name(a["kind"]), *_file_cells(a)])
-    return _table(FILES_HEADER, rows, numeric={2, 3})
+    return html_table(FILES_HEADER, rows, numeric={2, 3})
 
 
 def _not_measured(paths: Mapping[str, Any], name: str) -> str:
@@ -288,7 +288,7 @@ def paths_files_devices(measured: list[tuple[str, Mapping[str, Any]]], batch: st
             row += _file_cells(found[0]) if found else ["—", "—", "—"]
         rows.append(row)
     numeric = {i for i in range(2, len(header)) if (i - 2) % 3 in (0, 1)}
-    return _table(header, rows, numeric, groups, labels)
+    return html_table(header, rows, numeric, groups, labels)
 
 
 def paths_file_kinds(measured: list[tuple[str, Mapping[str, Any]]], batch: str) -> str:
