@@ -327,6 +327,16 @@ def timings_in(value: Any, where: str = "") -> list[Timing]:
     return []
 
 
+def distinct(timings: list[Timing]) -> list[Timing]:
+    """``timings`` without a second place holding the very same record (one measurement bound
+    under two names, or stored twice in one value, is shown once, not repeated)."""
+    kept: list[Timing] = []
+    for timing in timings:
+        if not any(timing.samples == seen.samples for seen in kept):
+            kept.append(timing)
+    return kept
+
+
 def _same_process(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
     process = first.get("process_id")
     return bool(process) and process == second.get("process_id")
@@ -364,11 +374,12 @@ def _beside(first: Mapping[str, Any], other: Mapping[str, Any], where: str, firs
 
 def repeated_timings(timings: list[Timing]) -> list[Repeat]:
     """The works timed more than once among ``timings`` (by ``work``; unnamed ones are left
-    out), each with how every later place stands beside the first. ``Disagreement`` where
-    two timings of one work, taken in one process under the same conditions, do not agree
-    (every pair is checked, not only those beside the first)."""
+    out, and a record found at two places counts once), each with how every later place
+    stands beside the first. ``Disagreement`` where two timings of one work, taken in one
+    process under the same conditions, do not agree (every pair is checked, not only those
+    beside the first)."""
     groups: dict[str, list[Timing]] = {}
-    for timing in timings:
+    for timing in distinct(timings):
         work = timing.samples.get("work")
         if isinstance(work, str) and work:
             groups.setdefault(work, []).append(timing)
@@ -429,7 +440,7 @@ def repeated_comparisons(timings: list[Timing]) -> list[RepeatedComparison]:
     them, taken under the same conditions, reach opposite verdicts or ratios whose ranges do
     not overlap."""
     sessions: dict[str, list[Timing]] = {}
-    for timing in timings:
+    for timing in distinct(timings):
         session, work = timing.samples.get("session"), timing.samples.get("work")
         if session and isinstance(work, str) and work:
             sessions.setdefault(str(session), []).append(timing)

@@ -203,7 +203,12 @@ def _kind(fn: Any) -> str:
         if isinstance(fn, torch.jit.ScriptModule):
             return "torch.jit.trace" if "Traced" in name else "torch.jit.script"
         return "torch.compile" if name == "OptimizedModule" else "eager"
-    return getattr(fn, "__qualname__", type(fn).__qualname__)
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    if getattr(fn, "_torchdynamo_orig_callable", None) is not None:
+        return f"torch.compile({name})"  # a compiled function keeps the name of the original
+    if getattr(fn, "__wrapped__", None) is not None:
+        return f"{name} 的包装"  # a decorator copies the name of what it wraps, not its work
+    return name
 
 
 def _parameters_digest(model: Any) -> str:

@@ -205,8 +205,8 @@ _WEIGHT = """async () => {
 
 
 def test_pages_are_light_and_paint_quickly(browser, server):
-    """Goal (issue 14): the chapter and its notebook page each under 500 KB transferred from
-    a host that compresses text, and under 1 MB even uncompressed; the largest contentful
+    """Goal (issues 14 and 25): the chapter and its notebook page each under 500 KB, whether
+    or not the host compresses text; the largest contentful
     paint is measured and reported, not judged (a shared machine's timing is noise)."""
     measured = {}
     for path in PAGES:
@@ -221,10 +221,38 @@ def test_pages_are_light_and_paint_quickly(browser, server):
               f"LCP {result['lcp_ms']} ms")
     for path in ("compilers/", "generated/compilers/"):
         assert measured[path]["bytes"] < 500_000, (path, measured[path]["largest"])
-        assert measured[path]["decoded"] < 1_000_000, (path, measured[path]["largest"])
+        # issue 25: under 500 KB even uncompressed (the search index waits for a search)
+        assert measured[path]["decoded"] < 500_000, (path, measured[path]["largest"])
         assert measured[path]["lcp_ms"] is not None
     for result in measured.values():  # no page loads a multi-megabyte script any more
         assert all(size < 400_000 for _, size in result["largest"]), result["largest"]
+
+
+_RESOURCES = "performance.getEntriesByType('resource').map(r => r.name.split('/').pop())"
+
+
+@pytest.mark.parametrize("how", ["click", "shortcut"])
+def test_the_search_index_loads_only_when_a_reader_searches(browser, server, how):
+    """Issue 25, item 6: the search index and its worker are not downloaded with every page;
+    clicking the search box, or the theme's shortcut, fetches them, and search works."""
+    visit = Visit(browser, server, "compilers/")
+    page = visit.page
+    fetched = page.evaluate(_RESOURCES)
+    assert "search_index.json" not in fetched
+    assert not any(name.startswith("search.") and name.endswith(".js") for name in fetched)
+    box = page.locator("input.md-search__input")
+    if how == "click":
+        page.locator("label.md-search__icon, .md-search__input").first.click()
+    else:
+        page.locator("article").first.click()  # the keys go to the page, not a field
+        page.keyboard.press("s")
+        box.wait_for(state="visible")
+    box.fill("序列化")
+    box.press("End")  # Material reads the query on keyup
+    page.locator(".md-search-result__item").first.wait_for(state="visible", timeout=10_000)
+    assert "search_index.json" in page.evaluate(_RESOURCES)
+    assert visit.errors == []
+    page.close()
 
 
 _PAINT = """async () => {

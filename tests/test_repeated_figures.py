@@ -5,6 +5,8 @@ conditions must reach the same verdict; what differs otherwise is said."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 from torch import nn
@@ -51,6 +53,7 @@ def test_what_differs_is_said_and_not_held_against_the_figures():
                                                   ("进程", "与前面的代码同一个进程"))),
         _timing("unnamed", (9.0,), work=""),
         _timing("alone", (9.0,), work="other"),
+        _timing("a", (1.0, 1.1, 1.2)),  # the same record bound twice is one measurement
     ])
     assert len(found) == 1 and [t.where for t in found[0].timings] == ["a", "b", "c"]
     assert found[0].beside_first == ("在另一个进程里测得，中位数相差 91%",
@@ -95,8 +98,13 @@ def test_work_names_the_object_its_weights_and_its_input_not_how_it_is_timed():
 
     def add_one(t):
         return t + 1
-    assert work_of(add_one, x).startswith("test_work_names_the_object_its_weights_and_its_input_"
-                                          "not_how_it_is_timed.<locals>.add_one · 输入 1×8")
+    plain = work_of(add_one, x)
+    assert plain.startswith("test_work_names_the_object_its_weights_and_its_input_not_how_it_is_"
+                            "timed.<locals>.add_one · 输入 1×8")
+    # a compiled or decorated function keeps the original's name, not its work
+    assert work_of(torch.compile(add_one), x) == f"torch.compile({plain.split(' · ')[0]})" + \
+        plain[plain.index(" · "):]
+    assert work_of(functools.lru_cache(add_one), x) != plain
 
 
 def test_measure_many_names_the_work_of_a_model_and_its_input_only():

@@ -56,7 +56,7 @@ def _ratio(pair: tuple[Timing, Timing]) -> str:
 def _comparison_rows(comparisons: list[RepeatedComparison]) -> list[list[str]]:
     rows = []
     for comparison in comparisons:
-        what = "<br>对<br>".join(inline(w) for w in comparison.works)
+        what = "<br>与<br>".join(inline(w) for w in comparison.works)
         for i, pair in enumerate(comparison.pairs):
             places = "<br>".join(_place(t) for t in pair)
             rows.append([what if i == 0 else "", places, _ratio(pair),
