@@ -321,10 +321,13 @@ def measure_path(name: str, net: Any, x: Any, reference: Any, workdir: str,
     if name == "eager":
         return PathResult(name, 0.0, measure_call(net, x, LABELS[name]), True, diff, artifacts)
     # one timing per path: its per-call time and its speed-up come from the same rounds
-    # what each side times: a path's own object may hold no parameters (a frozen module), so
-    # its weights are named by the model it was made from
+    # what each side times: a scripted or traced module is named by its own graph and weights
+    # (as the page names one it makes itself); the others by the model they were made from,
+    # with the path's name (a frozen or compiled object does not show its weights or options)
+    made_from = runnable if name in ("script", "trace") else net
     paired = paired_rounds(net, runnable, x, LABELS[name],
-                           works=(work_of(net, x), work_of(runnable, x, LABELS[name], model=net)))
+                           works=(work_of(net, x), work_of(runnable, x, LABELS[name],
+                                                           model=made_from)))
     return PathResult(name, compile_seconds, paired[1], True, diff, artifacts, paired)
 
 

@@ -7,9 +7,12 @@ so without it a timer measures how fast work was *queued*, not how fast it ran.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import statistics
 import sys
 import time
+import types
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -177,56 +180,89 @@ PROCESS_ID = uuid.uuid4().hex[:12]
 
 
 def work_of(fn: Any, x: Any = None, kind: str = "", model: Any = None) -> str:
-    """说明计时测的是*什么*（与怎样测无关）：被调用对象的种类、模型参数的指纹，以及输入的形状、
-    类型和设备，例如 ``eager · 参数 3f2a9c1b · 输入 1×512 float32 cpu``。
+    """说明计时测的是*什么*（与怎样测无关），例如
+    ``eager · 模型指纹 3f2a9c1b · 输入 1×512 float32 cpu``；认不准时返回 ``""``，这次计时就不参与对照。
 
-    种类默认由 ``fn`` 的类型推断（``eager``、``torch.jit.script``、``torch.jit.trace``、
-    ``torch.compile``，普通函数用它的名字），也可以由 ``kind`` 指定；参数指纹默认取自
-    ``fn`` 自己的参数，``model`` 可以指定另一个模型（转换后不再带参数的对象，例如冻结的
-    TorchScript 模型）。两次计时的 ``work`` 相同，测的就是同一个量。"""
-    parts = [kind or _kind(fn)]
-    digest = _parameters_digest(fn if model is None else model)
-    if digest:
-        parts.append(f"参数 {digest}")
-    shape = getattr(x, "shape", None)
-    if shape is not None:
-        dtype = str(getattr(x, "dtype", "")).removeprefix("torch.")
-        device = getattr(getattr(x, "device", None), "type", "")
-        parts.append(" ".join(filter(None, ("输入 " + "×".join(map(str, shape)), dtype, device))))
-    return " · ".join(parts)
+    模型指纹取自模型的类、结构（TorchScript 模型取它的计算图）、参数，以及它读取
+    ``training`` 时的训练/推理模式；普通函数取它的字节码。种类默认由 ``fn`` 推断：
+    ``eager``、``torch.jit.script``、``torch.jit.trace`` 或函数名。lambda、闭包、
+    ``functools.partial``、装饰过的函数、``torch.compile`` 的结果（编译选项无从得知）以及张量以外的
+    输入都认不准。调用者知道的可以自己说：``kind`` 给出种类，``model`` 给出指纹所依据的模型
+    （例如冻结的 TorchScript 模型不再带参数，就用转换前的模型）。两次计时的 ``work`` 相同，
+    测的就是同一个量。"""
+    inputs = _input(x)
+    if kind:
+        fingerprint = _fingerprint(fn if model is None else model)
+    else:
+        kind, fingerprint = _kind(fn), _fingerprint(fn)
+    if not (inputs and kind and fingerprint):
+        return ""
+    return f"{kind} · 模型指纹 {fingerprint} · 输入 {inputs}"
+
+
+def _input(x: Any) -> str:
+    """A tensor's shape, dtype and device (and layout when not contiguous); "" otherwise."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(x, torch.Tensor):
+        return ""
+    shape = "×".join(map(str, x.shape)) or "标量"
+    layout = "" if x.is_contiguous() else " 非连续"
+    return f"{shape} {str(x.dtype).removeprefix('torch.')} {x.device.type}{layout}"
 
 
 def _kind(fn: Any) -> str:
+    """What kind of callable ``fn`` is, or "" where its work cannot be told from it."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(fn, torch.nn.Module):
-        name = type(fn).__name__
         if isinstance(fn, torch.jit.ScriptModule):
-            return "torch.jit.trace" if "Traced" in name else "torch.jit.script"
-        return "torch.compile" if name == "OptimizedModule" else "eager"
-    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
-    if getattr(fn, "_torchdynamo_orig_callable", None) is not None:
-        return f"torch.compile({name})"  # a compiled function keeps the name of the original
-    if getattr(fn, "__wrapped__", None) is not None:
-        return f"{name} 的包装"  # a decorator copies the name of what it wraps, not its work
-    return name
+            return "torch.jit.trace" if "Traced" in type(fn).__name__ else "torch.jit.script"
+        compiled = (type(fn).__name__ == "OptimizedModule"
+                    or getattr(fn, "_compiled_call_impl", None) is not None)
+        return "" if compiled else "eager"  # compiled: its options are not known here
+    if not isinstance(fn, types.FunctionType) or fn.__name__ == "<lambda>" or fn.__closure__:
+        return ""  # a closure's work depends on what it captured
+    if hasattr(fn, "__wrapped__") or hasattr(fn, "_torchdynamo_orig_callable"):
+        return ""  # a decorator or torch.compile copies the name of what it wraps
+    return fn.__qualname__
 
 
-def _parameters_digest(model: Any) -> str:
-    """The first 8 hex digits of a SHA-256 over the model's parameters (shapes and bytes):
-    the same weights give the same digest in any process; "" without parameters."""
-    parameters = getattr(model, "parameters", None)
-    found = list(parameters()) if callable(parameters) else []
-    if not found:
-        return ""
-    import hashlib
-
-    import torch
-
+def _fingerprint(model: Any) -> str:
+    """8 hex digits of a SHA-256 over what decides a model's work: its class and structure
+    (a TorchScript module's graph), its training flag where its code reads it, and its
+    parameters; a plain function's code. "" where there is nothing to go by."""
+    torch = sys.modules.get("torch")
     digest = hashlib.sha256()
-    for p in found:
-        digest.update(str(tuple(p.shape)).encode())
-        digest.update(p.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:8]
+    if torch is not None and isinstance(model, torch.nn.Module):
+        try:
+            if isinstance(model, torch.jit.ScriptModule):
+                # the graph without TorchScript's per-process class counters (__torch_mangle_7)
+                structure = re.sub(r"\.___torch_mangle_\d+", "", str(model.inlined_graph))
+                reads_training = "training" in structure
+            else:
+                structure = f"{type(model).__module__}.{type(model).__qualname__}\n{model!r}"
+                reads_training = any("training" in getattr(getattr(type(m), "forward", None),
+                                                           "__code__", types.SimpleNamespace(
+                                                               co_names=())).co_names
+                                     for m in model.modules())
+            parameters = list(model.parameters())
+            if isinstance(model, torch.jit.ScriptModule) and not parameters:
+                return ""  # frozen: its weights are constants the graph does not print
+            digest.update(structure.encode())
+            if reads_training:
+                digest.update(f"training={model.training}".encode())
+            for p in parameters:
+                digest.update(str(tuple(p.shape)).encode())
+                digest.update(p.detach().cpu().contiguous().view(-1).view(torch.uint8)
+                              .numpy().tobytes())
+        except (RuntimeError, TypeError, ValueError, AttributeError):
+            return ""  # an uninitialised (lazy) parameter, say: the work is not known yet
+        return digest.hexdigest()[:8]
+    if isinstance(model, types.FunctionType):
+        code = model.__code__
+        digest.update(f"{model.__module__}.{model.__qualname__}".encode())
+        digest.update(code.co_code + repr(code.co_consts).encode())
+        return digest.hexdigest()[:8]
+    return ""
 
 
 # The names of the conditions a timing records (they are shown on the page as they are).

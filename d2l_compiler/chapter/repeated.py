@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from d2l_compiler.chapter.tables import html_table, tidy
-from d2l_compiler.claims import (RepeatedComparison, Repeat, Timing, ratio_of, ratio_range,
-                                 repeated_comparisons, repeated_timings, spread, timings_in)
+from d2l_compiler.claims import (SAME_WORK_TOLERANCE, RepeatedComparison, Repeat, Timing,
+                                 ratio_of, ratio_range, repeated_comparisons, repeated_timings,
+                                 spread, timings_in)
 from d2l_compiler.engine.escape import inline
 from d2l_compiler.engine.render.tokens import RenderError, TokenCall
 
@@ -66,15 +67,20 @@ def _comparison_rows(comparisons: list[RepeatedComparison]) -> list[list[str]]:
 
 def repeated_figures(repeats: list[Repeat], comparisons: list[RepeatedComparison],
                      other_devices: int) -> str:
-    """A collapsed note: one sentence saying what was checked, then the tables."""
-    places = sum(len(r.timings) for r in repeats)
+    """A collapsed note: what was checked, in a few sentences, then the tables."""
     others = (f"另外 {other_devices} 台设备的记录也按同样的规则对照过。" if other_devices else "")
+    if not repeats and not comparisons:
+        return tidy(f"<p>本页没有哪个量测了不止一次。{others}</p>")
+    places = sum(len(r.timings) for r in repeats)
+    counted = [f"{len(repeats)} 个量测了不止一次，共出现在 {places} 处"] if repeats else []
+    if comparisons:
+        counted.append(f"{len(comparisons)} 组快慢比较做了不止一次")
     said = tidy(
-        f"本页共有 {len(repeats)} 个量测了不止一次，一共出现在 {places} 处；同样两件工作的快慢比较，"
-        f"有 {len(comparisons)} 组做了不止一次。测的是不是同一个量，由被调用的对象、模型参数的指纹"
-        f"和输入的形状认定，与怎样测无关。构建把这些数字全部找出来逐一对照：同一个进程里用同样的测法"
-        f"测同一个量，四分位区间必须相互重叠；同样的条件下比较同样两件工作，结论和倍数都必须一致。"
-        f"做不到，构建就报错停止。其余的测法或进程不同，表中写明了不同在哪里、差了多少。{others}")
+        f"本页有 {'；'.join(counted)}。是不是同一个量，看被调用的是哪种对象、模型指纹（类、结构和参数）"
+        f"以及输入的形状、类型和设备，与怎样测无关。构建把它们全部找出来逐一对照：同一个进程里用同样的"
+        f"测法测同一个量，四分位区间必须相互重叠（或中位数相差不超过 {SAME_WORK_TOLERANCE:.0%}）；"
+        f"同一个进程里用同样的测法比较同样两件工作，结论和倍数都必须一致，否则构建报错停止。测法或进程不同的几处，表中注明了"
+        f"不同之处和相差多少。{others}")
     parts = [f"<p>{said}</p>"]
     if repeats:
         parts.append(html_table(TIMINGS_HEADER, _timing_rows(repeats), numeric=set()))
