@@ -12,6 +12,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -23,6 +24,26 @@ nox.options.sessions = ["tests"]
 
 TORCH_SPEC = os.environ.get("D2L_TORCH_SPEC", "torch==2.13.0")
 QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}
+
+# How long a stopped command may take to clean up (the engine's grace period and sweep, pytest's
+# fixture teardown) before nox kills it outright, which would orphan what it started.
+CLEANUP_SECONDS = 60
+
+
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+# nox ends its command on Ctrl-C, but on SIGTERM (a cancelled CI job, `kill`) it dies alone and
+# the command (pytest, a build) runs on, orphaned: stop on SIGTERM as on Ctrl-C instead.
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+
+
+def run(session: nox.Session, *args: str, **kwargs: object) -> None:
+    """``session.run`` that, when the session is stopped, TERMs the command and waits up to
+    ``CLEANUP_SECONDS`` for it to clean up (nox's default: 0.2 s, then SIGKILL)."""
+    session.run(*args, terminate_timeout=CLEANUP_SECONDS, **kwargs)
 
 
 def _install(session: nox.Session, extras: str) -> None:
@@ -42,7 +63,7 @@ def _install(session: nox.Session, extras: str) -> None:
 def docs(session: nox.Session) -> None:
     """Run every region the pages include (CPU, or GPU if present), then ``mkdocs build --strict``."""
     _install(session, "docs")
-    session.run("python", "-m", "d2l_compiler", "build", *session.posargs, env=QUIET_MKDOCS)
+    run(session, "python", "-m", "d2l_compiler", "build", *session.posargs, env=QUIET_MKDOCS)
 
 
 AXE_VERSION = "4.14.1"  # axe-core, the accessibility auditor the browser tests run (npm)
@@ -62,7 +83,7 @@ def tests(session: nox.Session) -> None:
     """The test suite, including the code blocks of README.md (pytest-codeblocks)."""
     _install(session, "docs,test")
     _install_axe(session)
-    session.run("pytest", *(session.posargs or ["tests", "--codeblocks", "README.md"]),
+    run(session, "pytest", *(session.posargs or ["tests", "--codeblocks", "README.md"]),
                 env=QUIET_MKDOCS)
 
 
@@ -70,7 +91,7 @@ def tests(session: nox.Session) -> None:
 def ray(session: nox.Session) -> None:
     """The Ray executor against a real local Ray cluster (Ray is an optional extra)."""
     _install(session, "docs,test,ray")
-    session.run("pytest", "tests/test_ray.py", *session.posargs,
+    run(session, "pytest", "tests/test_ray.py", *session.posargs,
                 env={**QUIET_MKDOCS, "D2L_REQUIRE_RAY": "1"})
 
 
@@ -79,7 +100,7 @@ def stale(session: nox.Session) -> None:
     """The never-stale differential test at length: 200 generated pages with random edit
     sequences, each incremental build compared with a build from scratch (CI runs 15)."""
     _install(session, "docs,test")
-    session.run("pytest", "tests/test_never_stale.py", "-k", "any_edits", *session.posargs,
+    run(session, "pytest", "tests/test_never_stale.py", "-k", "any_edits", *session.posargs,
                 env={**QUIET_MKDOCS, "D2L_DIFF_EXAMPLES": "200"})
 
 
@@ -88,7 +109,7 @@ def serve(session: nox.Session) -> None:
     """Live preview on http://127.0.0.1:8000: an edit re-runs only the regions it affects
     and the page reloads (``nox -s serve -- --dev-addr HOST:PORT`` to serve elsewhere)."""
     _install(session, "docs")
-    session.run("python", "-m", "d2l_compiler", "serve", *session.posargs, env=QUIET_MKDOCS)
+    run(session, "python", "-m", "d2l_compiler", "serve", *session.posargs, env=QUIET_MKDOCS)
 
 
 @nox.session
@@ -97,13 +118,13 @@ def bench(session: nox.Session) -> None:
     _install(session, "docs")
     # the peers the build-speed benchmark times beside ours (their own projects, same environment)
     session.install("mkdocs-jupyter>=0.26", "myst-nb", "jupyter-cache", "sphinx")
-    session.run("python", "-m", "benchmarks.build_speed", *session.posargs, env=QUIET_MKDOCS)
-    session.run("python", "-m", "benchmarks.edit_loop", env=QUIET_MKDOCS)
+    run(session, "python", "-m", "benchmarks.build_speed", *session.posargs, env=QUIET_MKDOCS)
+    run(session, "python", "-m", "benchmarks.edit_loop", env=QUIET_MKDOCS)
     session.install("ray>=2.40")  # the book-scale benchmark compares the Ray executor too
-    session.run("python", "-m", "benchmarks.book_scale", env=QUIET_MKDOCS)
-    session.run("python", "-m", "benchmarks.timing_agreement", *session.posargs)
-    session.run("python", "-m", "benchmarks.faults", *session.posargs)
-    session.run("python", "-m", "benchmarks.kept_libraries")
+    run(session, "python", "-m", "benchmarks.book_scale", env=QUIET_MKDOCS)
+    run(session, "python", "-m", "benchmarks.timing_agreement", *session.posargs)
+    run(session, "python", "-m", "benchmarks.faults", *session.posargs)
+    run(session, "python", "-m", "benchmarks.kept_libraries")
 
 
 @nox.session(venv_backend="none")
@@ -111,11 +132,11 @@ def zensical(session: nox.Session) -> None:
     """Build the book with Zensical (MkDocs' successor) into .d2l/zensical/site, never site/,
     and report what renders there (``-- --readme`` rewrites the README's table from it).
     Runs in the docs session's environment, so both hosts read one record."""
-    session.run(sys.executable, "-m", "nox", "-s", "docs", "--", "--no-site", external=True)
+    run(session, sys.executable, "-m", "nox", "-s", "docs", "--", "--no-site", external=True)
     python = str(Path(".nox", "docs", "bin", "python"))
     if "--readme" in session.posargs:  # the search is measured in Chromium
-        session.run(python, "-m", "pip", "install", "--quiet", "playwright", external=True)
-    session.run(python, "-m", "benchmarks.zensical", *session.posargs, external=True,
+        run(session, python, "-m", "pip", "install", "--quiet", "playwright", external=True)
+    run(session, python, "-m", "benchmarks.zensical", *session.posargs, external=True,
                 env=QUIET_MKDOCS)
 
 
@@ -126,12 +147,12 @@ def mutation(session: nox.Session) -> None:
     Re-runs only what changed; ``nox -s mutation -- escape.py`` runs one module."""
     _install(session, "docs,test")
     session.install("cosmic-ray>=8.7", "coverage>=7.10")
-    session.run("python", "-m", "mutation", "--min-score", "90", *session.posargs, env=QUIET_MKDOCS)
+    run(session, "python", "-m", "mutation", "--min-score", "90", *session.posargs, env=QUIET_MKDOCS)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff over the package, snippets, tests and benchmarks (rules in pyproject.toml)."""
     session.install("ruff")
-    session.run("ruff", "check", "d2l_compiler", "snippets", "tests", "benchmarks", "mutation",
+    run(session, "ruff", "check", "d2l_compiler", "snippets", "tests", "benchmarks", "mutation",
                 "noxfile.py")

@@ -9,7 +9,8 @@ import signal
 import sys
 import time
 
-from d2l_compiler.engine.run.procs import become_subreaper, sweep
+from d2l_compiler.engine.run.lineage import become_subreaper
+from d2l_compiler.engine.run.procs import sweep
 from mutation import execute, report
 from mutation.mutants import Mutant, Outcome
 from mutation.plan import equivalent_reason, equivalents, modules

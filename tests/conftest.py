@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +13,11 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
+
+from d2l_compiler.engine.run.lineage import become_subreaper
+from d2l_compiler.engine.run.procs import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,16 +34,66 @@ class Result:
 
 
 def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600) -> Result:
-    """``python -m d2l_compiler ...`` in a real subprocess."""
+    """``python -m d2l_compiler ...`` in a real subprocess; stopped (the tests interrupted, or
+    past ``timeout``), it is TERMed so that it cleans up, as a user's Ctrl-C or CI would."""
     full_env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "D2L_DEVICE": "cpu", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "d2l_compiler", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    with subprocess.Popen([sys.executable, "-m", "d2l_compiler", *args], cwd=cwd, env=full_env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=60)
+            finally:
+                proc.kill()
+            raise
+    return Result(proc.returncode, stdout, stderr)
 
 
 def pages_ran(stdout: str) -> set[str]:
     """Pages a build reports it ran (its `ran     PAGE in N s` progress lines)."""
     return {line.split()[1] for line in stdout.splitlines() if line.startswith("ran ")}
+
+
+_stopping = False
+
+
+def _stop_once(signum: int, frame: object) -> None:
+    """SIGTERM (a cancelled CI job; nox passing its own on) or Ctrl-C: unwind as Ctrl-C does, so
+    fixtures tear down and what the tests started ends; a second signal meanwhile is ignored."""
+    global _stopping
+    if not _stopping:
+        _stopping = True
+        raise KeyboardInterrupt
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Whatever a test starts (a build, its pages, what their code spawns) is ours to end: an
+    orphan comes back to this process (a subreaper), and SIGTERM unwinds instead of killing it."""
+    become_subreaper()
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _stop_once)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _stop_once)
+
+
+@pytest.hookimpl(trylast=True)  # after the session's fixtures (browsers, servers) are torn down
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """End every process the tests left running, and say which: none should outlive its test."""
+    left = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{child.pid} {' '.join(child.cmdline())[:120]}")
+        except psutil.Error:
+            pass
+    sweep(set(), seconds=10)
+    if left and not _stopping:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"ended {len(left)} process(es) the tests left running: "
+                                + "; ".join(left), yellow=True)
 
 
 def read_record(root: Path) -> dict:

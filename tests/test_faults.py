@@ -270,22 +270,33 @@ def test_a_build_killed_outright_leaves_no_process_and_no_scratch(site, tmp_path
     started.mkdir()
     for i in range(3):
         site.write(f"docs/p{i}.md", f'# P{i}\n\n```python\n--8<-- "snippets/s{i}.py:r"\n```\n')
-        site.write(f"snippets/s{i}.py", f"# --8<-- [start:r]\nimport os, time\n"
-                                        f"open(os.path.join({str(started)!r}, str(os.getpid())), 'w')\n"
+        # the page's code spawns a child in its group and a daemon in a session of its own
+        site.write(f"snippets/s{i}.py", f"# --8<-- [start:r]\nimport os, subprocess, time\n"
+                                        f"child = subprocess.Popen(['sleep', '600'])\n"
+                                        f"daemon = subprocess.Popen(['sleep', '601'], "
+                                        f"start_new_session=True)\n"
+                                        f"open(os.path.join({str(started)!r}, str(os.getpid())), 'w')"
+                                        f".write(f'{{child.pid}} {{daemon.pid}}')\n"
                                         f"time.sleep(60)\n# --8<-- [end:r]\n")
     proc = subprocess.Popen([sys.executable, "-m", "d2l_compiler", "build", "--no-site", "-j", str(jobs)],
                             cwd=site.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "D2L_DEVICE": "cpu"})
     deadline = time.monotonic() + 60
-    while len(list(started.iterdir())) < jobs:  # each worker is running a page
+    while len([f for f in started.iterdir() if f.read_text()]) < jobs:  # a page in each worker
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    spawned = [int(pid) for f in started.iterdir() for pid in f.read_text().split()]
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 15
-    while _processes_of(site.root, proc.pid) and time.monotonic() < deadline:
+    while (_processes_of(site.root, proc.pid) or any(map(_alive, spawned))) \
+            and time.monotonic() < deadline:
         time.sleep(0.1)
+    left = [pid for pid in spawned if _alive(pid)]
+    for pid in left:  # not left behind if the test fails
+        os.kill(pid, signal.SIGKILL)
     assert _processes_of(site.root, proc.pid) == []  # workers and pages went with the engine
+    assert left == []  # and what the pages' code spawned, in their group or out of it
     if jobs == 1:  # the engine's own scratch directory: nobody was left to remove it
         assert list(Path(tempfile.gettempdir()).glob(f"d2l-page-{proc.pid}-*"))
     for i in range(3):

@@ -21,7 +21,7 @@ import pytest
 from d2l_compiler.engine.record.model import Fault, Provenance, RegionRun, Status
 from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, job_bytes, read_job
 from d2l_compiler.engine.errors import UsageError
-from d2l_compiler.engine.run import child, procs, runner, supervise
+from d2l_compiler.engine.run import child, lineage, procs, runner, supervise
 from d2l_compiler.engine.sources import device
 from d2l_compiler.engine.run.runner import Limits, describe_exit, log_name, run_page
 from d2l_compiler.engine.sources.discover import Include, Region
@@ -465,7 +465,7 @@ def test_shielded_off_the_main_thread_changes_nothing():
 def test_become_subreaper_on_linux():
     import ctypes
 
-    procs.become_subreaper()
+    lineage.become_subreaper()
     flag = ctypes.c_int(0)
     ctypes.CDLL(None).prctl(37, ctypes.byref(flag))  # PR_GET_CHILD_SUBREAPER
     assert flag.value == 1
@@ -1250,3 +1250,53 @@ def test_the_project_snapshot_watches_the_project_s_files_only(tmp_path, monkeyp
     assert runner._engine_dirs(tmp_path, tmp_path / "logs") == ((tmp_path / "logs").resolve(),)
     monkeypatch.setenv("D2L_STORE_DIR", "shared-store")
     assert (tmp_path / "shared-store").resolve() in runner._engine_dirs(tmp_path, None)
+
+
+# --- the page's keeper -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("import sys; sys.exit(3)", 3),
+    ("import os; os.kill(os.getpid(), 9)", -9),
+    ("import os; os.kill(os.getpid(), 15)", -15),
+    ("bytearray(200 * 2**20)", 0),
+])
+def test_the_keeper_ends_as_its_page_ended_and_passes_on_its_peak_memory(code, expected):
+    proc = subprocess.Popen(lineage.kept([sys.executable, "-c", code]))
+    status, peak = supervise.reap(proc.pid, block=True)
+    assert status == expected
+    if "bytearray" in code:  # wait4 of the keeper counts the page it waited for
+        assert peak > 150
+
+
+def test_a_keeper_whose_engine_dies_ends_what_its_page_started(tmp_path):
+    """The engine, SIGKILLed, leaves a page whose code started a child in its group and a
+    daemon in a session of its own: the keeper ends all three."""
+    pids = tmp_path / "pids"
+    page = (f"import os, subprocess, time\nchild = subprocess.Popen(['sleep', '600'])\n"
+            f"daemon = subprocess.Popen(['sleep', '601'], start_new_session=True)\n"
+            f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}} {{daemon.pid}}')\n"
+            f"time.sleep(600)\n")
+    engine = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\nfrom d2l_compiler.engine.run.lineage import kept\n"
+        f"subprocess.Popen(kept([sys.executable, '-c', {page!r}]))\ntime.sleep(600)\n")])
+    deadline = time.monotonic() + 30
+    while not (pids.exists() and len(pids.read_text().split()) == 3):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    started = [int(pid) for pid in pids.read_text().split()]
+    engine.kill()
+    engine.wait()
+
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().rpartition(")")[2].split()[0] != "Z"
+        except OSError:
+            return False
+    deadline = time.monotonic() + 15
+    while any(map(running, started)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in started if running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

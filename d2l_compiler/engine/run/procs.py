@@ -4,9 +4,9 @@
   C extensions and grandchildren included), keeps the head of it in the log and a tail in
   memory, and reports when the total passes the cap. Memory and disk stay bounded whatever
   the child writes.
-* :func:`become_subreaper` and :func:`sweep` make sure that nothing a page started survives
-  it: on Linux orphaned descendants (a double-forked daemon in a new session included) are
-  re-parented to the engine, which kills and reaps every one of them.
+* :func:`sweep` makes sure that nothing a page started survives it: on Linux orphaned
+  descendants (a double-forked daemon in a new session included) are re-parented to the
+  engine, a subreaper (:mod:`.lineage`), which kills and reaps every one of them.
 * :func:`shielded` holds off Ctrl-C and SIGTERM while cleanup runs, so a second signal
   cannot interrupt it half-way.
 * :func:`sweep_scratch` removes the scratch directories of engines killed outright.
@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import select
 import shutil
@@ -28,7 +27,6 @@ from pathlib import Path
 
 import psutil
 
-_PR_SET_CHILD_SUBREAPER = 36
 WORK_PREFIX = "d2l-page-"  # a page's scratch directory: d2l-page-<engine pid>-<random>
 LOG_HEAD_BYTES = 1024 * 1024  # of a page's raw output, kept at the start of its log
 TAIL_BYTES = 64 * 1024  # kept in memory for the report and the end of the log
@@ -80,15 +78,6 @@ class OutputSink:
                              f"the last {TAIL_BYTES / 1024:g} KiB follow ...]\n".encode())
             self._file.write(self._tail)
         self._file.close()
-
-
-def become_subreaper() -> None:
-    """Make orphaned descendants this process's children (Linux; elsewhere nothing happens),
-    so that a daemon a region starts (``setsid``, double fork) is still ours to sweep."""
-    try:
-        ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, True)
-    except (OSError, AttributeError):
-        pass
 
 
 def descendants(pid: int | None = None) -> set[int]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.run.jobs import PageJob, PageOutcome, run_job
-from d2l_compiler.engine.run.procs import become_subreaper
+from d2l_compiler.engine.run.lineage import become_subreaper
 from d2l_compiler.engine.run.schedule import default_jobs
 
 # what the workers do not need of the project (Ray uploads the rest; the engine's state

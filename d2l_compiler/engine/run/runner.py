@@ -32,9 +32,11 @@ from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, job_byte
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.usage import usage
 from d2l_compiler.engine.escape import terminal
-from d2l_compiler.engine.run.procs import (WORK_PREFIX, OutputSink, become_subreaper, descendants,
+from d2l_compiler.engine.run.lineage import become_subreaper
+from d2l_compiler.engine.run.procs import (WORK_PREFIX, OutputSink, descendants,
                                            shielded, sweep)
 from d2l_compiler.engine.run.supervise import Outcome, child_setup, reap, signal_group, stop, supervise
+from d2l_compiler.engine.run.lineage import kept
 from d2l_compiler.engine.run.warm import CHILD, WarmPool
 from d2l_compiler.engine.sources.page_env import page_env
 from d2l_compiler.engine.sources.project import STORE_ENV
@@ -187,7 +189,7 @@ def _start(root: Path, work: Path, device: str, limits: Limits,
         if proc is not None:
             return proc
     return subprocess.Popen(
-        [sys.executable, "-m", CHILD, str(work / "job.json"), str(work / "result.jsonl")],
+        kept([sys.executable, "-m", CHILD, str(work / "job.json"), str(work / "result.jsonl")]),
         cwd=run_dir, env=page_env(root, device, gpus), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=child_setup(limits.memory_mb))

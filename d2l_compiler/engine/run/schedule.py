@@ -27,8 +27,8 @@ import psutil
 
 from d2l_compiler.engine.errors import UsageError
 from d2l_compiler.engine.run.jobs import PageJob, PageOutcome, run_job
-from d2l_compiler.engine.run.procs import become_subreaper, descendants, sweep
-from d2l_compiler.engine.run.supervise import die_with_parent
+from d2l_compiler.engine.run.lineage import become_subreaper, die_with_parent
+from d2l_compiler.engine.run.procs import descendants, sweep
 
 
 class Executor(Protocol):

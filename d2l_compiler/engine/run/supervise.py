@@ -3,7 +3,6 @@ its whole process group (TERM, then KILL after a grace period) and reap it."""
 
 from __future__ import annotations
 
-import ctypes
 import os
 import resource
 import signal
@@ -12,20 +11,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from d2l_compiler.engine.run.lineage import die_with_parent
 from d2l_compiler.engine.run.procs import OutputSink
 
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.01
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(sig: int) -> None:
-    """Have the kernel send ``sig`` to this process when its parent dies, even if the parent
-    is SIGKILLed (Linux; elsewhere a no-op)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
-    except (OSError, AttributeError):
-        pass
 
 
 def child_setup(memory_mb: int | None) -> Callable[[], None]:

@@ -1,7 +1,8 @@
 """A warm page process for the live preview: started ahead of time, with the heavy third-party
 packages the pages import (torch, numpy, ...) already imported, waiting for its one job.
 
-It is still a fresh process per run: it is used once, then a new one is started for the next
+It runs under a keeper, as a cold page process does (:mod:`.lineage`). It is still a fresh
+process per run: it is used once, then a new one is started for the next
 run, so no state of a previous run can leak in. It is started exactly like a cold page
 process (same environment, session, limits and supervision); only the waiting differs.
 Project modules are never imported ahead: an edit may have changed them (the packages the
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from d2l_compiler.engine.run.lineage import kept
 from d2l_compiler.engine.run.supervise import child_setup
 from d2l_compiler.engine.sources.page_env import page_env
 
@@ -39,7 +41,7 @@ class WarmPool:
         self.close()
         self._spec = spec
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", CHILD, "--standby", *self.modules], cwd=root,
+            kept([sys.executable, "-m", CHILD, "--standby", *self.modules]), cwd=root,
             env=page_env(root, device), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=child_setup(memory_mb))
 

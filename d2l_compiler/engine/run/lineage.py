@@ -1,0 +1,158 @@
+"""How a process is tied to its parent and to its orphans, on Linux (elsewhere the kernel calls
+do nothing), and the page's keeper, which is built on them.
+
+The kernel tells a child that its parent died (``PR_SET_PDEATHSIG``), but nobody tells the
+child's own children: a page process killed along with the engine (SIGKILL, the out-of-memory
+killer) would leave what its code started to ``init``. So a page runs under a keeper
+(:func:`kept`), a small process that only waits. It is the page's parent and a subreaper, so
+even a daemon that left the page's session comes back to it; when the engine dies the kernel
+signals it, and it kills every descendant before it goes. Otherwise it ends as the page ended
+(the same exit code, or the same signal), so the engine reads the page's status, and its peak
+memory too (``wait4`` counts the children a process waited for).
+
+Standard library only: the keeper runs this file as a script without ``site``, which adds about
+10 ms to a page's start.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+import time
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> None:
+    """Make orphaned descendants this process's children, so that a daemon a region starts
+    (``setsid``, double fork) is still ours to sweep."""
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, True)
+    except (OSError, AttributeError):
+        pass
+
+
+def die_with_parent(sig: int) -> None:
+    """Have the kernel send ``sig`` to this process when its parent dies, even if the parent
+    is SIGKILLed."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+    except (OSError, AttributeError):
+        pass
+
+
+_ENGINE_GONE = signal.SIGUSR1  # what the kernel sends the keeper when the engine dies
+_END_SECONDS = 10.0  # for ending every descendant once the engine is gone
+
+
+def kept(command: list[str]) -> list[str]:
+    """``command`` (a page process) run under a keeper whose engine is this process: this
+    file run as a script, without ``site`` (it needs nothing beyond the standard library)."""
+    return [sys.executable, "-I", "-S", os.path.realpath(__file__), str(os.getpid()), "--",
+            *command]
+
+
+class _EngineGone(BaseException):
+    """The engine died: no one else is left to end what the page started."""
+
+
+def _engine_gone(signum: int, frame: object) -> None:
+    raise _EngineGone
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root``, read from ``/proc`` (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    parent = int(stat.read().rpartition(b")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def _end_everything() -> None:
+    """Kill every descendant and reap it; as a subreaper, each comes back to be reaped."""
+    deadline = time.monotonic() + _END_SECONDS
+    while time.monotonic() < deadline:
+        for pid in _descendants(os.getpid()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            return  # no child left
+        time.sleep(0.01)
+
+
+def _end_as(status: int) -> None:
+    """Exit as a process that ended with wait ``status`` did (its code, or its signal)."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):  # the two no process can handle
+            signal.signal(sig, signal.SIG_DFL)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the page's crash, not a second dump
+        os.kill(os.getpid(), sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _start(command: list[str]) -> int:
+    """Fork and exec the page's command, with the signal dispositions a fresh process has."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(_ENGINE_GONE, signal.SIG_DFL)
+            die_with_parent(signal.SIGKILL)  # the keeper killed outright: so is the page
+            os.execvp(command[0], command)
+        finally:
+            os._exit(127)  # exec failed
+    return pid
+
+
+def main(argv: list[str]) -> None:
+    """Start the page's command and wait for it; end everything it started if the engine dies."""
+    engine, separator, *command = argv
+    if separator != "--" or not command:
+        raise SystemExit("usage: keeper ENGINE_PID -- COMMAND...")
+    signal.signal(_ENGINE_GONE, _engine_gone)
+    # the engine TERMs the page's whole group to ask it to stop: that is the page's to answer;
+    # the keeper goes with the group's KILL after the grace period, or once the page has ended
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    become_subreaper()
+    die_with_parent(_ENGINE_GONE)
+    try:
+        if os.getppid() != int(engine):  # it died before the kernel knew to tell us
+            raise _EngineGone
+        page = _start(command)
+        while True:
+            pid, status = os.waitpid(-1, 0)  # the page, or an orphan that came back to us
+            if pid == page:
+                _end_as(status)  # what it left behind is the engine's to sweep: it is alive
+    except _EngineGone:
+        signal.signal(_ENGINE_GONE, signal.SIG_IGN)
+        _end_everything()
+        os._exit(128 + signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
