@@ -4,7 +4,6 @@ side by side with the numbers a published build recorded."""
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -107,8 +106,6 @@ def run(published: str | None, quick: bool, batch_sizes: list[int], paths: list[
 
     kind = device_kind()
     theirs = load_published(published, kind) if published else None
-    if quick:
-        os.environ["D2L_BENCH_QUICK"] = "1"
     import torch
 
     from .measure import compare_paths
@@ -116,7 +113,7 @@ def run(published: str | None, quick: bool, batch_sizes: list[int], paths: list[
 
     torch.manual_seed(0)
     mine = compare_paths(get_net().to(torch.device(kind)), batch_sizes=batch_sizes,
-                         paths=paths).to_record()
+                         paths=paths, quick=quick or None).to_record()
     if theirs is None:
         return side_by_side(mine, cpu_name(), None)
     return side_by_side(mine, cpu_name(), theirs.paths, theirs.cpu, theirs.note)

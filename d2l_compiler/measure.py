@@ -30,9 +30,20 @@ from .timing import (FRESH_PROCESS, Samples, conditions, new_session, quartiles,
                      work_of)
 
 
-def quick_mode() -> bool:
-    """True when ``D2L_BENCH_QUICK`` asks for short smoke measurements."""
-    return os.environ.get("D2L_BENCH_QUICK", "") not in ("", "0")
+QUICK_ENV = "D2L_BENCH_QUICK"
+
+
+def quick_mode(quick: bool | None = None) -> bool:
+    """Whether to take short smoke measurements: ``quick`` if given, else whether
+    ``D2L_BENCH_QUICK`` asks for them (as the tests' builds do)."""
+    if quick is not None:
+        return quick
+    return os.environ.get(QUICK_ENV, "") not in ("", "0")
+
+
+def _worker_env(quick: bool) -> dict[str, str]:
+    """The environment of a path's worker process: this one's, with the measurement mode."""
+    return {**os.environ, QUICK_ENV: "1" if quick else "0"}
 
 
 # A measurement whose interquartile range is wider than this share of its median was
@@ -282,11 +293,12 @@ COMPILE_COVERS_CPU = ("转换（导出、编译、保存）加上第一次调用
                       "模型在同一进程里调用过一次），也不含编译工具链第一次从磁盘加载")
 
 
-def _environment(device: Any, matmul: MatmulSettings, tol: Tolerance) -> dict[str, Any]:
+def _environment(device: Any, matmul: MatmulSettings, tol: Tolerance,
+                 quick: bool) -> dict[str, Any]:
     import torch
 
     info = {"device": device.type, "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "quick": quick_mode(), "isolated": True, "matmul": matmul.to_record(),
+            "quick": quick, "isolated": True, "matmul": matmul.to_record(),
             "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
             "timer": CUDA_EVENTS if device.type == "cuda" else "torch.utils.benchmark",
             "compile_covers": COMPILE_COVERS if device.type == "cuda" else COMPILE_COVERS_CPU}
@@ -367,7 +379,7 @@ def _last_error_line(stderr: str) -> str:
     return (lines[-1] if lines else "exited without a message")[:300]
 
 
-def _run_isolated(name: str, job_dir: Path) -> PathResult:
+def _run_isolated(name: str, job_dir: Path, quick: bool) -> PathResult:
     """``measure_path`` in a fresh interpreter: nothing an earlier path (or an earlier cell of
     the reader's program) did to TorchScript's or Inductor's process state can leak in.
     ``PathFailed`` if the worker fails or runs past :func:`path_timeout`."""
@@ -375,7 +387,7 @@ def _run_isolated(name: str, job_dir: Path) -> PathResult:
     limit = path_timeout()
     try:
         proc = subprocess.run([sys.executable, "-m", "d2l_compiler.measure", str(job_dir), name],
-                              capture_output=True, text=True, timeout=limit)
+                              capture_output=True, text=True, timeout=limit, env=_worker_env(quick))
     except subprocess.TimeoutExpired:
         raise PathFailed(name, f"did not finish within {limit:g} s ({PATH_TIMEOUT_ENV})") from None
     if proc.returncode != 0 or not out.exists():
@@ -417,7 +429,7 @@ OWN_SETTING_WARNINGS = ("dynamo_pgo force disabled by torch.compiler.config.forc
 WARM_UP = "--warm-up"
 
 
-def _warm_toolchain(job_dir: Path, paths: Sequence[str]) -> float:
+def _warm_toolchain(job_dir: Path, paths: Sequence[str], quick: bool) -> float:
     """Seconds spent compiling a tiny unrelated model on the measured device, once, in its
     own process, before any path is timed: the first compilation on a machine also loads
     the C++ compiler, headers, Inductor's modules and (on a GPU) Triton and ptxas from disk,
@@ -427,7 +439,7 @@ def _warm_toolchain(job_dir: Path, paths: Sequence[str]) -> float:
     try:
         proc = subprocess.run([sys.executable, "-m", "d2l_compiler.measure", str(job_dir), WARM_UP,
                                ",".join(paths)], capture_output=True, text=True,
-                              timeout=path_timeout())
+                              timeout=path_timeout(), env=_worker_env(quick))
         failed = proc.returncode != 0
         why = _last_error_line(proc.stderr)
     except subprocess.TimeoutExpired:
@@ -493,7 +505,8 @@ def _worker(job_dir: str, name: str, extra: str = "") -> None:
 
 
 def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
-                  paths: Sequence[str] = PATHS, seed: int = 0) -> PathsReport:
+                  paths: Sequence[str] = PATHS, seed: int = 0,
+                  quick: bool | None = None) -> PathsReport:
     """在每个批量大小下构建 ``net`` 的每条路径，逐一核对并计时。
 
     在本机跑不了的路径会被略过，并连同原因记在报告的 ``skipped`` 里。
@@ -507,9 +520,11 @@ def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
     哪条路径也不会继承别的路径留下的状态。在这个进程里，计时之前先用 ``torch.allclose``
     把输出与 eager 比较，再把路径保存的文件重新加载并同样比较，每次调用的时间则由
     [`measure_call`][d2l_compiler.measure.measure_call] 测量。
+    ``quick=True`` 只做简短的冒烟测量（默认看环境变量 ``D2L_BENCH_QUICK``），数字不可当真。
     """
     import torch
 
+    quick = quick_mode(quick)
     unknown = sorted(set(paths) - set(PATHS))
     if unknown or "eager" not in paths:
         raise ValueError(f"paths must include 'eager' and come from {', '.join(PATHS)}")
@@ -518,7 +533,7 @@ def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
     matmul = pin_matmul_precision(device.type)
     tol = tolerance(device.type, next(net.parameters()).dtype, matmul)
     skipped = unavailable_paths(device, tuple(paths))
-    report = PathsReport(provenance={**_environment(device, matmul, tol), "skipped": skipped,
+    report = PathsReport(provenance={**_environment(device, matmul, tol, quick), "skipped": skipped,
                                      "paired_rounds": PAIRED_ROUNDS,
                                      "steady_spread": STEADY_SPREAD,
                                      "steady_attempts": STEADY_ATTEMPTS})
@@ -526,7 +541,7 @@ def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
     runnable = [name for name in PATHS if name in paths and name not in skipped]
     with tempfile.TemporaryDirectory(prefix="d2l-paths-") as workdir:
         torch.save(net, Path(workdir) / "net.pt")
-        report.provenance["toolchain_warm_up_seconds"] = _warm_toolchain(Path(workdir), runnable)
+        report.provenance["toolchain_warm_up_seconds"] = _warm_toolchain(Path(workdir), runnable, quick)
         for batch in batch_sizes:
             x = torch.randn(batch, 512, generator=generator).to(device)
             report.provenance["input_row_bytes"] = x[0].nelement() * x.element_size()
@@ -537,7 +552,7 @@ def compare_paths(net: Any, batch_sizes: Sequence[int] = (1, 256),
                 if name in skipped:  # failed at an earlier batch size: it would fail again
                     continue
                 try:
-                    results[name] = _run_isolated(name, Path(workdir))
+                    results[name] = _run_isolated(name, Path(workdir), quick)
                 except PathFailed as failure:
                     if name == "eager":
                         raise

@@ -205,3 +205,19 @@ def test_paired_rounds_whose_ratios_spread_wide_are_all_taken_again(monkeypatch)
     eager, path = measure.paired_rounds("eager", "path", None, "p")
     assert eager.attempts == path.attempts == 2 and eager.session == path.session
     assert set(path.seconds) == {0.8e-3} and len(path.seconds) == measure.PAIRED_ROUNDS
+
+
+def test_quick_is_an_argument_that_reaches_the_workers_without_touching_the_environment(
+        monkeypatch):
+    """``bench-chapter --quick`` asks compare_paths for short measurements: every worker
+    measures briefly (its rounds are short), and this process's environment is left alone."""
+    import os
+
+    monkeypatch.delenv("D2L_BENCH_QUICK", raising=False)
+    torch.manual_seed(0)
+    report = compare_paths(nn.Linear(512, 2), batch_sizes=(1,), paths=("eager",),
+                           quick=True).to_record()
+    assert report["quick"] is True and "D2L_BENCH_QUICK" not in os.environ
+    eager = report["batches"]["1"]["eager"]["samples"]
+    # a quick measurement runs for about 0.05 s; a full one for at least 1 s
+    assert sum(eager["seconds"]) * eager["number"] < 0.5, eager

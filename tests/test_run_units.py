@@ -25,6 +25,7 @@ from d2l_compiler.engine.run import child, lineage, procs, runner, supervise
 from d2l_compiler.engine.sources import device
 from d2l_compiler.engine.run.runner import Limits, describe_exit, log_name, run_page
 from d2l_compiler.engine.sources.discover import Include, Region
+from d2l_compiler.engine.sources.project import Project
 
 
 def _includes(*codes: str, executed: bool = True) -> list[Include]:
@@ -1247,9 +1248,17 @@ def test_the_project_snapshot_watches_the_project_s_files_only(tmp_path, monkeyp
     assert changed_files(before, after) == ["docs/a.md", "docs/new.md"]
     assert changed_files(before, after, edits=False) == ["docs/new.md"]
     # the engine's folders: never the project itself (a Ray worker's logs are in its root)
-    assert runner._engine_dirs(tmp_path, tmp_path / "logs") == ((tmp_path / "logs").resolve(),)
+    assert runner._engine_dirs(tmp_path, tmp_path / "logs", ()) == ((tmp_path / "logs").resolve(),)
+    # a project's own: its state, logs and store, wherever D2L_STORE_DIR said when it was opened
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\n")
     monkeypatch.setenv("D2L_STORE_DIR", "shared-store")
-    assert (tmp_path / "shared-store").resolve() in runner._engine_dirs(tmp_path, None)
+    project = Project(tmp_path / "mkdocs.yml")
+    monkeypatch.delenv("D2L_STORE_DIR")
+    assert project.engine_dirs() == tuple((tmp_path / d).resolve() for d in (
+        ".d2l", ".d2l/logs", "shared-store"))
+    assert Project(tmp_path / "mkdocs.yml").engine_dirs()[-1] == (tmp_path / ".d2l/store").resolve()
+    assert (tmp_path / "shared-store").resolve() in runner._engine_dirs(
+        tmp_path, None, project.engine_dirs())
 
 
 # --- the page's keeper -------------------------------------------------------------------------

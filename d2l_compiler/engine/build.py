@@ -236,7 +236,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             continue
         jobs.append(PageJob(project.root, page, tuple(executed), keys, tuple(to_run), device,
                             options.limits, project.logs_dir, dict(found), resources,
-                            estimate(page), commit))
+                            estimate(page), commit, project.engine_dirs()))
     outcomes = _run(jobs, options, device, progress, store)
     after_pages([job.page for job in jobs])  # what a region did to the engine's files fails here
     for page, (includes, keys, found, resources) in planned.items():  # page order, whatever ran when

@@ -46,6 +46,7 @@ class PageJob:
     resources: Resources = Resources()
     estimate: float = 0.0  # seconds, from the last record (for ordering)
     commit: str = "unknown"  # the project's git commit when the build started (provenance)
+    engine_dirs: tuple[Path, ...] = ()  # the engine's folders inside the project (not the code's)
 
 
 @dataclass
@@ -145,7 +146,8 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
         run = run_page(job.root, job.page, [job.executed[i] for i in plan.indices],
                        device=job.device, limits=job.limits, deadline=deadline,
                        log_dir=job.log_dir, on_event=on_event, indices=list(plan.indices),
-                       replay=plan.replay, log_label=plan.label, warm=warm, gpus=gpus)
+                       replay=plan.replay, log_label=plan.label, warm=warm, gpus=gpus,
+                       engine_dirs=job.engine_dirs)
         processes.append(sorted((r for r in run.replayed + run.regions
                                  if r.status is not Status.NOT_RUN), key=lambda r: r.index))
         if not run.ok:

@@ -37,7 +37,8 @@ def run_on_worker(job: PageJob) -> PageOutcome:
         here = Path.cwd()
         logs = (job.log_dir.relative_to(job.root) if job.log_dir.is_relative_to(job.root)
                 else Path("logs"))  # the state directory's place in the shipped copy
-        job = replace(job, root=here, log_dir=here / logs)
+        job = replace(job, root=here, log_dir=here / logs, engine_dirs=tuple(
+            here / d.relative_to(job.root) for d in job.engine_dirs if d.is_relative_to(job.root)))
     become_subreaper()  # what a page leaves behind comes back to this worker to be swept
     return run_job(job, None)
 

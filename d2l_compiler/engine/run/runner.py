@@ -39,7 +39,6 @@ from d2l_compiler.engine.run.supervise import Outcome, child_setup, reap, signal
 from d2l_compiler.engine.run.lineage import kept
 from d2l_compiler.engine.run.warm import CHILD, WarmPool
 from d2l_compiler.engine.sources.page_env import page_env
-from d2l_compiler.engine.sources.project import STORE_ENV
 
 OUTPUT_LIMIT = 1_000_000  # characters of stdout kept per region
 DESCRIPTOR_LIMIT = 32 * 1024 * 1024  # bytes a page's process tree may write to stdout/stderr
@@ -195,17 +194,14 @@ def _start(root: Path, work: Path, device: str, limits: Limits,
         preexec_fn=child_setup(limits.memory_mb))
 
 
-def _engine_dirs(root: Path, logs: Path | None) -> tuple[Path, ...]:
-    """The engine's folders inside the project: its state (the folder holding ``logs``, unless
-    that is the project itself, as on a Ray worker), the logs, and a shared content store
-    (``D2L_STORE_DIR``)."""
+def _engine_dirs(root: Path, logs: Path | None, given: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The engine's folders inside the project: those ``given`` (its state, logs and store),
+    and the logs and the folder holding them (unless that is the project itself, as on a Ray
+    worker)."""
     root = root.resolve()
-    found = []
+    found = [p.resolve() for p in given]
     if logs is not None:
         found += [logs.resolve(), logs.resolve().parent]
-    store = os.environ.get(STORE_ENV, "").strip()
-    if store:
-        found.append((root / store).resolve())
     return tuple(dict.fromkeys(p for p in found if p != root and p.is_relative_to(root)))
 
 
@@ -213,7 +209,8 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
              log_dir: Path, on_event: Callable[[RegionRun], None] = lambda run: None,
              indices: list[int] | None = None, replay: frozenset[int] = frozenset(),
              log_label: str = "", deadline: float | None = None,
-             warm: WarmPool | None = None, gpus: str | None = None) -> PageRun:
+             warm: WarmPool | None = None, gpus: str | None = None,
+             engine_dirs: tuple[Path, ...] = ()) -> PageRun:
     """Execute the executed regions of ``includes`` in order, in one fresh subprocess.
 
     ``indices`` are their places among the page's executed regions (default: 0, 1, ...);
@@ -223,7 +220,8 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     is shared by several processes. With ``warm`` (the live preview), the process is one
     started ahead with the heavy third-party packages imported, and another is started for
     the next run once this one is over. ``gpus`` sets the process's
-    ``CUDA_VISIBLE_DEVICES`` (the GPUs the scheduler gave the page).
+    ``CUDA_VISIBLE_DEVICES`` (the GPUs the scheduler gave the page). ``engine_dirs`` are the
+    engine's folders inside the project, which the page's code must leave alone.
     """
     shown = [inc for inc in includes if inc.region.executed]
     executed = dict(zip(indices if indices is not None else range(len(shown)), shown, strict=True))
@@ -236,7 +234,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     proc: subprocess.Popen | None = None
     sink: OutputSink | None = None
     try:
-        engine = _engine_dirs(root, log_dir)  # the engine's folders: not the region's to touch
+        engine = _engine_dirs(root, log_dir, engine_dirs)  # the engine's folders: not the region's to touch
         (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits, engine)))
         sink = OutputSink(log, limits.output_bytes)
         before = project_snapshot(root, engine)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
@@ -121,6 +121,10 @@ class Project:
     """A documentation project: its root (the directory holding ``mkdocs.yml``)."""
 
     config_file: Path
+    # where the content store lives when not in the state directory (relative to the root):
+    # ``D2L_STORE_DIR`` as it was when the project was opened, read nowhere else
+    shared_store: str = field(kw_only=True,
+                              default_factory=lambda: os.environ.get(STORE_ENV, "").strip())
 
     @property
     def root(self) -> Path:
@@ -228,10 +232,16 @@ class Project:
 
     @property
     def store_dir(self) -> Path:
-        """The content store: ``<state_dir>/store``, or ``D2L_STORE_DIR`` (relative to the
+        """The content store: ``<state_dir>/store``, or ``shared_store`` (relative to the
         project root), e.g. a directory CI caches between runs and its shards share."""
-        shared = os.environ.get(STORE_ENV, "").strip()
-        return self.root / shared if shared else self.state_dir / "store"
+        return self.root / self.shared_store if self.shared_store else self.state_dir / "store"
+
+    def engine_dirs(self) -> tuple[Path, ...]:
+        """The engine's folders inside the project (its state, logs and store): a region's
+        code must not touch them."""
+        root = self.root.resolve()
+        found = (p.resolve() for p in (self.state_dir, self.logs_dir, self.store_dir))
+        return tuple(dict.fromkeys(p for p in found if p != root and p.is_relative_to(root)))
 
     @property
     def logs_dir(self) -> Path:
