@@ -175,8 +175,7 @@ def differing_conditions(first: Mapping[str, Any], second: Mapping[str, Any],
     (``计时方式：前者为 A，后者为 B；进程：…``); "" when they are the same. A condition recorded for
     only one of them counts as differing ("未记录" / "not recorded" for the other)."""
     a, b = _conditions(first), _conditions(second)
-    names = [*a, *(k for k in b if k not in a)]
-    differing = [(name, a.get(name), b.get(name)) for name in names if a.get(name) != b.get(name)]
+    differing = [(name, a.get(name), b.get(name)) for name in _differing_names(first, second)]
     if language == "en":
         return "; ".join(f"{name}: {x or 'not recorded'} vs {y or 'not recorded'}"
                          for name, x, y in differing)
@@ -203,8 +202,7 @@ def agreement(first: Mapping[str, Any], second: Mapping[str, Any], language: str
     name_b, med_b, _, _ = _summary(second)
     agree = verdict(first, second) == "within noise"
     differ = differing_conditions(first, second, language)
-    gap = abs(med_a - med_b) / (min(med_a, med_b) or max(med_a, med_b))  # a 0 s clock tick
-    gap_text = f"{gap:.0%}" if gap >= 0.1 else f"{gap:.1%}"  # never "0 %" for a real gap
+    gap_text = _gap(first, second)
     if not agree and not differ:
         raise Disagreement(f"“{name_a}” ({spread(first, 'en')}) and “{name_b}” "
                            f"({spread(second, 'en')}) time the same work under the same "
@@ -343,11 +341,14 @@ def _same_process(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
 
 
 def _relative_gap(first: Mapping[str, Any], second: Mapping[str, Any]) -> float:
+    """How far apart two medians are, as a share of the smaller (of the larger where the
+    smaller is a 0 s clock tick)."""
     a, b = _summary(first)[1], _summary(second)[1]
     return abs(a - b) / (min(a, b) or max(a, b) or 1)
 
 
 def _gap(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
+    """That gap as a percentage: never "0 %" for a real one."""
     gap = _relative_gap(first, second)
     return f"{gap:.0%}" if gap >= 0.1 else f"{gap:.1%}"
 
@@ -358,11 +359,16 @@ def _gap(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
 SAME_WORK_TOLERANCE = 0.05
 
 
+def _differing_names(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[str]:
+    """The names of the conditions two samples records differ in, in the order recorded (a
+    condition recorded for only one of them differs)."""
+    a, b = _conditions(first), _conditions(second)
+    return [name for name in dict.fromkeys([*a, *b]) if a.get(name) != b.get(name)]
+
+
 def _differing(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[str]:
     """The names of the conditions that differ (the process left out: it is said apart)."""
-    a, b = _conditions(first), _conditions(second)
-    return [name for name in dict.fromkeys([*a, *b])
-            if a.get(name) != b.get(name) and name != "进程"]
+    return [name for name in _differing_names(first, second) if name != "进程"]
 
 
 def _how_measured(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
