@@ -124,9 +124,9 @@ with torch.no_grad():
 calls = {'eager': net, 'torch.compile': compiled_net}
 if 'export_aoti' not in unavailable_paths(x.device, ('export_aoti',)):
     with torch.no_grad():
-        exported = torch.export.export(net, (x,))
-    package = torch._inductor.aoti_compile_and_package(exported, package_path='mlp.pt2')
-    calls['AOTInductor'] = torch._inductor.aoti_load_package(package)
+        exported_net = torch.export.export(net, (x,))
+    net_package = torch._inductor.aoti_compile_and_package(exported_net, package_path='mlp.pt2')
+    calls['AOTInductor'] = torch._inductor.aoti_load_package(net_package)
 torch._inductor.async_compile.shutdown_compile_workers()  # 理由同上一段代码
 profiles = {name: profile_per_call(fn, x) for name, fn in calls.items()}
 for name, events in profiles.items():

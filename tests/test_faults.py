@@ -270,13 +270,15 @@ def test_a_build_killed_outright_leaves_no_process_and_no_scratch(site, tmp_path
     started.mkdir()
     for i in range(3):
         site.write(f"docs/p{i}.md", f'# P{i}\n\n```python\n--8<-- "snippets/s{i}.py:r"\n```\n')
-        # the page's code spawns a child in its group and a daemon in a session of its own
+        # the page's code spawns a child in its group, and a daemon in a session of its own
+        # whose parent (sh) exits at once: an orphan, which comes back to the nearest subreaper
         site.write(f"snippets/s{i}.py", f"# --8<-- [start:r]\nimport os, subprocess, time\n"
                                         f"child = subprocess.Popen(['sleep', '600'])\n"
-                                        f"daemon = subprocess.Popen(['sleep', '601'], "
-                                        f"start_new_session=True)\n"
+                                        f"daemon = subprocess.run(['sh', '-c', 'setsid sleep 601 "
+                                        f">/dev/null 2>&1 & echo $!'], capture_output=True, "
+                                        f"text=True).stdout.strip()\n"
                                         f"open(os.path.join({str(started)!r}, str(os.getpid())), 'w')"
-                                        f".write(f'{{child.pid}} {{daemon.pid}}')\n"
+                                        f".write(f'{{child.pid}} {{daemon}}')\n"
                                         f"time.sleep(60)\n# --8<-- [end:r]\n")
     proc = subprocess.Popen([sys.executable, "-m", "d2l_compiler", "build", "--no-site", "-j", str(jobs)],
                             cwd=site.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -83,7 +83,7 @@ def test_sigterm_ends_the_build_its_page_and_what_the_page_spawned(tmp_path, sto
             assert time.monotonic() < deadline, "the inner build never started its region"
             time.sleep(0.1)
         page, grandchild = map(int, pids.read_text().split())
-        build = _parent(page)
+        build = _parent(_parent(page))  # the page runs under its keeper, a child of the build
         spawned = [build, page, grandchild]
         assert all(map(_alive, spawned))
         proc.send_signal(signal.SIGTERM)

@@ -1281,13 +1281,16 @@ def test_a_keeper_whose_engine_dies_ends_what_its_page_started(tmp_path):
     """The engine, SIGKILLed, leaves a page whose code started a child in its group and a
     daemon in a session of its own: the keeper ends all three."""
     pids = tmp_path / "pids"
+    # the daemon's parent (sh) exits at once: an orphan, it comes back to the keeper, a subreaper
     page = (f"import os, subprocess, time\nchild = subprocess.Popen(['sleep', '600'])\n"
-            f"daemon = subprocess.Popen(['sleep', '601'], start_new_session=True)\n"
-            f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}} {{daemon.pid}}')\n"
+            f"daemon = subprocess.run(['sh', '-c', 'setsid sleep 601 >/dev/null 2>&1 & echo $!'], "
+            f"capture_output=True, text=True).stdout.strip()\n"
+            f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}} {{daemon}}')\n"
             f"time.sleep(600)\n")
     engine = subprocess.Popen([sys.executable, "-c", (
         "import subprocess, sys, time\nfrom d2l_compiler.engine.run.lineage import kept\n"
-        f"subprocess.Popen(kept([sys.executable, '-c', {page!r}]))\ntime.sleep(600)\n")])
+        f"subprocess.Popen(kept([sys.executable, '-c', {page!r}]), start_new_session=True)\n"
+        "time.sleep(600)\n")])
     deadline = time.monotonic() + 30
     while not (pids.exists() and len(pids.read_text().split()) == 3):
         assert time.monotonic() < deadline
@@ -1309,3 +1312,40 @@ def test_a_keeper_whose_engine_dies_ends_what_its_page_started(tmp_path):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == []
+
+
+def test_a_page_killed_after_ignoring_term_keeps_its_peak_memory():
+    """stop() KILLs the page before its keeper, so the keeper reaps it and passes its peak on."""
+    code = ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "b = bytearray(300 * 2**20)\nb[::4096] = b'x' * len(b[::4096])\n"
+            "print('filled', flush=True)\ntime.sleep(60)")
+    proc = subprocess.Popen(lineage.kept([sys.executable, "-c", code]), start_new_session=True,
+                            stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"filled\n"
+        status, peak = supervise.stop(proc)
+    finally:
+        proc.stdout.close()
+    assert status == -9 and peak > 250
+
+
+def test_a_sigusr1_the_page_sends_its_group_is_not_the_engines_death():
+    code = ("import os, signal, time\nsignal.signal(signal.SIGUSR1, lambda *a: None)\n"
+            "os.killpg(0, signal.SIGUSR1)\ntime.sleep(0.3)\nprint('page done')")
+    done = subprocess.run(lineage.kept([sys.executable, "-c", code]), start_new_session=True,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "page done\n")
+
+
+def test_the_keeper_hands_its_page_a_fresh_signal_mask_and_the_default_term():
+    """An engine with signals blocked or TERM ignored (a host process, a thread) starts a page
+    with neither."""
+    code = ("import signal\nprint(sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])), "
+            "signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)")
+
+    def host() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    done = subprocess.run(lineage.kept([sys.executable, "-c", code]), start_new_session=True,
+                          capture_output=True, text=True, timeout=60, preexec_fn=host)
+    assert done.stdout == "[] True\n"

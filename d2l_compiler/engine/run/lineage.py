@@ -46,22 +46,24 @@ def die_with_parent(sig: int) -> None:
 
 
 _ENGINE_GONE = signal.SIGUSR1  # what the kernel sends the keeper when the engine dies
+_WAKE = {signal.SIGCHLD, _ENGINE_GONE}  # what the keeper waits for, blocked and then awaited
+_CHECK_SECONDS = 1.0  # the engine is also checked this often (the signal can be missed: the
+# kernel sends it when the engine's thread that started the keeper ends; elsewhere than Linux
+# there is none)
 _END_SECONDS = 10.0  # for ending every descendant once the engine is gone
+# what a fresh process has by default and a Python process does not (as subprocess resets)
+_RESET = (signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ, getattr(signal, "SIGXFZ", None))
 
 
 def kept(command: list[str]) -> list[str]:
-    """``command`` (a page process) run under a keeper whose engine is this process: this
-    file run as a script, without ``site`` (it needs nothing beyond the standard library)."""
-    return [sys.executable, "-I", "-S", os.path.realpath(__file__), str(os.getpid()), "--",
-            *command]
-
-
-class _EngineGone(BaseException):
-    """The engine died: no one else is left to end what the page started."""
-
-
-def _engine_gone(signum: int, frame: object) -> None:
-    raise _EngineGone
+    """``command`` (a page process) run under a keeper whose engine is this process: this file
+    run as a script, without ``site``, the user's site-packages or its own folder on the path
+    (it needs nothing beyond the standard library). Without a known interpreter (an embedded
+    Python), ``command`` alone."""
+    if not sys.executable:
+        return command
+    return [sys.executable, "-s", "-S", "-P", os.path.realpath(__file__), str(os.getpid()),
+            "--", *command]
 
 
 def _descendants(root: int) -> list[int]:
@@ -88,7 +90,8 @@ def _descendants(root: int) -> list[int]:
 
 
 def _end_everything() -> None:
-    """Kill every descendant and reap it; as a subreaper, each comes back to be reaped."""
+    """Kill every descendant and reap it (as a subreaper, each comes back to be reaped), then
+    the keeper's own process group, itself included (for where there is no ``/proc``)."""
     deadline = time.monotonic() + _END_SECONDS
     while time.monotonic() < deadline:
         for pid in _descendants(os.getpid()):
@@ -100,8 +103,11 @@ def _end_everything() -> None:
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
         except ChildProcessError:
-            return  # no child left
+            break  # no child left
         time.sleep(0.01)
+    if os.getpgid(0) == os.getpid():  # the page's group, led by the keeper: never the engine's
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(128 + signal.SIGKILL)
 
 
 def _end_as(status: int) -> None:
@@ -111,17 +117,21 @@ def _end_as(status: int) -> None:
         if sig not in (signal.SIGKILL, signal.SIGSTOP):  # the two no process can handle
             signal.signal(sig, signal.SIG_DFL)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the page's crash, not a second dump
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
         os.kill(os.getpid(), sig)
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 
 def _start(command: list[str]) -> int:
-    """Fork and exec the page's command, with the signal dispositions a fresh process has."""
+    """Fork and exec the page's command, with the signal dispositions and mask a fresh
+    process has."""
     pid = os.fork()
     if pid == 0:
         try:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(_ENGINE_GONE, signal.SIG_DFL)
+            for sig in _RESET:
+                if sig is not None:
+                    signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
             die_with_parent(signal.SIGKILL)  # the keeper killed outright: so is the page
             os.execvp(command[0], command)
         finally:
@@ -134,24 +144,27 @@ def main(argv: list[str]) -> None:
     engine, separator, *command = argv
     if separator != "--" or not command:
         raise SystemExit("usage: keeper ENGINE_PID -- COMMAND...")
-    signal.signal(_ENGINE_GONE, _engine_gone)
     # the engine TERMs the page's whole group to ask it to stop: that is the page's to answer;
     # the keeper goes with the group's KILL after the grace period, or once the page has ended
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # whatever mask it inherited, only these wake it, and only when it asks (no handler runs
+    # at an awkward moment); a SIGUSR1 the page sends its group only makes it look again
+    signal.pthread_sigmask(signal.SIG_SETMASK, _WAKE)
     become_subreaper()
     die_with_parent(_ENGINE_GONE)
-    try:
-        if os.getppid() != int(engine):  # it died before the kernel knew to tell us
-            raise _EngineGone
-        page = _start(command)
-        while True:
-            pid, status = os.waitpid(-1, 0)  # the page, or an orphan that came back to us
-            if pid == page:
-                _end_as(status)  # what it left behind is the engine's to sweep: it is alive
-    except _EngineGone:
-        signal.signal(_ENGINE_GONE, signal.SIG_IGN)
-        _end_everything()
-        os._exit(128 + signal.SIGKILL)
+    page = _start(command) if os.getppid() == int(engine) else None
+    while page is not None and os.getppid() == int(engine):
+        try:
+            while True:
+                pid, status = os.waitpid(-1, os.WNOHANG)  # the page, or an orphan come back
+                if not pid:
+                    break
+                if pid == page:
+                    _end_as(status)  # what it left is the engine's to sweep: it is alive
+        except ChildProcessError:
+            pass
+        signal.sigtimedwait(_WAKE, _CHECK_SECONDS)
+    _end_everything()  # the engine is gone: no one else is left to end what the page started
 
 
 if __name__ == "__main__":

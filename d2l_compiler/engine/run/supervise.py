@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from d2l_compiler.engine.run.lineage import die_with_parent
-from d2l_compiler.engine.run.procs import OutputSink
+from d2l_compiler.engine.run.procs import OutputSink, descendants
 
 GRACE_SECONDS = 2.0
+REAP_SECONDS = 1.0  # for a keeper to reap its killed page and end as it did
 POLL_SECONDS = 0.01
 
 
@@ -32,6 +33,14 @@ def signal_group(pgid: int, sig: int) -> None:
     """Send ``sig`` to a process group, if it still exists and is ours."""
     try:
         os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def signal_pid(pid: int, sig: int) -> None:
+    """Send ``sig`` to one process, if it still exists and is ours."""
+    try:
+        os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 
@@ -91,6 +100,15 @@ def stop(proc: subprocess.Popen, sink: OutputSink | None = None) -> tuple[int, f
         else:
             time.sleep(POLL_SECONDS)
         code, peak = reap(proc.pid, block=False)
+    below = descendants(proc.pid) if code is None else set()
+    if below:  # the page under its keeper, first: the keeper reaps it, and so its peak memory
+        # reaches us with the keeper's status (a keeper killed along with it would not)
+        for pid in below:
+            signal_pid(pid, signal.SIGKILL)
+        deadline = time.monotonic() + REAP_SECONDS
+        while code is None and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            code, peak = reap(proc.pid, block=False)
     signal_group(proc.pid, signal.SIGKILL)  # stragglers, or a child that ignored TERM
     if code is None:
         code, peak = reap(proc.pid, block=True)
