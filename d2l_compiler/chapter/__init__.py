@@ -137,6 +137,8 @@ def _chart(call: TokenCall) -> str:
 def register(ext: Extensions) -> None:
     """Register the chapter's tokens."""
     claim_tokens.register(ext)
+    # what decides float32 matrix products (TF32 on a GPU or not): every timing depends on it
+    ext.probe("float32 矩阵乘法精度", "d2l_compiler.chapter.probes:matmul_precision", when="torch")
     ext.token("repeated_figures")(repeated_token)
     ext.token("paths_table")(_every_device_by_batch(tables.paths_table_devices))
     ext.token("paths_files")(_every_device_by_batch(tables.paths_files_devices))

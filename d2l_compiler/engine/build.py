@@ -209,6 +209,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
     jobs: list[PageJob] = []
     estimate = page_estimates(previous)
     commit = record.git_commit(project.root)  # what the code that runs now was committed as
+    probes = tuple(extensions_for(project.settings.extensions).probes)
     for page, includes in pages.items():
         executed = [inc for inc in includes if inc.region.executed]
         keys = key.include_keys(project.root, includes, device)
@@ -236,7 +237,7 @@ def _execute(project: Project, options: BuildOptions, device: str, pages: dict,
             continue
         jobs.append(PageJob(project.root, page, tuple(executed), keys, tuple(to_run), device,
                             options.limits, project.logs_dir, dict(found), resources,
-                            estimate(page), commit, project.engine_dirs()))
+                            estimate(page), commit, project.engine_dirs(), probes))
     outcomes = _run(jobs, options, device, progress, store)
     after_pages([job.page for job in jobs])  # what a region did to the engine's files fails here
     for page, (includes, keys, found, resources) in planned.items():  # page order, whatever ran when

@@ -173,6 +173,8 @@ class Provenance(Typed, frozen=True, kw_only=True):
     first_executed_at: str | None = None
     first_git_commit: str | None = None
     reused_regions: tuple[str, ...] = ()  # outputs an earlier run of the page left standing
+    # what the book's extensions record of the run (run.protocol.Probe): label -> text
+    extensions: dict[str, str] = msgspec.field(default_factory=dict)
 
     def of_one_run(self) -> Provenance:
         """This page provenance as one of its runs has it (without the spans over its runs)."""

@@ -66,6 +66,7 @@ def stamp(provenance: Provenance, executed_at: str, labels: Labels = LABELS["en"
     if provenance.torch is not None:
         parts.append(labels.torch.format(torch=provenance.torch, threads=provenance.threads
                                          if provenance.threads is not None else "?"))
+    parts.extend(f"{label} {value}" for label, value in provenance.extensions.items())
     parts.append(labels.python.format(python=provenance.python or "?"))
     when = readable_time(executed_at)
     first = provenance.first_executed_at

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from d2l_compiler.engine.run.protocol import Probe
 from d2l_compiler.engine.errors import RenderError, UsageError, did_you_mean
 from d2l_compiler.engine.render.crossref import BookIndex
 from d2l_compiler.engine.record.model import PageEntry, RegionRun
@@ -112,10 +113,21 @@ DerivedWriter = Callable[[Path, Record], list[Path]]
 
 @dataclass
 class Extensions:
-    """The registered tokens and derived-file writers."""
+    """The registered tokens, derived-file writers and provenance probes."""
 
     tokens: dict[str, TokenHandler] = field(default_factory=dict)
     derived: list[DerivedWriter] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
+
+    def probe(self, label: str, function: str, when: str = "") -> None:
+        """Record ``function()`` (``"module:name"``, returning text) of each page's run under
+        ``label``, if its regions imported ``when`` (see :class:`~..run.protocol.Probe`)."""
+        module, colon, name = function.partition(":")
+        if not (colon and module and name.isidentifier()):
+            raise UsageError(f"a probe's function is 'module:name', not {function!r}")
+        if any(p.label == label for p in self.probes):
+            raise UsageError(f"two extensions register the probe {label!r}")
+        self.probes.append(Probe(label=label, function=function, when=when))
 
     def token(self, name: str) -> Callable[[TokenHandler], TokenHandler]:
         """Decorator: register ``handler`` for ``{{ d2l:NAME ... }}``."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import importlib
 import io
 import re
 import tokenize
@@ -40,7 +41,7 @@ from msgspec.structs import replace
 from d2l_compiler.engine.record.model import (CapturedWarning, Display, Fault, Provenance,
                                               RegionError, RegionRun, Status)
 from d2l_compiler.engine.run.displays import MAX_DISPLAYS, Displayed, open_figures, shown_by
-from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, read_job
+from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, Probe, read_job
 from d2l_compiler.engine.record.observed import position_tag
 from d2l_compiler.engine.run.observe import InputObserver, source_only
 from d2l_compiler.engine.run.child_output import capture_process_output, region_started
@@ -150,6 +151,26 @@ def provenance() -> Provenance:
             described["gpu"] = str(torch.cuda.get_device_name())
     return Provenance(python=platform.python_version(), platform=platform.platform(),
                       cpu=cpu_name(), cpu_count=os.cpu_count(), device=device, **described)
+
+
+MAX_PROBED_CHARS = 200  # of what one probe says
+
+
+def probed(probes: tuple[Probe, ...]) -> dict[str, str]:
+    """What the book's extensions record of this run: each probe whose module the regions
+    imported (or that needs none), called now. One that fails says so, where its fact would
+    be, in one line (the stamp shows it)."""
+    facts = {}
+    for probe in probes:
+        if probe.when and probe.when not in sys.modules:
+            continue
+        module, _, name = probe.function.partition(":")
+        try:
+            value = str(getattr(importlib.import_module(module), name)())
+        except Exception as exc:  # an extension's fault: shown, never a failed page
+            value = f"? ({probe.function} failed: {type(exc).__name__}: {exc})"
+        facts[probe.label] = " ".join(value.split())[:MAX_PROBED_CHARS]
+    return facts
 
 
 class OutputLimitExceeded(BaseException):
@@ -388,7 +409,8 @@ def run(job: PageProcessJob, emit: Callable[[dict], None]) -> bool:
         region_started(0)  # what a process started by a region prints now goes to the log
         sys.stdout = saved
     emit({"event": "done", "provenance": replace(
-        provenance(), state_digest_seconds=round(watch.seconds, 3)).to_json()})
+        provenance(), state_digest_seconds=round(watch.seconds, 3),
+        extensions=probed(job.probes)).to_json()})
     return True
 
 

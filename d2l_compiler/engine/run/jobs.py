@@ -24,6 +24,7 @@ from d2l_compiler.engine.record.observed import resolve
 from d2l_compiler.engine.run.plan import plan_processes
 from d2l_compiler.engine.run.runner import Limits, PageRun, run_page
 from d2l_compiler.engine.record.state_walk import unproven
+from d2l_compiler.engine.run.protocol import Probe
 from d2l_compiler.engine.run.warm import WarmPool
 from d2l_compiler.engine.sources.page_env import page_env
 from d2l_compiler.engine.sources.discover import Include
@@ -47,6 +48,7 @@ class PageJob:
     estimate: float = 0.0  # seconds, from the last record (for ordering)
     commit: str = "unknown"  # the project's git commit when the build started (provenance)
     engine_dirs: tuple[Path, ...] = ()  # the engine's folders inside the project (not the code's)
+    probes: tuple[Probe, ...] = ()  # what the book's extensions record of each run
 
 
 @dataclass
@@ -147,7 +149,7 @@ def _run_regions(job: PageJob, to_run: list[int], gpus: str | None,
                        device=job.device, limits=job.limits, deadline=deadline,
                        log_dir=job.log_dir, on_event=on_event, indices=list(plan.indices),
                        replay=plan.replay, log_label=plan.label, warm=warm, gpus=gpus,
-                       engine_dirs=job.engine_dirs)
+                       engine_dirs=job.engine_dirs, probes=job.probes)
         processes.append(sorted((r for r in run.replayed + run.regions
                                  if r.status is not Status.NOT_RUN), key=lambda r: r.index))
         if not run.ok:

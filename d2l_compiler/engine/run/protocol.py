@@ -21,6 +21,17 @@ class JobRegion(msgspec.Struct, frozen=True, kw_only=True):
     opaque: bool = True  # whether it may bind names its text does not show
 
 
+class Probe(msgspec.Struct, frozen=True, kw_only=True):
+    """A fact an extension records about each page's run (its provenance): ``function``
+    (``"module:name"``, returning text) is called in the page process after the regions ran,
+    if they imported the module ``when`` (always, when it is empty); the result is kept under
+    ``label`` in ``Provenance.extensions`` and shown in the page's stamp."""
+
+    label: str
+    function: str
+    when: str = ""
+
+
 class PageProcessJob(msgspec.Struct, frozen=True, kw_only=True):
     """The regions one page process runs, in order, in one namespace."""
 
@@ -31,6 +42,7 @@ class PageProcessJob(msgspec.Struct, frozen=True, kw_only=True):
     # page, not inputs of a region (see record.guard)
     engine_dirs: tuple[str, ...] = ()
     memory_mb: int | None = None  # its memory limit, if any (set on the process by the engine)
+    probes: tuple[Probe, ...] = ()  # the facts the book's extensions record of each run
 
 
 def read_job(data: bytes) -> PageProcessJob:

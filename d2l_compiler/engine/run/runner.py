@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from d2l_compiler.engine.record.model import Fault, Provenance, RecordError, RegionRun, Status
 from d2l_compiler.engine.run.project_guard import changed_files, link_project, project_snapshot
-from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, job_bytes
+from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, Probe, job_bytes
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.usage import usage
 from d2l_compiler.engine.escape import terminal
@@ -158,10 +158,11 @@ def _classify(failed: RegionRun | None, outcome: Outcome, corrupt: bool) -> Faul
 
 
 def _job(root: Path, executed: dict[int, Include], limits: Limits,
-         engine: tuple[Path, ...] = ()) -> PageProcessJob:
+         engine: tuple[Path, ...] = (), probes: tuple[Probe, ...] = ()) -> PageProcessJob:
     return PageProcessJob(root=str(root), output_limit=limits.output_chars,
                           memory_mb=limits.memory_mb, engine_dirs=tuple(str(p) for p in engine),
-                          regions=tuple(_job_region(index, inc) for index, inc in executed.items()))
+                          regions=tuple(_job_region(index, inc) for index, inc in executed.items()),
+                          probes=probes)
 
 
 def _job_region(index: int, include: Include) -> JobRegion:
@@ -210,7 +211,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
              indices: list[int] | None = None, replay: frozenset[int] = frozenset(),
              log_label: str = "", deadline: float | None = None,
              warm: WarmPool | None = None, gpus: str | None = None,
-             engine_dirs: tuple[Path, ...] = ()) -> PageRun:
+             engine_dirs: tuple[Path, ...] = (), probes: tuple[Probe, ...] = ()) -> PageRun:
     """Execute the executed regions of ``includes`` in order, in one fresh subprocess.
 
     ``indices`` are their places among the page's executed regions (default: 0, 1, ...);
@@ -221,7 +222,8 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     started ahead with the heavy third-party packages imported, and another is started for
     the next run once this one is over. ``gpus`` sets the process's
     ``CUDA_VISIBLE_DEVICES`` (the GPUs the scheduler gave the page). ``engine_dirs`` are the
-    engine's folders inside the project, which the page's code must leave alone.
+    engine's folders inside the project, which the page's code must leave alone; ``probes``
+    the facts the book's extensions record of the run.
     """
     shown = [inc for inc in includes if inc.region.executed]
     executed = dict(zip(indices if indices is not None else range(len(shown)), shown, strict=True))
@@ -235,7 +237,7 @@ def run_page(root: Path, page: str, includes: list[Include], *, device: str, lim
     sink: OutputSink | None = None
     try:
         engine = _engine_dirs(root, log_dir, engine_dirs)  # the engine's folders: not the region's to touch
-        (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits, engine)))
+        (work / "job.json").write_bytes(job_bytes(_job(root, executed, limits, engine, probes)))
         sink = OutputSink(log, limits.output_bytes)
         before = project_snapshot(root, engine)
         proc = _start(root, work, device, limits, warm, gpus, engine)
