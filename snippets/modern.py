@@ -152,7 +152,6 @@ elif abs(compiled_matmul_us - eager_matmul_us) <= 0.2 * eager_matmul_us:
                       '多出来的只有运行时的那几个阶段')
 else:
     matmul_verdict = '两者相差超过两成：编译后的图虽然也调用 aten::addmm，花的时间却不一样'
-print(matmul_verdict)
 if 'AOTInductor' in profiles:
     aoti_outside_share = dict(profiles['AOTInductor'])[OUTSIDE] / sum(
         us for _, us in profiles['AOTInductor'])
@@ -160,5 +159,4 @@ if 'AOTInductor' in profiles:
                  '包里是编译器生成的 C++ 代码，它直接调用计算内核，剖析器分不出其中的步骤')
 else:
     aoti_note = 'AOTInductor 在这台设备上运行不了（原因见上一段代码的输出），所以没有剖析它'
-print(aoti_note)
 # --8<-- [end:profile_call]
