@@ -337,7 +337,7 @@ def test_the_chapter_s_timing_regions_depend_only_on_the_code_that_builds_the_mo
     names = [n.region.section for n in nodes]
     depends = {n.region.section: {names[d] for d in n.deps} for n in nodes}
     timing = {"benchmark", "benchmark_repeated", "seed_vs_careful", "compile_paths",
-              "call_overhead"}
+              "call_overhead", "profile_call"}
     assert {n.region.section for n in nodes if n.own_process} == timing
     for name in timing | {"save"}:
         assert depends[name] == {"symbolic", "script"}, (name, depends[name])

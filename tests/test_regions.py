@@ -86,6 +86,16 @@ def _call_overhead(out, ns):
         and ns["aoti_overhead_us"] == pytest.approx((ns["aoti"].median - ns["plain"].median) * 1e6))
 
 
+def _profile_call(out, ns):
+    # every kind of call profiled, each event a share of one call: eager's matmul is addmm
+    for name in ("eager", "torch.compile"):
+        assert f"{name}：每次调用共" in out and ns["profiles"][name]
+    assert ns["eager_matmul_us"] > 0 and 0 < ns["eager_matmul_share"] < 1
+    assert 0 < ns["guard_us"] <= ns["wrappers_us"]  # the guard check is one of the wrappers
+    assert ns["matmul_verdict"] and ns["aoti_note"]
+    assert "CompiledFxGraph" in out and "## Call" not in out  # the graph's hash is left out
+
+
 def _save(out, ns):
     saved = ns["saved"]
     assert saved.size_bytes > 100_000  # three dense layers' float32 parameters
@@ -111,6 +121,7 @@ CHECKS = {
     "snippets/modern.py:seed_vs_careful": _seed_vs_careful,
     "snippets/modern.py:compile_paths": _compile_paths,
     "snippets/modern.py:call_overhead": _call_overhead,
+    "snippets/modern.py:profile_call": _profile_call,
     "snippets/imperative.py:fancy_func": _fancy_func,
     "snippets/symbolic.py:symbolic": _symbolic,
     "snippets/symbolic.py:constant_folding": _constant_folding,

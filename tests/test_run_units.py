@@ -1349,3 +1349,15 @@ def test_the_keeper_hands_its_page_a_fresh_signal_mask_and_the_default_term():
     done = subprocess.run(lineage.kept([sys.executable, "-c", code]), start_new_session=True,
                           capture_output=True, text=True, timeout=60, preexec_fn=host)
     assert done.stdout == "[] True\n"
+
+
+def test_the_engine_s_own_code_is_never_a_region_s_input():
+    """TorchScript reads the source files on the call stack, the engine's page process among
+    them: in the engine's own repository that file lies inside the project, but editing it must
+    not re-run the chapter (the helpers a region imports still count)."""
+    from d2l_compiler.engine.run.observe import project_path
+
+    root = Path(__file__).resolve().parents[1]
+    assert project_path(root / "d2l_compiler" / "engine" / "run" / "child.py", root) is None
+    assert project_path(root / "d2l_compiler" / "timing.py", root) == "d2l_compiler/timing.py"
+    assert project_path(root / "snippets" / "modern.py", root) == "snippets/modern.py"

@@ -31,8 +31,11 @@ def _reads(mode: str) -> bool:
 
 def _installations() -> tuple[Path, ...]:
     """Where interpreters and installed packages live (a virtual environment may sit inside
-    the project, e.g. ``.nox/``): not the project's own files."""
-    found = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    the project, e.g. ``.nox/``), and the engine's own code (which runs the region, and which
+    a library reading the call stack, as TorchScript does, opens; it lies inside the project
+    only in the engine's own repository): not the project's own files."""
+    found = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+             Path(__file__).resolve().parents[1]}
     found |= {Path(p).resolve() for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
     return tuple(found)
 
