@@ -96,6 +96,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                                 + "; ".join(left), yellow=True)
 
 
+def running(pid: int) -> bool:
+    """Whether process ``pid`` is alive (a zombie has already exited), read from ``/proc``."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def read_record(root: Path) -> dict:
     return json.loads((root / ".d2l" / "record.json").read_text(encoding="utf-8"))
 

@@ -14,6 +14,7 @@ from d2l_compiler.engine.progress import PlainProgress
 from d2l_compiler.engine.record.io import load_record
 from d2l_compiler.engine.run.runner import Limits
 from d2l_compiler.engine.sources.project import Project
+from conftest import running
 
 
 def _project(tmp_path, pages: dict[str, str]) -> Project:
@@ -354,12 +355,6 @@ def test_a_page_process_dies_with_a_killed_engine(tmp_path):
     finally:
         engine.kill()
         engine.wait(30)
-    def running(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                return stat.read().rpartition(")")[2].split()[0] != "Z"
-        except OSError:
-            return False
     deadline = time.monotonic() + 20
     alive = pages
     while alive and time.monotonic() < deadline:

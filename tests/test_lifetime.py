@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import running
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,14 +42,6 @@ def inner(session):
              "no:cacheprovider", "--rootdir", {here!r}, {test!r}, external=True,
              env={{"PYTHONPATH": {tests!r}}})
 '''
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _parent(pid: int) -> int:
@@ -85,16 +78,16 @@ def test_sigterm_ends_the_build_its_page_and_what_the_page_spawned(tmp_path, sto
         page, grandchild = map(int, pids.read_text().split())
         build = _parent(_parent(page))  # the page runs under its keeper, a child of the build
         spawned = [build, page, grandchild]
-        assert all(map(_alive, spawned))
+        assert all(map(running, spawned))
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode != 0, out  # stopped, not passed
         deadline = time.monotonic() + 10
-        while any(map(_alive, spawned)) and time.monotonic() < deadline:
+        while any(map(running, spawned)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert [pid for pid in spawned if _alive(pid)] == [], out
+        assert [pid for pid in spawned if running(pid)] == [], out
     finally:
         proc.kill()
         for pid in spawned:  # do not leave them behind if the test fails
-            if _alive(pid):
+            if running(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -26,6 +26,7 @@ from d2l_compiler.engine.sources import device
 from d2l_compiler.engine.run.runner import Limits, describe_exit, log_name, run_page
 from d2l_compiler.engine.sources.discover import Include, Region
 from d2l_compiler.engine.sources.project import Project
+from conftest import running
 
 
 def _includes(*codes: str, executed: bool = True) -> list[Include]:
@@ -1299,12 +1300,6 @@ def test_a_keeper_whose_engine_dies_ends_what_its_page_started(tmp_path):
     engine.kill()
     engine.wait()
 
-    def running(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                return stat.read().rpartition(")")[2].split()[0] != "Z"
-        except OSError:
-            return False
     deadline = time.monotonic() + 15
     while any(map(running, started)) and time.monotonic() < deadline:
         time.sleep(0.05)
