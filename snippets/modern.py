@@ -76,87 +76,65 @@ import re
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from d2l_compiler import device, get_net, unavailable_paths
+from d2l_compiler import device, get_net, make_path, unavailable_paths
+from d2l_compiler.paths import LABELS
 
-CALLS = 200  # 每种调用剖析的次数
-OUTSIDE = '（不在任何事件里）'
-
-
-def short_name(event):
-    """事件名里编译出的图的哈希每次编译都不同，去掉它。"""
-    return re.sub(r'## Call CompiledFxGraph \w+ ##', 'Call CompiledFxGraph', event)
+OUTSIDE = '（不属于任何事件）'
 
 
-def profile_per_call(fn, x):
-    """用 torch.profiler 剖析 CALLS 次调用，返回 [(事件名, 平均每次调用的自身耗时，微秒)]。
+def profile_per_call(fn, x, calls=200):
+    """剖析 calls 次调用，返回 {事件名: 平均每次调用花在这个事件自身上的 CPU 时间（微秒）}。
 
-    每次调用都包在一个名为“一次调用”的事件里：它的自身耗时就是不属于任何更细事件的部分，
-    例如 Python 代码，或者不经过 PyTorch 算子调度、由编译器直接生成的内核。"""
-    activities = [ProfilerActivity.CPU]
-    if x.is_cuda:
-        activities.append(ProfilerActivity.CUDA)
+    每次调用都包在“一次调用”事件里，它的自身时间就是不属于任何更细事件的那部分。"""
     with torch.no_grad():
         for _ in range(20):  # 预热
             fn(x)
-        with profile(activities=activities) as prof:
-            for _ in range(CALLS):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(calls):
                 with record_function('一次调用'):
                     fn(x)
-    events = [(OUTSIDE if e.key == '一次调用' else short_name(e.key), e.self_cpu_time_total / CALLS)
-              for e in prof.key_averages()]
-    return sorted(events, key=lambda event: -event[1])
-
-
-def show(title, events, at_least_us=0.5):
-    total = sum(us for _, us in events)
-    print(f'{title}：每次调用共 {total:.1f} 微秒（剖析器自身的开销在内）')
-    for name, us in events:
-        if us >= at_least_us:
-            print(f'  {us:7.1f} 微秒  {name}')
+    times = {}
+    for event in prof.key_averages():
+        # 编译出的图的事件名里带着哈希，每次编译都不同，去掉它
+        name = re.sub(r'## Call CompiledFxGraph \w+ ##', 'Call CompiledFxGraph', event.key)
+        times[OUTSIDE if name == '一次调用' else name] = event.self_cpu_time_total / calls
+    return dict(sorted(times.items(), key=lambda item: -item[1]))
 
 
 torch.manual_seed(0)
 net = get_net().to(device()).eval()
 x = torch.randn(1, 512, device=device())
-compiled_net = torch.compile(net)
+names = ['eager', 'compile', 'export_aoti']  # 与上表同样的转换和设置
+names = [n for n in names if n not in unavailable_paths(x.device, tuple(names))]
+runnables = {}
 with torch.no_grad():
-    compiled_net(x)  # 编译，不计入剖析
-calls = {'eager': net, 'torch.compile': compiled_net}
-if 'export_aoti' not in unavailable_paths(x.device, ('export_aoti',)):
-    with torch.no_grad():
-        exported_net = torch.export.export(net, (x,))
-    net_package = torch._inductor.aoti_compile_and_package(exported_net, package_path='mlp.pt2')
-    calls['AOTInductor'] = torch._inductor.aoti_load_package(net_package)
-torch._inductor.async_compile.shutdown_compile_workers()  # 理由同上一段代码
-profiles = {name: profile_per_call(fn, x) for name, fn in calls.items()}
-for name, events in profiles.items():
-    show(name, events)
+    for name in names:
+        runnables[name], _ = make_path(name, net, x, '.')
+        runnables[name](x)  # 第一次调用（torch.compile 在这时编译）不计入剖析
+torch._inductor.async_compile.shutdown_compile_workers()  # 理由见前文
+profiles = {name: profile_per_call(fn, x) for name, fn in runnables.items()}
+for name, times in profiles.items():
+    print(f'{LABELS[name]}：每次调用的 CPU 时间共 {sum(times.values()):.1f} 微秒（含剖析器的开销）')
+    for event, us in times.items():
+        if us >= 1:
+            print(f'  {us:6.1f} 微秒  {event}')
 
-
-def per_call_us(name, words):
-    """name 的剖析里，事件名含有 words 中任一项的那些事件的自身耗时之和（微秒）。"""
-    return sum(us for event, us in profiles[name] if any(w in event for w in words))
-
-
-guard_us = per_call_us('torch.compile', ('Cache Lookup',))
-wrappers_us = per_call_us('torch.compile', ('Cache Lookup', 'Pregraph', 'Compiled Region',
-                                            'CompiledFxGraph', 'Runtime Wrapper'))
-eager_matmul_us = per_call_us('eager', ('aten::addmm', 'aten::mm'))
-compiled_matmul_us = per_call_us('torch.compile', ('aten::addmm', 'aten::mm'))
-eager_matmul_share = eager_matmul_us / sum(us for _, us in profiles['eager'])
-# 用量得的数字下结论：两者相差不到两成，才说“接近”
-if compiled_matmul_us == 0:
-    matmul_verdict = '编译后的图不再调用 aten::addmm，矩阵乘法改由编译器生成的代码完成'
-elif abs(compiled_matmul_us - eager_matmul_us) <= 0.2 * eager_matmul_us:
-    matmul_verdict = ('两者接近：编译后的图仍然调用 PyTorch 自带的矩阵乘法，这部分时间省不下来，'
-                      '多出来的只有运行时的那几个阶段')
+# 正文里的结论读自下面这些数字
+eager, compiled = profiles['eager'], profiles['compile']
+runtime_us = sum(us for event, us in compiled.items() if not event.startswith('aten::')
+                 and event != OUTSIDE)  # torch.compile 运行时自己的各个事件
+guard_us = compiled.get('TorchDynamo Cache Lookup', 0.0)
+eager_matmul_us = eager.get('aten::addmm', 0.0)
+compiled_matmul_us = compiled.get('aten::addmm', 0.0)
+eager_matmul_share = eager_matmul_us / sum(eager.values())
+if 0 < compiled_matmul_us and abs(compiled_matmul_us - eager_matmul_us) <= 0.2 * eager_matmul_us:
+    matmul_verdict = '两者相差不到两成，可见编译后的图仍然调用 PyTorch 自带的矩阵乘法，这部分时间省不下来'
 else:
-    matmul_verdict = '两者相差超过两成：编译后的图虽然也调用 aten::addmm，花的时间却不一样'
-if 'AOTInductor' in profiles:
-    aoti_outside_share = dict(profiles['AOTInductor'])[OUTSIDE] / sum(
-        us for _, us in profiles['AOTInductor'])
-    aoti_note = (f'AOTInductor 每次调用有 {aoti_outside_share:.0%} 的时间不在任何事件里：'
-                 '包里是编译器生成的 C++ 代码，它直接调用计算内核，剖析器分不出其中的步骤')
+    matmul_verdict = '两者相差超过两成，可见编译改变了矩阵乘法的做法'
+if 'export_aoti' in profiles:
+    aoti = profiles['export_aoti']
+    aoti_note = (f'AOTInductor 每次调用有 {aoti[OUTSIDE] / sum(aoti.values()):.0%} 的 CPU 时间不属于'
+                 '任何事件。这是因为它的包里是编译器生成的 C++ 代码，直接调用计算内核，剖析器无从细分')
 else:
-    aoti_note = 'AOTInductor 在这台设备上运行不了（原因见上一段代码的输出），所以没有剖析它'
+    aoti_note = 'AOTInductor 在这台设备上运行不了，所以没有剖析它'
 # --8<-- [end:profile_call]
