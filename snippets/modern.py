@@ -120,21 +120,22 @@ for name, times in profiles.items():
             print(f'  {us:6.1f} 微秒  {event}')
 
 # 正文里的结论读自下面这些数字
-eager, compiled = profiles['eager'], profiles['compile']
-runtime_us = sum(us for event, us in compiled.items() if not event.startswith('aten::')
+eager_times, compiled_times = profiles['eager'], profiles['compile']
+runtime_us = sum(us for event, us in compiled_times.items() if not event.startswith('aten::')
                  and event != OUTSIDE)  # torch.compile 运行时自己的各个事件
-guard_us = compiled.get('TorchDynamo Cache Lookup', 0.0)
-eager_matmul_us = eager.get('aten::addmm', 0.0)
-compiled_matmul_us = compiled.get('aten::addmm', 0.0)
-eager_matmul_share = eager_matmul_us / sum(eager.values())
+guard_us = compiled_times.get('TorchDynamo Cache Lookup', 0.0)
+eager_matmul_us = eager_times.get('aten::addmm', 0.0)
+compiled_matmul_us = compiled_times.get('aten::addmm', 0.0)
+eager_matmul_share = eager_matmul_us / sum(eager_times.values())
 if 0 < compiled_matmul_us and abs(compiled_matmul_us - eager_matmul_us) <= 0.2 * eager_matmul_us:
     matmul_verdict = '两者相差不到两成，可见编译后的图仍然调用 PyTorch 自带的矩阵乘法，这部分时间省不下来'
 else:
     matmul_verdict = '两者相差超过两成，可见编译改变了矩阵乘法的做法'
 if 'export_aoti' in profiles:
-    aoti = profiles['export_aoti']
-    aoti_note = (f'AOTInductor 每次调用有 {aoti[OUTSIDE] / sum(aoti.values()):.0%} 的 CPU 时间不属于'
-                 '任何事件。这是因为它的包里是编译器生成的 C++ 代码，直接调用计算内核，剖析器无从细分')
+    aoti_times = profiles['export_aoti']
+    aoti_outside_share = aoti_times[OUTSIDE] / sum(aoti_times.values())
+    aoti_note = (f'AOTInductor 每次调用有 {aoti_outside_share:.0%} 的 CPU 时间不属于任何事件。'
+                 '这是因为它的包里是编译器生成的 C++ 代码，直接调用计算内核，剖析器无从细分')
 else:
     aoti_note = 'AOTInductor 在这台设备上运行不了，所以没有剖析它'
 # --8<-- [end:profile_call]
