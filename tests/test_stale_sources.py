@@ -326,7 +326,7 @@ _RUN_PROVENANCE = _builds(
     device=_TEXT, torch=_OPTIONAL_TEXT, threads=st.none() | st.integers(0, 512),
     gpu=_OPTIONAL_TEXT, state_digest_seconds=_NUMBER, git_commit=_TEXT, page_run=_TEXT,
     complete_run=st.booleans(), first_executed_at=_OPTIONAL_TEXT, first_git_commit=_OPTIONAL_TEXT,
-    reused_regions=_TEXTS)
+    reused_regions=_TEXTS, extensions=st.dictionaries(_NAME, _TEXT, max_size=2))
 _PAGE = _builds(
     PageEntry, key=_HEX, inputs=_INPUTS, provenance=_RUN_PROVENANCE, executed_at=_TEXT,
     duration=_NUMBER,
