@@ -534,9 +534,22 @@ def test_shard_estimates_come_from_the_last_record():
 
 def test_a_page_that_kills_its_worker_fails_the_build_naming_it(site):
     _book(site, 3)
+    # the page runs under its keeper, whose parent is the worker
+    site.write("snippets/s1.py", "# --8<-- [start:r]\nimport os, signal\n"
+                                 "stat = open(f'/proc/{os.getppid()}/stat').read()\n"
+                                 "worker = int(stat.rpartition(')')[2].split()[1])\n"
+                                 "os.kill(worker, signal.SIGKILL)\n# --8<-- [end:r]\n")
+    result = site.build("--no-site", "--jobs", "2")
+    assert result.code == 1
+    assert "p1.md: the worker running this page stopped" in result.stderr
+    assert "the record and the site were left unchanged" in result.stderr
+
+
+def test_a_page_that_kills_its_keeper_fails_the_build_naming_it(site):
+    _book(site, 3)
     site.write("snippets/s1.py", "# --8<-- [start:r]\nimport os, signal\n"
                                  "os.kill(os.getppid(), signal.SIGKILL)\n# --8<-- [end:r]\n")
     result = site.build("--no-site", "--jobs", "2")
     assert result.code == 1
-    assert "p1.md: the worker running this page stopped" in result.stderr
+    assert "docs/p1.md:6: region 'r' failed: crash" in result.stderr and "SIGKILL" in result.stderr
     assert "the record and the site were left unchanged" in result.stderr
