@@ -15,20 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FixtureSite, pages_ran
+from conftest import FixtureSite, pages_ran, running
 
 
 def _one_region(site: FixtureSite, body: str, name: str = "r") -> None:
     site.write("docs/index.md", f'# T\n\n```python\n--8<-- "snippets/s.py:{name}"\n```\n')
     site.write("snippets/s.py", f"# --8<-- [start:{name}]\n{body}\n# --8<-- [end:{name}]\n")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "State:\tZ" not in state  # a zombie has already exited
 
 
 def _seconds(stderr: str) -> float:
@@ -64,7 +56,7 @@ time.sleep(600)""")
     assert result.code == 1 and "failed: timeout after 1.5 s" in result.stderr
     assert "signal SIGKILL" in result.stderr  # TERM was ignored, KILL ended it
     for pid in map(int, pids.read_text().split()):
-        assert not _alive(pid), pid
+        assert not running(pid), pid
 
 
 @pytest.mark.parametrize(("body", "expected"), [
@@ -239,7 +231,7 @@ time.sleep(600)""")
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted" in err
     for pid in map(int, pids.read_text().split()):
-        assert not _alive(pid), pid
+        assert not running(pid), pid
 
 
 def test_two_builds_at_once(site):
@@ -291,10 +283,10 @@ def test_a_build_killed_outright_leaves_no_process_and_no_scratch(site, tmp_path
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 15
-    while (_processes_of(site.root, proc.pid) or any(map(_alive, spawned))) \
+    while (_processes_of(site.root, proc.pid) or any(map(running, spawned))) \
             and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = [pid for pid in spawned if _alive(pid)]
+    left = [pid for pid in spawned if running(pid)]
     for pid in left:  # not left behind if the test fails
         os.kill(pid, signal.SIGKILL)
     assert _processes_of(site.root, proc.pid) == []  # workers and pages went with the engine

@@ -141,9 +141,10 @@ def _start(command: list[str]) -> int:
 
 def main(argv: list[str]) -> None:
     """Start the page's command and wait for it; end everything it started if the engine dies."""
-    engine, separator, *command = argv
+    pid_text, separator, *command = argv
     if separator != "--" or not command:
         raise SystemExit("usage: keeper ENGINE_PID -- COMMAND...")
+    engine = int(pid_text)
     # the engine TERMs the page's whole group to ask it to stop: that is the page's to answer;
     # the keeper goes with the group's KILL after the grace period, or once the page has ended
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -152,8 +153,8 @@ def main(argv: list[str]) -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, _WAKE)
     become_subreaper()
     die_with_parent(_ENGINE_GONE)
-    page = _start(command) if os.getppid() == int(engine) else None
-    while page is not None and os.getppid() == int(engine):
+    page = _start(command) if os.getppid() == engine else None
+    while page is not None and os.getppid() == engine:
         try:
             while True:
                 pid, status = os.waitpid(-1, os.WNOHANG)  # the page, or an orphan come back

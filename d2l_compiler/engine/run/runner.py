@@ -32,11 +32,10 @@ from d2l_compiler.engine.run.protocol import JobRegion, PageProcessJob, Probe, j
 from d2l_compiler.engine.sources.discover import Include
 from d2l_compiler.engine.sources.usage import usage
 from d2l_compiler.engine.escape import terminal
-from d2l_compiler.engine.run.lineage import become_subreaper
+from d2l_compiler.engine.run.lineage import become_subreaper, kept
 from d2l_compiler.engine.run.procs import (WORK_PREFIX, OutputSink, descendants,
                                            shielded, sweep)
 from d2l_compiler.engine.run.supervise import Outcome, child_setup, reap, signal_group, stop, supervise
-from d2l_compiler.engine.run.lineage import kept
 from d2l_compiler.engine.run.warm import CHILD, WarmPool
 from d2l_compiler.engine.sources.page_env import page_env
 
